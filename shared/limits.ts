@@ -1,0 +1,64 @@
+/**
+ * Every limit the room enforces, with the reason for its number. The room reads overrides from
+ * its environment (see `limitsFromEnv`), so a deployment can tune them without a code change.
+ * docs/limits.md lists them for people; keep the two in step.
+ */
+export const DEFAULT_LIMITS = {
+  /** Largest client → room frame. A prompt is the biggest legitimate thing a person sends. */
+  maxClientFrameBytes: 256 * 1024,
+  /** Largest agent → room frame. Runner batches carry tool outputs; the rest goes in chunks. */
+  maxAgentFrameBytes: 4 * 1024 * 1024,
+  /** Longest prompt text, in characters. */
+  maxPromptChars: 100_000,
+  /** Token bucket per connection: sustained frames per second and burst size. */
+  rateFramesPerSecond: 20,
+  rateBurst: 60,
+  /** Connections a single room accepts at once (viewers + drivers + agent). */
+  maxConnectionsPerRoom: 2_000,
+  /** Prompts waiting in one session's queue. */
+  maxQueuedPrompts: 100,
+  /**
+   * Events kept in the replay log. Catch-up of 10k events costs 8–25 ms in the room (measured);
+   * older history is served from messages/parts as a snapshot instead.
+   */
+  logRetainEvents: 20_000,
+  /** Compact when the log exceeds retain + slack, so compaction runs in batches, not per event. */
+  logCompactSlack: 5_000,
+  /**
+   * Live flush window. At token speed 16 ms feels live; the flush also runs from the message
+   * handler once the buffer is this old, so a busy socket cannot starve the timer.
+   */
+  flushIntervalMs: 16,
+  /** Flush early once this many events are buffered. */
+  flushMaxEvents: 100,
+  /** A part field longer than this is stored in chunks and sent truncated, with a marker. */
+  inlineFieldChars: 64 * 1024,
+  /** Chunk size for large payloads: under SQLite's 2 MB value cap with room to spare. */
+  chunkChars: 512 * 1024,
+  /** Messages in a snapshot and in one history page. */
+  snapshotMessages: 50,
+  historyPageMessages: 50,
+  /** Frames to clients stay under 1 MiB (a platform limit); catch-up is split to this size. */
+  maxOutgoingFrameBytes: 900 * 1024,
+  /** Days of inactivity before a session is archived (read-only). */
+  archiveAfterDays: 14,
+  /** Applied agent batch ids remembered for deduplication. */
+  rememberBatches: 10_000,
+  /** Agent lease: a runner holds a session this long without renewing. */
+  agentLeaseMs: 30_000,
+} as const;
+
+export type Limits = { -readonly [K in keyof typeof DEFAULT_LIMITS]: number };
+
+/** Reads `LIMIT_<SNAKE_CASE>` variables, e.g. `LIMIT_MAX_PROMPT_CHARS=5000`. */
+export function limitsFromEnv(env: Record<string, unknown>): Limits {
+  const out: Limits = { ...DEFAULT_LIMITS };
+  for (const key of Object.keys(out) as (keyof Limits)[]) {
+    const envKey = "LIMIT_" + key.replace(/[A-Z]/g, (c) => "_" + c).toUpperCase();
+    const raw = env[envKey];
+    if (raw === undefined || raw === null || raw === "") continue;
+    const n = Number(raw);
+    if (Number.isFinite(n) && n > 0) out[key] = n;
+  }
+  return out;
+}

@@ -1,0 +1,450 @@
+/**
+ * The wire protocol between rooms, people's clients and the runner: one zod schema per frame, in
+ * both directions. docs/protocol.md describes each frame and error code for people; this file is
+ * the definition every part of the system imports. Never redeclare these types elsewhere.
+ *
+ * Three kinds of thing travel:
+ *  - durable room events (`RoomEvent`), each with a `seq` the room assigns; a client keeps the
+ *    last seq it applied and sends it on every (re)connect as `cursor`;
+ *  - commands from people (`ClientFrame`) and batches/reports from the runner (`AgentFrame`);
+ *  - ephemeral frames (presence, typing, errors, acks) that carry no seq and are never replayed.
+ */
+import { z } from "zod";
+import {
+  FileDiffSchema,
+  MessageSchema,
+  MessageWithPartsSchema,
+  PartSchema,
+  TodoSchema,
+} from "./parts.ts";
+
+export const PROTOCOL_VERSION = 1;
+
+// ───────────────────────────── roles and session metadata ─────────────────────────────
+
+export const RoleSchema = z.enum(["owner", "driver", "viewer", "agent"]);
+export type Role = z.infer<typeof RoleSchema>;
+
+/** Roles that may steer the agent: prompt, queue, stop, mode, permission and question replies. */
+export const DRIVING_ROLES: readonly Role[] = ["owner", "driver"];
+export const canDrive = (role: Role): boolean => DRIVING_ROLES.includes(role);
+
+export const ModeSchema = z.enum(["build", "plan"]);
+export type Mode = z.infer<typeof ModeSchema>;
+
+/** What the agent is doing, as the room tells everyone. */
+export const AgentStatusSchema = z.enum(["idle", "busy", "retry", "waiting"]);
+export type AgentStatus = z.infer<typeof AgentStatusSchema>;
+
+/** The session list's status column. `offline` means no runner holds the session. */
+export const SessionStatusSchema = z.enum(["idle", "busy", "waiting", "archived", "offline"]);
+export type SessionStatus = z.infer<typeof SessionStatusSchema>;
+
+export const SessionMetaSchema = z.object({
+  id: z.string(),
+  title: z.string(),
+  mode: ModeSchema,
+  /** idle / busy / retry / waiting (for a permission or question reply). */
+  agentStatus: AgentStatusSchema,
+  /** True while a runner holds the session's lease and is connected. */
+  agentOnline: z.boolean(),
+  archived: z.boolean(),
+  createdAt: z.number(),
+  updatedAt: z.number(),
+  /** Workspace directory or repository the agent works in, as shown to people. */
+  workspace: z.string().optional(),
+  /** OpenCode's session id, once the runner created it. */
+  opencodeSessionId: z.string().optional(),
+  /** Model in use, e.g. "scripted/demo"; `demo` is true for the built-in scripted model. */
+  model: z.string().optional(),
+  demo: z.boolean().optional(),
+  /** Origins allowed to embed this session in an iframe (frame-ancestors). */
+  allowedOrigins: z.array(z.string()).default([]),
+  /** Last session-level error (provider error, crash), cleared by the next turn. */
+  lastError: z.string().optional(),
+});
+export type SessionMeta = z.infer<typeof SessionMetaSchema>;
+
+/** One row of the session list (the index). */
+export const SessionSummarySchema = z.object({
+  id: z.string(),
+  title: z.string(),
+  status: SessionStatusSchema,
+  workspace: z.string().optional(),
+  createdAt: z.number(),
+  updatedAt: z.number(),
+  archived: z.boolean(),
+  demo: z.boolean().optional(),
+});
+export type SessionSummary = z.infer<typeof SessionSummarySchema>;
+
+// ───────────────────────────── queue, permissions, questions ─────────────────────────────
+
+export const QueueItemSchema = z.object({
+  /** Chosen by the client; the idempotency key of the prompt. */
+  id: z.string().min(1).max(128),
+  text: z.string(),
+  mode: ModeSchema,
+  by: z.string(),
+  createdAt: z.number(),
+  /** `dispatched` once handed to the runner, until the runner reports it started. */
+  state: z.enum(["queued", "dispatched"]),
+});
+export type QueueItem = z.infer<typeof QueueItemSchema>;
+
+export const PermissionReplySchema = z.enum(["once", "always", "reject"]);
+export type PermissionReply = z.infer<typeof PermissionReplySchema>;
+
+export const PermissionRequestSchema = z
+  .object({
+    id: z.string().min(1).max(128),
+    /** e.g. "bash", "edit". */
+    permission: z.string(),
+    /** Human-readable title; patterns are what it asks about (command, path). */
+    title: z.string().optional(),
+    patterns: z.array(z.string()).default([]),
+    metadata: z.record(z.string(), z.unknown()).optional(),
+    messageID: z.string().optional(),
+    callID: z.string().optional(),
+    createdAt: z.number(),
+  })
+  .passthrough();
+export type PermissionRequest = z.infer<typeof PermissionRequestSchema>;
+
+export const QuestionRequestSchema = z
+  .object({
+    id: z.string().min(1).max(128),
+    questions: z.array(
+      z
+        .object({
+          question: z.string(),
+          header: z.string().optional(),
+          options: z.array(z.object({ label: z.string(), description: z.string().optional() }).passthrough()).default([]),
+          multiple: z.boolean().optional(),
+        })
+        .passthrough(),
+    ),
+    createdAt: z.number(),
+  })
+  .passthrough();
+export type QuestionRequest = z.infer<typeof QuestionRequestSchema>;
+
+/** Answers to a question request: one list of chosen labels (or free text) per question. */
+export const QuestionAnswersSchema = z.array(z.array(z.string().max(10_000)).max(50)).max(50);
+
+// ───────────────────────────── durable room events ─────────────────────────────
+
+/**
+ * The payloads of durable events. The runner sends these (inside `agent.batch`), the room
+ * assigns each a seq, commits it with the state it changes, and fans it out.
+ */
+export const EventBodySchema = z.discriminatedUnion("type", [
+  /** A message's info, created or updated (full snapshot). */
+  z.object({ type: z.literal("message.upsert"), message: MessageSchema }),
+  z.object({ type: z.literal("message.remove"), messageID: z.string() }),
+  /** A part's full snapshot; it replaces whatever deltas the room had for it. */
+  z.object({ type: z.literal("part.upsert"), part: PartSchema }),
+  /** Text appended to one field of a part (usually `text`). */
+  z.object({
+    type: z.literal("part.delta"),
+    messageID: z.string(),
+    partID: z.string(),
+    field: z.string().max(64),
+    delta: z.string(),
+  }),
+  z.object({ type: z.literal("part.remove"), messageID: z.string(), partID: z.string() }),
+  /** Agent status: idle / busy / retry (waiting is derived by the room from open requests). */
+  z.object({
+    type: z.literal("status"),
+    status: z.enum(["idle", "busy", "retry"]),
+    message: z.string().optional(),
+    attempt: z.number().optional(),
+  }),
+  /** A session-level error (provider error, aborted turn, runner failure). */
+  z.object({ type: z.literal("session.error"), error: z.string(), name: z.string().optional() }),
+  /** Metadata the runner learned: title, OpenCode session id, model, workspace. */
+  z.object({
+    type: z.literal("session.info"),
+    title: z.string().max(500).optional(),
+    opencodeSessionId: z.string().optional(),
+    model: z.string().optional(),
+    demo: z.boolean().optional(),
+    workspace: z.string().optional(),
+  }),
+  z.object({ type: z.literal("permission.asked"), request: PermissionRequestSchema }),
+  z.object({ type: z.literal("question.asked"), request: QuestionRequestSchema }),
+  z.object({ type: z.literal("todo.update"), todos: z.array(TodoSchema) }),
+  z.object({ type: z.literal("diff.update"), diff: z.array(FileDiffSchema) }),
+]);
+export type EventBody = z.infer<typeof EventBodySchema>;
+
+/**
+ * Events only the room itself emits (from people's commands or its own bookkeeping). Together with
+ * `EventBody` they make `RoomEvent`.
+ */
+export const RoomOwnEventSchema = z.discriminatedUnion("type", [
+  z.object({ type: z.literal("queue.add"), item: QueueItemSchema }),
+  z.object({ type: z.literal("queue.update"), item: QueueItemSchema }),
+  z.object({
+    type: z.literal("queue.remove"),
+    id: z.string(),
+    reason: z.enum(["cancelled", "started", "failed"]),
+    by: z.string().optional(),
+  }),
+  z.object({ type: z.literal("mode.set"), mode: ModeSchema, by: z.string() }),
+  z.object({ type: z.literal("stop.requested"), by: z.string() }),
+  z.object({
+    type: z.literal("permission.replied"),
+    requestID: z.string(),
+    reply: PermissionReplySchema,
+    message: z.string().optional(),
+    by: z.string(),
+  }),
+  z.object({ type: z.literal("question.replied"), requestID: z.string(), answers: QuestionAnswersSchema.nullable(), by: z.string() }),
+  z.object({ type: z.literal("agent.presence"), online: z.boolean() }),
+  z.object({ type: z.literal("session.archived"), archived: z.boolean() }),
+  z.object({ type: z.literal("session.allowedOrigins"), origins: z.array(z.string()) }),
+]);
+
+export const RoomEventBodySchema = z.union([EventBodySchema, RoomOwnEventSchema]);
+export type RoomEventBody = EventBody | z.infer<typeof RoomOwnEventSchema>;
+
+/**
+ * A committed event. `seq` is the event's own number; when the room merges consecutive deltas to
+ * one part into a single event, `fromSeq` is the first merged seq (the event covers fromSeq..seq).
+ */
+export type RoomEvent = RoomEventBody & { seq: number; fromSeq?: number; ts: number };
+export const RoomEventSchema = z.intersection(
+  RoomEventBodySchema,
+  z.object({ seq: z.number().int().positive(), fromSeq: z.number().int().positive().optional(), ts: z.number() }),
+) as unknown as z.ZodType<RoomEvent>;
+
+// ───────────────────────────── client → room ─────────────────────────────
+
+/** Every client frame may carry `ref`, echoed in the `ack` or `error` that answers it. */
+const ref = z.string().max(128).optional();
+
+export const ClientFrameSchema = z.discriminatedUnion("type", [
+  /** Queue a prompt. `id` is the client's idempotency key: resending it changes nothing. */
+  z.object({ type: z.literal("prompt"), ref, id: z.string().min(1).max(128), text: z.string().min(1), mode: ModeSchema.optional() }),
+  z.object({ type: z.literal("queue.cancel"), ref, id: z.string().min(1).max(128) }),
+  z.object({ type: z.literal("stop"), ref }),
+  z.object({ type: z.literal("mode.set"), ref, mode: ModeSchema }),
+  z.object({
+    type: z.literal("permission.reply"),
+    ref,
+    requestID: z.string().min(1).max(128),
+    reply: PermissionReplySchema,
+    message: z.string().max(10_000).optional(),
+  }),
+  z.object({
+    type: z.literal("question.reply"),
+    ref,
+    requestID: z.string().min(1).max(128),
+    /** null rejects (dismisses) the question. */
+    answers: QuestionAnswersSchema.nullable(),
+  }),
+  /** Ask for a page of messages older than `before` (a message id), newest first page. */
+  z.object({ type: z.literal("history"), ref, before: z.string().max(128).optional(), limit: z.number().int().min(1).max(200).optional() }),
+  /** Ask for a fresh snapshot (after a gap in seq). */
+  z.object({ type: z.literal("resync"), ref }),
+  z.object({ type: z.literal("typing"), ref, typing: z.boolean() }),
+]);
+export type ClientFrame = z.infer<typeof ClientFrameSchema>;
+export type ClientFrameType = ClientFrame["type"];
+
+/** Client frame types a viewer may send: reading only. */
+export const VIEWER_FRAME_TYPES: readonly ClientFrameType[] = ["history", "resync", "typing"];
+
+// ───────────────────────────── agent (runner) → room ─────────────────────────────
+
+export const AgentFrameSchema = z.discriminatedUnion("type", [
+  /**
+   * Durable events, applied in one transaction and acknowledged with `agent.ack`. `batchId` is
+   * unique per runner connection lifetime and is how the room drops a resent batch; each event's
+   * `eid` (the upstream OpenCode event id or a runner-made key) is kept for the same purpose.
+   */
+  z.object({
+    type: z.literal("agent.batch"),
+    batchId: z.string().min(1).max(128),
+    events: z
+      .array(z.object({ eid: z.string().max(256).optional(), body: EventBodySchema }))
+      .min(1)
+      .max(5_000),
+  }),
+  /** The runner started a dispatched prompt (OpenCode accepted it); the room dequeues it. */
+  z.object({ type: z.literal("agent.prompt.started"), queueId: z.string(), messageID: z.string().optional() }),
+  /** The runner could not start a dispatched prompt; the room dequeues it as failed. */
+  z.object({ type: z.literal("agent.prompt.failed"), queueId: z.string(), error: z.string() }),
+  /** Permission / question requests OpenCode closed (answered elsewhere or timed out). */
+  z.object({ type: z.literal("agent.request.closed"), requestID: z.string() }),
+  /** Lease renewal; also carries what the runner knows of itself. */
+  z.object({ type: z.literal("agent.heartbeat"), runnerId: z.string().max(128) }),
+]);
+export type AgentFrame = z.infer<typeof AgentFrameSchema>;
+
+// ───────────────────────────── room → clients ─────────────────────────────
+
+export const PresenceUserSchema = z.object({
+  /** The connection id: stable for one tab's lifetime, not an identity. */
+  id: z.string(),
+  name: z.string(),
+  role: RoleSchema,
+  typing: z.boolean().optional(),
+});
+export type PresenceUser = z.infer<typeof PresenceUserSchema>;
+
+/** The state a newcomer needs: the latest page of messages and everything current. */
+export const SnapshotSchema = z.object({
+  seq: z.number().int().nonnegative(),
+  session: SessionMetaSchema,
+  messages: z.array(MessageWithPartsSchema),
+  /** True when there are messages older than the first one in `messages`. */
+  hasMore: z.boolean(),
+  queue: z.array(QueueItemSchema),
+  permissions: z.array(PermissionRequestSchema),
+  questions: z.array(QuestionRequestSchema),
+  todos: z.array(TodoSchema),
+  diff: z.array(FileDiffSchema),
+});
+export type Snapshot = z.infer<typeof SnapshotSchema>;
+
+export const ErrorCodeSchema = z.enum([
+  "bad_json", // not JSON, or a binary frame
+  "bad_frame", // JSON that matches no frame schema
+  "frame_too_large",
+  "prompt_too_large",
+  "rate_limited",
+  "forbidden", // the sender's role may not send this frame
+  "archived", // the session is archived: read-only
+  "not_found", // the queue item / request does not exist (or no longer)
+  "already_answered", // a permission or question was answered first by someone else
+  "queue_full",
+  "duplicate", // an idempotent command seen before; nothing changed (sent with the original result)
+  "agent_offline", // stop with no runner connected
+  "lease_held", // another runner holds the session
+  "room_full",
+  "internal", // a bug: the room caught it and changed nothing
+]);
+export type ErrorCode = z.infer<typeof ErrorCodeSchema>;
+
+export const ServerFrameSchema = z.discriminatedUnion("type", [
+  /** First frame on every connection: who you are and how the room will catch you up. */
+  z.object({
+    type: z.literal("welcome"),
+    protocol: z.number(),
+    you: PresenceUserSchema,
+    /** `replay`: events after your cursor follow. `snapshot`: a snapshot follows. */
+    catchup: z.enum(["replay", "snapshot"]),
+    seq: z.number().int().nonnegative(),
+  }),
+  z.object({ type: z.literal("snapshot"), snapshot: SnapshotSchema }),
+  /**
+   * Durable events covering `from..to` (inclusive) with no gap: a client whose lastSeq + 1 < from
+   * has missed something and must resync. Replays are split into several such frames.
+   */
+  z.object({
+    type: z.literal("events"),
+    from: z.number().int().positive(),
+    to: z.number().int().positive(),
+    events: z.array(RoomEventSchema),
+    /** True on frames that are part of a catch-up replay rather than live. */
+    replay: z.boolean().optional(),
+  }),
+  /** Marks the end of catch-up; the client is now live. */
+  z.object({ type: z.literal("caught-up"), seq: z.number().int().nonnegative() }),
+  z.object({
+    type: z.literal("history"),
+    ref,
+    messages: z.array(MessageWithPartsSchema),
+    hasMore: z.boolean(),
+  }),
+  z.object({ type: z.literal("presence"), users: z.array(PresenceUserSchema) }),
+  z.object({ type: z.literal("ack"), ref: z.string().optional(), command: z.string() }),
+  z.object({ type: z.literal("error"), code: ErrorCodeSchema, message: z.string(), ref: z.string().optional() }),
+]);
+export type ServerFrame = z.infer<typeof ServerFrameSchema>;
+
+/** Frames the room sends only to the agent connection. */
+export const RoomToAgentFrameSchema = z.discriminatedUnion("type", [
+  z.object({ type: z.literal("agent.ack"), batchId: z.string(), seq: z.number().int().nonnegative(), duplicate: z.boolean().optional() }),
+  /** The room granted this connection the session's lease; `meta` tells it what it serves. */
+  z.object({ type: z.literal("agent.lease"), granted: z.boolean(), session: SessionMetaSchema, leaseMs: z.number() }),
+  /** Run this prompt now (the agent is idle and it is the queue's head). */
+  z.object({ type: z.literal("agent.prompt"), item: QueueItemSchema }),
+  z.object({ type: z.literal("agent.stop"), by: z.string() }),
+  z.object({ type: z.literal("agent.mode"), mode: ModeSchema }),
+  z.object({
+    type: z.literal("agent.permission.reply"),
+    requestID: z.string(),
+    reply: PermissionReplySchema,
+    message: z.string().optional(),
+  }),
+  z.object({ type: z.literal("agent.question.reply"), requestID: z.string(), answers: QuestionAnswersSchema.nullable() }),
+]);
+export type RoomToAgentFrame = z.infer<typeof RoomToAgentFrameSchema>;
+
+// ───────────────────────────── the lobby (session index) ─────────────────────────────
+
+/** Frames the lobby sends to the session list and to runners; a full list, then changes. */
+export const LobbyFrameSchema = z.discriminatedUnion("type", [
+  z.object({ type: z.literal("sessions"), sessions: z.array(SessionSummarySchema), nextCursor: z.string().optional() }),
+  z.object({ type: z.literal("session.changed"), session: SessionSummarySchema }),
+  z.object({ type: z.literal("session.deleted"), id: z.string() }),
+]);
+export type LobbyFrame = z.infer<typeof LobbyFrameSchema>;
+
+// ───────────────────────────── HTTP API bodies ─────────────────────────────
+
+export const CreateSessionBodySchema = z.object({
+  title: z.string().max(500).optional(),
+  /** A directory inside the runner's workspace root; omitted means a fresh git repository. */
+  directory: z.string().max(4096).optional(),
+  mode: ModeSchema.optional(),
+  allowedOrigins: z.array(z.string().url().max(500)).max(50).optional(),
+  /** Display name of the creator (shown in presence). */
+  name: z.string().max(100).optional(),
+});
+export type CreateSessionBody = z.infer<typeof CreateSessionBodySchema>;
+
+export const CreateSessionResultSchema = z.object({
+  id: z.string(),
+  ownerToken: z.string(),
+  /** Path of the session view with the owner token in its fragment. */
+  url: z.string(),
+});
+
+export const ShareBodySchema = z.object({
+  role: z.enum(["viewer", "driver"]),
+  name: z.string().max(100).optional(),
+  /** Lifetime in seconds; default 7 days. */
+  ttlSeconds: z.number().int().positive().max(365 * 24 * 3600).optional(),
+});
+
+export const ShareResultSchema = z.object({ token: z.string(), url: z.string(), embedUrl: z.string(), role: z.enum(["viewer", "driver"]) });
+
+/** Every HTTP error answers with this body. */
+export const HttpErrorSchema = z.object({ error: z.object({ code: z.string(), message: z.string() }) });
+
+/** Parses a text frame; returns the frame or an error frame to send back. */
+export function parseFrame<T>(
+  schema: z.ZodType<T>,
+  raw: string | ArrayBuffer,
+): { ok: true; frame: T } | { ok: false; code: ErrorCode; message: string; ref?: string } {
+  if (typeof raw !== "string") return { ok: false, code: "bad_json", message: "binary frames are not accepted" };
+  let json: unknown;
+  try {
+    json = JSON.parse(raw);
+  } catch {
+    return { ok: false, code: "bad_json", message: "frame is not valid JSON" };
+  }
+  const r = schema.safeParse(json);
+  if (r.success) return { ok: true, frame: r.data };
+  const refValue =
+    json && typeof json === "object" && typeof (json as { ref?: unknown }).ref === "string"
+      ? ((json as { ref: string }).ref.slice(0, 128))
+      : undefined;
+  const first = r.error.issues[0];
+  const where = first && first.path.length ? ` at ${first.path.join(".")}` : "";
+  return { ok: false, code: "bad_frame", message: `invalid frame${where}: ${first?.message ?? "unknown"}`, ref: refValue };
+}

@@ -1,0 +1,44 @@
+/**
+ * All tests, one command. Projects:
+ *  - workers:     party/**\/*.test.ts inside workerd (see party/vitest.config.ts)
+ *  - unit:        pure logic beside its code in shared/ and runner/
+ *  - components:  client/**\/*.test.tsx in jsdom with Solid's compiler
+ *  - integration: test/**\/*.test.ts against real workerd, the runner, OpenCode and Chromium;
+ *                 files run one at a time (each starts its own stack on free ports)
+ */
+import { defineConfig } from "vitest/config";
+import solid from "vite-plugin-solid";
+
+export default defineConfig({
+  test: {
+    projects: [
+      "party/vitest.config.ts",
+      {
+        test: {
+          name: "unit",
+          environment: "node",
+          include: ["shared/**/*.test.ts", "runner/**/*.test.ts", "bench/**/*.test.ts"],
+        },
+      },
+      {
+        plugins: [solid()],
+        resolve: { conditions: ["development", "browser"] },
+        test: {
+          name: "components",
+          environment: "jsdom",
+          include: ["client/**/*.test.tsx", "client/**/*.test.ts"],
+        },
+      },
+      {
+        test: {
+          name: "integration",
+          environment: "node",
+          include: ["test/**/*.test.ts"],
+          fileParallelism: false,
+          testTimeout: 120_000,
+          hookTimeout: 180_000,
+        },
+      },
+    ],
+  },
+});
