@@ -202,6 +202,8 @@ export const RoomOwnEventSchema = z.discriminatedUnion("type", [
   }),
   z.object({ type: z.literal("question.replied"), requestID: z.string(), answers: QuestionAnswersSchema.nullable(), by: z.string() }),
   z.object({ type: z.literal("agent.presence"), online: z.boolean() }),
+  /** The runner closed a permission/question request nobody answered (timed out, answered in OpenCode). */
+  z.object({ type: z.literal("request.closed"), requestID: z.string() }),
   z.object({ type: z.literal("session.archived"), archived: z.boolean() }),
   z.object({ type: z.literal("session.allowedOrigins"), origins: z.array(z.string()) }),
 ]);
@@ -360,7 +362,8 @@ export const ServerFrameSchema = z.discriminatedUnion("type", [
     hasMore: z.boolean(),
   }),
   z.object({ type: z.literal("presence"), users: z.array(PresenceUserSchema) }),
-  z.object({ type: z.literal("ack"), ref: z.string().optional(), command: z.string() }),
+  /** `duplicate`: an idempotent command (a prompt id) seen before; nothing changed. */
+  z.object({ type: z.literal("ack"), ref: z.string().optional(), command: z.string(), duplicate: z.boolean().optional() }),
   z.object({ type: z.literal("error"), code: ErrorCodeSchema, message: z.string(), ref: z.string().optional() }),
 ]);
 export type ServerFrame = z.infer<typeof ServerFrameSchema>;
