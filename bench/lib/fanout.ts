@@ -1,0 +1,273 @@
+/**
+ * The fan-out load generator: V raw WebSocket viewers and one agent streaming R deltas per second,
+ * all in this one Node process (the machine has two cores; the room needs one of them).
+ *
+ * Every delta carries a marker `~<index>@<send time, epoch ms>~`. A viewer scans each frame it
+ * receives for markers, so latency and loss are measured the same way whatever the system's
+ * framing (agentroom merges deltas into one event; the baselines send one frame each). All viewers
+ * of a room receive byte-identical frames, so the scan result is cached per frame text.
+ */
+import WebSocket from "ws";
+import { monitorEventLoopDelay } from "node:perf_hooks";
+import { LatencyHistogram, nowMs } from "./stats.ts";
+import { cpuSeconds } from "./workerd.ts";
+
+export type Endpoint = { url: string; protocols?: string[] };
+
+export interface FanoutAgent {
+  /** Node-paced systems: send delta number `index` now, with this text. */
+  send?(index: number, text: string): void;
+  /** Model-paced systems: the model itself streams `count` deltas at `rate`/s, each marker + pad. */
+  stream?(count: number, rate: number, pad: string): Promise<void>;
+  /** Agent frames sent but not yet acknowledged (Node-paced systems that acknowledge). */
+  unacked?(): number;
+  close(): Promise<void>;
+}
+
+export interface FanoutRoom {
+  viewer(i: number): Endpoint;
+  /** True when this frame shows the viewer is live (caught up); earlier frames are not counted. */
+  isReady(text: string): boolean;
+  startAgent(): Promise<FanoutAgent>;
+}
+
+export type FanoutOptions = {
+  viewers: number;
+  rate: number;
+  seconds: number;
+  /** Extra text after each marker (a realistic token is a few characters; the marker is ~24). */
+  pad?: string;
+  /** How long to wait after the last send for every viewer to have every delta. */
+  drainMs?: number;
+  connectConcurrency?: number;
+  /** workerd pids to charge CPU time to (inner room process, proxy). */
+  pids?: { inner?: number; proxy?: number };
+};
+
+export type FanoutResult = {
+  viewers: number;
+  rate: number;
+  seconds: number;
+  deltas: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
+  mean: number;
+  /** Deltas never seen by a viewer by the end of the drain (sum over viewers). */
+  missing: number;
+  duplicates: number;
+  drained: boolean;
+  framesPerViewer: number;
+  bytesPerViewer: number;
+  /** Time to open and catch up all viewers before the stream. */
+  joinMs: number;
+  /** CPU seconds used during the stream: the room's workerd, wrangler's proxy, this process. */
+  cpu: { inner: number; proxy: number; loadgen: number };
+  /** Event-loop delay of the load generator itself (p99, ms): high values mean it, not the room, lagged. */
+  loadgenLagP99: number;
+  /** How late the agent's sends were against schedule (p99, ms). */
+  sendLagP99: number;
+};
+
+const MARKER = /~(\d+)@(\d+(?:\.\d+)?)~/g;
+
+function scanMarkers(text: string): number[] {
+  const out: number[] = [];
+  MARKER.lastIndex = 0;
+  for (let m = MARKER.exec(text); m; m = MARKER.exec(text)) out.push(Number(m[1]), Number(m[2]));
+  return out;
+}
+
+export const marker = (index: number, sentAt: number): string => `~${index}@${sentAt.toFixed(2)}~`;
+
+type Viewer = {
+  ws: WebSocket;
+  ready: boolean;
+  seen: number;
+  frames: number;
+  bytes: number;
+  /** Offset of this viewer's row in the shared seen-bitmap. */
+  row: number;
+};
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Opens a raw WebSocket (no compression, as browsers and partysocket negotiate none with workerd). */
+export function openSocket(ep: Endpoint): WebSocket {
+  return new WebSocket(ep.url, ep.protocols ?? [], { perMessageDeflate: false, skipUTF8Validation: true });
+}
+
+export async function runFanout(room: FanoutRoom, opts: FanoutOptions): Promise<FanoutResult> {
+  const V = opts.viewers;
+  const count = Math.max(1, Math.round(opts.rate * opts.seconds));
+  const pad = opts.pad ?? "";
+  const seen = new Uint8Array(V * count);
+  const hist = new LatencyHistogram();
+  const cache = new Map<string, number[]>();
+  let duplicates = 0;
+  let complete = 0;
+  let onComplete: (() => void) | null = null;
+  const viewers: Viewer[] = [];
+
+  const handle = (v: Viewer, data: Buffer) => {
+    const t = nowMs();
+    if (!v.ready) {
+      if (room.isReady(data.toString())) v.ready = true;
+      return;
+    }
+    v.frames++;
+    v.bytes += data.length;
+    if (v.seen === count) return; // trailing frames (e.g. a final whole-message broadcast)
+    const text = data.toString();
+    let marks = cache.get(text);
+    if (!marks) {
+      if (cache.size > 2_000) cache.clear();
+      marks = scanMarkers(text);
+      cache.set(text, marks);
+    }
+    for (let k = 0; k < marks.length; k += 2) {
+      const idx = marks[k]!;
+      if (idx >= count) continue;
+      const bit = v.row + idx;
+      if (seen[bit]) {
+        duplicates++;
+        continue;
+      }
+      seen[bit] = 1;
+      v.seen++;
+      hist.add(t - marks[k + 1]!);
+    }
+    if (v.seen === count && ++complete === V) onComplete?.();
+  };
+
+  // ── join: open every viewer and wait until each is caught up ──
+  const joinStart = nowMs();
+  const concurrency = opts.connectConcurrency ?? 50;
+  let next = 0;
+  const openOne = (i: number) =>
+    new Promise<void>((resolve, reject) => {
+      const ws = openSocket(room.viewer(i));
+      const v: Viewer = { ws, ready: false, seen: 0, frames: 0, bytes: 0, row: i * count };
+      viewers[i] = v;
+      const timer = setTimeout(() => reject(new Error(`viewer ${i} not ready after 60 s`)), 60_000);
+      ws.on("message", (data: Buffer) => {
+        const wasReady = v.ready;
+        handle(v, data);
+        if (!wasReady && v.ready) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+      ws.on("error", (e) => {
+        clearTimeout(timer);
+        reject(e);
+      });
+      ws.on("close", (code) => {
+        if (!v.ready) {
+          clearTimeout(timer);
+          reject(new Error(`viewer ${i} closed before ready (${code})`));
+        }
+      });
+    });
+  await Promise.all(
+    Array.from({ length: Math.min(concurrency, V) }, async () => {
+      while (next < V) await openOne(next++);
+    }),
+  );
+  const joinMs = nowMs() - joinStart;
+
+  const agent = await room.startAgent();
+  await sleep(200); // let the join traffic settle
+
+  const cpu0 = { inner: cpuSeconds(opts.pids?.inner ?? 0), proxy: cpuSeconds(opts.pids?.proxy ?? 0), self: process.cpuUsage() };
+  const eld = monitorEventLoopDelay({ resolution: 5 });
+  eld.enable();
+  const sendLag = new LatencyHistogram();
+  const allDone = new Promise<void>((r) => (onComplete = r));
+
+  // ── stream ──
+  if (agent.send) {
+    const start = nowMs();
+    const interval = 1000 / opts.rate;
+    let i = 0;
+    while (i < count) {
+      const now = nowMs();
+      const due = start + i * interval;
+      if (now >= due) {
+        sendLag.add(now - due);
+        agent.send(i, marker(i, now) + pad);
+        i++;
+        continue;
+      }
+      await sleep(Math.max(0, Math.floor(due - now)));
+    }
+  } else if (agent.stream) {
+    await agent.stream(count, opts.rate, pad);
+  } else {
+    throw new Error("agent can neither send nor stream");
+  }
+
+  // ── drain ──
+  const drainMs = opts.drainMs ?? Math.max(5_000, opts.seconds * 1000);
+  const drained = await Promise.race([allDone.then(() => true), sleep(drainMs).then(() => false)]);
+  eld.disable();
+  const self = process.cpuUsage(cpu0.self);
+  const cpu = {
+    inner: cpuSeconds(opts.pids?.inner ?? 0) - cpu0.inner,
+    proxy: cpuSeconds(opts.pids?.proxy ?? 0) - cpu0.proxy,
+    loadgen: (self.user + self.system) / 1e6,
+  };
+
+  let missing = 0;
+  let frames = 0;
+  let bytes = 0;
+  for (const v of viewers) {
+    missing += count - v.seen;
+    frames += v.frames;
+    bytes += v.bytes;
+  }
+  await agent.close();
+  await closeAll(viewers.map((v) => v.ws));
+  return {
+    viewers: V,
+    rate: opts.rate,
+    seconds: opts.seconds,
+    deltas: count,
+    p50: hist.quantile(0.5),
+    p90: hist.quantile(0.9),
+    p99: hist.quantile(0.99),
+    max: hist.max,
+    mean: hist.mean(),
+    missing,
+    duplicates,
+    drained,
+    framesPerViewer: frames / V,
+    bytesPerViewer: bytes / V,
+    joinMs,
+    cpu,
+    loadgenLagP99: eld.percentile(99) / 1e6,
+    sendLagP99: sendLag.quantile(0.99),
+  };
+}
+
+/** Closes sockets and waits (briefly) for the closes, so the next run starts on a quiet room. */
+export async function closeAll(sockets: WebSocket[]): Promise<void> {
+  await Promise.all(
+    sockets.map(
+      (ws) =>
+        new Promise<void>((r) => {
+          if (ws.readyState === WebSocket.CLOSED) return r();
+          const t = setTimeout(() => {
+            ws.terminate();
+            r();
+          }, 2_000);
+          ws.once("close", () => {
+            clearTimeout(t);
+            r();
+          });
+          ws.close();
+        }),
+    ),
+  );
+}
