@@ -1,0 +1,63 @@
+/**
+ * One message: a person's prompt, or the agent's answer as its parts in order, with the turn's
+ * error (aborted, provider error) shown as such and a live marker while it streams.
+ */
+import { For, Match, Show, Switch, type JSX } from "solid-js";
+import type { MessageView } from "../lib/room-view.ts";
+import { PartView, isHiddenPart } from "../parts/registry.tsx";
+import { formatCost, formatTokens } from "../lib/format.ts";
+
+function errorText(err: { name: string; data?: Record<string, unknown> }): string {
+  if (err.name === "MessageAbortedError") return "Interrupted";
+  const msg = err.data && typeof err.data.message === "string" ? err.data.message : undefined;
+  return msg ? `${err.name}: ${msg}` : err.name;
+}
+
+export function MessageItem(props: { message: MessageView }): JSX.Element {
+  const info = () => props.message.info;
+  const streaming = () => info().role === "assistant" && info().time.completed === undefined && !info().error;
+  const visibleParts = () => props.message.parts.filter((p) => !isHiddenPart(p));
+  return (
+    <article
+      class={`msg msg-${info().role}`}
+      data-message-id={info().id}
+      data-role={info().role}
+      aria-busy={streaming() ? "true" : undefined}
+    >
+      <Switch>
+        <Match when={info().role === "user"}>
+          <div class="msg-user-bubble">
+            <For each={visibleParts()}>{(part) => <PartView part={part} />}</For>
+          </div>
+        </Match>
+        <Match when={info().role === "assistant"}>
+          <div class="msg-assistant-head muted">
+            <span class="agent-name">{info().agent ?? "agent"}</span>
+            <Show when={info().modelID}>
+              <span class="dot-sep" aria-hidden="true">·</span>
+              <span>{info().modelID}</span>
+            </Show>
+            <Show when={streaming()}>
+              <span class="live-dot" aria-label="streaming" />
+            </Show>
+          </div>
+          <div class="msg-parts">
+            <For each={visibleParts()}>{(part) => <PartView part={part} />}</For>
+          </div>
+          <Show when={info().error}>
+            {(err) => (
+              <div class={`msg-error ${err().name === "MessageAbortedError" ? "aborted" : ""}`} role="note">
+                {errorText(err())}
+              </div>
+            )}
+          </Show>
+          <Show when={!streaming() && info().tokens && info().cost !== undefined && visibleParts().every((p) => p.type !== "step-finish")}>
+            <div class="step-finish muted">
+              {formatTokens(info().tokens!.input)} in · {formatTokens(info().tokens!.output)} out · {formatCost(info().cost)}
+            </div>
+          </Show>
+        </Match>
+      </Switch>
+    </article>
+  );
+}

@@ -1,0 +1,89 @@
+/**
+ * The owner's share menu: mint a viewer or driver link (POST /api/sessions/:id/share) and copy it,
+ * or copy an embed snippet for `<agent-room>`.
+ */
+import { Show, createSignal, type JSX } from "solid-js";
+import { api } from "../lib/api.ts";
+
+export function embedSnippet(origin: string, sessionId: string, token: string): string {
+  return `<script src="${origin}/embed.js" async></script>\n<agent-room session="${sessionId}" token="${token}" src-origin="${origin}" theme="auto"></agent-room>`;
+}
+
+async function copy(text: string): Promise<boolean> {
+  try {
+    await navigator.clipboard.writeText(text);
+    return true;
+  } catch {
+    return false; // no clipboard permission: the text stays selectable in the field
+  }
+}
+
+export function ShareDialog(props: { sessionId: string; token: string; onClose: () => void }): JSX.Element {
+  const [role, setRole] = createSignal<"viewer" | "driver">("viewer");
+  const [link, setLink] = createSignal<{ url: string; embed: string } | null>(null);
+  const [busy, setBusy] = createSignal(false);
+  const [error, setError] = createSignal<string>();
+  const [copied, setCopied] = createSignal<string>();
+  const mint = async () => {
+    setBusy(true);
+    setError(undefined);
+    try {
+      const r = await api.share(props.token, props.sessionId, role());
+      const url = new URL(r.url, location.origin).toString();
+      setLink({ url, embed: embedSnippet(location.origin, props.sessionId, r.token) });
+    } catch (e) {
+      setError(e instanceof Error ? e.message : String(e));
+    } finally {
+      setBusy(false);
+    }
+  };
+  const doCopy = async (what: string, text: string) => {
+    if (await copy(text)) setCopied(what);
+  };
+  return (
+    <div class="dialog-backdrop" onClick={(e) => e.target === e.currentTarget && props.onClose()}>
+      <div class="dialog" role="dialog" aria-modal="true" aria-labelledby="share-title" onKeyDown={(e) => e.key === "Escape" && props.onClose()}>
+        <h2 id="share-title">Share this session</h2>
+        <div class="mode-toggle" role="radiogroup" aria-label="Link role">
+          <button type="button" role="radio" aria-checked={role() === "viewer"} class={role() === "viewer" ? "on" : ""} onClick={() => { setRole("viewer"); setLink(null); }}>
+            Viewer (read-only)
+          </button>
+          <button type="button" role="radio" aria-checked={role() === "driver"} class={role() === "driver" ? "on" : ""} onClick={() => { setRole("driver"); setLink(null); }}>
+            Driver (can prompt)
+          </button>
+        </div>
+        <button type="button" class="btn primary" onClick={mint} disabled={busy()} autofocus>
+          {busy() ? "Creating…" : `Create ${role()} link`}
+        </button>
+        <Show when={error()}>
+          <p class="error-text" role="alert">{error()}</p>
+        </Show>
+        <Show when={link()}>
+          {(l) => (
+            <>
+              <label class="field">
+                <span>Link</span>
+                <input class="input mono" readOnly value={l().url} onFocus={(e) => e.currentTarget.select()} />
+              </label>
+              <button type="button" class="btn" onClick={() => doCopy("link", l().url)}>
+                {copied() === "link" ? "Copied ✓" : "Copy link"}
+              </button>
+              <label class="field">
+                <span>Embed snippet</span>
+                <textarea class="input mono" readOnly rows={3} value={l().embed} onFocus={(e) => e.currentTarget.select()} />
+              </label>
+              <button type="button" class="btn" onClick={() => doCopy("embed", l().embed)}>
+                {copied() === "embed" ? "Copied ✓" : "Copy embed snippet"}
+              </button>
+            </>
+          )}
+        </Show>
+        <div class="dialog-actions">
+          <button type="button" class="btn" onClick={props.onClose}>
+            Close
+          </button>
+        </div>
+      </div>
+    </div>
+  );
+}

@@ -1,0 +1,100 @@
+/**
+ * Always-visible status: the connection (connected, catching up, reconnecting with attempt and a
+ * live countdown, offline), the agent (online/offline, idle/busy/waiting), and who is here.
+ */
+import { For, Match, Show, Switch, type JSX } from "solid-js";
+import type { PresenceUser, SessionMeta } from "../../../shared/protocol.ts";
+import type { ConnectionView } from "../lib/room-view.ts";
+import { useNow } from "../lib/clock.ts";
+
+export function ConnectionBadge(props: { connection: ConnectionView }): JSX.Element {
+  return (
+    <span class={`conn conn-${props.connection.kind}`} role="status" aria-live="polite" data-connection={props.connection.kind}>
+      <span class="conn-dot" aria-hidden="true" />
+      <Switch>
+        <Match when={props.connection.kind === "open"}>Connected</Match>
+        <Match when={props.connection.kind === "connecting"}>Connecting…</Match>
+        <Match when={props.connection.kind === "catching-up"}>Catching up…</Match>
+        <Match when={props.connection.kind === "offline"}>Offline — will reconnect when the network returns</Match>
+        <Match when={props.connection.kind === "closed" && props.connection}>
+          {(c) => <>Disconnected: {(c() as Extract<ConnectionView, { kind: "closed" }>).reason}</>}
+        </Match>
+        <Match when={props.connection.kind === "reconnecting" && props.connection}>
+          {(c) => <Reconnecting state={c() as Extract<ConnectionView, { kind: "reconnecting" }>} />}
+        </Match>
+      </Switch>
+    </span>
+  );
+}
+
+function Reconnecting(props: { state: Extract<ConnectionView, { kind: "reconnecting" }> }): JSX.Element {
+  const now = useNow();
+  const secs = () => Math.max(0, Math.ceil((props.state.nextTryAt - now()) / 1000));
+  return (
+    <>
+      Reconnecting (attempt {props.state.attempt}
+      {secs() > 0 ? `, next try in ${secs()} s` : ", trying now"})
+    </>
+  );
+}
+
+export function agentLabel(s: SessionMeta | null): { text: string; tone: string } {
+  if (!s) return { text: "…", tone: "muted" };
+  if (s.archived) return { text: "Archived (read-only)", tone: "muted" };
+  if (!s.agentOnline) return { text: "Agent offline", tone: "offline" };
+  switch (s.agentStatus) {
+    case "busy":
+      return { text: "Agent working", tone: "busy" };
+    case "retry":
+      return { text: "Agent retrying", tone: "warn" };
+    case "waiting":
+      return { text: "Waiting for approval", tone: "warn" };
+    default:
+      return { text: "Agent idle", tone: "idle" };
+  }
+}
+
+export function AgentBadge(props: { session: SessionMeta | null }): JSX.Element {
+  const label = () => agentLabel(props.session);
+  return (
+    <span class={`agent-badge tone-${label().tone}`} data-agent-status={props.session?.agentStatus} data-agent-online={props.session?.agentOnline ? "1" : "0"}>
+      <span class="status-dot" aria-hidden="true" />
+      {label().text}
+    </span>
+  );
+}
+
+function initials(name: string): string {
+  const parts = name.trim().split(/\s+/).filter(Boolean);
+  return (parts.length > 1 ? parts[0]![0]! + parts[1]![0]! : name.slice(0, 2)).toUpperCase();
+}
+
+export function PresenceList(props: { users: readonly PresenceUser[]; youId?: string }): JSX.Element {
+  const people = () => props.users.filter((u) => u.role !== "agent");
+  const typing = () => people().filter((u) => u.typing && u.id !== props.youId);
+  return (
+    <div class="presence" aria-label="People here">
+      <ul class="avatars">
+        <For each={people().slice(0, 8)}>
+          {(u) => (
+            <li class={`avatar role-${u.role} ${u.typing ? "typing" : ""}`} title={`${u.name} (${u.role})${u.id === props.youId ? " — you" : ""}`}>
+              <span aria-hidden="true">{initials(u.name)}</span>
+              <span class="sr-only">
+                {u.name}, {u.role}
+                {u.id === props.youId ? ", you" : ""}
+              </span>
+            </li>
+          )}
+        </For>
+        <Show when={people().length > 8}>
+          <li class="avatar more">+{people().length - 8}</li>
+        </Show>
+      </ul>
+      <Show when={typing().length > 0}>
+        <span class="typing-note muted" aria-live="polite">
+          {typing().map((u) => u.name).join(", ")} {typing().length === 1 ? "is" : "are"} typing…
+        </span>
+      </Show>
+    </div>
+  );
+}

@@ -1,0 +1,125 @@
+/**
+ * The transcript: a virtualized list of messages (only what is near the viewport is in the DOM,
+ * so 5,000 messages stay fluid), anchored to the end like a chat. It follows new content while
+ * the reader is at the bottom; once they scroll up it stays put and offers "jump to latest (N
+ * new)". Scrolling near the top asks for the next older page. New content is announced by the
+ * session view's own live region, not here: rows that virtualization mounts while scrolling
+ * must not be read out as news.
+ */
+import { For, Show, createEffect, createSignal, on, onCleanup, onMount, type JSX } from "solid-js";
+import { createVirtualizer } from "@tanstack/solid-virtual";
+import type { RoomView } from "../lib/room-view.ts";
+import { MessageItem } from "./MessageItem.tsx";
+
+const LOAD_OLDER_PX = 400;
+
+export function Transcript(props: { room: RoomView; onLoadOlder: () => void; empty?: JSX.Element }): JSX.Element {
+  let scroller!: HTMLDivElement;
+  const [atEnd, setAtEnd] = createSignal(true);
+  const [unseen, setUnseen] = createSignal(0);
+  const count = () => props.room.order.length;
+
+  const virtualizer = createVirtualizer<HTMLDivElement, HTMLElement>({
+    get count() {
+      return count();
+    },
+    getScrollElement: () => scroller,
+    estimateSize: () => 120,
+    overscan: 6,
+    getItemKey: (i) => props.room.order[i] ?? i,
+    anchorTo: "end",
+    followOnAppend: true,
+    scrollEndThreshold: 48,
+  });
+
+  const checkPosition = () => {
+    const end = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 48;
+    setAtEnd(end);
+    if (end) setUnseen(0);
+    if (scroller.scrollTop < LOAD_OLDER_PX && props.room.hasMore && !props.room.loadingHistory && count() > 0) {
+      props.onLoadOlder();
+    }
+  };
+
+  // Count messages that arrived below while the reader was looking at older ones.
+  createEffect(
+    on(
+      () => props.room.order[props.room.order.length - 1],
+      (last, prevLast) => {
+        if (last !== undefined && prevLast !== undefined && last !== prevLast && !atEnd()) setUnseen((n) => n + 1);
+      },
+    ),
+  );
+
+  // Keep the bottom pinned while text streams into the last message and the reader is there.
+  // The virtualizer re-measures on resize; this handles growth inside an already-measured item.
+  onMount(() => {
+    const ro = new ResizeObserver(() => {
+      if (atEnd()) scroller.scrollTop = scroller.scrollHeight;
+    });
+    const inner = scroller.firstElementChild;
+    if (inner) ro.observe(inner);
+    onCleanup(() => ro.disconnect());
+    queueMicrotask(() => virtualizer.scrollToEnd());
+  });
+
+  // After the first batch of messages arrives (snapshot), start at the bottom.
+  createEffect(
+    on(
+      () => count() > 0,
+      (has) => {
+        if (has) requestAnimationFrame(() => virtualizer.scrollToEnd());
+      },
+    ),
+  );
+
+  const jumpToLatest = () => {
+    virtualizer.scrollToEnd();
+    setUnseen(0);
+    setAtEnd(true);
+  };
+
+  return (
+    <div class="transcript-wrap">
+      <div
+        class="transcript"
+        ref={scroller}
+        onScroll={checkPosition}
+        tabIndex={0}
+        role="region"
+        aria-label="Transcript"
+      >
+        <div class="transcript-inner" style={{ height: `${virtualizer.getTotalSize()}px` }}>
+          <Show when={props.room.hasMore || props.room.loadingHistory}>
+            <div class="history-marker muted">{props.room.loadingHistory ? "Loading older messages…" : "Scroll up for older messages"}</div>
+          </Show>
+          <For each={virtualizer.getVirtualItems()}>
+            {(item) => {
+              const id = () => props.room.order[item.index];
+              return (
+                <Show when={props.room.messages[id() ?? ""]}>
+                  {(m) => (
+                    <div
+                      class="vrow"
+                      data-index={item.index}
+                      ref={(el) => queueMicrotask(() => virtualizer.measureElement(el))}
+                      style={{ transform: `translateY(${item.start}px)` }}
+                    >
+                      <MessageItem message={m()} />
+                    </div>
+                  )}
+                </Show>
+              );
+            }}
+          </For>
+        </div>
+        <Show when={count() === 0 && props.room.ready}>{props.empty}</Show>
+      </div>
+      <Show when={!atEnd()}>
+        <button type="button" class="jump-latest" onClick={jumpToLatest}>
+          ↓ Jump to latest{unseen() > 0 ? ` (${unseen()} new)` : ""}
+        </button>
+      </Show>
+    </div>
+  );
+}

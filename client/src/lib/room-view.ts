@@ -1,0 +1,92 @@
+/**
+ * The shape of one room as the views read it: a Solid store kept in step with the room client.
+ * Messages are kept by id with their parts in order, so a text delta writes one string in one
+ * part and Solid updates that part's text alone.
+ */
+import type {
+  AgentStatus,
+  ErrorCode,
+  Mode,
+  PermissionRequest,
+  PresenceUser,
+  QueueItem,
+  QuestionRequest,
+  SessionMeta,
+} from "../../../shared/protocol.ts";
+import type { FileDiff, Message, Part, Todo } from "../../../shared/parts.ts";
+
+export interface MessageView {
+  info: Message;
+  parts: Part[];
+}
+
+/** Connection state as people see it (mirrors the room client's explicit state). */
+export type ConnectionView =
+  | { kind: "connecting" }
+  | { kind: "catching-up" }
+  | { kind: "open" }
+  | { kind: "reconnecting"; attempt: number; nextTryAt: number }
+  | { kind: "offline" }
+  | { kind: "closed"; reason: string };
+
+export interface Notice {
+  id: number;
+  code: ErrorCode | "client";
+  message: string;
+}
+
+export interface RoomView {
+  session: SessionMeta | null;
+  you: PresenceUser | null;
+  connection: ConnectionView;
+  /** Message ids, oldest first. */
+  order: string[];
+  messages: Record<string, MessageView>;
+  hasMore: boolean;
+  loadingHistory: boolean;
+  queue: QueueItem[];
+  permissions: PermissionRequest[];
+  questions: QuestionRequest[];
+  todos: Todo[];
+  diff: FileDiff[];
+  presence: PresenceUser[];
+  notices: Notice[];
+  /** Stop was pressed and the room has not yet reported the agent idle. */
+  stopping: boolean;
+  /** Set once the first snapshot or replay has been applied. */
+  ready: boolean;
+}
+
+export const emptyRoomView = (): RoomView => ({
+  session: null,
+  you: null,
+  connection: { kind: "connecting" },
+  order: [],
+  messages: {},
+  hasMore: false,
+  loadingHistory: false,
+  queue: [],
+  permissions: [],
+  questions: [],
+  todos: [],
+  diff: [],
+  presence: [],
+  notices: [],
+  stopping: false,
+  ready: false,
+});
+
+/** The actions the views may take; a viewer's UI never offers the driving ones. */
+export interface RoomActions {
+  prompt(text: string, mode?: Mode): void;
+  cancelQueued(id: string): void;
+  stop(): void;
+  setMode(mode: Mode): void;
+  replyPermission(requestID: string, reply: "once" | "always" | "reject", message?: string): void;
+  replyQuestion(requestID: string, answers: string[][] | null): void;
+  loadOlder(): void;
+  setTyping(typing: boolean): void;
+  dismissNotice(id: number): void;
+}
+
+export type { AgentStatus };

@@ -1,0 +1,76 @@
+/**
+ * Copies what changed in a shared/transcript.ts `Transcript` into the Solid store, using the
+ * transcript's own change record, so a text delta touches one part's `text` and nothing else:
+ * no diff of the whole transcript, no re-render of other messages.
+ *
+ * The store keeps its own arrays (copies of the transcript's lists) so the transcript's in-place
+ * list mutations never reach the store behind Solid's back. Part and info objects are values the
+ * transcript replaces on change; `reconcile` merges the new value into the store's copy
+ * field by field, which is what makes the update fine-grained.
+ */
+import { batch } from "solid-js";
+import { produce, reconcile, type SetStoreFunction } from "solid-js/store";
+import type { Transcript, TranscriptChanges } from "../../../shared/transcript.ts";
+import type { MessageView, RoomView } from "./room-view.ts";
+
+const copyMessage = (t: Transcript, id: string): MessageView | undefined => {
+  const m = t.message(id);
+  return m ? { info: m.info, parts: m.parts.slice() } : undefined;
+};
+
+/** Everything at once: after a snapshot (reconnect) or on first load. Keeps unchanged DOM. */
+export function syncAll(t: Transcript, set: SetStoreFunction<RoomView>): void {
+  const messages: Record<string, MessageView> = {};
+  for (const m of t.messages) messages[m.info.id] = { info: m.info, parts: m.parts.slice() };
+  batch(() => {
+    set("messages", reconcile(messages, { key: "id", merge: true }));
+    set("order", reconcile(t.messages.map((m) => m.info.id)));
+    set("hasMore", t.hasMore);
+    set("session", t.session ? reconcile(t.session) : null);
+    set("queue", reconcile(t.queue.slice(), { key: "id" }));
+    set("permissions", reconcile(t.permissions.slice(), { key: "id" }));
+    set("questions", reconcile(t.questions.slice(), { key: "id" }));
+    set("todos", reconcile(t.todos.slice()));
+    set("diff", reconcile(t.diff.slice()));
+    set("stopping", t.lastStop !== null && t.session?.agentStatus !== "idle");
+  });
+}
+
+/** Only what the change record names. */
+export function syncChanges(t: Transcript, c: TranscriptChanges, set: SetStoreFunction<RoomView>): void {
+  if (c.reset) return syncAll(t, set);
+  batch(() => {
+    if (c.messageList) set("order", t.messages.map((m) => m.info.id));
+    if (c.messages.size || c.parts.size) {
+      set(
+        "messages",
+        produce((messages) => {
+          for (const id of c.messages) {
+            const next = copyMessage(t, id);
+            if (!next) delete messages[id];
+            else if (!messages[id]) messages[id] = next;
+          }
+        }),
+      );
+      for (const id of c.messages) {
+        const m = t.message(id);
+        if (m) set("messages", id, "info", reconcile(m.info));
+      }
+      for (const [messageID] of c.parts) {
+        const m = t.message(messageID);
+        if (!m) continue;
+        set("messages", messageID, "parts", reconcile(m.parts.slice(), { key: "id", merge: true }));
+      }
+    }
+    if (c.session || c.stop) {
+      set("session", t.session ? reconcile(t.session) : null);
+      set("stopping", t.lastStop !== null && t.session?.agentStatus !== "idle");
+    }
+    if (c.prepended || c.messageList) set("hasMore", t.hasMore);
+    if (c.queue) set("queue", reconcile(t.queue.slice(), { key: "id" }));
+    if (c.permissions) set("permissions", reconcile(t.permissions.slice(), { key: "id" }));
+    if (c.questions) set("questions", reconcile(t.questions.slice(), { key: "id" }));
+    if (c.todos) set("todos", reconcile(t.todos.slice()));
+    if (c.diff) set("diff", reconcile(t.diff.slice()));
+  });
+}

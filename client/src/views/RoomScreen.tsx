@@ -1,0 +1,175 @@
+/**
+ * The session view, given a room store and its actions: header (title, workspace, agent state,
+ * connection, people, share), the transcript, and the driving area (docks, queue, composer).
+ * `chromeless` is the embed's variant: no header chrome or side panel, same transcript and docks.
+ */
+import { For, Show, createMemo, createSignal, onCleanup, onMount, type JSX } from "solid-js";
+import { canDrive } from "../../../shared/protocol.ts";
+import type { RoomActions, RoomView } from "../lib/room-view.ts";
+import { Transcript } from "../components/Transcript.tsx";
+import { Composer } from "../components/Composer.tsx";
+import { PermissionDock, QuestionDock } from "../components/Docks.tsx";
+import { QueueList } from "../components/QueueList.tsx";
+import { AgentBadge, ConnectionBadge, PresenceList } from "../components/StatusBar.tsx";
+import { SidePanel } from "../components/SidePanel.tsx";
+import { ShareDialog } from "../components/ShareDialog.tsx";
+import { Announcer } from "../components/Announcer.tsx";
+import { PartEnvContext, type PartEnv } from "../parts/context.ts";
+
+export function RoomScreen(props: {
+  room: RoomView;
+  actions: RoomActions;
+  partEnv: PartEnv;
+  sessionId: string;
+  token: string;
+  chromeless?: boolean;
+}): JSX.Element {
+  const role = () => props.room.you?.role ?? "viewer";
+  const driving = () => canDrive(role()) && !props.room.session?.archived;
+  const isOwner = () => role() === "owner";
+  const busy = () => {
+    const s = props.room.session?.agentStatus;
+    return s === "busy" || s === "retry" || s === "waiting";
+  };
+  const [sharing, setSharing] = createSignal(false);
+  const [sideOpen, setSideOpen] = createSignal(false);
+
+  // Esc stops the agent from anywhere on the page (the composer handles it when focused).
+  onMount(() => {
+    const onKey = (e: KeyboardEvent) => {
+      if (e.key !== "Escape" || e.defaultPrevented || !driving() || !busy() || sharing()) return;
+      const t = e.target as HTMLElement | null;
+      if (t && (t.tagName === "INPUT" || t.tagName === "TEXTAREA")) return;
+      props.actions.stop();
+    };
+    window.addEventListener("keydown", onKey);
+    onCleanup(() => window.removeEventListener("keydown", onKey));
+  });
+
+  const composerDisabled = createMemo(() => {
+    if (props.room.session?.archived) return "This session is archived (read-only)";
+    return undefined;
+  });
+
+  return (
+    <PartEnvContext.Provider value={props.partEnv}>
+      <div class={`room ${props.chromeless ? "chromeless" : ""}`} data-role={role()}>
+        <Announcer room={props.room} />
+        <header class="room-head">
+          <Show when={!props.chromeless}>
+            <a href="/" class="back" aria-label="All sessions">
+              ‹
+            </a>
+          </Show>
+          <div class="room-title">
+            <h1 title={props.room.session?.title}>{props.room.session?.title || "Untitled session"}</h1>
+            <div class="room-sub muted">
+              <Show when={props.room.session?.workspace}>
+                <span class="mono">{props.room.session?.workspace}</span>
+              </Show>
+              <Show when={props.room.session?.demo}>
+                <span class="badge demo" title="This session runs the built-in scripted model, not a real LLM">
+                  demo model
+                </span>
+              </Show>
+              <Show when={props.room.session?.model && !props.room.session?.demo}>
+                <span>{props.room.session?.model}</span>
+              </Show>
+              <span class="badge">{role()}</span>
+            </div>
+          </div>
+          <div class="room-status">
+            <AgentBadge session={props.room.session} />
+            <ConnectionBadge connection={props.room.connection} />
+            <Show when={!props.chromeless}>
+              <PresenceList users={props.room.presence} youId={props.room.you?.id} />
+              <button type="button" class="btn small side-toggle" aria-expanded={sideOpen()} onClick={() => setSideOpen(!sideOpen())}>
+                Changes{props.room.diff.length ? ` (${props.room.diff.length})` : ""}
+              </button>
+              <Show when={isOwner()}>
+                <button type="button" class="btn small" onClick={() => setSharing(true)}>
+                  Share
+                </button>
+              </Show>
+            </Show>
+          </div>
+        </header>
+        <Show when={props.room.session?.lastError}>
+          <div class="banner error" role="alert">
+            {props.room.session?.lastError}
+          </div>
+        </Show>
+        <For each={props.room.notices}>
+          {(n) => (
+            <div class="banner warn" role="alert" data-notice-code={n.code}>
+              <span>{n.message}</span>
+              <button type="button" class="icon-button" aria-label="Dismiss" onClick={() => props.actions.dismissNotice(n.id)}>
+                ✕
+              </button>
+            </div>
+          )}
+        </For>
+        <div class={`room-body ${sideOpen() ? "side-open" : ""}`}>
+          <main class="room-main">
+            <Show
+              when={props.room.ready || props.room.order.length > 0}
+              fallback={<div class="loading muted">Loading the transcript…</div>}
+            >
+              <Transcript
+                room={props.room}
+                onLoadOlder={() => props.actions.loadOlder()}
+                empty={
+                  <div class="empty muted">
+                    {driving() ? "Nothing here yet. Ask the agent something below." : "Nothing here yet. The transcript appears as the agent works."}
+                  </div>
+                }
+              />
+            </Show>
+            <div class="drive">
+              <For each={props.room.permissions}>
+                {(req) => (
+                  <PermissionDock
+                    request={req}
+                    canAnswer={driving()}
+                    onReply={(reply, message) => props.actions.replyPermission(req.id, reply, message)}
+                  />
+                )}
+              </For>
+              <For each={props.room.questions}>
+                {(q) => <QuestionDock request={q} canAnswer={driving()} onReply={(a) => props.actions.replyQuestion(q.id, a)} />}
+              </For>
+              <QueueList queue={props.room.queue} canCancel={driving()} onCancel={(id) => props.actions.cancelQueued(id)} />
+              <Show
+                when={driving()}
+                fallback={
+                  <Show when={!props.chromeless}>
+                    <div class="viewer-note muted" role="note">
+                      You are watching{props.room.session?.archived ? " an archived session" : " (read-only)"}.
+                    </div>
+                  </Show>
+                }
+              >
+                <Composer
+                  mode={props.room.session?.mode ?? "build"}
+                  busy={busy()}
+                  stopping={props.room.stopping}
+                  disabled={composerDisabled()}
+                  onSend={(text) => props.actions.prompt(text)}
+                  onStop={() => props.actions.stop()}
+                  onMode={(m) => props.actions.setMode(m)}
+                  onTyping={(t) => props.actions.setTyping(t)}
+                />
+              </Show>
+            </div>
+          </main>
+          <Show when={!props.chromeless}>
+            <SidePanel todos={props.room.todos} diff={props.room.diff} />
+          </Show>
+        </div>
+        <Show when={sharing()}>
+          <ShareDialog sessionId={props.sessionId} token={props.token} onClose={() => setSharing(false)} />
+        </Show>
+      </div>
+    </PartEnvContext.Provider>
+  );
+}
