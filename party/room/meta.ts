@@ -1,0 +1,75 @@
+/**
+ * Session metadata and small singletons, stored as JSON values in the `meta` table. Reads are
+ * served from memory after the first; every write goes to storage at once (a hibernated room
+ * wakes with nothing but its storage).
+ */
+import type { SessionMeta } from "../../shared/protocol.ts";
+import type { FileDiff, Todo } from "../../shared/parts.ts";
+
+/** Everything kept in `meta`, by key. */
+export interface MetaValues {
+  session: SessionMeta;
+  /** Last assigned event seq. */
+  seq: number;
+  todos: Todo[];
+  diff: FileDiff[];
+  /** The agent connection holding the lease and when it lapses without a heartbeat. */
+  lease: { connId: string; runnerId?: string; expiresAt: number } | null;
+  /** What the runner last reported (idle/busy/retry); `waiting` is derived from open requests. */
+  rawStatus: "idle" | "busy" | "retry";
+  /** Monotonic counter for queue positions and dedupe rows. */
+  counter: number;
+}
+
+export class MetaStore {
+  #cache = new Map<keyof MetaValues, unknown>();
+  private readonly sql: SqlStorage;
+  constructor(sql: SqlStorage) {
+    this.sql = sql;
+  }
+
+  get<K extends keyof MetaValues>(key: K): MetaValues[K] | undefined {
+    if (this.#cache.has(key)) return this.#cache.get(key) as MetaValues[K];
+    const row = this.sql.exec<{ value: string }>(`SELECT value FROM meta WHERE key = ?`, key).toArray()[0];
+    const value = row ? (JSON.parse(row.value) as MetaValues[K]) : undefined;
+    this.#cache.set(key, value);
+    return value;
+  }
+
+  set<K extends keyof MetaValues>(key: K, value: MetaValues[K]): void {
+    this.sql.exec(
+      `INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`,
+      key,
+      JSON.stringify(value),
+    );
+    this.#cache.set(key, value);
+  }
+
+  /** Forget cached values (after a rolled-back transaction, the cache may hold uncommitted ones). */
+  invalidate(): void {
+    this.#cache.clear();
+  }
+
+  session(): SessionMeta {
+    const s = this.get("session");
+    if (!s) throw new Error("room has no session metadata");
+    return s;
+  }
+
+  patchSession(patch: Partial<SessionMeta>): SessionMeta {
+    const next = { ...this.session(), ...patch };
+    this.set("session", next);
+    return next;
+  }
+
+  seq(): number {
+    return this.get("seq") ?? 0;
+  }
+
+  /** Reserves `count` consecutive counter values; returns the first. One write per call. */
+  reserveCounter(count = 1): number {
+    const first = (this.get("counter") ?? 0) + 1;
+    this.set("counter", first + count - 1);
+    return first;
+  }
+}

@@ -1,0 +1,865 @@
+/**
+ * SessionRoom: one Durable Object per agent session (a hibernating partyserver Server).
+ *
+ * Everything that matters is in `ctx.storage.sql` (see room/migrations.ts): the event log, the
+ * materialized transcript, the queue, requests, metadata. Memory holds only caches and the live
+ * buffer of committed-but-unsent events, so a room evicted at any moment loses nothing a client
+ * cannot get back by reconnecting with its cursor.
+ *
+ * Trust: the Worker verified the token and passes role and name in `x-agentroom-*` headers (only
+ * the Worker can reach this object). The role is kept in the connection's attachment and every
+ * frame is checked against it here.
+ */
+import { Server, type Connection, type ConnectionContext, type WSMessage } from "partyserver";
+import {
+  AgentFrameSchema,
+  ClientFrameSchema,
+  PROTOCOL_VERSION,
+  RoleSchema,
+  VIEWER_FRAME_TYPES,
+  canDrive,
+  parseFrame,
+  type AgentFrame,
+  type ClientFrame,
+  type ErrorCode,
+  type EventBody,
+  type Mode,
+  type PresenceUser,
+  type QueueItem,
+  type Role,
+  type RoomEvent,
+  type RoomEventBody,
+  type RoomToAgentFrame,
+  type ServerFrame,
+  type SessionMeta,
+  type Snapshot,
+} from "../shared/protocol.ts";
+import type { MessageWithParts, Part } from "../shared/parts.ts";
+import { limitsFromEnv, type Limits } from "../shared/limits.ts";
+import type { Env } from "./env.ts";
+import { hasSchema, migrate } from "./room/migrations.ts";
+import { MetaStore } from "./room/meta.ts";
+import { EventLog } from "./room/log.ts";
+import { TranscriptStore } from "./room/transcript-store.ts";
+import { PromptQueue } from "./room/queue.ts";
+import { RequestStore } from "./room/requests.ts";
+import { Dedupe } from "./room/dedupe.ts";
+import { applyEvent, derivedStatus, type RoomStores } from "./room/apply.ts";
+import { LiveBuffer, eventFrames, mergeDeltas } from "./room/fanout.ts";
+import { RateLimiter } from "./room/rate.ts";
+import { summaryOf } from "./room/summary.ts";
+
+/** What a connection's attachment holds (survives hibernation). */
+export interface ConnState {
+  role: Role;
+  name: string;
+  typing?: boolean;
+}
+
+/** Values the Worker hands a new room. */
+export interface CreateRoomInit {
+  id: string;
+  title?: string;
+  mode?: Mode;
+  allowedOrigins?: string[];
+  workspace?: string;
+  now?: number;
+}
+
+/** Tags: agents and people get different traffic (people get events, the agent gets commands). */
+const TAG_AGENT = "agent";
+const TAG_PEOPLE = "people";
+/** Close codes (4000–4999 are ours). */
+export const CLOSE = { notFound: 4404, roomFull: 4429, leaseHeld: 4409, leaseExpired: 4408, archived: 4403, deleted: 4410 } as const;
+/** Agents send batches at the flush rate; they get a much larger bucket than people. */
+const AGENT_RATE_MULTIPLIER = 50;
+/** Presence lists are capped so one frame stays small in a big room; `users` holds the first N. */
+const PRESENCE_MAX_USERS = 200;
+const PRESENCE_DEBOUNCE_MS = 100;
+/** The index hears about title/status changes at once and about mere activity at most this often. */
+const LOBBY_ACTIVITY_INTERVAL_MS = 10_000;
+
+export class SessionRoom extends Server<Env> {
+  static override options = { hibernate: true };
+
+  readonly limits: Limits;
+  readonly meta: MetaStore;
+  readonly log: EventLog;
+  readonly transcript: TranscriptStore;
+  readonly queue: PromptQueue;
+  readonly requests: RequestStore;
+  readonly dedupe: Dedupe;
+  readonly stores: RoomStores;
+
+  #ready = false;
+  #buffer = new LiveBuffer();
+  #flushTimer: ReturnType<typeof setTimeout> | undefined;
+  #presenceTimer: ReturnType<typeof setTimeout> | undefined;
+  #lobbyTimer: ReturnType<typeof setTimeout> | undefined;
+  #lobbyLast: { key: string; at: number } | undefined;
+  /** The serialized snapshot frame, reused by every joiner until the next change. */
+  #snapshotCache: string | undefined;
+  #peopleRate: RateLimiter;
+  #agentRate: RateLimiter;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.limits = limitsFromEnv(env);
+    const sql = ctx.storage.sql;
+    this.meta = new MetaStore(sql);
+    this.log = new EventLog(sql);
+    this.transcript = new TranscriptStore(sql, this.limits);
+    this.queue = new PromptQueue(sql);
+    this.requests = new RequestStore(sql);
+    this.dedupe = new Dedupe(sql, this.limits.rememberBatches);
+    this.stores = { meta: this.meta, transcript: this.transcript, queue: this.queue, requests: this.requests };
+    this.#peopleRate = new RateLimiter(this.limits.rateFramesPerSecond, this.limits.rateBurst);
+    this.#agentRate = new RateLimiter(
+      this.limits.rateFramesPerSecond * AGENT_RATE_MULTIPLIER,
+      this.limits.rateBurst * AGENT_RATE_MULTIPLIER,
+    );
+    // Heartbeats answered by the runtime: a ping never wakes a hibernated room.
+    ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair("ping", "pong"));
+  }
+
+  // ───────────────────────────── lifecycle ─────────────────────────────
+
+  /**
+   * Opens the room's storage: migrations, then reconciliation of what memory cannot know after a
+   * restart (an agent marked online whose socket is gone). False when the room was never created.
+   */
+  #open(): boolean {
+    if (this.#ready) return true;
+    const sql = this.ctx.storage.sql;
+    if (!hasSchema(sql)) return false;
+    migrate(sql);
+    if (!this.meta.get("session")) return false;
+    this.#ready = true;
+    this.#reconcileAgent();
+    return true;
+  }
+
+  /** After a restart or eviction: a lease whose socket is gone is released. */
+  #reconcileAgent(): void {
+    const lease = this.meta.get("lease");
+    const holder = lease ? this.#connById(lease.connId) : undefined;
+    if (lease && !holder) this.#releaseLease();
+    else if (!lease && this.meta.session().agentOnline) this.commit([{ type: "agent.presence", online: false }]);
+  }
+
+  override onStart(): void {
+    this.#open();
+  }
+
+  /** Creates the room (called once, by the Worker, before the index lists it). */
+  async create(init: CreateRoomInit): Promise<SessionMeta> {
+    const sql = this.ctx.storage.sql;
+    migrate(sql);
+    const existing = this.meta.get("session");
+    if (existing) return existing;
+    const now = init.now ?? Date.now();
+    const session: SessionMeta = {
+      id: init.id,
+      title: init.title ?? "Untitled session",
+      mode: init.mode ?? "build",
+      agentStatus: "idle",
+      agentOnline: false,
+      archived: false,
+      createdAt: now,
+      updatedAt: now,
+      workspace: init.workspace,
+      allowedOrigins: init.allowedOrigins ?? [],
+    };
+    this.ctx.storage.transactionSync(() => {
+      this.meta.set("session", session);
+      this.meta.set("seq", 0);
+      this.meta.set("rawStatus", "idle");
+    });
+    this.#ready = true;
+    await this.#scheduleAlarm();
+    return session;
+  }
+
+  // ───────────────────────────── commits ─────────────────────────────
+
+  /**
+   * Applies events in ONE transaction (materialized state and log rows together), then buffers
+   * them for live delivery. Returns the committed events. `extra` runs inside the same
+   * transaction (e.g. remembering a batch id), so a crash never separates them.
+   */
+  commit(bodies: readonly RoomEventBody[], extra?: (lastSeq: number) => void, now = Date.now()): RoomEvent[] {
+    let events: RoomEvent[] = [];
+    try {
+      events = this.ctx.storage.transactionSync(() => {
+        let seq = this.meta.seq();
+        const out: RoomEvent[] = [];
+        for (const body of bodies) {
+          seq++;
+          const logged = applyEvent(this.stores, body, seq, now);
+          out.push(this.log.append(seq, now, logged));
+        }
+        this.meta.set("seq", seq);
+        if (out.length) this.meta.patchSession({ updatedAt: now });
+        extra?.(seq);
+        return out;
+      });
+    } catch (e) {
+      // Rolled back: drop caches that may hold values written inside the transaction.
+      this.meta.invalidate();
+      this.log.reset();
+      throw e;
+    }
+    if (events.length === 0) return events;
+    this.#snapshotCache = undefined;
+    const t = Date.now();
+    for (const e of events) this.#buffer.push(e, t);
+    this.#scheduleFlush();
+    this.#compactIfNeeded();
+    void this.#syncLobby(false);
+    return events;
+  }
+
+  #compactIfNeeded(): void {
+    this.log.compact(this.meta.seq(), this.limits.logRetainEvents, this.limits.logCompactSlack);
+  }
+
+  // ───────────────────────────── live fan-out ─────────────────────────────
+
+  #scheduleFlush(): void {
+    if (this.#flushTimer !== undefined) return;
+    this.#flushTimer = setTimeout(() => {
+      this.#flushTimer = undefined;
+      this.flush();
+    }, this.limits.flushIntervalMs);
+  }
+
+  /** Sends the buffered events to every person (not the agent), each frame serialized once. */
+  flush(except?: WebSocket): void {
+    if (this.#flushTimer !== undefined) {
+      clearTimeout(this.#flushTimer);
+      this.#flushTimer = undefined;
+    }
+    const events = this.#buffer.take();
+    if (events.length === 0) return;
+    const frames = eventFrames(mergeDeltas(events), this.limits.maxOutgoingFrameBytes, false);
+    for (const ws of this.ctx.getWebSockets(TAG_PEOPLE)) {
+      if (ws === except) continue;
+      for (const f of frames) {
+        try {
+          ws.send(f);
+        } catch {
+          // A socket closing under us; its close handler cleans up.
+        }
+      }
+    }
+  }
+
+  // ───────────────────────────── connections ─────────────────────────────
+
+  override getConnectionTags(_c: Connection, ctx: ConnectionContext): string[] {
+    return [ctx.request.headers.get("x-agentroom-role") === "agent" ? TAG_AGENT : TAG_PEOPLE];
+  }
+
+  override onConnect(conn: Connection<ConnState>, ctx: ConnectionContext): void {
+    try {
+      this.#onConnect(conn, ctx);
+    } catch (e) {
+      console.error("onConnect failed", e);
+      this.#sendError(conn, "internal", "the room failed to set up this connection");
+      conn.close(1011, "internal error");
+    }
+  }
+
+  #onConnect(conn: Connection<ConnState>, ctx: ConnectionContext): void {
+    if (!this.#open()) {
+      conn.close(CLOSE.notFound, "no such session");
+      return;
+    }
+    const role = RoleSchema.safeParse(ctx.request.headers.get("x-agentroom-role"));
+    if (!role.success) {
+      conn.close(1008, "no role");
+      return;
+    }
+    const rawName = ctx.request.headers.get("x-agentroom-name") ?? "";
+    const name = (rawName.startsWith("~") ? safeDecode(rawName.slice(1)) : rawName).slice(0, 100) || role.data;
+    if (this.ctx.getWebSockets().length > this.limits.maxConnectionsPerRoom) {
+      this.#sendError(conn, "room_full", `this room holds at most ${this.limits.maxConnectionsPerRoom} connections`);
+      conn.close(CLOSE.roomFull, "room full");
+      return;
+    }
+    conn.setState({ role: role.data, name });
+    if (role.data === "agent") {
+      this.#agentJoin(conn);
+    } else {
+      const cursorRaw = new URL(ctx.request.url).searchParams.get("cursor");
+      const cursor = cursorRaw !== null && /^\d+$/.test(cursorRaw) ? Number(cursorRaw) : undefined;
+      this.#catchUp(conn, cursor);
+    }
+    this.#schedulePresence();
+  }
+
+  /**
+   * Replay or snapshot. The live buffer is flushed first (to everyone else) so an event is never
+   * sent both in this catch-up and in the next live frame.
+   */
+  #catchUp(conn: Connection<ConnState>, cursor: number | undefined): void {
+    this.flush(conn);
+    const seq = this.meta.seq();
+    const st = conn.state!;
+    const you: PresenceUser = { id: conn.id, name: st.name, role: st.role };
+    if (cursor !== undefined && this.log.canReplayFrom(cursor, seq)) {
+      this.#send(conn, { type: "welcome", protocol: PROTOCOL_VERSION, you, catchup: "replay", seq });
+      if (cursor < seq) {
+        for (const f of eventFrames(mergeDeltas(this.log.read(cursor, seq)), this.limits.maxOutgoingFrameBytes, true)) {
+          conn.send(f);
+        }
+      }
+    } else {
+      this.#send(conn, { type: "welcome", protocol: PROTOCOL_VERSION, you, catchup: "snapshot", seq });
+      conn.send(this.snapshotFrame());
+    }
+    this.#send(conn, { type: "caught-up", seq });
+  }
+
+  /** The latest page and current state, serialized once per change; kept under the frame cap. */
+  snapshotFrame(): string {
+    if (this.#snapshotCache !== undefined) return this.#snapshotCache;
+    let count = this.limits.snapshotMessages;
+    let frame = "";
+    for (;;) {
+      const page = this.transcript.page(undefined, count);
+      const snapshot: Snapshot = { ...this.#stateWithout(page.messages), hasMore: page.hasMore };
+      frame = JSON.stringify({ type: "snapshot", snapshot });
+      if (frame.length <= this.limits.maxOutgoingFrameBytes || count <= 1) break;
+      count = Math.max(1, Math.floor(count / 2));
+    }
+    this.#snapshotCache = frame;
+    return frame;
+  }
+
+  #stateWithout(messages: MessageWithParts[]): Omit<Snapshot, "hasMore"> {
+    return {
+      seq: this.meta.seq(),
+      session: this.meta.session(),
+      messages,
+      queue: this.queue.list(),
+      permissions: this.requests.open("permission").map((r) => r.data) as Snapshot["permissions"],
+      questions: this.requests.open("question").map((r) => r.data) as Snapshot["questions"],
+      todos: this.meta.get("todos") ?? [],
+      diff: this.meta.get("diff") ?? [],
+    };
+  }
+
+  override onClose(conn: Connection<ConnState>): void {
+    try {
+      this.#peopleRate.forget(conn.id);
+      this.#agentRate.forget(conn.id);
+      if (!this.#ready) return;
+      const lease = this.meta.get("lease");
+      if (lease && lease.connId === conn.id) this.#releaseLease();
+      this.#schedulePresence();
+    } catch (e) {
+      console.error("onClose failed", e);
+    }
+  }
+
+  override onError(conn: Connection<ConnState>, error: unknown): void {
+    console.warn(`socket error on ${conn.id}`, error);
+  }
+
+  // ───────────────────────────── messages ─────────────────────────────
+
+  override onMessage(conn: Connection<ConnState>, raw: WSMessage): void {
+    let ref: string | undefined;
+    try {
+      const st = conn.state;
+      if (!st || !this.#open()) {
+        this.#sendError(conn, "forbidden", "connection has no role");
+        return;
+      }
+      const now = Date.now();
+      const isAgent = st.role === "agent";
+      const size = typeof raw === "string" ? raw.length : raw.byteLength;
+      const max = isAgent ? this.limits.maxAgentFrameBytes : this.limits.maxClientFrameBytes;
+      if (size > max) {
+        this.#sendError(conn, "frame_too_large", `frames are limited to ${max} bytes`);
+        return;
+      }
+      if (!(isAgent ? this.#agentRate : this.#peopleRate).take(conn.id, now)) {
+        this.#sendError(conn, "rate_limited", "too many frames; slow down");
+        return;
+      }
+      const text = typeof raw === "string" ? raw : new ArrayBuffer(0);
+      if (isAgent) {
+        const parsed = parseFrame(AgentFrameSchema, text);
+        if (!parsed.ok) {
+          this.#sendError(conn, parsed.code, parsed.message, parsed.ref);
+          return;
+        }
+        this.#onAgentFrame(conn, parsed.frame, now);
+      } else {
+        const parsed = parseFrame(ClientFrameSchema, text);
+        if (!parsed.ok) {
+          this.#sendError(conn, parsed.code, parsed.message, parsed.ref);
+          return;
+        }
+        ref = parsed.frame.ref;
+        this.#onClientFrame(conn, st, parsed.frame, now);
+      }
+    } catch (e) {
+      console.error("frame handler failed", e);
+      this.#sendError(conn, "internal", "the room could not process this frame; nothing changed", ref);
+    } finally {
+      // The timer alone can starve under a continuous stream of frames; flush from here too.
+      if (this.#buffer.due(Date.now(), this.limits.flushIntervalMs, this.limits.flushMaxEvents)) this.flush();
+    }
+  }
+
+  #onClientFrame(conn: Connection<ConnState>, st: ConnState, f: ClientFrame, now: number): void {
+    if (st.role === "viewer" && !VIEWER_FRAME_TYPES.includes(f.type)) {
+      this.#sendError(conn, "forbidden", `a viewer may not send ${f.type}`, f.ref);
+      return;
+    }
+    const driving = !VIEWER_FRAME_TYPES.includes(f.type);
+    if (driving && !canDrive(st.role)) {
+      this.#sendError(conn, "forbidden", `role ${st.role} may not send ${f.type}`, f.ref);
+      return;
+    }
+    if (driving && this.meta.session().archived) {
+      this.#sendError(conn, "archived", "this session is archived and read-only", f.ref);
+      return;
+    }
+    switch (f.type) {
+      case "prompt":
+        return this.#prompt(conn, st, f, now);
+      case "queue.cancel": {
+        const item = this.queue.get(f.id);
+        if (!item) return this.#sendError(conn, "not_found", "no such queued prompt", f.ref);
+        if (item.state !== "queued") return this.#sendError(conn, "not_found", "that prompt was already handed to the agent", f.ref);
+        this.commit([{ type: "queue.remove", id: f.id, reason: "cancelled", by: st.name }]);
+        return this.#ack(conn, f.ref, f.type);
+      }
+      case "stop": {
+        const agent = this.#agentConn();
+        if (!agent) return this.#sendError(conn, "agent_offline", "no agent is connected to stop", f.ref);
+        this.#sendAgent(agent, { type: "agent.stop", by: st.name });
+        this.commit([{ type: "stop.requested", by: st.name }]);
+        return this.#ack(conn, f.ref, f.type);
+      }
+      case "mode.set": {
+        this.commit([{ type: "mode.set", mode: f.mode, by: st.name }]);
+        const agent = this.#agentConn();
+        if (agent) this.#sendAgent(agent, { type: "agent.mode", mode: f.mode });
+        return this.#ack(conn, f.ref, f.type);
+      }
+      case "permission.reply":
+      case "question.reply": {
+        const kind = f.type === "permission.reply" ? "permission" : "question";
+        const req = this.requests.get(f.requestID);
+        if (!req || req.kind !== kind) return this.#sendError(conn, "not_found", `no such ${kind} request`, f.ref);
+        if (req.state !== "open") return this.#sendError(conn, "already_answered", `this ${kind} was already answered`, f.ref);
+        if (f.type === "permission.reply") {
+          this.commit([{ type: "permission.replied", requestID: f.requestID, reply: f.reply, message: f.message, by: st.name }]);
+          const agent = this.#agentConn();
+          if (agent) this.#sendAgent(agent, { type: "agent.permission.reply", requestID: f.requestID, reply: f.reply, message: f.message });
+        } else {
+          this.commit([{ type: "question.replied", requestID: f.requestID, answers: f.answers, by: st.name }]);
+          const agent = this.#agentConn();
+          if (agent) this.#sendAgent(agent, { type: "agent.question.reply", requestID: f.requestID, answers: f.answers });
+        }
+        this.#ack(conn, f.ref, f.type);
+        return this.#maybeDispatch();
+      }
+      case "history": {
+        this.flush();
+        const page = this.transcript.page(f.before, f.limit ?? this.limits.historyPageMessages);
+        return this.#send(conn, { type: "history", ref: f.ref, messages: page.messages, hasMore: page.hasMore });
+      }
+      case "resync": {
+        this.flush();
+        conn.send(this.snapshotFrame());
+        return this.#send(conn, { type: "caught-up", seq: this.meta.seq() });
+      }
+      case "typing": {
+        conn.setState({ ...st, typing: f.typing });
+        return this.#schedulePresence();
+      }
+    }
+  }
+
+  #prompt(conn: Connection<ConnState>, st: ConnState, f: Extract<ClientFrame, { type: "prompt" }>, now: number): void {
+    if (f.text.length > this.limits.maxPromptChars) {
+      return this.#sendError(conn, "prompt_too_large", `prompts are limited to ${this.limits.maxPromptChars} characters`, f.ref);
+    }
+    if (this.queue.seen(f.id)) {
+      // Idempotent: the client resent a prompt we already have (e.g. after a reconnect).
+      return this.#send(conn, { type: "ack", ref: f.ref, command: "prompt", duplicate: true });
+    }
+    if (this.queue.size() >= this.limits.maxQueuedPrompts) {
+      return this.#sendError(conn, "queue_full", `at most ${this.limits.maxQueuedPrompts} prompts may wait`, f.ref);
+    }
+    const item: QueueItem = {
+      id: f.id,
+      text: f.text,
+      mode: f.mode ?? this.meta.session().mode,
+      by: st.name,
+      createdAt: now,
+      state: "queued",
+    };
+    this.commit([{ type: "queue.add", item }], undefined, now);
+    this.#ack(conn, f.ref, "prompt");
+    this.#maybeDispatch();
+  }
+
+  // ───────────────────────────── the agent ─────────────────────────────
+
+  #agentConn(): Connection<ConnState> | undefined {
+    const lease = this.meta.get("lease");
+    return lease ? this.#connById(lease.connId) : undefined;
+  }
+
+  #connById(id: string): Connection<ConnState> | undefined {
+    try {
+      return this.getConnection<ConnState>(id);
+    } catch {
+      return undefined;
+    }
+  }
+
+  #agentJoin(conn: Connection<ConnState>): void {
+    const session = this.meta.session();
+    if (session.archived) {
+      this.#sendAgent(conn, { type: "agent.lease", granted: false, session, leaseMs: 0 });
+      this.#sendError(conn, "archived", "this session is archived");
+      conn.close(CLOSE.archived, "archived");
+      return;
+    }
+    const now = Date.now();
+    const lease = this.meta.get("lease");
+    const holder = lease ? this.#connById(lease.connId) : undefined;
+    if (lease && holder && holder !== conn && lease.expiresAt > now) {
+      this.#sendAgent(conn, { type: "agent.lease", granted: false, session, leaseMs: lease.expiresAt - now });
+      this.#sendError(conn, "lease_held", "another runner holds this session");
+      conn.close(CLOSE.leaseHeld, "lease held");
+      return;
+    }
+    if (holder && holder !== conn) holder.close(CLOSE.leaseExpired, "lease taken over");
+    this.meta.set("lease", { connId: conn.id, expiresAt: now + this.limits.agentLeaseMs });
+    // A prompt handed to a runner that vanished goes back to the queue (runners treat
+    // agent.prompt idempotently by item id).
+    const bodies: RoomEventBody[] = [];
+    const stuck = this.queue.dispatched();
+    if (stuck) bodies.push({ type: "queue.update", item: { ...stuck, state: "queued" } });
+    if (!session.agentOnline) bodies.push({ type: "agent.presence", online: true });
+    if (bodies.length) this.commit(bodies);
+    this.#sendAgent(conn, { type: "agent.lease", granted: true, session: this.meta.session(), leaseMs: this.limits.agentLeaseMs });
+    // Replies given while no runner held the session still reach OpenCode.
+    for (const r of this.requests.answeredNotClosed()) {
+      const a = r.answer as { reply?: "once" | "always" | "reject"; message?: string; answers?: string[][] | null };
+      if (r.kind === "permission" && a.reply) {
+        this.#sendAgent(conn, { type: "agent.permission.reply", requestID: r.id, reply: a.reply, message: a.message });
+      } else if (r.kind === "question") {
+        this.#sendAgent(conn, { type: "agent.question.reply", requestID: r.id, answers: a.answers ?? null });
+      }
+    }
+    void this.#scheduleAlarm();
+    this.#maybeDispatch();
+  }
+
+  #releaseLease(): void {
+    this.meta.set("lease", null);
+    const bodies: RoomEventBody[] = [];
+    const stuck = this.queue.dispatched();
+    if (stuck) bodies.push({ type: "queue.update", item: { ...stuck, state: "queued" } });
+    if (this.meta.session().agentOnline) bodies.push({ type: "agent.presence", online: false });
+    if (bodies.length) this.commit(bodies);
+  }
+
+  #onAgentFrame(conn: Connection<ConnState>, f: AgentFrame, now: number): void {
+    const lease = this.meta.get("lease");
+    if (!lease || lease.connId !== conn.id) {
+      this.#sendError(conn, "lease_held", "this connection does not hold the session's lease");
+      return;
+    }
+    switch (f.type) {
+      case "agent.batch":
+        return this.#agentBatch(conn, f, now);
+      case "agent.prompt.started": {
+        const item = this.queue.get(f.queueId);
+        // Until OpenCode reports, the agent is busy with this prompt: never hand out the next.
+        this.meta.set("rawStatus", "busy");
+        if (item) this.commit([{ type: "queue.remove", id: f.queueId, reason: "started" }]);
+        return;
+      }
+      case "agent.prompt.failed": {
+        if (this.queue.get(f.queueId)) {
+          this.commit([
+            { type: "queue.remove", id: f.queueId, reason: "failed" },
+            { type: "session.error", error: f.error },
+          ]);
+        }
+        return this.#maybeDispatch();
+      }
+      case "agent.request.closed": {
+        const req = this.requests.get(f.requestID);
+        if (req && req.state !== "closed") this.commit([{ type: "request.closed", requestID: f.requestID }]);
+        return this.#maybeDispatch();
+      }
+      case "agent.heartbeat": {
+        this.meta.set("lease", { connId: conn.id, runnerId: f.runnerId, expiresAt: now + this.limits.agentLeaseMs });
+        void this.#scheduleAlarm();
+        return;
+      }
+    }
+  }
+
+  /**
+   * A runner batch: dropped whole if its id was applied before (acked again), events whose eid
+   * was applied before are skipped, the rest applied in one transaction and acked after commit.
+   */
+  #agentBatch(conn: Connection<ConnState>, f: Extract<AgentFrame, { type: "agent.batch" }>, now: number): void {
+    const prior = this.dedupe.batchSeq(f.batchId);
+    if (prior !== undefined) {
+      this.#sendAgent(conn, { type: "agent.ack", batchId: f.batchId, seq: prior, duplicate: true });
+      return;
+    }
+    const bodies: EventBody[] = [];
+    const eids: string[] = [];
+    const inBatch = new Set<string>();
+    for (const e of f.events) {
+      if (e.eid !== undefined) {
+        if (inBatch.has(e.eid) || this.dedupe.hasEid(e.eid)) continue;
+        inBatch.add(e.eid);
+        eids.push(e.eid);
+      }
+      for (const body of this.#splitLarge(e.body)) bodies.push(body);
+    }
+    let seq = this.meta.seq();
+    this.commit(
+      bodies,
+      (lastSeq) => {
+        seq = lastSeq;
+        const base = this.meta.reserveCounter(eids.length + 1);
+        eids.forEach((eid, i) => this.dedupe.rememberEid(eid, base + i));
+        const n = base + eids.length;
+        this.dedupe.rememberBatch(f.batchId, lastSeq, n);
+        if (eids.length) this.dedupe.trimEids(n);
+      },
+      now,
+    );
+    this.#sendAgent(conn, { type: "agent.ack", batchId: f.batchId, seq });
+    if (bodies.some((b) => b.type === "status")) this.#maybeDispatch();
+  }
+
+  /** A delta longer than a chunk is split so no single log row nears SQLite's value cap. */
+  *#splitLarge(body: EventBody): Generator<EventBody> {
+    if (body.type !== "part.delta" || body.delta.length <= this.limits.chunkChars) {
+      yield body;
+      return;
+    }
+    for (let i = 0; i < body.delta.length; i += this.limits.chunkChars) {
+      yield { ...body, delta: body.delta.slice(i, i + this.limits.chunkChars) };
+    }
+  }
+
+  /** Hands the queue's head to the agent when it is online, idle, unblocked and nothing is out. */
+  #maybeDispatch(): void {
+    const agent = this.#agentConn();
+    if (!agent) return;
+    if (this.meta.session().archived) return;
+    if (this.queue.dispatched()) return;
+    if (derivedStatus(this.stores) !== "idle") return;
+    const head = this.queue.head();
+    if (!head) return;
+    const item: QueueItem = { ...head, state: "dispatched" };
+    this.commit([{ type: "queue.update", item }]);
+    this.#sendAgent(agent, { type: "agent.prompt", item });
+  }
+
+  // ───────────────────────────── presence ─────────────────────────────
+
+  #schedulePresence(): void {
+    if (this.#presenceTimer !== undefined) return;
+    this.#presenceTimer = setTimeout(() => {
+      this.#presenceTimer = undefined;
+      try {
+        this.#broadcastPresence();
+      } catch (e) {
+        console.error("presence failed", e);
+      }
+    }, PRESENCE_DEBOUNCE_MS);
+  }
+
+  /** Built from the connections' attachments, so it is right after hibernation too. */
+  presenceUsers(): PresenceUser[] {
+    const users: PresenceUser[] = [];
+    for (const c of this.getConnections<ConnState>()) {
+      const st = c.state;
+      if (!st) continue;
+      users.push({ id: c.id, name: st.name, role: st.role, ...(st.typing ? { typing: true } : {}) });
+      if (users.length >= PRESENCE_MAX_USERS) break;
+    }
+    return users;
+  }
+
+  #broadcastPresence(): void {
+    const frame = JSON.stringify({ type: "presence", users: this.presenceUsers() } satisfies ServerFrame);
+    for (const ws of this.ctx.getWebSockets(TAG_PEOPLE)) {
+      try {
+        ws.send(frame);
+      } catch {
+        // closing
+      }
+    }
+  }
+
+  // ───────────────────────────── the index ─────────────────────────────
+
+  /** Tells the Lobby about title/status changes at once and about activity at most every 10 s. */
+  async #syncLobby(force: boolean): Promise<void> {
+    const summary = summaryOf(this.meta.session());
+    const key = JSON.stringify({ ...summary, updatedAt: 0 });
+    const now = Date.now();
+    const last = this.#lobbyLast;
+    const changed = !last || last.key !== key;
+    if (!force && !changed) {
+      if (now - last!.at < LOBBY_ACTIVITY_INTERVAL_MS) {
+        if (this.#lobbyTimer === undefined) {
+          this.#lobbyTimer = setTimeout(() => {
+            this.#lobbyTimer = undefined;
+            void this.#syncLobby(true);
+          }, LOBBY_ACTIVITY_INTERVAL_MS);
+        }
+        return;
+      }
+    }
+    this.#lobbyLast = { key, at: now };
+    try {
+      await this.env.Lobby.getByName("main").upsert(summary);
+    } catch (e) {
+      console.warn("lobby update failed", e);
+      this.#lobbyLast = undefined;
+    }
+  }
+
+  // ───────────────────────────── alarm: lease expiry and archiving ─────────────────────────────
+
+  async #scheduleAlarm(): Promise<void> {
+    if (!this.#ready) return;
+    const session = this.meta.session();
+    const lease = this.meta.get("lease");
+    const due: number[] = [];
+    if (!session.archived) due.push(session.updatedAt + this.limits.archiveAfterDays * 86_400_000);
+    if (lease) due.push(lease.expiresAt + 1);
+    if (due.length === 0) return;
+    await this.ctx.storage.setAlarm(Math.min(...due));
+  }
+
+  override async onAlarm(): Promise<void> {
+    if (!this.#open()) return;
+    const now = Date.now();
+    const lease = this.meta.get("lease");
+    if (lease && lease.expiresAt <= now) {
+      this.#connById(lease.connId)?.close(CLOSE.leaseExpired, "lease expired");
+      this.#releaseLease();
+    }
+    const session = this.meta.session();
+    if (!session.archived && session.updatedAt + this.limits.archiveAfterDays * 86_400_000 <= now) {
+      this.setArchived(true);
+    }
+    this.flush();
+    await this.#scheduleAlarm();
+  }
+
+  // ───────────────────────────── RPC for the Worker ─────────────────────────────
+
+  getSession(): SessionMeta | null {
+    return this.#open() ? this.meta.session() : null;
+  }
+
+  getHistory(before: string | undefined, limit: number): { messages: MessageWithParts[]; hasMore: boolean } | null {
+    if (!this.#open()) return null;
+    this.flush();
+    return this.transcript.page(before, Math.min(Math.max(1, limit), 200));
+  }
+
+  /** The full, untruncated part (chunks joined, deltas applied). */
+  getFullPart(partId: string): Part | null {
+    if (!this.#open()) return null;
+    return this.transcript.readPart(partId, true);
+  }
+
+  setArchived(archived: boolean): SessionMeta | null {
+    if (!this.#open()) return null;
+    if (this.meta.session().archived !== archived) {
+      this.commit([{ type: "session.archived", archived }]);
+      if (archived) {
+        const agent = this.#agentConn();
+        if (agent) {
+          this.#sendError(agent, "archived", "this session was archived");
+          agent.close(CLOSE.archived, "archived");
+          this.#releaseLease();
+        }
+      }
+      this.flush();
+      void this.#scheduleAlarm();
+    }
+    return this.meta.session();
+  }
+
+  /** Deletes everything: sockets closed, storage purged. The Worker then drops the index entry. */
+  async destroy(): Promise<void> {
+    this.flush();
+    for (const ws of this.ctx.getWebSockets()) {
+      try {
+        ws.close(CLOSE.deleted, "session deleted");
+      } catch {
+        // already closed
+      }
+    }
+    if (this.#flushTimer !== undefined) clearTimeout(this.#flushTimer);
+    if (this.#presenceTimer !== undefined) clearTimeout(this.#presenceTimer);
+    if (this.#lobbyTimer !== undefined) clearTimeout(this.#lobbyTimer);
+    this.#flushTimer = this.#presenceTimer = this.#lobbyTimer = undefined;
+    await this.ctx.storage.deleteAlarm();
+    await this.ctx.storage.deleteAll();
+    this.#ready = false;
+    this.#snapshotCache = undefined;
+    this.meta.invalidate();
+    this.log.reset();
+  }
+
+  // ───────────────────────────── sending ─────────────────────────────
+
+  #send(conn: WebSocket, frame: ServerFrame): void {
+    try {
+      conn.send(JSON.stringify(frame));
+    } catch {
+      // closing
+    }
+  }
+
+  #sendAgent(conn: WebSocket, frame: RoomToAgentFrame): void {
+    try {
+      conn.send(JSON.stringify(frame));
+    } catch {
+      // closing
+    }
+  }
+
+  #sendError(conn: WebSocket, code: ErrorCode, message: string, ref?: string): void {
+    this.#send(conn, { type: "error", code, message, ...(ref !== undefined ? { ref } : {}) });
+  }
+
+  #ack(conn: WebSocket, ref: string | undefined, command: string): void {
+    this.#send(conn, { type: "ack", ...(ref !== undefined ? { ref } : {}), command });
+  }
+}
+
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
