@@ -1,0 +1,171 @@
+/**
+ * The live session list: a connection to the lobby room (`/parties/lobby/main`), which sends the
+ * full list on connect and then each change. Same reconnecting connection and jittered backoff
+ * as the room client; a reconnect simply gets the full list again (it is small and bounded).
+ */
+import type { LobbyFrame, SessionSummary } from "./protocol.ts";
+import type { BackoffOptions } from "./backoff.ts";
+import {
+  Connection,
+  httpBase,
+  type ConnectionState,
+  type FatalClose,
+  type HeartbeatOptions,
+  type WebSocketLike,
+} from "./connection.ts";
+
+export interface LobbyClientOptions {
+  host: string;
+  /** The operator's (or the runner's) token. */
+  token: string;
+  WebSocket?: WebSocketLike;
+  backoff?: BackoffOptions;
+  heartbeat?: HeartbeatOptions | false;
+  connectionTimeoutMs?: number;
+  /** Ask `GET /api/sessions` why an attempt failed before opening (401). Default true. */
+  probe?: boolean;
+  fetch?: typeof fetch;
+  watchNetwork?: boolean;
+  /** Lobby room name. */
+  room?: string;
+}
+
+/** What a lobby frame changed: the whole list, or one session. */
+export type LobbyChange = { kind: "reset" } | { kind: "changed"; session: SessionSummary } | { kind: "deleted"; id: string };
+
+/** Newest activity first, then id for a stable order. */
+export function compareSessions(a: SessionSummary, b: SessionSummary): number {
+  return b.updatedAt - a.updatedAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+}
+
+export class LobbyClient {
+  /** Sessions by id. */
+  readonly sessions = new Map<string, SessionSummary>();
+  /** True once the first full list arrived. */
+  loaded = false;
+  /** Cursor for older sessions beyond the first list, when the lobby sent one. */
+  nextCursor: string | undefined;
+
+  private readonly conn: Connection;
+  private readonly listeners = new Set<(change: LobbyChange, client: LobbyClient) => void>();
+  private readonly stateListeners = new Set<(state: ConnectionState) => void>();
+
+  constructor(opts: LobbyClientOptions) {
+    const doFetch = opts.fetch ?? (typeof fetch === "function" ? fetch.bind(globalThis) : undefined);
+    this.conn = new Connection(
+      {
+        host: opts.host,
+        party: "lobby",
+        room: opts.room ?? "main",
+        token: () => opts.token,
+        WebSocket: opts.WebSocket,
+        backoff: opts.backoff,
+        heartbeat: opts.heartbeat,
+        connectionTimeoutMs: opts.connectionTimeoutMs,
+        watchNetwork: opts.watchNetwork,
+        probe:
+          opts.probe === false || !doFetch
+            ? false
+            : async (): Promise<FatalClose | null> => {
+                const res = await doFetch(`${httpBase(opts.host)}/api/sessions?limit=1`, {
+                  headers: { authorization: `Bearer ${opts.token}` },
+                });
+                await res.body?.cancel().catch(() => {});
+                // Only a refused token is final here: a runner's token may list through the
+                // socket but not over HTTP (403), which says nothing about the socket.
+                return res.status === 401 ? { reason: "unauthorized", message: "the token was refused", code: 401 } : null;
+              },
+      },
+      {
+        message: (data) => this.onFrame(data),
+        open: () => {},
+        close: () => {},
+        state: (s) => {
+          for (const fn of this.stateListeners) fn(s);
+        },
+      },
+    );
+  }
+
+  get state(): ConnectionState {
+    return this.conn.state;
+  }
+
+  /** Sessions, newest activity first; archived ones included (filter as needed). */
+  list(): SessionSummary[] {
+    return [...this.sessions.values()].sort(compareSessions);
+  }
+
+  onChange(fn: (change: LobbyChange, client: LobbyClient) => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  onStateChange(fn: (state: ConnectionState) => void): () => void {
+    this.stateListeners.add(fn);
+    return () => this.stateListeners.delete(fn);
+  }
+
+  retryNow(): void {
+    this.conn.retryNow();
+  }
+
+  close(): void {
+    this.conn.close();
+  }
+
+  /** Resolves once `predicate` holds, checked now and after every change. */
+  waitFor(predicate: (client: LobbyClient) => boolean, timeoutMs = 10_000): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        if (!predicate(this)) return;
+        clearTimeout(timer);
+        off();
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        off();
+        reject(new Error(`waitFor timed out after ${timeoutMs} ms`));
+      }, timeoutMs);
+      const off = this.onChange(check);
+      check();
+    });
+  }
+
+  private onFrame(data: string): void {
+    let f: LobbyFrame;
+    try {
+      f = JSON.parse(data) as LobbyFrame;
+    } catch {
+      return;
+    }
+    let change: LobbyChange;
+    switch (f.type) {
+      case "sessions":
+        this.sessions.clear();
+        for (const s of f.sessions) this.sessions.set(s.id, s);
+        this.nextCursor = f.nextCursor;
+        this.loaded = true;
+        this.conn.markLive();
+        change = { kind: "reset" };
+        break;
+      case "session.changed":
+        this.sessions.set(f.session.id, f.session);
+        change = { kind: "changed", session: f.session };
+        break;
+      case "session.deleted":
+        if (!this.sessions.delete(f.id)) return;
+        change = { kind: "deleted", id: f.id };
+        break;
+      default:
+        return;
+    }
+    for (const fn of this.listeners) {
+      try {
+        fn(change, this);
+      } catch (e) {
+        console.error("lobby listener failed", e);
+      }
+    }
+  }
+}

@@ -1,0 +1,595 @@
+/**
+ * The room client: one connection to a session room, the transcript it keeps, and the commands a
+ * person (or a test, or the bench) can send. Framework-free; runs in browsers and in Node ≥ 22.
+ *
+ * Delivery rules it enforces (design.md, "Delivery"):
+ *  - every (re)connect sends the cursor of the last applied event, so the room replays exactly
+ *    what was missed; a client with no state sends none and gets a snapshot;
+ *  - a frame that does not continue from the cursor is a gap: the client asks for a resync and
+ *    renders nothing from that frame, rather than a transcript with a hole in it;
+ *  - events already applied (an overlapping replay) are skipped, so nothing shows twice;
+ *  - a prompt typed while disconnected is kept and sent after the reconnect; prompts that were
+ *    sent but not acknowledged are resent too, under the same id (the room deduplicates).
+ *
+ * Hot path: one JSON.parse per frame, no schema validation unless `validate` is set (tests), and
+ * listeners are told what changed rather than handed a copy.
+ */
+import {
+  ServerFrameSchema,
+  type ClientFrame,
+  type ErrorCode,
+  type Mode,
+  type PermissionReply,
+  type PresenceUser,
+  type ServerFrame,
+} from "./protocol.ts";
+import type { MessageWithParts } from "./parts.ts";
+import type { BackoffOptions } from "./backoff.ts";
+import {
+  Connection,
+  fatalFromHttpStatus,
+  httpBase,
+  type ConnectionState,
+  type FatalClose,
+  type HeartbeatOptions,
+  type WebSocketLike,
+} from "./connection.ts";
+import { Transcript, type TranscriptChanges } from "./transcript.ts";
+
+export type { ConnectionState, CloseReason } from "./connection.ts";
+
+export interface RoomClientOptions {
+  /** Where the Worker is: "127.0.0.1:8787", "http://127.0.0.1:8787", "https://….workers.dev". */
+  host: string;
+  sessionId: string;
+  token: string;
+  /** WebSocket implementation; defaults to the global one (browsers, Node ≥ 22). */
+  WebSocket?: WebSocketLike;
+  backoff?: BackoffOptions;
+  heartbeat?: HeartbeatOptions | false;
+  connectionTimeoutMs?: number;
+  /** Reject a command (other than a prompt) that gets no answer in this time. Default 15 s. */
+  commandTimeoutMs?: number;
+  /** Validate every room frame with zod (for tests and development; off on the hot path). */
+  validate?: boolean;
+  /** Ask `GET /api/sessions/:id` why an attempt failed before opening (401, 404). Default true. */
+  probe?: boolean;
+  fetch?: typeof fetch;
+  /** Follow the browser's online/offline events. Default true. */
+  watchNetwork?: boolean;
+  /** Start from a transcript already held (e.g. kept across a remount); its lastSeq is the cursor. */
+  transcript?: Transcript;
+  /** partyserver's connection id; random by default. */
+  connectionId?: string;
+  /** A new connection id for every attempt (see ConnectionOptions.newIdPerAttempt). */
+  newIdPerAttempt?: boolean;
+  /** Party name of the room Durable Object. */
+  party?: string;
+}
+
+/** Why a command failed: the room's error code, or a client-side one. */
+export type CommandErrorCode = ErrorCode | "disconnected" | "timeout" | "closed";
+
+export class RoomCommandError extends Error {
+  readonly code: CommandErrorCode;
+  readonly ref?: string;
+  constructor(code: CommandErrorCode, message: string, ref?: string) {
+    super(message);
+    this.name = "RoomCommandError";
+    this.code = code;
+    this.ref = ref;
+  }
+}
+
+/** An error frame that answered no command of ours, or a protocol problem seen by the client. */
+export interface RoomError {
+  code: ErrorCode | "gap" | "bad_frame_from_room";
+  message: string;
+  ref?: string;
+}
+
+export interface RoomClientStats {
+  frames: number;
+  events: number;
+  skippedEvents: number;
+  snapshots: number;
+  gaps: number;
+  resyncs: number;
+  opens: number;
+}
+
+type Listener<A extends unknown[]> = (...args: A) => void;
+
+interface PendingCommand {
+  ref: string;
+  frame: string;
+  /** Prompts survive reconnects and are resent; other commands fail on a drop. */
+  durable: boolean;
+  kind: ClientFrame["type"];
+  resolve: (value: unknown) => void;
+  reject: (err: RoomCommandError) => void;
+  timer?: ReturnType<typeof setTimeout>;
+}
+
+/** Random id from the platform's CSPRNG (available without a secure context, unlike randomUUID). */
+export function randomId(prefix = ""): string {
+  const bytes = new Uint8Array(12);
+  crypto.getRandomValues(bytes);
+  let s = "";
+  for (const b of bytes) s += b.toString(16).padStart(2, "0");
+  return prefix + s;
+}
+
+class Emitter<A extends unknown[]> {
+  private readonly listeners = new Set<Listener<A>>();
+  on(fn: Listener<A>): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+  get size(): number {
+    return this.listeners.size;
+  }
+  emit(...args: A): void {
+    for (const fn of this.listeners) {
+      try {
+        fn(...args);
+      } catch (e) {
+        // A listener's bug must not break the client's frame handling.
+        console.error("room client listener failed", e);
+      }
+    }
+  }
+}
+
+export class RoomClient {
+  readonly sessionId: string;
+  readonly transcript: Transcript;
+  /** Who the room says we are (name, role, connection id); null until the first welcome. */
+  you: PresenceUser | null = null;
+  /** Everyone connected, as of the last presence frame. */
+  presence: PresenceUser[] = [];
+  readonly stats: RoomClientStats = { frames: 0, events: 0, skippedEvents: 0, snapshots: 0, gaps: 0, resyncs: 0, opens: 0 };
+
+  private readonly opts: RoomClientOptions;
+  private token: string;
+  private readonly conn: Connection;
+  private readonly pending = new Map<string, PendingCommand>();
+  private refCounter = 0;
+  private readonly refPrefix = randomId("r").slice(0, 9) + "-";
+  /** A resync was asked for and its snapshot has not come yet. */
+  private resyncing = false;
+  private resyncTimer: ReturnType<typeof setTimeout> | undefined;
+  private typingSent = false;
+
+  private readonly changeEvents = new Emitter<[TranscriptChanges, Transcript]>();
+  private readonly stateEvents = new Emitter<[ConnectionState]>();
+  private readonly errorEvents = new Emitter<[RoomError]>();
+  private readonly presenceEvents = new Emitter<[PresenceUser[], PresenceUser | null]>();
+  private readonly frameEvents = new Emitter<[{ type: string } & Record<string, unknown>]>();
+
+  constructor(opts: RoomClientOptions) {
+    this.opts = opts;
+    this.sessionId = opts.sessionId;
+    this.token = opts.token;
+    this.transcript = opts.transcript ?? new Transcript();
+    const doFetch = opts.fetch ?? (typeof fetch === "function" ? fetch.bind(globalThis) : undefined);
+    this.conn = new Connection(
+      {
+        host: opts.host,
+        party: opts.party ?? "session-room",
+        room: opts.sessionId,
+        token: () => this.token,
+        // No state yet: no cursor, so the room sends a snapshot (a replay from 0 has no metadata).
+        query: () => (this.transcript.session ? { cursor: String(this.transcript.lastSeq) } : {}),
+        WebSocket: opts.WebSocket,
+        backoff: opts.backoff,
+        heartbeat: opts.heartbeat,
+        connectionTimeoutMs: opts.connectionTimeoutMs,
+        watchNetwork: opts.watchNetwork,
+        id: opts.connectionId,
+        newIdPerAttempt: opts.newIdPerAttempt,
+        probe: opts.probe === false || !doFetch ? false : () => this.probe(doFetch),
+      },
+      {
+        message: (data) => this.onFrameText(data),
+        open: () => this.onOpen(),
+        close: ({ final }) => this.onDisconnect(final),
+        state: (s) => this.stateEvents.emit(s),
+      },
+    );
+  }
+
+  // ───────────────────────────── subscriptions ─────────────────────────────
+
+  /** Called after every frame that changed the transcript, with what changed. */
+  onChange(fn: (changes: TranscriptChanges, transcript: Transcript) => void): () => void {
+    return this.changeEvents.on(fn);
+  }
+
+  onStateChange(fn: (state: ConnectionState) => void): () => void {
+    return this.stateEvents.on(fn);
+  }
+
+  /** Error frames that answer no pending command, and protocol problems (gaps). */
+  onError(fn: (error: RoomError) => void): () => void {
+    return this.errorEvents.on(fn);
+  }
+
+  onPresence(fn: (users: PresenceUser[], you: PresenceUser | null) => void): () => void {
+    return this.presenceEvents.on(fn);
+  }
+
+  /** Every parsed frame after it was handled, including ones this client does not know (agent.*). */
+  onFrame(fn: (frame: { type: string } & Record<string, unknown>) => void): () => void {
+    return this.frameEvents.on(fn);
+  }
+
+  get state(): ConnectionState {
+    return this.conn.state;
+  }
+
+  /** True once caught up and receiving live events. */
+  get live(): boolean {
+    const s = this.conn.state;
+    return s.status === "open" && s.live;
+  }
+
+  /** Prompts not yet acknowledged by the room (typed offline, or in flight). */
+  get unsentPrompts(): number {
+    let n = 0;
+    for (const p of this.pending.values()) if (p.durable) n++;
+    return n;
+  }
+
+  // ───────────────────────────── commands ─────────────────────────────
+
+  /**
+   * Queues a prompt. `id` is its idempotency key (generated when absent). Kept until the room
+   * acknowledges it, and resent after every reconnect until then. Resolves with the id.
+   */
+  prompt(text: string, opts: { mode?: Mode; id?: string } = {}): Promise<{ id: string; duplicate: boolean }> {
+    const id = opts.id ?? randomId("q_");
+    const ref = this.nextRef();
+    const frame: ClientFrame = { type: "prompt", ref, id, text, ...(opts.mode ? { mode: opts.mode } : {}) };
+    return this.command<{ duplicate?: boolean }>(frame, true).then((ack) => ({ id, duplicate: ack.duplicate === true }));
+  }
+
+  cancelQueued(id: string): Promise<void> {
+    return this.command({ type: "queue.cancel", ref: this.nextRef(), id }).then(noop);
+  }
+
+  stop(): Promise<void> {
+    return this.command({ type: "stop", ref: this.nextRef() }).then(noop);
+  }
+
+  setMode(mode: Mode): Promise<void> {
+    return this.command({ type: "mode.set", ref: this.nextRef(), mode }).then(noop);
+  }
+
+  replyPermission(requestID: string, reply: PermissionReply, message?: string): Promise<void> {
+    return this.command({
+      type: "permission.reply",
+      ref: this.nextRef(),
+      requestID,
+      reply,
+      ...(message !== undefined ? { message } : {}),
+    }).then(noop);
+  }
+
+  /** Answers a question: one list of chosen labels (or free text) per question; null dismisses it. */
+  replyQuestion(requestID: string, answers: string[][] | null): Promise<void> {
+    return this.command({ type: "question.reply", ref: this.nextRef(), requestID, answers }).then(noop);
+  }
+
+  /**
+   * Loads the page of messages before the oldest one held and puts it in front. Resolves with the
+   * number of messages added (0 when there is nothing older).
+   */
+  loadOlder(limit?: number): Promise<number> {
+    if (!this.transcript.hasMore) return Promise.resolve(0);
+    const before = this.transcript.oldestMessageId;
+    const frame: ClientFrame = {
+      type: "history",
+      ref: this.nextRef(),
+      ...(before !== undefined ? { before } : {}),
+      ...(limit !== undefined ? { limit } : {}),
+    };
+    return this.command<{ messages: MessageWithParts[]; hasMore: boolean }>(frame).then((page) => {
+      const added = this.transcript.prependHistory(page.messages, page.hasMore);
+      this.emitChanges();
+      return added;
+    });
+  }
+
+  /** Tells the others this person is (not) typing. Sent only on change; no answer expected. */
+  typing(on: boolean): void {
+    if (on === this.typingSent) return;
+    if (this.conn.send(JSON.stringify({ type: "typing", typing: on } satisfies ClientFrame))) this.typingSent = on;
+  }
+
+  /** Asks the room for a fresh snapshot. */
+  resync(): void {
+    this.requestResync();
+  }
+
+  /**
+   * Sends any frame as is (the runner's agent frames; tests forging frames). Returns false when
+   * not connected; nothing is buffered.
+   */
+  send(frame: object | string): boolean {
+    return this.conn.send(typeof frame === "string" ? frame : JSON.stringify(frame));
+  }
+
+  /** Replaces the token used from the next attempt on (e.g. a refreshed link), and reconnects. */
+  setToken(token: string): void {
+    this.token = token;
+    this.conn.reconnect();
+  }
+
+  /** Skips the rest of a backoff wait. */
+  retryNow(): void {
+    this.conn.retryNow();
+  }
+
+  /** Drops the socket and connects again now (the cursor makes it cheap). */
+  reconnect(): void {
+    this.conn.reconnect();
+  }
+
+  /** Ends the connection; pending commands fail with `closed`. */
+  close(): void {
+    this.conn.close();
+    this.failPending(() => true, "closed", "the client was closed");
+    clearTimeout(this.resyncTimer);
+  }
+
+  /**
+   * Resolves once `predicate` holds (checked now and after every change, state or presence
+   * update); rejects after `timeoutMs` or when the connection closes for good.
+   */
+  waitFor(predicate: (client: RoomClient) => boolean, timeoutMs = 10_000): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const unsubs: (() => void)[] = [];
+      const done = (err?: Error) => {
+        clearTimeout(timer);
+        for (const u of unsubs) u();
+        if (err) reject(err);
+        else resolve();
+      };
+      const check = () => {
+        let ok = false;
+        try {
+          ok = predicate(this);
+        } catch (e) {
+          return done(e as Error);
+        }
+        if (ok) return done();
+        const s = this.conn.state;
+        if (s.status === "closed") done(new Error(`connection closed (${s.reason}: ${s.message}) while waiting`));
+      };
+      const timer = setTimeout(() => done(new Error(`waitFor timed out after ${timeoutMs} ms`)), timeoutMs);
+      unsubs.push(this.onChange(check), this.onStateChange(check), this.onPresence(check));
+      check();
+    });
+  }
+
+  // ───────────────────────────── internals ─────────────────────────────
+
+  private nextRef(): string {
+    return this.refPrefix + (++this.refCounter).toString(36);
+  }
+
+  private command<T>(frame: ClientFrame, durable = false): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const s = this.conn.state;
+      if (s.status === "closed") {
+        reject(new RoomCommandError("closed", `not connected: ${s.message}`));
+        return;
+      }
+      const text = JSON.stringify(frame);
+      const ref = frame.ref as string;
+      if (!durable && !this.conn.isOpen) {
+        // A stop or a permission reply sent minutes later could hit a different turn: refuse now.
+        reject(new RoomCommandError("disconnected", "not connected to the room; try again when connected", ref));
+        return;
+      }
+      const p: PendingCommand = {
+        ref,
+        frame: text,
+        durable,
+        kind: frame.type,
+        resolve: resolve as (v: unknown) => void,
+        reject,
+      };
+      if (!durable) {
+        const ms = this.opts.commandTimeoutMs ?? 15_000;
+        p.timer = setTimeout(() => {
+          this.pending.delete(ref);
+          reject(new RoomCommandError("timeout", `no answer from the room within ${ms} ms`, ref));
+        }, ms);
+      }
+      this.pending.set(ref, p);
+      this.conn.send(text); // a durable one not sent now goes out on the next open
+    });
+  }
+
+  private settle(ref: string | undefined, ok: boolean, value: unknown, code?: ErrorCode, message?: string): boolean {
+    if (ref === undefined) return false;
+    const p = this.pending.get(ref);
+    if (!p) return false;
+    this.pending.delete(ref);
+    clearTimeout(p.timer);
+    if (ok) p.resolve(value);
+    else p.reject(new RoomCommandError(code ?? "internal", message ?? "failed", ref));
+    return true;
+  }
+
+  private failPending(which: (p: PendingCommand) => boolean, code: CommandErrorCode, message: string): void {
+    for (const p of [...this.pending.values()]) {
+      if (!which(p)) continue;
+      this.pending.delete(p.ref);
+      clearTimeout(p.timer);
+      p.reject(new RoomCommandError(code, message, p.ref));
+    }
+  }
+
+  private onOpen(): void {
+    this.stats.opens++;
+    this.resyncing = false;
+    clearTimeout(this.resyncTimer);
+    this.typingSent = false;
+    // Prompts typed while away, and ones whose ack the drop swallowed: same ids, the room dedups.
+    for (const p of this.pending.values()) if (p.durable) this.conn.send(p.frame);
+  }
+
+  private onDisconnect(final: boolean): void {
+    // Commands in flight may or may not have been applied; their callers must not wait forever.
+    // Prompts stay (they are resent), unless the connection is over.
+    this.failPending((p) => final || !p.durable, final ? "closed" : "disconnected", "the connection to the room dropped");
+    this.resyncing = false;
+    clearTimeout(this.resyncTimer);
+  }
+
+  private requestResync(): void {
+    if (this.resyncing) return;
+    if (!this.conn.send(JSON.stringify({ type: "resync" } satisfies ClientFrame))) return;
+    this.resyncing = true;
+    this.stats.resyncs++;
+    // If the snapshot never comes (a lost frame), ask again rather than stay stuck.
+    clearTimeout(this.resyncTimer);
+    this.resyncTimer = setTimeout(() => {
+      this.resyncing = false;
+      if (this.conn.isOpen) this.requestResync();
+    }, 10_000);
+  }
+
+  private onFrameText(data: string): void {
+    this.stats.frames++;
+    let frame: { type?: unknown } & Record<string, unknown>;
+    try {
+      frame = JSON.parse(data) as typeof frame;
+    } catch {
+      this.errorEvents.emit({ code: "bad_frame_from_room", message: "the room sent a frame that is not JSON" });
+      return;
+    }
+    if (!frame || typeof frame !== "object" || typeof frame.type !== "string") return;
+    if (this.opts.validate && KNOWN_SERVER_FRAMES.has(frame.type)) {
+      const r = ServerFrameSchema.safeParse(frame);
+      if (!r.success) {
+        this.errorEvents.emit({
+          code: "bad_frame_from_room",
+          message: `invalid ${frame.type} frame from the room: ${r.error.issues[0]?.message ?? "?"}`,
+        });
+        return;
+      }
+    }
+    this.handleFrame(frame as ServerFrame);
+    if (this.frameEvents.size) this.frameEvents.emit(frame as { type: string } & Record<string, unknown>);
+  }
+
+  private handleFrame(f: ServerFrame): void {
+    const t = this.transcript;
+    switch (f.type) {
+      case "welcome":
+        this.you = f.you;
+        // A replay needs state to replay onto; and a room behind our cursor lost or replaced
+        // history (restored storage, a recreated session): start over from its snapshot.
+        if (f.catchup === "replay" && (!t.session || f.seq < t.lastSeq)) this.requestResync();
+        this.presenceEvents.emit(this.presence, this.you);
+        return;
+      case "snapshot":
+        t.loadSnapshot(f.snapshot);
+        this.stats.snapshots++;
+        this.resyncing = false;
+        clearTimeout(this.resyncTimer);
+        this.emitChanges();
+        return;
+      case "events": {
+        if (!t.session) {
+          // Events with nothing to apply them to: we need a snapshot first.
+          this.requestResync();
+          return;
+        }
+        const r = t.applyBatch(f.from, f.to, f.events);
+        this.stats.events += r.applied;
+        this.stats.skippedEvents += r.skipped;
+        if (r.gap) this.onGap(f.from);
+        this.emitChanges();
+        return;
+      }
+      case "caught-up":
+        if (t.lastSeq < f.seq && !this.resyncing) {
+          // The room says we should be at f.seq but we are not: something was missed.
+          this.onGap(t.lastSeq + 1);
+          return;
+        }
+        if (!this.resyncing) this.conn.markLive();
+        return;
+      case "history":
+        if (!this.settle(f.ref, true, { messages: f.messages, hasMore: f.hasMore })) {
+          // An unasked page (or one whose command timed out): still useful, it is older history.
+          if (f.messages.length && t.hasMore) {
+            t.prependHistory(f.messages, f.hasMore);
+            this.emitChanges();
+          }
+        }
+        return;
+      case "presence":
+        this.presence = f.users;
+        this.presenceEvents.emit(this.presence, this.you);
+        return;
+      case "ack":
+        this.settle(f.ref, true, f);
+        return;
+      case "error": {
+        const p = f.ref !== undefined ? this.pending.get(f.ref) : undefined;
+        // A resent prompt the room already has is a success, not a failure.
+        if (p && p.kind === "prompt" && f.code === "duplicate") {
+          this.settle(f.ref, true, { duplicate: true });
+          return;
+        }
+        if (!this.settle(f.ref, false, undefined, f.code, f.message)) {
+          this.errorEvents.emit({ code: f.code, message: f.message, ...(f.ref !== undefined ? { ref: f.ref } : {}) });
+        }
+        return;
+      }
+    }
+  }
+
+  private onGap(from: number): void {
+    this.stats.gaps++;
+    this.errorEvents.emit({
+      code: "gap",
+      message: `missed events ${this.transcript.lastSeq + 1}..${from - 1}; resyncing`,
+    });
+    this.requestResync();
+  }
+
+  private emitChanges(): void {
+    const changes = this.transcript.takeChanges();
+    if (changes && this.changeEvents.size) this.changeEvents.emit(changes, this.transcript);
+  }
+
+  /** Why did an attempt fail before opening? Ask the HTTP API with the same token. */
+  private async probe(doFetch: typeof fetch): Promise<FatalClose | null> {
+    const url = `${httpBase(this.opts.host)}/api/sessions/${encodeURIComponent(this.sessionId)}`;
+    const res = await doFetch(url, { headers: { authorization: `Bearer ${this.token}` } });
+    const reason = fatalFromHttpStatus(res.status);
+    if (!reason) {
+      await res.body?.cancel().catch(() => {});
+      return null;
+    }
+    let message: string = reason;
+    try {
+      const body = (await res.json()) as { error?: { message?: string } };
+      if (body?.error?.message) message = body.error.message;
+    } catch {
+      // not JSON; keep the reason
+    }
+    return { reason, message, code: res.status };
+  }
+}
+
+const KNOWN_SERVER_FRAMES = new Set(["welcome", "snapshot", "events", "caught-up", "history", "presence", "ack", "error"]);
+
+function noop(): void {}

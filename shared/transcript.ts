@@ -1,0 +1,662 @@
+/**
+ * The transcript as a client holds it: a reducer of the room's durable events into state.
+ *
+ * Deterministic and free of I/O, timers and sockets, so the web app, the runner, the tests and the
+ * bench all fold events the same way. It is not an immutable-state reducer on purpose: a session
+ * streams hundreds of deltas a second into transcripts of thousands of messages, and copying the
+ * message list per delta is O(n) per token. Instead:
+ *
+ *  - the arrays (`messages`, each message's `parts`, `queue`, ...) are mutated in place, and
+ *    messages are found through an id index, so a delta costs O(log parts) + one small copy;
+ *  - every stored part and message info is an immutable value: a change replaces the object (a
+ *    delta makes a shallow copy with the longer string), so a consumer can compare by identity
+ *    and an object handed out once never changes under it;
+ *  - every change is recorded in a `TranscriptChanges` (which message, which part, which list)
+ *    that the consumer takes after a batch (`takeChanges`), so a Solid store can update exactly
+ *    the parts that changed (`reconcile` one part list) instead of diffing the whole transcript;
+ *  - `version` counts applied changes, for consumers that only need "something changed".
+ *
+ * Ordering: messages and parts keep the order in which they first appeared (a snapshot's order,
+ * then arrival), exactly as the room orders them (by the seq of their first write). A replaced
+ * message or part keeps its place. History pages go in front.
+ *
+ * Idempotent and order-safe: every event carries a seq; events at or below `lastSeq` are skipped,
+ * so a replay overlapping what was already applied changes nothing. A merged delta event covers
+ * fromSeq..seq; one that straddles `lastSeq` cannot be split and is reported as a gap (the caller
+ * resyncs rather than render a wrong transcript).
+ */
+import type { FileDiff, Message, MessageWithParts, Part, Todo } from "./parts.ts";
+import type {
+  AgentStatus,
+  PermissionRequest,
+  QueueItem,
+  QuestionRequest,
+  RoomEvent,
+  RoomEventBody,
+  SessionMeta,
+  Snapshot,
+} from "./protocol.ts";
+
+/** One message and its parts, in order. */
+export interface MessageEntry {
+  info: Message;
+  parts: Part[];
+}
+
+/** What changed since the last `takeChanges()`. */
+export interface TranscriptChanges {
+  /** A snapshot replaced the state: re-read everything. */
+  reset: boolean;
+  /** `session` (meta: title, mode, status, archive, errors, ...) changed. */
+  session: boolean;
+  queue: boolean;
+  permissions: boolean;
+  questions: boolean;
+  todos: boolean;
+  diff: boolean;
+  /** Ids of messages whose info was added, replaced or removed. */
+  messages: Set<string>;
+  /** Messages were inserted or removed (positions in `messages` moved). */
+  messageList: boolean;
+  /** messageID → ids of parts added, replaced (deltas included) or removed. */
+  parts: Map<string, Set<string>>;
+  /** Messages a history page put in front of the list. */
+  prepended: number;
+  /** A `stop.requested` event was applied (for instant "stopping…" feedback). */
+  stop: boolean;
+  /** Seq range of the events applied in this batch; 0 when none. */
+  fromSeq: number;
+  toSeq: number;
+}
+
+/** How one event was taken. */
+export type ApplyResult = "applied" | "skipped" | "gap";
+
+/** How a batch of events (one `events` frame) was taken. */
+export interface ApplyBatchResult {
+  applied: number;
+  skipped: number;
+  /** True when the batch does not continue from `lastSeq`: nothing after the gap was applied. */
+  gap: boolean;
+}
+
+function emptyChanges(): TranscriptChanges {
+  return {
+    reset: false,
+    session: false,
+    queue: false,
+    permissions: false,
+    questions: false,
+    todos: false,
+    diff: false,
+    messages: new Set(),
+    messageList: false,
+    parts: new Map(),
+    prepended: 0,
+    stop: false,
+    fromSeq: 0,
+    toSeq: 0,
+  };
+}
+
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/**
+ * Index of the item with this id, searching from the end: the part being streamed, the message
+ * being updated and the newest queue entry are almost always last, so this is O(1) in practice.
+ */
+function indexFromEnd<T>(list: readonly T[], id: string, key: (item: T) => string): number {
+  for (let i = list.length - 1; i >= 0; i--) if (key(list[i] as T) === id) return i;
+  return -1;
+}
+
+const partKey = (p: Part) => p.id;
+const byIdKey = (x: { id: string }) => x.id;
+
+/** Replaces the item with the same id in place, or appends it. Returns true if it was new. */
+function upsertInOrder<T>(list: T[], item: T, key: (item: T) => string): boolean {
+  const i = indexFromEnd(list, key(item), key);
+  if (i >= 0) {
+    list[i] = item;
+    return false;
+  }
+  list.push(item);
+  return true;
+}
+
+function removeById<T>(list: T[], id: string, key: (item: T) => string): boolean {
+  const i = indexFromEnd(list, id, key);
+  if (i < 0) return false;
+  list.splice(i, 1);
+  return true;
+}
+
+/**
+ * A copy of `part` with `delta` appended to its field `field` (a missing field counts as "").
+ * Like the room, the field name is a top-level key. A field the room stored shortened (listed in
+ * `truncated`) keeps its preview and only grows its `fullChars`, as in the room's snapshots.
+ */
+function appendDelta(part: Part, field: string, delta: string): Part | null {
+  const marks = part.truncated;
+  const mark = marks?.find((t) => t.field === field);
+  if (marks && mark) {
+    return { ...part, truncated: marks.map((t) => (t === mark ? { ...t, fullChars: t.fullChars + delta.length } : t)) };
+  }
+  const current = (part as Record<string, unknown>)[field];
+  if (current !== undefined && typeof current !== "string") return null;
+  return { ...part, [field]: (current ?? "") + delta } as Part;
+}
+
+/** The status the room shows: an open permission or question means the agent is waiting. */
+export function effectiveAgentStatus(raw: Exclude<AgentStatus, "waiting">, openRequests: number): AgentStatus {
+  return openRequests > 0 ? "waiting" : raw;
+}
+
+export class Transcript {
+  /** Session metadata; null until the first snapshot. */
+  session: SessionMeta | null = null;
+  /** Messages in order, each with its parts in order. */
+  readonly messages: MessageEntry[] = [];
+  /** The prompt queue, in queue order. */
+  readonly queue: QueueItem[] = [];
+  /** Open permission requests, oldest first. */
+  readonly permissions: PermissionRequest[] = [];
+  /** Open question requests, oldest first. */
+  readonly questions: QuestionRequest[] = [];
+  todos: Todo[] = [];
+  diff: FileDiff[] = [];
+  /** Detail of the last `status` event (retry message and attempt). */
+  statusDetail: { message?: string; attempt?: number } = {};
+  /** The last stop request, for "stopping…" feedback until the agent goes idle. */
+  lastStop: { by: string; seq: number; ts: number } | null = null;
+  /** The seq of the last event folded in (or of the snapshot). */
+  lastSeq = 0;
+  /** True when the room has messages older than `messages[0]`. */
+  hasMore = false;
+  /** Increases with every change. */
+  version = 0;
+
+  private readonly index = new Map<string, MessageEntry>();
+  /** Parts that arrived before their message, by message id; attached when it arrives. */
+  private readonly orphans = new Map<string, Part[]>();
+  private rawStatus: Exclude<AgentStatus, "waiting"> = "idle";
+  private changes: TranscriptChanges = emptyChanges();
+
+  static fromSnapshot(snapshot: Snapshot): Transcript {
+    const t = new Transcript();
+    t.loadSnapshot(snapshot, { keepOlder: false });
+    t.takeChanges();
+    return t;
+  }
+
+  // ───────────────────────────── reading ─────────────────────────────
+
+  /** The message with this id, or undefined. */
+  message(id: string): MessageEntry | undefined {
+    return this.index.get(id);
+  }
+
+  /** The part with this id in this message, or undefined. */
+  part(messageID: string, partID: string): Part | undefined {
+    const entry = this.index.get(messageID);
+    if (!entry) return undefined;
+    const i = indexFromEnd(entry.parts, partID, partKey);
+    return i >= 0 ? entry.parts[i] : undefined;
+  }
+
+  /** Position of a message in `messages`, or -1. O(n) from the end. */
+  indexOfMessage(id: string): number {
+    const entry = this.index.get(id);
+    return entry ? this.messages.lastIndexOf(entry) : -1;
+  }
+
+  /** The id of the oldest loaded message (the `before` cursor of the next history page). */
+  get oldestMessageId(): string | undefined {
+    return this.messages[0]?.info.id;
+  }
+
+  /** Returns what changed since the last call and starts a new record; null if nothing did. */
+  takeChanges(): TranscriptChanges | null {
+    const c = this.changes;
+    const any =
+      c.reset ||
+      c.session ||
+      c.queue ||
+      c.permissions ||
+      c.questions ||
+      c.todos ||
+      c.diff ||
+      c.messageList ||
+      c.stop ||
+      c.prepended > 0 ||
+      c.messages.size > 0 ||
+      c.parts.size > 0 ||
+      c.toSeq > 0;
+    if (!any) return null;
+    this.changes = emptyChanges();
+    return c;
+  }
+
+  // ───────────────────────────── snapshot and history ─────────────────────────────
+
+  /**
+   * Replaces the state with a snapshot. With `keepOlder` (the default) messages that were
+   * loaded through history paging and come before the snapshot's first message stay, so a
+   * reconnect does not throw away what the reader scrolled back to.
+   */
+  loadSnapshot(snapshot: Snapshot, opts: { keepOlder?: boolean } = {}): void {
+    const kept: MessageEntry[] = [];
+    const first = snapshot.messages[0];
+    if ((opts.keepOlder ?? true) && snapshot.hasMore && first) {
+      const at = this.indexOfMessage(first.info.id);
+      // Only when the snapshot overlaps what we hold can we tell what precedes it.
+      if (at > 0) {
+        const inSnapshot = new Set(snapshot.messages.map((m) => m.info.id));
+        for (const m of this.messages.slice(0, at)) if (!inSnapshot.has(m.info.id)) kept.push(m);
+      }
+    }
+    const keptHasMore = this.hasMore;
+    this.messages.length = 0;
+    this.index.clear();
+    this.orphans.clear();
+    for (const m of kept) {
+      this.messages.push(m);
+      this.index.set(m.info.id, m);
+    }
+    for (const m of snapshot.messages) this.putMessageWithParts(m, "end");
+    this.hasMore = kept.length ? keptHasMore : snapshot.hasMore;
+
+    this.session = { ...snapshot.session };
+    this.rawStatus = snapshot.session.agentStatus === "waiting" ? "busy" : snapshot.session.agentStatus;
+    replaceAll(this.queue, snapshot.queue);
+    replaceAll(this.permissions, snapshot.permissions);
+    replaceAll(this.questions, snapshot.questions);
+    this.todos = snapshot.todos.slice();
+    this.diff = snapshot.diff.slice();
+    this.statusDetail = {};
+    this.lastStop = null;
+    this.lastSeq = snapshot.seq;
+
+    this.changes = emptyChanges();
+    this.changes.reset = true;
+    this.version++;
+  }
+
+  /**
+   * Puts a page of older messages (a `history` answer, oldest first) in front. Messages already
+   * held are left as they are (live events keep them current); the page's `hasMore` becomes ours.
+   * Returns how many messages were added.
+   */
+  prependHistory(page: readonly MessageWithParts[], hasMore: boolean): number {
+    const fresh: MessageEntry[] = [];
+    for (const m of page) {
+      if (this.index.has(m.info.id)) continue;
+      const entry = this.putMessageWithParts(m, "none");
+      fresh.push(entry);
+      this.changes.messages.add(m.info.id);
+    }
+    if (fresh.length) {
+      this.messages.splice(0, 0, ...fresh);
+      this.changes.messageList = true;
+      this.changes.prepended += fresh.length;
+    }
+    this.hasMore = hasMore;
+    this.version++;
+    return fresh.length;
+  }
+
+  // ───────────────────────────── events ─────────────────────────────
+
+  /**
+   * Applies one `events` frame covering seqs from..to with no gap. A frame that starts after
+   * lastSeq + 1 means events were missed: nothing is applied and `gap` is set.
+   */
+  applyBatch(from: number, to: number, events: readonly RoomEvent[]): ApplyBatchResult {
+    const out: ApplyBatchResult = { applied: 0, skipped: 0, gap: false };
+    if (from > this.lastSeq + 1) {
+      out.gap = true;
+      return out;
+    }
+    for (const ev of events) {
+      const r = this.applyEvent(ev, { contiguous: false });
+      if (r === "applied") out.applied++;
+      else if (r === "skipped") out.skipped++;
+      else {
+        out.gap = true;
+        return out;
+      }
+    }
+    // The frame vouches for the whole range, even seqs it carried no event for.
+    if (to > this.lastSeq) this.lastSeq = to;
+    return out;
+  }
+
+  /**
+   * Applies one event. Skips it when its seq was already applied. With `contiguous` (the
+   * default) an event that does not follow lastSeq directly is a gap and is not applied.
+   */
+  applyEvent(ev: RoomEvent, opts: { contiguous?: boolean } = {}): ApplyResult {
+    const first = ev.fromSeq ?? ev.seq;
+    if (ev.seq <= this.lastSeq) return "skipped";
+    if (first <= this.lastSeq) return "gap"; // a merged event straddling lastSeq cannot be split
+    if ((opts.contiguous ?? true) && first > this.lastSeq + 1) return "gap";
+    this.reduce(ev);
+    this.lastSeq = ev.seq;
+    const c = this.changes;
+    if (!c.fromSeq) c.fromSeq = first;
+    c.toSeq = ev.seq;
+    this.version++;
+    return "applied";
+  }
+
+  /** Folds one event body into the state; `ev.seq` is already checked. */
+  private reduce(ev: RoomEvent): void {
+    const c = this.changes;
+    switch (ev.type) {
+      case "message.upsert":
+        this.upsertMessage(ev.message);
+        return;
+      case "message.remove": {
+        this.orphans.delete(ev.messageID);
+        const entry = this.index.get(ev.messageID);
+        if (!entry) return;
+        this.index.delete(ev.messageID);
+        const i = this.messages.lastIndexOf(entry);
+        if (i >= 0) this.messages.splice(i, 1);
+        c.messages.add(ev.messageID);
+        c.messageList = true;
+        return;
+      }
+      case "part.upsert":
+        // Shallow copy: the event object may be shared (one frame applied to two transcripts),
+        // and stored parts are values that get replaced, never mutated.
+        this.putPart({ ...ev.part });
+        return;
+      case "part.delta":
+        this.appendToPart(ev.messageID, ev.partID, ev.field, ev.delta);
+        return;
+      case "part.remove": {
+        const entry = this.index.get(ev.messageID);
+        const list = entry ? entry.parts : this.orphans.get(ev.messageID);
+        if (list && removeById(list, ev.partID, partKey) && entry) this.markPart(ev.messageID, ev.partID);
+        return;
+      }
+      case "status": {
+        this.rawStatus = ev.status;
+        this.statusDetail = { message: ev.message, attempt: ev.attempt };
+        if (ev.status === "idle") this.lastStop = null;
+        // `lastError` stays until the next `session.error` replaces it, as in the room's state.
+        this.patchSession(noPatch);
+        return;
+      }
+      case "session.error":
+        this.patchSession((s) => {
+          s.lastError = ev.error;
+        });
+        return;
+      case "session.info":
+        this.patchSession((s) => {
+          if (ev.title !== undefined) s.title = ev.title;
+          if (ev.opencodeSessionId !== undefined) s.opencodeSessionId = ev.opencodeSessionId;
+          if (ev.model !== undefined) s.model = ev.model;
+          if (ev.demo !== undefined) s.demo = ev.demo;
+          if (ev.workspace !== undefined) s.workspace = ev.workspace;
+        });
+        return;
+      case "permission.asked":
+        upsertInOrder(this.permissions, ev.request, byIdKey);
+        c.permissions = true;
+        this.patchSession(noPatch);
+        return;
+      case "permission.replied":
+        if (removeById(this.permissions, ev.requestID, byIdKey)) c.permissions = true;
+        this.patchSession(noPatch);
+        return;
+      case "question.asked":
+        upsertInOrder(this.questions, ev.request, byIdKey);
+        c.questions = true;
+        this.patchSession(noPatch);
+        return;
+      case "question.replied":
+        if (removeById(this.questions, ev.requestID, byIdKey)) c.questions = true;
+        this.patchSession(noPatch);
+        return;
+      case "todo.update":
+        this.todos = ev.todos.slice();
+        c.todos = true;
+        return;
+      case "diff.update":
+        this.diff = ev.diff.slice();
+        c.diff = true;
+        return;
+      case "queue.add":
+      case "queue.update":
+        upsertInOrder(this.queue, ev.item, byIdKey);
+        c.queue = true;
+        return;
+      case "queue.remove":
+        if (removeById(this.queue, ev.id, byIdKey)) c.queue = true;
+        return;
+      case "mode.set":
+        this.patchSession((s) => {
+          s.mode = ev.mode;
+        });
+        return;
+      case "stop.requested":
+        this.lastStop = { by: ev.by, seq: ev.seq, ts: ev.ts };
+        c.stop = true;
+        return;
+      case "agent.presence":
+        this.patchSession((s) => {
+          s.agentOnline = ev.online;
+        });
+        return;
+      case "session.archived":
+        this.patchSession((s) => {
+          s.archived = ev.archived;
+        });
+        return;
+      case "session.allowedOrigins":
+        this.patchSession((s) => {
+          s.allowedOrigins = ev.origins.slice();
+        });
+        return;
+      default: {
+        // OpenCode is done with a request (answered elsewhere or timed out): it is no longer open.
+        // Matched by name so this file builds whether or not the protocol lists the type yet.
+        const other = ev as { type: string; requestID?: unknown };
+        if (other.type === "request.closed" && typeof other.requestID === "string") {
+          if (removeById(this.permissions, other.requestID, byIdKey)) c.permissions = true;
+          if (removeById(this.questions, other.requestID, byIdKey)) c.questions = true;
+          this.patchSession(noPatch);
+        }
+        // Any other type this build does not know (a newer room): its seq still counts, so the
+        // transcript stays in step; the state it would change is simply not shown.
+        return;
+      }
+    }
+  }
+
+  /**
+   * Replaces `session` with a patched copy (so consumers can compare by identity), recomputes
+   * the derived agent status, and records the change. A no-op before the first snapshot.
+   */
+  private patchSession(patch: (s: SessionMeta) => void): void {
+    if (!this.session) return;
+    const next: SessionMeta = { ...this.session };
+    patch(next);
+    next.agentStatus = effectiveAgentStatus(this.rawStatus, this.permissions.length + this.questions.length);
+    this.session = next;
+    this.changes.session = true;
+  }
+
+  private upsertMessage(info: Message): void {
+    const existing = this.index.get(info.id);
+    if (existing) {
+      existing.info = info;
+      this.changes.messages.add(info.id);
+      return;
+    }
+    // A message older than the loaded window (ids grow with time in OpenCode): the history page
+    // that covers it will carry its current state, so it is not put out of place at the end.
+    if (this.isBeforeWindow(info.id)) return;
+    const entry: MessageEntry = { info, parts: this.orphans.get(info.id) ?? [] };
+    this.orphans.delete(info.id);
+    this.messages.push(entry);
+    this.index.set(info.id, entry);
+    this.changes.messages.add(info.id);
+    this.changes.messageList = true;
+    for (const p of entry.parts) this.markPart(info.id, p.id);
+  }
+
+  /** Stores a part value: in its message, or aside until the message arrives. */
+  private putPart(part: Part): void {
+    const entry = this.index.get(part.messageID);
+    if (entry) {
+      upsertInOrder(entry.parts, part, partKey);
+      this.markPart(part.messageID, part.id);
+      return;
+    }
+    if (this.isBeforeWindow(part.messageID)) return;
+    let list = this.orphans.get(part.messageID);
+    if (!list) this.orphans.set(part.messageID, (list = []));
+    upsertInOrder(list, part, partKey);
+  }
+
+  private appendToPart(messageID: string, partID: string, field: string, delta: string): void {
+    const entry = this.index.get(messageID);
+    const list = entry ? entry.parts : this.orphans.get(messageID);
+    const i = list ? indexFromEnd(list, partID, partKey) : -1;
+    if (!list || i < 0) {
+      // A delta that raced ahead of its part's first snapshot: like the room, start a text part
+      // so the text is not lost (the part's snapshot replaces it).
+      if (!entry && this.isBeforeWindow(messageID)) return;
+      this.putPart({ id: partID, messageID, type: "text", [field]: delta } as Part);
+      return;
+    }
+    const next = appendDelta(list[i] as Part, field, delta);
+    if (!next) return;
+    list[i] = next;
+    if (entry) this.markPart(messageID, partID);
+  }
+
+  /** Indexes a message with copies of its parts; `end` also appends it to `messages`. */
+  private putMessageWithParts(m: MessageWithParts, place: "end" | "none"): MessageEntry {
+    const parts = m.parts.map((p) => ({ ...p }) as Part);
+    const existing = this.index.get(m.info.id);
+    if (existing) {
+      existing.info = m.info;
+      existing.parts = parts;
+      return existing;
+    }
+    const entry: MessageEntry = { info: m.info, parts };
+    if (place === "end") this.messages.push(entry);
+    this.index.set(m.info.id, entry);
+    return entry;
+  }
+
+  private isBeforeWindow(messageID: string): boolean {
+    const first = this.messages[0];
+    return this.hasMore && first !== undefined && messageID < first.info.id;
+  }
+
+  private markPart(messageID: string, partID: string): void {
+    let set = this.changes.parts.get(messageID);
+    if (!set) this.changes.parts.set(messageID, (set = new Set()));
+    set.add(partID);
+  }
+
+  // ───────────────────────────── comparison ─────────────────────────────
+
+  /** The canonical comparable form (see `normalizeTranscript`). */
+  toJSON(): NormalizedTranscript {
+    return normalizeTranscript(this);
+  }
+}
+
+const noPatch = (): void => {};
+
+function replaceAll<T>(target: T[], source: readonly T[]): void {
+  target.length = 0;
+  for (const x of source) target.push(x);
+}
+
+// ───────────────────────────── canonical form ─────────────────────────────
+
+/** A JSON value with object keys sorted and undefined fields dropped, so equal states compare equal. */
+export function canonical(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(canonical);
+  if (value && typeof value === "object") {
+    const out: Record<string, unknown> = {};
+    for (const key of Object.keys(value).sort()) {
+      const v = (value as Record<string, unknown>)[key];
+      if (v === undefined) continue;
+      out[key] = canonical(v);
+    }
+    return out;
+  }
+  return value;
+}
+
+export interface NormalizedTranscript {
+  session: Omit<SessionMeta, "updatedAt"> | null;
+  messages: MessageWithParts[];
+  queue: QueueItem[];
+  permissions: PermissionRequest[];
+  questions: QuestionRequest[];
+  todos: Todo[];
+  diff: FileDiff[];
+  hasMore: boolean;
+}
+
+export interface NormalizeOptions {
+  /**
+   * Sort messages and parts by id instead of keeping the transcript's order. Useful against a
+   * source that lists by id (OpenCode's `session.messages`); the transcript's own order is the
+   * room's (first arrival), which for OpenCode's time-ordered ids is the same.
+   */
+  sortById?: boolean;
+}
+
+/** Messages with their parts, keys sorted: compare two transcripts' content. */
+export function normalizeMessages(
+  messages: readonly (MessageEntry | MessageWithParts)[],
+  opts: NormalizeOptions = {},
+): MessageWithParts[] {
+  let list = messages.map((m) => ({ info: m.info, parts: m.parts.slice() }));
+  if (opts.sortById) {
+    for (const m of list) m.parts.sort((a, b) => cmp(a.id, b.id));
+    list = list.sort((a, b) => cmp(a.info.id, b.info.id));
+  }
+  return list.map((m) => canonical(m) as MessageWithParts);
+}
+
+/**
+ * The canonical comparable form of a transcript: deltas are already folded into parts, keys are
+ * sorted, and the fields that legitimately differ between two faithful viewers are left out
+ * (`updatedAt`, which the room stamps; `lastSeq`, `version` and connection details).
+ * "The viewer's transcript equals the agent's" is `expect(normalize(a)).toEqual(normalize(b))`.
+ */
+export function normalizeTranscript(t: Transcript, opts: NormalizeOptions = {}): NormalizedTranscript {
+  let session: NormalizedTranscript["session"] = null;
+  if (t.session) {
+    const { updatedAt: _ignored, ...rest } = t.session;
+    void _ignored;
+    session = canonical(rest) as NormalizedTranscript["session"];
+  }
+  return {
+    session,
+    messages: normalizeMessages(t.messages, opts),
+    queue: canonical(t.queue) as QueueItem[],
+    permissions: canonical(t.permissions) as PermissionRequest[],
+    questions: canonical(t.questions) as QuestionRequest[],
+    todos: canonical(t.todos) as Todo[],
+    diff: canonical(t.diff) as FileDiff[],
+    hasMore: t.hasMore,
+  };
+}
+
+/** Alias used across the project's tests. */
+export const normalize = normalizeTranscript;
