@@ -1,0 +1,393 @@
+/**
+ * SessionRoom over WebSockets through the real Worker: catch-up, agent batches, the queue,
+ * driving commands and their role checks, requests, lease, presence, bad frames.
+ */
+import { describe, expect, it } from "vitest";
+import {
+  batch,
+  connect,
+  connectAgent,
+  createSession,
+  delta,
+  msg,
+  runner,
+  sleep,
+  textPart,
+  token,
+  type TestClient,
+} from "./test-helpers.ts";
+
+type Snap = { snapshot: { seq: number; messages: { info: { id: string }; parts: { id: string; text?: string }[] }[]; queue: { id: string; state: string }[]; permissions: { id: string }[]; session: { mode: string; agentOnline: boolean } } };
+
+async function joinViewer(id: string, role: "viewer" | "driver" | "owner" = "viewer", cursor?: number): Promise<TestClient> {
+  const c = await connect(id, await token(id, role, `${role}-1`), { cursor });
+  await c.waitType("caught-up");
+  return c;
+}
+
+/** The room's state as a fresh viewer sees it. */
+async function snapshotOf(id: string): Promise<Snap["snapshot"]> {
+  const c = await joinViewer(id);
+  const s = c.ofType<Snap>("snapshot")[0]!;
+  c.close();
+  return s.snapshot;
+}
+
+describe("catch-up on connect", () => {
+  it("sends welcome, snapshot and caught-up to a new viewer", async () => {
+    const { id } = await createSession({ title: "t" });
+    const v = await joinViewer(id);
+    expect(v.frames.map((f) => f.type).slice(0, 3)).toEqual(["welcome", "snapshot", "caught-up"]);
+    expect(v.frames[0]).toMatchObject({ catchup: "snapshot", seq: 0, you: { role: "viewer", name: "viewer-1" } });
+  });
+
+  it("replays exactly the missed events, deltas to one part merged", async () => {
+    const { id } = await createSession();
+    const agent = await connectAgent(id);
+    await batch(agent, [msg("m1"), textPart("m1", "p1")]);
+    const v1 = await joinViewer(id);
+    const cursor = (v1.ofType<{ seq: number }>("caught-up")[0]!).seq;
+    v1.close();
+    await batch(agent, [delta("m1", "p1", "Hel"), delta("m1", "p1", "lo "), delta("m1", "p1", "world")]);
+    const v2 = await joinViewer(id, "viewer", cursor);
+    expect(v2.frames[0]).toMatchObject({ type: "welcome", catchup: "replay" });
+    const evFrames = v2.ofType<{ from: number; to: number; replay: boolean; events: { type: string; delta?: string; seq: number; fromSeq?: number }[] }>("events");
+    const events = evFrames.flatMap((f) => f.events);
+    expect(events).toHaveLength(1);
+    expect(events[0]).toMatchObject({ type: "part.delta", delta: "Hello world", fromSeq: cursor + 1, seq: cursor + 3 });
+    expect(evFrames[0]).toMatchObject({ from: cursor + 1, to: cursor + 3, replay: true });
+    expect(v2.frames.at(-1)).toMatchObject({ type: "caught-up", seq: cursor + 3 });
+  });
+
+  it("a cursor equal to the room's seq gets welcome + caught-up and nothing else", async () => {
+    const { id } = await createSession();
+    const agent = await connectAgent(id);
+    const ack = await batch(agent, [msg("m1")]);
+    const v = await joinViewer(id, "viewer", ack.seq as number);
+    expect(v.frames.map((f) => f.type)).toEqual(["welcome", "caught-up"]);
+  });
+
+  it("a cursor ahead of the room (state lost, another room) gets a snapshot", async () => {
+    const { id } = await createSession();
+    const v = await joinViewer(id, "viewer", 999);
+    expect(v.frames[0]).toMatchObject({ catchup: "snapshot" });
+    expect(v.ofType("snapshot")).toHaveLength(1);
+  });
+
+  it("falls back to a snapshot once the cursor left the retained log (compaction)", async () => {
+    // LIMIT_LOG_RETAIN_EVENTS=200, slack 50 in party/vitest.config.ts
+    const { id } = await createSession();
+    const agent = await connectAgent(id);
+    const first = await batch(agent, [msg("m1"), textPart("m1", "p1")]);
+    const cursor = first.seq as number;
+    const deltas = Array.from({ length: 300 }, (_, i) => delta("m1", "p1", `${i},`));
+    const last = await batch(agent, deltas);
+    const lastSeq = last.seq as number;
+    // Inside the retained tail: replay.
+    const inside = await joinViewer(id, "viewer", lastSeq - 150);
+    expect(inside.frames[0]).toMatchObject({ catchup: "replay" });
+    const replayed = inside.ofType<{ events: { delta: string }[] }>("events").flatMap((f) => f.events);
+    expect(replayed.map((e) => e.delta).join("")).toBe(Array.from({ length: 150 }, (_, i) => `${i + 150},`).join(""));
+    // Before it: snapshot with the full folded text.
+    const outside = await joinViewer(id, "viewer", cursor);
+    expect(outside.frames[0]).toMatchObject({ catchup: "snapshot" });
+    const snap = outside.ofType<Snap>("snapshot")[0]!.snapshot;
+    expect(snap.messages[0]!.parts[0]!.text).toBe(Array.from({ length: 300 }, (_, i) => `${i},`).join(""));
+  });
+});
+
+describe("live delivery", () => {
+  it("streams events to viewers in order, without gaps, merged per part", async () => {
+    const { id } = await createSession();
+    const v = await joinViewer(id);
+    const agent = await connectAgent(id);
+    await batch(agent, [msg("m1"), textPart("m1", "p1")]);
+    for (let i = 0; i < 20; i++) await batch(agent, [delta("m1", "p1", `t${i} `)]);
+    const last = await batch(agent, [msg("m1", "assistant", 5)]);
+    await v.waitFor((f) => f.type === "events" && (f.to as number) >= (last.seq as number));
+    const frames = v.ofType<{ from: number; to: number; events: { type: string; delta?: string; seq: number }[] }>("events");
+    let expectFrom = 1;
+    for (const f of frames) {
+      expect(f.from).toBe(expectFrom);
+      expectFrom = f.to + 1;
+    }
+    const text = frames.flatMap((f) => f.events).filter((e) => e.type === "part.delta").map((e) => e.delta).join("");
+    expect(text).toBe(Array.from({ length: 20 }, (_, i) => `t${i} `).join(""));
+  });
+
+  it("does not send room events to the agent connection", async () => {
+    const { id } = await createSession();
+    const agent = await connectAgent(id);
+    await batch(agent, [msg("m1")]);
+    await sleep(60);
+    expect(agent.ofType("events")).toHaveLength(0);
+  });
+});
+
+describe("agent batches", () => {
+  it("a batch applied twice changes nothing the second time", async () => {
+    const { id } = await createSession();
+    const agent = await connectAgent(id);
+    await batch(agent, [msg("m1"), textPart("m1", "p1", "a")]);
+    const events = [delta("m1", "p1", "b"), delta("m1", "p1", "c")];
+    const a1 = await batch(agent, events, "same-batch");
+    const before = await snapshotOf(id);
+    const a2 = await batch(agent, events, "same-batch");
+    expect(a2).toMatchObject({ duplicate: true, seq: a1.seq });
+    const after = await snapshotOf(id);
+    expect(after.seq).toBe(before.seq);
+    expect(after.messages[0]!.parts[0]!.text).toBe("abc");
+  });
+
+  it("events whose eid was applied before are skipped", async () => {
+    const { id } = await createSession();
+    const agent = await connectAgent(id);
+    await batch(agent, [msg("m1"), textPart("m1", "p1")]);
+    const send = (batchId: string, eids: string[]) => {
+      agent.send({ type: "agent.batch", batchId, events: eids.map((eid) => ({ eid, body: delta("m1", "p1", eid) })) });
+      return agent.waitFor((f) => f.type === "agent.ack" && f.batchId === batchId);
+    };
+    await send("x1", ["e1", "e2"]);
+    await send("x2", ["e2", "e3", "e3"]);
+    const s = await snapshotOf(id);
+    expect(s.messages[0]!.parts[0]!.text).toBe("e1e2e3");
+  });
+
+  it("a part snapshot replaces its deltas; message completion folds them", async () => {
+    const { id } = await createSession();
+    const agent = await connectAgent(id);
+    await batch(agent, [msg("m1"), textPart("m1", "p1"), delta("m1", "p1", "draft")]);
+    await batch(agent, [textPart("m1", "p1", "final text")]);
+    expect((await snapshotOf(id)).messages[0]!.parts[0]!.text).toBe("final text");
+    await batch(agent, [delta("m1", "p1", "!"), msg("m1", "assistant", 9)]);
+    expect((await snapshotOf(id)).messages[0]!.parts[0]!.text).toBe("final text!");
+  });
+
+  it("refuses a batch from an agent that does not hold the lease", async () => {
+    const { id } = await createSession();
+    await connectAgent(id);
+    const second = await connect(id, await runner());
+    const lease = await second.waitType<{ granted: boolean }>("agent.lease");
+    expect(lease.granted).toBe(false);
+    await second.waitFor((f) => f.type === "error" && f.code === "lease_held");
+  });
+
+  it("refuses malformed agent frames with bad_frame and applies nothing", async () => {
+    const { id } = await createSession();
+    const agent = await connectAgent(id);
+    const before = await snapshotOf(id);
+    agent.send({ type: "agent.batch", batchId: "bad", events: [{ body: { type: "part.delta", partID: 3 } }] });
+    await agent.waitFor((f) => f.type === "error" && f.code === "bad_frame");
+    expect((await snapshotOf(id)).seq).toBe(before.seq);
+  });
+});
+
+describe("the prompt queue", () => {
+  it("keeps order, cancels while queued and is idempotent by id", async () => {
+    const { id } = await createSession();
+    const d = await joinViewer(id, "driver");
+    expect(await d.request({ type: "prompt", ref: "1", id: "q1", text: "one" })).toMatchObject({ type: "ack" });
+    expect(await d.request({ type: "prompt", ref: "2", id: "q2", text: "two" })).toMatchObject({ type: "ack" });
+    expect(await d.request({ type: "prompt", ref: "3", id: "q3", text: "three" })).toMatchObject({ type: "ack" });
+    const dup = await d.request({ type: "prompt", ref: "4", id: "q2", text: "two again" });
+    expect(dup).toMatchObject({ type: "ack", duplicate: true });
+    expect((await snapshotOf(id)).queue.map((q) => q.id)).toEqual(["q1", "q2", "q3"]);
+    expect(await d.request({ type: "queue.cancel", ref: "5", id: "q2" })).toMatchObject({ type: "ack" });
+    expect(await d.request({ type: "queue.cancel", ref: "6", id: "q2" })).toMatchObject({ type: "error", code: "not_found" });
+    expect((await snapshotOf(id)).queue.map((q) => q.id)).toEqual(["q1", "q3"]);
+    // A cancelled id stays used: resending it does not queue it again.
+    expect(await d.request({ type: "prompt", ref: "7", id: "q2", text: "two" })).toMatchObject({ duplicate: true });
+    expect((await snapshotOf(id)).queue.map((q) => q.id)).toEqual(["q1", "q3"]);
+  });
+
+  it("refuses prompts over the queue limit and over the size limit", async () => {
+    const { id } = await createSession();
+    const d = await joinViewer(id, "driver");
+    for (let i = 0; i < 5; i++) await d.request({ type: "prompt", ref: `r${i}`, id: `p${i}`, text: "x" });
+    expect(await d.request({ type: "prompt", ref: "full", id: "p9", text: "x" })).toMatchObject({ code: "queue_full" });
+    const big = "x".repeat(100_001);
+    const { id: id2 } = await createSession();
+    const d2 = await joinViewer(id2, "driver");
+    expect(await d2.request({ type: "prompt", ref: "big", id: "b", text: big })).toMatchObject({ code: "prompt_too_large" });
+    expect((await snapshotOf(id2)).queue).toEqual([]);
+  });
+
+  it("hands the head to the agent only when it is online and idle; started dequeues", async () => {
+    const { id } = await createSession();
+    const d = await joinViewer(id, "driver");
+    await d.request({ type: "prompt", ref: "1", id: "q1", text: "one" });
+    await d.request({ type: "prompt", ref: "2", id: "q2", text: "two" });
+    const agent = await connectAgent(id);
+    const p1 = await agent.waitType<{ item: { id: string } }>("agent.prompt");
+    expect(p1.item.id).toBe("q1");
+    agent.send({ type: "agent.prompt.started", queueId: "q1" });
+    await batch(agent, [{ type: "status", status: "busy" }]);
+    await sleep(50);
+    expect(agent.ofType("agent.prompt")).toHaveLength(1);
+    expect((await snapshotOf(id)).queue.map((q) => q.id)).toEqual(["q2"]);
+    const from = agent.frames.length;
+    await batch(agent, [{ type: "status", status: "idle" }]);
+    const p2 = await agent.waitFor<{ item: { id: string } }>((f) => f.type === "agent.prompt", 5000, from);
+    expect(p2.item.id).toBe("q2");
+  });
+
+  it("returns a dispatched prompt to the queue when the agent disconnects", async () => {
+    const { id } = await createSession();
+    const d = await joinViewer(id, "driver");
+    const agent = await connectAgent(id);
+    await d.request({ type: "prompt", ref: "1", id: "q1", text: "one" });
+    await agent.waitType("agent.prompt");
+    expect((await snapshotOf(id)).queue[0]!.state).toBe("dispatched");
+    agent.close();
+    await d.waitFor((f) => f.type === "events" && (f.events as { type: string; online?: boolean }[]).some((e) => e.type === "agent.presence" && e.online === false));
+    const s = await snapshotOf(id);
+    expect(s.queue[0]!.state).toBe("queued");
+    expect(s.session.agentOnline).toBe(false);
+    const again = await connectAgent(id);
+    expect((await again.waitType<{ item: { id: string } }>("agent.prompt")).item.id).toBe("q1");
+  });
+});
+
+describe("driving commands", () => {
+  it("stop reaches the agent, logs stop.requested, leaves the queue; agent_offline without an agent", async () => {
+    const { id } = await createSession();
+    const d = await joinViewer(id, "driver");
+    expect(await d.request({ type: "stop", ref: "s0" })).toMatchObject({ code: "agent_offline" });
+    const agent = await connectAgent(id);
+    await batch(agent, [{ type: "status", status: "busy" }]);
+    await d.request({ type: "prompt", ref: "p", id: "q1", text: "later" });
+    expect(await d.request({ type: "stop", ref: "s1" })).toMatchObject({ type: "ack" });
+    await agent.waitFor((f) => f.type === "agent.stop" && f.by === "driver-1");
+    expect((await snapshotOf(id)).queue.map((q) => q.id)).toEqual(["q1"]);
+  });
+
+  it("mode is persisted and forwarded", async () => {
+    const { id } = await createSession();
+    const d = await joinViewer(id, "owner");
+    const agent = await connectAgent(id);
+    await d.request({ type: "mode.set", ref: "m", mode: "plan" });
+    await agent.waitFor((f) => f.type === "agent.mode" && f.mode === "plan");
+    expect((await snapshotOf(id)).session.mode).toBe("plan");
+  });
+
+  it("permission: first valid answer wins, a late one gets already_answered", async () => {
+    const { id } = await createSession();
+    const agent = await connectAgent(id);
+    await batch(agent, [{ type: "permission.asked", request: { id: "perm1", permission: "bash", patterns: ["ls"], createdAt: 1 } }]);
+    expect((await snapshotOf(id)).permissions.map((p) => p.id)).toEqual(["perm1"]);
+    const d1 = await joinViewer(id, "driver");
+    const d2 = await joinViewer(id, "owner");
+    expect(await d1.request({ type: "permission.reply", ref: "a", requestID: "perm1", reply: "once" })).toMatchObject({ type: "ack" });
+    expect(await d2.request({ type: "permission.reply", ref: "b", requestID: "perm1", reply: "reject" })).toMatchObject({ code: "already_answered" });
+    expect(await d2.request({ type: "permission.reply", ref: "c", requestID: "nope", reply: "once" })).toMatchObject({ code: "not_found" });
+    const fwd = agent.ofType<{ reply: string }>("agent.permission.reply");
+    await agent.waitType("agent.permission.reply");
+    expect(agent.ofType<{ reply: string }>("agent.permission.reply").map((f) => f.reply)).toEqual(["once"]);
+    expect(fwd.length).toBeLessThanOrEqual(1);
+    expect((await snapshotOf(id)).permissions).toEqual([]);
+  });
+
+  it("question: answered once, forwarded; closed requests leave the snapshot", async () => {
+    const { id } = await createSession();
+    const agent = await connectAgent(id);
+    const q = { id: "q1", questions: [{ question: "Which?", options: [{ label: "A" }, { label: "B" }] }], createdAt: 1 };
+    await batch(agent, [{ type: "question.asked", request: q }, { type: "question.asked", request: { ...q, id: "q2" } }]);
+    const d = await joinViewer(id, "driver");
+    expect(await d.request({ type: "question.reply", ref: "a", requestID: "q1", answers: [["A"]] })).toMatchObject({ type: "ack" });
+    await agent.waitFor((f) => f.type === "agent.question.reply" && f.requestID === "q1");
+    expect(await d.request({ type: "question.reply", ref: "b", requestID: "q1", answers: null })).toMatchObject({ code: "already_answered" });
+    agent.send({ type: "agent.request.closed", requestID: "q2" });
+    await d.waitFor((f) => f.type === "events" && (f.events as { type: string }[]).some((e) => e.type === "request.closed"));
+    expect(await d.request({ type: "question.reply", ref: "c", requestID: "q2", answers: [["B"]] })).toMatchObject({ code: "already_answered" });
+  });
+
+  it("EVERY driving command from a viewer is refused and changes nothing", async () => {
+    const { id } = await createSession();
+    const agent = await connectAgent(id);
+    await batch(agent, [
+      { type: "permission.asked", request: { id: "perm1", permission: "bash", patterns: [], createdAt: 1 } },
+      { type: "question.asked", request: { id: "ques1", questions: [{ question: "?", options: [] }], createdAt: 1 } },
+    ]);
+    const d = await joinViewer(id, "driver");
+    await d.request({ type: "prompt", ref: "p", id: "queued", text: "x" });
+    const before = await snapshotOf(id);
+    const v = await joinViewer(id, "viewer");
+    const forged = [
+      { type: "prompt", ref: "1", id: "evil", text: "rm -rf" },
+      { type: "queue.cancel", ref: "2", id: "queued" },
+      { type: "stop", ref: "3" },
+      { type: "mode.set", ref: "4", mode: "plan" },
+      { type: "permission.reply", ref: "5", requestID: "perm1", reply: "always" },
+      { type: "question.reply", ref: "6", requestID: "ques1", answers: [["x"]] },
+    ];
+    for (const f of forged) {
+      expect(await v.request(f)).toMatchObject({ type: "error", code: "forbidden", ref: f.ref });
+    }
+    // Agent frames from a viewer are not even parsed as agent frames.
+    v.send({ type: "agent.batch", batchId: "z", events: [{ body: msg("evil") }] });
+    await v.waitFor((f) => f.type === "error" && f.code === "bad_frame");
+    await sleep(50);
+    const after = await snapshotOf(id);
+    expect(after).toEqual({ ...before, session: { ...before.session } });
+    expect(agent.ofType("agent.stop")).toHaveLength(0);
+    expect(agent.ofType("agent.mode")).toHaveLength(0);
+    expect(agent.ofType("agent.permission.reply")).toHaveLength(0);
+    expect(agent.ofType("agent.question.reply")).toHaveLength(0);
+  });
+
+  it("a viewer may read: history, resync, typing", async () => {
+    const { id } = await createSession();
+    const agent = await connectAgent(id);
+    await batch(agent, [msg("m1"), msg("m2"), msg("m3")]);
+    const v = await joinViewer(id);
+    const h = await v.request({ type: "history", ref: "h", before: "m3", limit: 1 });
+    expect(h).toMatchObject({ type: "history", hasMore: true });
+    expect((h.messages as { info: { id: string } }[]).map((m) => m.info.id)).toEqual(["m2"]);
+    const from = v.frames.length;
+    v.send({ type: "resync", ref: "r" });
+    await v.waitFor((f) => f.type === "caught-up", 5000, from);
+    expect(v.frames.slice(from).map((f) => f.type)).toEqual(["snapshot", "caught-up"]);
+    v.send({ type: "typing", typing: true });
+    await v.waitFor((f) => f.type === "presence" && (f.users as { typing?: boolean }[]).some((u) => u.typing));
+  });
+});
+
+describe("bad input", () => {
+  it("answers malformed frames with errors and keeps the connection", async () => {
+    const { id } = await createSession();
+    const v = await joinViewer(id, "driver");
+    v.send("not json");
+    await v.waitFor((f) => f.type === "error" && f.code === "bad_json");
+    v.send({ type: "no.such.frame", ref: "u" });
+    await v.waitFor((f) => f.type === "error" && f.code === "bad_frame" && f.ref === "u");
+    v.send({ type: "prompt", ref: "w", id: 5, text: "x" });
+    await v.waitFor((f) => f.type === "error" && f.code === "bad_frame" && f.ref === "w");
+    v.ws.send(new Uint8Array([1, 2, 3]));
+    await v.waitFor((f) => f.type === "error" && f.code === "bad_json" && String(f.message).includes("binary"));
+    v.send({ type: "prompt", ref: "big", id: "x", text: "y".repeat(300 * 1024) });
+    await v.waitFor((f) => f.type === "error" && f.code === "frame_too_large");
+    expect(await v.request({ type: "prompt", ref: "ok", id: "fine", text: "still works" })).toMatchObject({ type: "ack" });
+    expect(v.closed).toBeUndefined();
+  });
+
+  it("rate-limits a flooding connection (token bucket)", async () => {
+    const { id } = await createSession();
+    const v = await joinViewer(id);
+    for (let i = 0; i < 120; i++) v.send({ type: "typing", typing: i % 2 === 0 });
+    await v.waitFor((f) => f.type === "error" && f.code === "rate_limited");
+  });
+});
+
+describe("presence and the agent's state", () => {
+  it("lists everyone connected with name and role; agent presence is an event", async () => {
+    const { id } = await createSession();
+    const v = await joinViewer(id);
+    const d = await connect(id, await token(id, "driver", "Dana"));
+    await d.waitType("caught-up");
+    await v.waitFor((f) => f.type === "presence" && (f.users as unknown[]).length === 2);
+    const p = v.ofType<{ users: { name: string; role: string }[] }>("presence").at(-1)!;
+    expect(p.users.map((u) => `${u.name}:${u.role}`).sort()).toEqual(["Dana:driver", "viewer-1:viewer"]);
+    await connectAgent(id);
+    await v.waitFor((f) => f.type === "events" && (f.events as { type: string; online?: boolean }[]).some((e) => e.type === "agent.presence" && e.online));
+  });
+});

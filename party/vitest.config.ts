@@ -1,0 +1,42 @@
+/**
+ * The workers project: party/**\/*.test.ts run inside workerd (Miniflare) with the real Worker,
+ * SessionRoom and Lobby from wrangler.jsonc. Limits are lowered where a test needs to reach
+ * them quickly; TOKEN_SECRET is a fixed test secret.
+ */
+import { mkdirSync, writeFileSync, existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { cloudflareTest } from "@cloudflare/vitest-plugin";
+import { defineConfig } from "vitest/config";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+// wrangler.jsonc's assets directory must exist; the app build is not a test prerequisite.
+const clientDir = `${root}dist/client`;
+if (!existsSync(`${clientDir}/index.html`)) {
+  mkdirSync(clientDir, { recursive: true });
+  writeFileSync(`${clientDir}/index.html`, "<!doctype html><title>agentroom</title><p>app not built</p>\n");
+}
+
+export const TEST_SECRET = "test-secret-for-workerd-tests";
+
+export default defineConfig({
+  plugins: [
+    cloudflareTest({
+      wrangler: { configPath: `${root}wrangler.jsonc` },
+      miniflare: {
+        bindings: {
+          TOKEN_SECRET: TEST_SECRET,
+          // Small enough for tests to cross them; the defaults are in shared/limits.ts.
+          LIMIT_LOG_RETAIN_EVENTS: "200",
+          LIMIT_LOG_COMPACT_SLACK: "50",
+          LIMIT_MAX_AGENT_FRAME_BYTES: String(8 * 1024 * 1024),
+          LIMIT_MAX_QUEUED_PROMPTS: "5",
+        },
+      },
+    }),
+  ],
+  test: {
+    name: "workers",
+    include: ["**/*.test.ts"],
+    testTimeout: 30_000,
+  },
+});
