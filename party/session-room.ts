@@ -95,7 +95,6 @@ export class SessionRoom extends Server<Env> {
   #buffer = new LiveBuffer();
   #flushTimer: ReturnType<typeof setTimeout> | undefined;
   #presenceTimer: ReturnType<typeof setTimeout> | undefined;
-  #lobbyTimer: ReturnType<typeof setTimeout> | undefined;
   #lobbyLast: { key: string; at: number } | undefined;
   /** The serialized snapshot frame, reused by every joiner until the next change. */
   #snapshotCache: string | undefined;
@@ -324,6 +323,7 @@ export class SessionRoom extends Server<Env> {
   /** The latest page and current state, serialized once per change; kept under the frame cap. */
   snapshotFrame(): string {
     if (this.#snapshotCache !== undefined) return this.#snapshotCache;
+    if (!this.#open()) throw new Error("room not created");
     let count = this.limits.snapshotMessages;
     let frame = "";
     for (;;) {
@@ -715,24 +715,17 @@ export class SessionRoom extends Server<Env> {
 
   // ───────────────────────────── the index ─────────────────────────────
 
-  /** Tells the Lobby about title/status changes at once and about activity at most every 10 s. */
+  /**
+   * Tells the Lobby about title/status changes at once, and about mere activity (updatedAt) at
+   * most every 10 s, piggybacking on commits: no timer, so a quiet room can hibernate. The end of
+   * a turn is a status change, so the index's last activity is never stale by more than that.
+   */
   async #syncLobby(force: boolean): Promise<void> {
     const summary = summaryOf(this.meta.session());
     const key = JSON.stringify({ ...summary, updatedAt: 0 });
     const now = Date.now();
     const last = this.#lobbyLast;
-    const changed = !last || last.key !== key;
-    if (!force && !changed) {
-      if (now - last!.at < LOBBY_ACTIVITY_INTERVAL_MS) {
-        if (this.#lobbyTimer === undefined) {
-          this.#lobbyTimer = setTimeout(() => {
-            this.#lobbyTimer = undefined;
-            void this.#syncLobby(true);
-          }, LOBBY_ACTIVITY_INTERVAL_MS);
-        }
-        return;
-      }
-    }
+    if (!force && last && last.key === key && now - last.at < LOBBY_ACTIVITY_INTERVAL_MS) return;
     this.#lobbyLast = { key, at: now };
     try {
       await this.env.Lobby.getByName("main").upsert(summary);
@@ -819,8 +812,7 @@ export class SessionRoom extends Server<Env> {
     }
     if (this.#flushTimer !== undefined) clearTimeout(this.#flushTimer);
     if (this.#presenceTimer !== undefined) clearTimeout(this.#presenceTimer);
-    if (this.#lobbyTimer !== undefined) clearTimeout(this.#lobbyTimer);
-    this.#flushTimer = this.#presenceTimer = this.#lobbyTimer = undefined;
+    this.#flushTimer = this.#presenceTimer = undefined;
     await this.ctx.storage.deleteAlarm();
     await this.ctx.storage.deleteAll();
     this.#ready = false;

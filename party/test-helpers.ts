@@ -17,7 +17,10 @@ export const token = (sid: string, role: Role, name: string = role, ttlSeconds =
 export const operator = () => token("*", "owner", "operator");
 export const runner = () => token("*", "agent", "runner");
 
-export async function api(path: string, init: RequestInit & { token?: string; body?: unknown } = {}): Promise<Response> {
+export async function api(
+  path: string,
+  init: Omit<RequestInit, "body"> & { token?: string; body?: unknown } = {},
+): Promise<Response> {
   const headers = new Headers(init.headers);
   if (init.token) headers.set("authorization", `Bearer ${init.token}`);
   let body: BodyInit | undefined;
@@ -25,7 +28,8 @@ export async function api(path: string, init: RequestInit & { token?: string; bo
     body = typeof init.body === "string" ? init.body : JSON.stringify(init.body);
     headers.set("content-type", "application/json");
   }
-  return worker().fetch(`${BASE}${path}`, { ...init, headers, body });
+  const { token: _t, body: _b, ...rest } = init;
+  return worker().fetch(`${BASE}${path}`, { ...rest, headers, body });
 }
 
 export async function createSession(body: Record<string, unknown> = {}): Promise<{ id: string; ownerToken: string }> {

@@ -1,0 +1,2 @@
+// Types of the `cloudflare:test` module for the workerd tests.
+/// <reference types="@cloudflare/vitest-plugin/types" />
