@@ -1,0 +1,174 @@
+/**
+ * The runner's outbox to one room: events are buffered for a short flush window (consecutive deltas
+ * to one part merged), cut into `agent.batch` frames, and kept until the room acknowledges them
+ * (`agent.ack`, sent after its commit). After a reconnect every unacknowledged batch is sent again
+ * with the same id, and the room drops what it already applied — so nothing is lost or doubled.
+ *
+ * Control frames that must stay in order with the batches (e.g. `agent.request.closed` after the
+ * `permission.asked` it closes) go through `sendInOrder`.
+ */
+import type { AgentFrame } from "../shared/protocol.ts";
+import type { MappedEvent } from "./event-map.ts";
+
+type BatchFrame = Extract<AgentFrame, { type: "agent.batch" }>;
+
+export interface OutboxOptions {
+  /** Sends a frame; returns false when there is no open, leased connection right now. */
+  send: (frame: AgentFrame) => boolean;
+  /** Unique per runner process; batch ids are `<prefix>-<n>`. */
+  idPrefix: string;
+  /** Flush window, ms (16 ms: one frame at display rate). */
+  flushMs?: number;
+  /** Flush early once this many events are buffered. */
+  maxEvents?: number;
+  /** Cut a batch before its JSON passes this size (the room accepts 4 MiB). */
+  maxBatchBytes?: number;
+}
+
+type Pending = { kind: "batch"; frame: BatchFrame; sentAt: number; tries: number } | { kind: "control"; frame: AgentFrame };
+
+export class Outbox {
+  private readonly opts: Required<OutboxOptions>;
+  private buffer: MappedEvent[] = [];
+  private pending: Pending[] = [];
+  private timer: NodeJS.Timeout | null = null;
+  private counter = 0;
+  private drainWaiters: (() => void)[] = [];
+  /** Batches acknowledged so far (for stats and tests). */
+  acked = 0;
+  /** Batches sent again after a reconnect. */
+  resent = 0;
+
+  constructor(opts: OutboxOptions) {
+    this.opts = { flushMs: 16, maxEvents: 500, maxBatchBytes: 1_000_000, ...opts };
+  }
+
+  get bufferedEvents(): number {
+    return this.buffer.length;
+  }
+
+  get unacked(): number {
+    return this.pending.filter((p) => p.kind === "batch").length;
+  }
+
+  push(events: MappedEvent[]): void {
+    for (const e of events) {
+      const last = this.buffer[this.buffer.length - 1];
+      const b = e.body;
+      // Merge a delta into the previous one when they extend the same field of the same part.
+      if (
+        last &&
+        b.type === "part.delta" &&
+        last.body.type === "part.delta" &&
+        last.eid === undefined &&
+        e.eid === undefined &&
+        last.body.partID === b.partID &&
+        last.body.messageID === b.messageID &&
+        last.body.field === b.field
+      ) {
+        last.body = { ...last.body, delta: last.body.delta + b.delta };
+        continue;
+      }
+      this.buffer.push({ ...e });
+    }
+    if (this.buffer.length >= this.opts.maxEvents) this.flush();
+    else if (this.buffer.length && !this.timer) this.timer = setTimeout(() => this.flush(), this.opts.flushMs);
+  }
+
+  /** Cuts the buffer into batches now and sends them if connected. */
+  flush(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    if (!this.buffer.length) return;
+    const events = this.buffer;
+    this.buffer = [];
+    let cur: MappedEvent[] = [];
+    let bytes = 0;
+    const cut = (): void => {
+      if (!cur.length) return;
+      const frame: BatchFrame = { type: "agent.batch", batchId: `${this.opts.idPrefix}-${++this.counter}`, events: cur };
+      const p: Pending = { kind: "batch", frame, sentAt: 0, tries: 0 };
+      this.pending.push(p);
+      if (this.opts.send(frame)) {
+        p.sentAt = Date.now();
+        p.tries++;
+      }
+      cur = [];
+      bytes = 0;
+    };
+    for (const e of events) {
+      const size = JSON.stringify(e).length + 1;
+      if (cur.length && (bytes + size > this.opts.maxBatchBytes || cur.length >= 5_000)) cut();
+      cur.push(e);
+      bytes += size;
+    }
+    cut();
+  }
+
+  /** Sends a control frame after everything buffered or pending before it. */
+  sendInOrder(frame: AgentFrame): void {
+    this.flush();
+    // Everything before it already went out on this connection: the socket keeps the order.
+    const allSent = this.pending.every((p) => p.kind === "batch" && p.sentAt > 0);
+    if (allSent && this.opts.send(frame)) return;
+    this.pending.push({ kind: "control", frame });
+  }
+
+  /** The room applied a batch. Control frames queued right behind it are sent now. */
+  ack(batchId: string): void {
+    const i = this.pending.findIndex((p) => p.kind === "batch" && p.frame.batchId === batchId);
+    if (i < 0) return;
+    this.pending.splice(i, 1);
+    this.acked++;
+    if (this.pending.length === 0 && this.buffer.length === 0) {
+      const waiters = this.drainWaiters;
+      this.drainWaiters = [];
+      for (const w of waiters) w();
+    }
+  }
+
+  /** The connection dropped: nothing pending counts as sent any more. */
+  disconnected(): void {
+    for (const p of this.pending) if (p.kind === "batch") p.sentAt = 0;
+  }
+
+  /** After a (re)connect: sends every unacknowledged batch again, in order, same ids. */
+  resend(): void {
+    const items = this.pending;
+    this.pending = [];
+    for (const p of items) {
+      if (p.kind === "batch") {
+        this.pending.push(p);
+        p.sentAt = this.opts.send(p.frame) ? Date.now() : 0;
+        if (p.sentAt) {
+          if (p.tries > 0) this.resent++;
+          p.tries++;
+        }
+      } else if (!this.opts.send(p.frame)) {
+        this.pending.push(p);
+      }
+    }
+    this.flush();
+  }
+
+  /** Resolves once everything pushed so far is acknowledged (or the timeout passes). */
+  drained(timeoutMs = 10_000): Promise<boolean> {
+    this.flush();
+    if (this.pending.length === 0) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const t = setTimeout(() => resolve(false), timeoutMs);
+      this.drainWaiters.push(() => {
+        clearTimeout(t);
+        resolve(true);
+      });
+    });
+  }
+
+  /** Drops everything (the session was deleted or taken over). */
+  clear(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.buffer = [];
+    this.pending = [];
+  }
+}

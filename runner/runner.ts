@@ -1,0 +1,208 @@
+/**
+ * The runner: one OpenCode server, one OpenCode event stream, many rooms.
+ *
+ * It learns of sessions through the lobby (`/parties/lobby/main`, an agent token for all
+ * sessions): a session whose status is `offline` has no runner, so it joins that room as the agent.
+ * The room grants one agent connection a lease; a runner refused (another holds it) lets go and
+ * tries again only when the lobby reports the session offline again. Several runners can therefore
+ * run at once, and when one dies the others take its sessions over.
+ *
+ * OpenCode events are routed to rooms by OpenCode session id; when the event stream is lost (or
+ * OpenCode restarts) every held session is reconciled from `session.messages`.
+ */
+import { randomBytes } from "node:crypto";
+import { LobbyFrameSchema, parseFrame, type SessionSummary } from "../shared/protocol.ts";
+import { signToken, ALL_SESSIONS } from "../shared/token.ts";
+import { OpencodeServer } from "./opencode.ts";
+import { modelLabel, type ProviderChoice } from "./opencode-config.ts";
+import { ReconnectingSocket } from "./socket.ts";
+import { SessionAgent } from "./session-agent.ts";
+import type { WorkspaceConfig } from "./workspace.ts";
+
+export interface RunnerConfig {
+  /** http(s):// base URL of the Worker. */
+  url: string;
+  /** An agent token for all sessions, or the secret to mint one. */
+  token?: string;
+  tokenSecret?: string;
+  stateDir: string;
+  workspace: WorkspaceConfig;
+  provider: ProviderChoice;
+  permission?: Record<string, unknown>;
+  runnerId?: string;
+  /** Sessions this runner serves at most. */
+  maxSessions?: number;
+  /** Wait before taking a session another runner just dropped (it may be reconnecting). */
+  takeoverDelayMs?: number;
+  opencodeBinary?: string;
+  flushMs?: number;
+  log?: (msg: string) => void;
+}
+
+export class Runner {
+  readonly cfg: RunnerConfig;
+  readonly runnerId: string;
+  readonly opencode: OpencodeServer;
+  readonly agents = new Map<string, SessionAgent>();
+  private readonly byOpencode = new Map<string, SessionAgent>();
+  private readonly lobbyStatus = new Map<string, SessionSummary>();
+  private lobby: ReconnectingSocket | null = null;
+  private cachedToken: { token: string; until: number } | null = null;
+  private streamOpens = 0;
+  private readonly log: (msg: string) => void;
+  /** OpenCode events that matched no held session (for diagnostics). */
+  unrouted = 0;
+
+  constructor(cfg: RunnerConfig) {
+    this.cfg = cfg;
+    this.runnerId = cfg.runnerId ?? `r${randomBytes(4).toString("hex")}`;
+    this.log = cfg.log ?? ((m) => console.log(`[runner ${this.runnerId}] ${m}`));
+    this.opencode = new OpencodeServer({
+      stateDir: cfg.stateDir,
+      provider: cfg.provider,
+      permission: cfg.permission,
+      binary: cfg.opencodeBinary,
+      log: this.log,
+    });
+  }
+
+  get wsBase(): string {
+    return this.cfg.url.replace(/^http/, "ws").replace(/\/+$/, "");
+  }
+
+  async token(): Promise<string> {
+    if (this.cfg.token) return this.cfg.token;
+    if (!this.cfg.tokenSecret) throw new Error("the runner needs AGENTROOM_AGENT_TOKEN or TOKEN_SECRET");
+    const now = Date.now();
+    if (this.cachedToken && this.cachedToken.until > now) return this.cachedToken.token;
+    const ttl = 24 * 3600;
+    const token = await signToken(this.cfg.tokenSecret, { sid: ALL_SESSIONS, role: "agent", name: `runner ${this.runnerId}`, ttlSeconds: ttl });
+    this.cachedToken = { token, until: now + (ttl / 2) * 1000 };
+    return token;
+  }
+
+  async start(): Promise<void> {
+    this.opencode.on("event", (env) => {
+      const ev = env.payload;
+      const sid = sessionIdOf(ev.properties);
+      if (!sid) return;
+      const agent = this.byOpencode.get(sid);
+      if (agent) agent.onOpencodeEvent(ev);
+      else this.unrouted++;
+    });
+    this.opencode.on("stream-open", () => {
+      // The first open is the start; any later one follows a loss, and events may be missing.
+      if (this.streamOpens++ === 0) return;
+      for (const a of this.agents.values()) if (a.state === "held") a.resync("OpenCode event stream reopened");
+    });
+    this.opencode.on("stream-lost", (r) => this.log(`OpenCode event stream lost: ${r}`));
+    await this.opencode.start();
+    this.lobby = new ReconnectingSocket({
+      url: `${this.wsBase}/parties/lobby/main`,
+      token: () => this.token(),
+      onOpen: () => this.log("lobby: connected"),
+      onMessage: (d) => this.onLobby(d),
+      onClose: (code, reason) => this.log(`lobby: closed ${code} ${reason}`),
+      backoff: { baseMs: 500, maxMs: 5_000, minMs: 100 },
+      log: this.log,
+    });
+    this.lobby.start();
+  }
+
+  async stop(): Promise<void> {
+    this.lobby?.stop();
+    await Promise.all([...this.agents.values()].map((a) => a.stop(true)));
+    this.agents.clear();
+    await this.opencode.stop();
+  }
+
+  private onLobby(data: string): void {
+    const r = parseFrame(LobbyFrameSchema, data);
+    if (!r.ok) return;
+    const f = r.frame;
+    if (f.type === "sessions") {
+      for (const s of f.sessions) this.consider(s, true);
+    } else if (f.type === "session.changed") {
+      this.consider(f.session, false);
+    } else if (f.type === "session.deleted") {
+      this.lobbyStatus.delete(f.id);
+      void this.drop(f.id);
+    }
+  }
+
+  /** Joins a session that needs a runner. */
+  private consider(s: SessionSummary, initial: boolean): void {
+    this.lobbyStatus.set(s.id, s);
+    const existing = this.agents.get(s.id);
+    if (s.archived) {
+      if (existing) void this.drop(s.id);
+      return;
+    }
+    if (s.status !== "offline") return;
+    if (existing && (existing.state === "held" || existing.state === "connecting")) return;
+    if (existing) {
+      // Refused earlier (another runner held it) or gone: try again now that it is free.
+      this.agents.delete(s.id);
+      void existing.stop(false);
+    }
+    if (this.agents.size >= (this.cfg.maxSessions ?? 50)) return;
+    // A freshly freed session may be its holder's, reconnecting: give it a moment first,
+    // with jitter so several runners do not all knock at once.
+    const delay = initial ? Math.random() * 200 : (this.cfg.takeoverDelayMs ?? 750) * (1 + Math.random());
+    this.join(s.id, delay);
+  }
+
+  private join(roomId: string, delayMs: number): void {
+    const agent = new SessionAgent({
+      roomId,
+      wsBase: this.wsBase,
+      token: () => this.token(),
+      runnerId: this.runnerId,
+      opencode: () => this.opencode.ready(),
+      workspace: this.cfg.workspace,
+      model: modelLabel(this.cfg.provider),
+      demo: this.cfg.provider.kind === "scripted",
+      onOpencodeSession: (a, id) => {
+        for (const [k, v] of this.byOpencode) if (v === a && k !== id) this.byOpencode.delete(k);
+        this.byOpencode.set(id, a);
+      },
+      onStateChange: (a) => {
+        if (a.state === "gone" || a.state === "refused") this.log(`room ${a.roomId}: ${a.state}`);
+        if (a.state === "gone") void this.drop(a.roomId);
+      },
+      log: this.log,
+      flushMs: this.cfg.flushMs,
+      startDelayMs: delayMs,
+    });
+    this.agents.set(roomId, agent);
+    agent.start();
+  }
+
+  private async drop(roomId: string): Promise<void> {
+    const a = this.agents.get(roomId);
+    if (!a) return;
+    this.agents.delete(roomId);
+    for (const [k, v] of this.byOpencode) if (v === a) this.byOpencode.delete(k);
+    await a.stop(false);
+  }
+
+  stats(): Record<string, unknown> {
+    return {
+      runnerId: this.runnerId,
+      opencode: { url: this.opencode.url, pid: this.opencode.pid, generation: this.opencode.generation, startupMs: this.opencode.startupTimes },
+      sessions: [...this.agents.values()].map((a) => a.stats()),
+      unrouted: this.unrouted,
+      rssBytes: process.memoryUsage().rss,
+    };
+  }
+}
+
+function sessionIdOf(p: Record<string, unknown> | undefined): string | undefined {
+  if (!p) return undefined;
+  if (typeof p.sessionID === "string") return p.sessionID;
+  const info = p.info as { sessionID?: unknown; id?: unknown } | undefined;
+  if (info && typeof info.sessionID === "string") return info.sessionID;
+  const part = p.part as { sessionID?: unknown } | undefined;
+  if (part && typeof part.sessionID === "string") return part.sessionID;
+  return undefined;
+}

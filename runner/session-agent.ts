@@ -1,0 +1,440 @@
+/**
+ * The runner's side of one room: holds the room's agent connection (and its lease), the OpenCode
+ * session behind it, and the outbox of room events.
+ *
+ *   room → OpenCode: agent.prompt → session.promptAsync (agent build/plan) → agent.prompt.started;
+ *                    agent.stop → session.abort; permission / question replies forwarded.
+ *   OpenCode → room: events routed here by OpenCode session id, mapped (event-map.ts), batched.
+ *
+ * On every lease grant and after OpenCode's event stream was lost, the session is reconciled
+ * (reconcile.ts): OpenCode's messages are reread and sent as full snapshots, a turn that died is
+ * shown interrupted, and the status is set from what OpenCode says now.
+ */
+import type { OpencodeClient } from "@opencode-ai/sdk/v2";
+import {
+  RoomToAgentFrameSchema,
+  parseFrame,
+  type AgentFrame,
+  type EventBody,
+  type QueueItem,
+  type RoomToAgentFrame,
+  type SessionMeta,
+} from "../shared/protocol.ts";
+import type { Part } from "../shared/parts.ts";
+import { mapOpencodeEvent, PLACEHOLDER_TITLE, type MappedEvent, type OpencodeEvent } from "./event-map.ts";
+import { Outbox } from "./outbox.ts";
+import { reconcile, type OpencodeMessage } from "./reconcile.ts";
+import { ReconnectingSocket } from "./socket.ts";
+import { resolveWorkspace, type WorkspaceConfig } from "./workspace.ts";
+import { isPromptFor, promptMessageId } from "./ids.ts";
+
+/** Close codes the room uses (party/session-room.ts CLOSE). */
+const CLOSE_NOT_FOUND = 4404;
+const CLOSE_LEASE_HELD = 4409;
+const CLOSE_ARCHIVED = 4403;
+const CLOSE_DELETED = 4410;
+
+export type AgentState = "connecting" | "held" | "refused" | "gone" | "stopped";
+
+export interface SessionAgentDeps {
+  roomId: string;
+  /** ws(s)://host base of the Worker. */
+  wsBase: string;
+  token: () => Promise<string>;
+  runnerId: string;
+  /** Resolves to a ready OpenCode client (waits out a restart). */
+  opencode: () => Promise<OpencodeClient>;
+  workspace: WorkspaceConfig;
+  /** "provider/model" and whether it is the scripted demo. */
+  model: string;
+  demo: boolean;
+  /** Called when the OpenCode session id becomes known or changes, for routing. */
+  onOpencodeSession: (agent: SessionAgent, ocSessionId: string) => void;
+  onStateChange?: (agent: SessionAgent) => void;
+  log: (msg: string) => void;
+  flushMs?: number;
+  /** Delay before the first connection attempt (lets a previous holder reconnect first). */
+  startDelayMs?: number;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+const errText = (e: unknown): string => (e instanceof Error ? e.message : typeof e === "string" ? e : JSON.stringify(e));
+
+export class SessionAgent {
+  readonly roomId: string;
+  state: AgentState = "connecting";
+  meta: SessionMeta | null = null;
+  ocSessionId: string | undefined;
+  directory: string | undefined;
+  /** Prompts started in this process (queue id → OpenCode message id). */
+  readonly started = new Map<string, string>();
+  /** Text seen streamed per part, until the part's final snapshot arrives. */
+  readonly liveText = new Map<string, string>();
+  /** Last time a lease was granted (ms). */
+  leasedAt = 0;
+  resyncs = 0;
+
+  private readonly deps: SessionAgentDeps;
+  private readonly socket: ReconnectingSocket;
+  private readonly outbox: Outbox;
+  private heartbeat: NodeJS.Timeout | null = null;
+  /** Resolves once the OpenCode session exists for the current lease. */
+  private ready: Promise<boolean> = Promise.resolve(false);
+  /** OpenCode events that arrive while a reconcile reads the transcript. */
+  private held: OpencodeEvent[] | null = null;
+  private lastTitle: string | undefined;
+  private busy = false;
+  private resyncChain: Promise<void> = Promise.resolve();
+
+  constructor(deps: SessionAgentDeps) {
+    this.deps = deps;
+    this.roomId = deps.roomId;
+    this.outbox = new Outbox({
+      send: (f) => this.sendFrame(f),
+      idPrefix: `${deps.runnerId}-${deps.roomId}`,
+      flushMs: deps.flushMs,
+    });
+    this.socket = new ReconnectingSocket({
+      url: `${deps.wsBase}/parties/session-room/${encodeURIComponent(deps.roomId)}`,
+      token: deps.token,
+      onOpen: () => deps.log(`room ${this.roomId}: connected`),
+      onMessage: (d) => this.onRoomMessage(d),
+      onClose: (code, reason) => this.onRoomClose(code, reason),
+      shouldRetry: (code) => ![CLOSE_NOT_FOUND, CLOSE_LEASE_HELD, CLOSE_ARCHIVED, CLOSE_DELETED].includes(code),
+      backoff: { baseMs: 300, maxMs: 8_000, minMs: 50 },
+      log: deps.log,
+    });
+  }
+
+  start(): void {
+    this.setState("connecting");
+    this.socket.start(this.deps.startDelayMs ?? 0);
+  }
+
+  /** Leaves the room (runner stopping, session deleted or held elsewhere). */
+  async stop(flush = true): Promise<void> {
+    if (flush && this.state === "held") await this.outbox.drained(2_000);
+    this.stopHeartbeat();
+    this.socket.stop();
+    this.outbox.clear();
+    this.setState("stopped");
+  }
+
+  get unacked(): number {
+    return this.outbox.unacked;
+  }
+
+  get held_(): boolean {
+    return this.state === "held";
+  }
+
+  stats(): { room: string; state: AgentState; unacked: number; acked: number; resent: number; resyncs: number } {
+    return { room: this.roomId, state: this.state, unacked: this.outbox.unacked, acked: this.outbox.acked, resent: this.outbox.resent, resyncs: this.resyncs };
+  }
+
+  private setState(s: AgentState): void {
+    if (this.state === s) return;
+    this.state = s;
+    this.deps.onStateChange?.(this);
+  }
+
+  private sendFrame(f: AgentFrame): boolean {
+    if (this.state !== "held") return false;
+    return this.socket.send(JSON.stringify(f));
+  }
+
+  private send(events: EventBody[] | MappedEvent[]): void {
+    const mapped = (events as (EventBody | MappedEvent)[]).map((e) => ("body" in e ? e : { body: e }));
+    this.outbox.push(mapped);
+  }
+
+  // ───────────────────────────── the room connection ─────────────────────────────
+
+  private onRoomClose(code: number, reason: string): void {
+    this.stopHeartbeat();
+    this.outbox.disconnected();
+    this.deps.log(`room ${this.roomId}: closed ${code} ${reason}`);
+    if (code === CLOSE_LEASE_HELD) this.setState("refused");
+    else if (code === CLOSE_NOT_FOUND || code === CLOSE_DELETED || code === CLOSE_ARCHIVED) this.setState("gone");
+    else if (this.state !== "stopped") this.setState("connecting");
+  }
+
+  private onRoomMessage(data: string): void {
+    const r = parseFrame(RoomToAgentFrameSchema, data);
+    if (!r.ok) {
+      // Error frames (`{type:"error"}`) and anything else not meant for the agent are only logged.
+      if (data.includes('"error"')) this.deps.log(`room ${this.roomId}: ${data.slice(0, 300)}`);
+      return;
+    }
+    void this.onRoomFrame(r.frame).catch((e) => this.deps.log(`room ${this.roomId}: ${r.frame.type} failed: ${errText(e)}`));
+  }
+
+  private async onRoomFrame(f: RoomToAgentFrame): Promise<void> {
+    switch (f.type) {
+      case "agent.lease":
+        if (!f.granted) {
+          this.setState("refused");
+          return;
+        }
+        this.meta = f.session;
+        this.leasedAt = Date.now();
+        this.setState("held");
+        this.startHeartbeat(f.leaseMs);
+        this.outbox.resend();
+        this.ready = this.prepare();
+        if (await this.ready) this.resync("lease granted");
+        return;
+      case "agent.ack":
+        this.outbox.ack(f.batchId);
+        return;
+      case "agent.prompt":
+        return this.runPrompt(f.item);
+      case "agent.stop":
+        return this.abort(f.by);
+      case "agent.mode":
+        // The mode is applied per prompt (each queue item carries it).
+        if (this.meta) this.meta = { ...this.meta, mode: f.mode };
+        return;
+      case "agent.permission.reply":
+        return this.replyPermission(f.requestID, f.reply, f.message);
+      case "agent.question.reply":
+        return this.replyQuestion(f.requestID, f.answers);
+    }
+  }
+
+  private startHeartbeat(leaseMs: number): void {
+    this.stopHeartbeat();
+    const every = Math.max(1_000, Math.floor((leaseMs || 30_000) / 3));
+    this.heartbeat = setInterval(() => this.sendFrame({ type: "agent.heartbeat", runnerId: this.deps.runnerId }), every);
+    this.sendFrame({ type: "agent.heartbeat", runnerId: this.deps.runnerId });
+  }
+
+  private stopHeartbeat(): void {
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    this.heartbeat = null;
+  }
+
+  // ───────────────────────────── the OpenCode session ─────────────────────────────
+
+  /** Makes sure the OpenCode session exists (creating it and the workspace on first use). */
+  private async prepare(): Promise<boolean> {
+    const meta = this.meta;
+    if (!meta) return false;
+    try {
+      const oc = await this.deps.opencode();
+      if (meta.opencodeSessionId) {
+        const got = await oc.session.get({ sessionID: meta.opencodeSessionId, ...(meta.workspace ? { directory: meta.workspace } : {}) });
+        const info = got.data as { id?: string; directory?: string; title?: string } | undefined;
+        if (info?.id) {
+          this.directory = info.directory ?? meta.workspace;
+          this.bindOpencode(info.id);
+          this.lastTitle = meta.title;
+          return true;
+        }
+        // The session lives in another runner's OpenCode (a takeover across machines or state
+        // dirs): carry on in a new OpenCode session in the same workspace.
+        this.send([
+          {
+            type: "session.error",
+            name: "SessionMoved",
+            error: "This runner cannot find the earlier OpenCode session; the conversation continues in a new one (the transcript above is kept).",
+          },
+        ]);
+      }
+      const ws = resolveWorkspace(meta.workspace, meta.id, this.deps.workspace);
+      if (!ws.ok) {
+        this.send([{ type: "session.error", name: "WorkspaceRefused", error: ws.error }]);
+        this.deps.log(`room ${this.roomId}: ${ws.error}`);
+        return false;
+      }
+      this.directory = ws.directory;
+      const title = meta.title && !PLACEHOLDER_TITLE.test(meta.title) ? meta.title : undefined;
+      const created = await oc.session.create({ directory: ws.directory, ...(title ? { title } : {}) });
+      const id = (created.data as { id?: string } | undefined)?.id;
+      if (!id) throw new Error(`session.create failed: ${errText(created.error)}`);
+      this.bindOpencode(id);
+      this.lastTitle = title;
+      this.send([
+        { type: "session.info", opencodeSessionId: id, model: this.deps.model, demo: this.deps.demo, workspace: ws.directory },
+        { type: "status", status: "idle" },
+      ]);
+      this.outbox.flush();
+      return true;
+    } catch (e) {
+      this.deps.log(`room ${this.roomId}: could not prepare the OpenCode session: ${errText(e)}`);
+      this.send([{ type: "session.error", name: "RunnerError", error: `The runner could not open the OpenCode session: ${errText(e)}` }]);
+      return false;
+    }
+  }
+
+  private bindOpencode(id: string): void {
+    this.ocSessionId = id;
+    this.deps.onOpencodeSession(this, id);
+  }
+
+  private dir(): { directory?: string } {
+    return this.directory ? { directory: this.directory } : {};
+  }
+
+  private async runPrompt(item: QueueItem): Promise<void> {
+    if (!(await this.ready) || !this.ocSessionId) {
+      this.outbox.sendInOrder({ type: "agent.prompt.failed", queueId: item.id, error: "the agent has no OpenCode session (see the session error)" });
+      return;
+    }
+    const oc = await this.deps.opencode();
+    const sessionID = this.ocSessionId;
+    // The room hands a prompt again if the runner that got it vanished before confirming: never
+    // run it twice. Its OpenCode message id carries the queue id (ids.ts).
+    let messageID = this.started.get(item.id);
+    if (!messageID) {
+      const recent = await oc.session.messages({ sessionID, ...this.dir(), limit: 20 });
+      const found = (recent.data ?? []).find((m) => m.info.role === "user" && isPromptFor(m.info.id, item.id));
+      if (found) messageID = found.info.id;
+    }
+    if (messageID) {
+      this.started.set(item.id, messageID);
+      this.outbox.sendInOrder({ type: "agent.prompt.started", queueId: item.id, messageID });
+      return;
+    }
+    messageID = promptMessageId(item.id);
+    this.started.set(item.id, messageID);
+    const res = await oc.session.promptAsync({
+      sessionID,
+      ...this.dir(),
+      messageID,
+      agent: item.mode === "plan" ? "plan" : "build",
+      parts: [{ type: "text", text: item.text }],
+    });
+    if (res.error || (res.response && !res.response.ok)) {
+      this.started.delete(item.id);
+      const error = `OpenCode refused the prompt: ${errText(res.error ?? res.response?.status)}`;
+      this.outbox.sendInOrder({ type: "agent.prompt.failed", queueId: item.id, error });
+      return;
+    }
+    this.outbox.sendInOrder({ type: "agent.prompt.started", queueId: item.id, messageID });
+  }
+
+  private async abort(by: string): Promise<void> {
+    if (!this.ocSessionId) return;
+    const oc = await this.deps.opencode();
+    const t0 = performance.now();
+    await oc.session.abort({ sessionID: this.ocSessionId, ...this.dir() });
+    this.deps.log(`room ${this.roomId}: stop by ${by} took ${(performance.now() - t0).toFixed(0)} ms`);
+  }
+
+  private async replyPermission(requestID: string, reply: "once" | "always" | "reject", message?: string): Promise<void> {
+    const oc = await this.deps.opencode();
+    const res = await oc.permission.reply({ requestID, ...this.dir(), reply, ...(message ? { message } : {}) });
+    // Unknown to OpenCode (answered already, or lost with a restarted OpenCode): close it in the room.
+    if (res.error || !res.response?.ok) this.outbox.sendInOrder({ type: "agent.request.closed", requestID });
+  }
+
+  private async replyQuestion(requestID: string, answers: string[][] | null): Promise<void> {
+    const oc = await this.deps.opencode();
+    const res = answers === null ? await oc.question.reject({ requestID, ...this.dir() }) : await oc.question.reply({ requestID, ...this.dir(), answers });
+    if (res.error || !res.response?.ok) this.outbox.sendInOrder({ type: "agent.request.closed", requestID });
+  }
+
+  // ───────────────────────────── OpenCode → room ─────────────────────────────
+
+  /** An OpenCode event for this session. */
+  onOpencodeEvent(ev: OpencodeEvent): void {
+    if (this.held) {
+      this.held.push(ev);
+      return;
+    }
+    this.apply(ev);
+  }
+
+  private apply(ev: OpencodeEvent): void {
+    const m = mapOpencodeEvent(ev);
+    for (const e of m.events) this.track(e.body);
+    if (m.events.length) this.outbox.push(m.events.map((e) => this.tagQueue(e)));
+    if (m.title && m.title !== this.lastTitle) {
+      this.lastTitle = m.title;
+      this.send([{ type: "session.info", title: m.title }]);
+    }
+    for (const id of m.closed) this.outbox.sendInOrder({ type: "agent.request.closed", requestID: id });
+  }
+
+  /** Keeps what a reconcile needs: streamed text per part, and whether a turn runs. */
+  private track(b: EventBody): void {
+    if (b.type === "part.delta" && b.field === "text") {
+      this.liveText.set(b.partID, (this.liveText.get(b.partID) ?? "") + b.delta);
+    } else if (b.type === "part.upsert") {
+      const t = (b.part as { time?: { end?: number } }).time;
+      if (typeof b.part.text === "string" && t?.end === undefined) this.liveText.set(b.part.id, b.part.text);
+      else this.liveText.delete(b.part.id);
+    } else if (b.type === "status") {
+      this.busy = b.status !== "idle";
+      if (!this.busy) this.liveText.clear();
+    }
+  }
+
+  /** A user message made for a queue item says so (`queueId`), so the room can link the two. */
+  private tagQueue(e: MappedEvent): MappedEvent {
+    if (e.body.type !== "message.upsert" || e.body.message.role !== "user") return e;
+    const id = e.body.message.id;
+    for (const [queueId, messageID] of this.started) {
+      if (messageID === id) return { ...e, body: { ...e.body, message: { ...e.body.message, queueId } } };
+    }
+    return e;
+  }
+
+  /** Rereads OpenCode's transcript and sends it whole. Serialized: one reconcile at a time. */
+  resync(reason: string): void {
+    this.resyncChain = this.resyncChain.then(() => this.doResync(reason)).catch((e) => this.deps.log(`room ${this.roomId}: resync failed: ${errText(e)}`));
+  }
+
+  private async doResync(reason: string): Promise<void> {
+    if (this.state !== "held" || !this.ocSessionId || !(await this.ready)) return;
+    const sessionID = this.ocSessionId;
+    this.held = [];
+    try {
+      const oc = await this.deps.opencode();
+      const [messages, status, permissions, questions, todos] = await Promise.all([
+        oc.session.messages({ sessionID, ...this.dir() }),
+        oc.session.status({ ...this.dir() }),
+        oc.permission.list({ ...this.dir() }),
+        oc.question.list({ ...this.dir() }),
+        oc.session.todo({ sessionID, ...this.dir() }),
+      ]);
+      if (messages.error || !messages.data) throw new Error(`session.messages failed: ${errText(messages.error)}`);
+      const st = (status.data as Record<string, { type?: string }> | undefined)?.[sessionID];
+      const busy = st?.type === "busy" || st?.type === "retry";
+      const out = reconcile({ messages: messages.data as OpencodeMessage[], busy, now: Date.now(), liveText: this.liveText });
+      const events: MappedEvent[] = out.events.map((body) => this.tagQueue({ body }));
+      for (const p of (permissions.data ?? []) as { sessionID?: string }[]) {
+        if (p.sessionID === sessionID) events.push(...mapOpencodeEvent({ type: "permission.asked", properties: p as Record<string, unknown> }).events);
+      }
+      for (const q of (questions.data ?? []) as { sessionID?: string }[]) {
+        if (q.sessionID === sessionID) events.push(...mapOpencodeEvent({ type: "question.asked", properties: q as Record<string, unknown> }).events);
+      }
+      if (Array.isArray(todos.data)) events.push(...mapOpencodeEvent({ type: "todo.updated", properties: { sessionID, todos: todos.data } }).events);
+      events.push({ body: st?.type === "retry" ? { type: "status", status: "retry" } : { type: "status", status: busy ? "busy" : "idle" } });
+      this.busy = busy;
+      this.resyncs++;
+      this.outbox.push(events);
+      this.outbox.flush();
+      this.deps.log(
+        `room ${this.roomId}: reconciled (${reason}): ${messages.data.length} messages, ${out.events.length} snapshots, ${out.interrupted.length} interrupted, busy=${busy}`,
+      );
+      void this.writeRepairs(sessionID, out.repairs);
+    } finally {
+      const held = this.held ?? [];
+      this.held = null;
+      for (const ev of held) this.apply(ev);
+    }
+  }
+
+  /** Writes repaired parts back to OpenCode so both transcripts agree; failures only logged. */
+  private async writeRepairs(sessionID: string, parts: Part[]): Promise<void> {
+    if (!parts.length) return;
+    const oc = await this.deps.opencode();
+    for (const part of parts) {
+      const res = await oc.part.update({ sessionID, messageID: part.messageID, partID: part.id, ...this.dir(), part: part as never });
+      if (res.error) this.deps.log(`room ${this.roomId}: could not repair part ${part.id}: ${errText(res.error)}`);
+      await sleep(0);
+    }
+  }
+}
