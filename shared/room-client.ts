@@ -557,6 +557,8 @@ export class RoomClient {
   }
 
   private onGap(from: number): void {
+    // Frames past the same gap keep coming until the snapshot does: one resync covers them all.
+    if (this.resyncing) return;
     this.stats.gaps++;
     this.errorEvents.emit({
       code: "gap",
