@@ -21,7 +21,7 @@ export default defineConfig({
     outDir: fileURLToPath(new URL("./dist/client", import.meta.url)),
     emptyOutDir: true,
     target: "es2022",
-    sourcemap: true,
+    sourcemap: true, minify: process.env.NOMINIFY ? false : undefined,
     rollupOptions: {
       input: {
         app: fileURLToPath(new URL("./client/index.html", import.meta.url)),

@@ -62,14 +62,6 @@ export function Composer(props: {
         send();
       }}
     >
-      <div class="mode-toggle" role="radiogroup" aria-label="Agent mode">
-        <button type="button" role="radio" aria-checked={props.mode === "build"} class={props.mode === "build" ? "on" : ""} onClick={() => props.onMode("build")}>
-          Build
-        </button>
-        <button type="button" role="radio" aria-checked={props.mode === "plan"} class={props.mode === "plan" ? "on" : ""} onClick={() => props.onMode("plan")}>
-          Plan
-        </button>
-      </div>
       <label class="sr-only" for="composer-input">
         Prompt
       </label>
@@ -88,6 +80,15 @@ export function Composer(props: {
         aria-invalid={tooLong()}
       />
       <div class="composer-actions">
+        <div class="mode-toggle" role="radiogroup" aria-label="Agent mode">
+          <button type="button" role="radio" aria-checked={props.mode === "build"} class={props.mode === "build" ? "on" : ""} onClick={() => props.onMode("build")}>
+            Build
+          </button>
+          <button type="button" role="radio" aria-checked={props.mode === "plan"} class={props.mode === "plan" ? "on" : ""} onClick={() => props.onMode("plan")}>
+            Plan
+          </button>
+        </div>
+        <span class="composer-spacer" />
         <Show when={tooLong()}>
           <span class="error-text">Too long ({text().length.toLocaleString()} / {DEFAULT_LIMITS.maxPromptChars.toLocaleString()})</span>
         </Show>

@@ -13,7 +13,13 @@ import { MessageItem } from "./MessageItem.tsx";
 
 const LOAD_OLDER_PX = 400;
 
-export function Transcript(props: { room: RoomView; onLoadOlder: () => void; empty?: JSX.Element }): JSX.Element {
+export function Transcript(props: {
+  room: RoomView;
+  onLoadOlder: () => void;
+  empty?: JSX.Element;
+  /** Size to the content up to this many pixels (embeds), instead of filling the parent. */
+  autoHeight?: number;
+}): JSX.Element {
   let scroller!: HTMLDivElement;
   const [atEnd, setAtEnd] = createSignal(true);
   const [unseen, setUnseen] = createSignal(0);
@@ -63,15 +69,14 @@ export function Transcript(props: { room: RoomView; onLoadOlder: () => void; emp
     queueMicrotask(() => virtualizer.scrollToEnd());
   });
 
-  // After the first batch of messages arrives (snapshot), start at the bottom.
-  createEffect(
-    on(
-      () => count() > 0,
-      (has) => {
-        if (has) requestAnimationFrame(() => virtualizer.scrollToEnd());
-      },
-    ),
-  );
+  // After the first batch of messages arrives (snapshot), start at the bottom — once: later
+  // count changes (history pages, new messages) are the virtualizer's anchoring to handle.
+  let startedAtBottom = false;
+  createEffect(() => {
+    if (startedAtBottom || count() === 0) return;
+    startedAtBottom = true;
+    requestAnimationFrame(() => virtualizer.scrollToEnd());
+  });
 
   const jumpToLatest = () => {
     virtualizer.scrollToEnd();
@@ -80,7 +85,10 @@ export function Transcript(props: { room: RoomView; onLoadOlder: () => void; emp
   };
 
   return (
-    <div class="transcript-wrap">
+    <div
+      class="transcript-wrap"
+      style={props.autoHeight ? { flex: "none", height: `${Math.max(120, Math.min(virtualizer.getTotalSize() + 16, props.autoHeight))}px` } : undefined}
+    >
       <div
         class="transcript"
         ref={scroller}

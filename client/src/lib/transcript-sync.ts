@@ -62,10 +62,11 @@ export function syncChanges(t: Transcript, c: TranscriptChanges, set: SetStoreFu
         set("messages", messageID, "parts", reconcile(m.parts.slice(), { key: "id", merge: true }));
       }
     }
-    if (c.session || c.stop) {
-      set("session", t.session ? reconcile(t.session) : null);
-      set("stopping", t.lastStop !== null && t.session?.agentStatus !== "idle");
-    }
+    if (c.session) set("session", t.session ? reconcile(t.session) : null);
+    // "Stopping…" is set at once by the Stop button; the room's stop event confirms it and the
+    // agent going idle ends it.
+    if (c.stop) set("stopping", true);
+    if (c.session && t.session?.agentStatus === "idle") set("stopping", false);
     if (c.prepended || c.messageList) set("hasMore", t.hasMore);
     if (c.queue) set("queue", reconcile(t.queue.slice(), { key: "id" }));
     if (c.permissions) set("permissions", reconcile(t.permissions.slice(), { key: "id" }));

@@ -14,6 +14,7 @@ import { AgentBadge, ConnectionBadge, PresenceList } from "../components/StatusB
 import { SidePanel } from "../components/SidePanel.tsx";
 import { ShareDialog } from "../components/ShareDialog.tsx";
 import { Announcer } from "../components/Announcer.tsx";
+import { ThemeToggle } from "../components/ThemeToggle.tsx";
 import { PartEnvContext, type PartEnv } from "../parts/context.ts";
 
 export function RoomScreen(props: {
@@ -23,6 +24,8 @@ export function RoomScreen(props: {
   sessionId: string;
   token: string;
   chromeless?: boolean;
+  /** Embeds: the transcript takes its content's height up to this, then scrolls. */
+  autoHeight?: number;
 }): JSX.Element {
   const role = () => props.room.you?.role ?? "viewer";
   const driving = () => canDrive(role()) && !props.room.session?.archived;
@@ -86,6 +89,7 @@ export function RoomScreen(props: {
               <button type="button" class="btn small side-toggle" aria-expanded={sideOpen()} onClick={() => setSideOpen(!sideOpen())}>
                 Changes{props.room.diff.length ? ` (${props.room.diff.length})` : ""}
               </button>
+              <ThemeToggle />
               <Show when={isOwner()}>
                 <button type="button" class="btn small" onClick={() => setSharing(true)}>
                   Share
@@ -118,6 +122,7 @@ export function RoomScreen(props: {
               <Transcript
                 room={props.room}
                 onLoadOlder={() => props.actions.loadOlder()}
+                autoHeight={props.autoHeight}
                 empty={
                   <div class="empty muted">
                     {driving() ? "Nothing here yet. Ask the agent something below." : "Nothing here yet. The transcript appears as the agent works."}

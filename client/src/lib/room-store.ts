@@ -1,0 +1,126 @@
+/**
+ * One room as a Solid store: a shared/room-client.ts `RoomClient` (connection, cursor, gap
+ * detection, resync, the Transcript) with its change records copied into the store by
+ * transcript-sync.ts. The store is what the views read; the actions are what they may do.
+ * Command failures become notices (the room's error message, shown and dismissable).
+ */
+import { batch, onCleanup } from "solid-js";
+import { createStore, reconcile } from "solid-js/store";
+import { RoomClient, RoomCommandError, type ConnectionState } from "../../../shared/room-client.ts";
+import type { Transcript } from "../../../shared/transcript.ts";
+import { api } from "./api.ts";
+import { emptyRoomView, type ConnectionView, type RoomActions, type RoomView } from "./room-view.ts";
+import { syncAll, syncChanges } from "./transcript-sync.ts";
+import type { PartEnv } from "../parts/context.ts";
+
+export function connectionView(s: ConnectionState): ConnectionView {
+  switch (s.status) {
+    case "connecting":
+      return { kind: "connecting" };
+    case "open":
+      return s.live ? { kind: "open" } : { kind: "catching-up" };
+    case "reconnecting":
+      return { kind: "reconnecting", attempt: s.attempt, nextTryAt: s.retryAt };
+    case "offline":
+      return { kind: "offline" };
+    case "closed":
+      return { kind: "closed", reason: s.message || s.reason };
+  }
+}
+
+export interface RoomStore {
+  room: RoomView;
+  actions: RoomActions;
+  partEnv: PartEnv;
+  client: RoomClient;
+}
+
+let noticeIds = 0;
+
+/** Connects to a room for the lifetime of the calling component. */
+export function createRoomStore(sessionId: string, token: string, host: string = location.origin): RoomStore {
+  const [room, set] = createStore<RoomView>(emptyRoomView());
+  const client = new RoomClient({ host, sessionId, token });
+
+  const notify = (code: RoomView["notices"][number]["code"], message: string) => {
+    const id = ++noticeIds;
+    set("notices", (n) => [...n.slice(-3), { id, code, message }]);
+    // Notices fade on their own; errors that matter stay visible elsewhere (banners, docks).
+    setTimeout(() => set("notices", (n) => n.filter((x) => x.id !== id)), 8_000);
+  };
+  const report = (e: unknown) => {
+    if (e instanceof RoomCommandError) notify(e.code === "timeout" || e.code === "disconnected" || e.code === "closed" ? "client" : e.code, e.message);
+    else notify("client", e instanceof Error ? e.message : String(e));
+  };
+
+  const first = (t: Transcript) => {
+    syncAll(t, set);
+    set("ready", true);
+    // For the bench and tests: when the first transcript reached the screen (next frame).
+    performance.mark("agentroom:transcript-synced");
+    requestAnimationFrame(() => requestAnimationFrame(() => performance.mark("agentroom:transcript-painted")));
+  };
+  const offChange = client.onChange((changes, t) => {
+    if (!room.ready) first(t);
+    else syncChanges(t, changes, set);
+  });
+  const offState = client.onStateChange((s) => set("connection", connectionView(s)));
+  const offPresence = client.onPresence((users, you) =>
+    batch(() => {
+      set("presence", reconcile(users.slice(), { key: "id" }));
+      set("you", you ? reconcile(you) : null);
+    }),
+  );
+  const offError = client.onError((e) => {
+    if (e.code === "gap") return; // the client resyncs on its own; nothing for a person to do
+    notify(e.code === "bad_frame_from_room" ? "internal" : e.code, e.message);
+  });
+  set("connection", connectionView(client.state));
+
+  onCleanup(() => {
+    offChange();
+    offState();
+    offPresence();
+    offError();
+    client.close();
+  });
+
+  const actions: RoomActions = {
+    prompt: (text, mode) => {
+      client.prompt(text, mode ? { mode } : {}).catch(report);
+    },
+    cancelQueued: (id) => {
+      client.cancelQueued(id).catch(report);
+    },
+    stop: () => {
+      // Instant feedback: "Stopping…" now, cleared when the room reports the agent idle.
+      set("stopping", true);
+      client.stop().catch((e) => {
+        set("stopping", false);
+        report(e);
+      });
+    },
+    setMode: (mode) => {
+      client.setMode(mode).catch(report);
+    },
+    replyPermission: (requestID, reply, message) => {
+      client.replyPermission(requestID, reply, message).catch(report);
+    },
+    replyQuestion: (requestID, answers) => {
+      client.replyQuestion(requestID, answers).catch(report);
+    },
+    loadOlder: () => {
+      if (room.loadingHistory || !room.hasMore) return;
+      set("loadingHistory", true);
+      client
+        .loadOlder()
+        .catch(report)
+        .finally(() => set("loadingHistory", false));
+    },
+    setTyping: (typing) => client.typing(typing),
+    dismissNotice: (id) => set("notices", (n) => n.filter((x) => x.id !== id)),
+  };
+
+  const partEnv: PartEnv = { fetchFullPart: (partId) => api.part(token, sessionId, partId) };
+  return { room, actions, partEnv, client };
+}

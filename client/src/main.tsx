@@ -1,0 +1,46 @@
+/**
+ * The app's entry: picks the view from the path. `/` is the session list, `/s/:id` a session,
+ * `/embed/:id` the chromeless embed. Tokens come from the URL fragment (see lib/auth.ts).
+ */
+import { render } from "solid-js/web";
+import { Match, Switch, lazy, type JSX } from "solid-js";
+import "./styles.css";
+import { initTheme } from "./lib/theme.ts";
+import { fragmentParams } from "./lib/auth.ts";
+import { SessionList } from "./views/SessionList.tsx";
+import { SessionPage } from "./views/SessionPage.tsx";
+
+const EmbedPage = lazy(() => import("./views/EmbedPage.tsx").then((m) => ({ default: m.EmbedPage })));
+
+export type Route = { name: "list" } | { name: "session"; id: string } | { name: "embed"; id: string } | { name: "missing" };
+
+export function routeOf(pathname: string): Route {
+  if (pathname === "/" || pathname === "/index.html") return { name: "list" };
+  const m = /^\/(s|embed)\/([^/]+)\/?$/.exec(pathname);
+  if (m) return { name: m[1] === "s" ? "session" : "embed", id: decodeURIComponent(m[2]!) };
+  return { name: "missing" };
+}
+
+function App(): JSX.Element {
+  const route = routeOf(location.pathname);
+  initTheme(route.name === "embed" ? fragmentParams().get("theme") : undefined);
+  return (
+    <Switch>
+      <Match when={route.name === "list"}>
+        <SessionList />
+      </Match>
+      <Match when={route.name === "session" && route}>{(r) => <SessionPage id={(r() as { id: string }).id} />}</Match>
+      <Match when={route.name === "embed" && route}>{(r) => <EmbedPage id={(r() as { id: string }).id} />}</Match>
+      <Match when={route.name === "missing"}>
+        <div class="list-page">
+          <h1>Not found</h1>
+          <p>
+            <a href="/">All sessions</a>
+          </p>
+        </div>
+      </Match>
+    </Switch>
+  );
+}
+
+render(() => <App />, document.getElementById("app")!);

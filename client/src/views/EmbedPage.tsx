@@ -1,0 +1,42 @@
+/**
+ * `/embed/:id#token=…&theme=…&max=…`: the chromeless room for `<agent-room>` iframes. Read-only
+ * unless the token is a driver's. It reports its height to the parent page so the iframe can be
+ * sized to the content; the transcript grows up to `max` pixels and then scrolls inside.
+ */
+import { Show, onCleanup, onMount, type JSX } from "solid-js";
+import { fragmentParams, sessionToken } from "../lib/auth.ts";
+import { createRoomStore } from "../lib/room-store.ts";
+import { RoomScreen } from "./RoomScreen.tsx";
+
+function postHeight(sessionId: string): () => void {
+  let last = -1;
+  const send = () => {
+    const h = Math.ceil(document.documentElement.scrollHeight);
+    if (h === last || window.parent === window) return;
+    last = h;
+    // Only a number leaves the frame, so "*" is safe; the element checks where it came from.
+    window.parent.postMessage({ type: "agentroom:height", height: h, session: sessionId }, "*");
+  };
+  const ro = new ResizeObserver(send);
+  ro.observe(document.body);
+  send();
+  return () => ro.disconnect();
+}
+
+function EmbedRoom(props: { id: string; token: string }): JSX.Element {
+  const store = createRoomStore(props.id, props.token);
+  (window as unknown as { __agentroom?: unknown }).__agentroom = store;
+  const max = Number(fragmentParams().get("max")) || 640;
+  document.documentElement.classList.add("embed-auto");
+  onMount(() => onCleanup(postHeight(props.id)));
+  return <RoomScreen room={store.room} actions={store.actions} partEnv={store.partEnv} sessionId={props.id} token={props.token} chromeless autoHeight={max} />;
+}
+
+export function EmbedPage(props: { id: string }): JSX.Element {
+  const token = sessionToken(props.id, true);
+  return (
+    <Show when={token} fallback={<p class="empty">This embed has no token.</p>}>
+      {(t) => <EmbedRoom id={props.id} token={t()} />}
+    </Show>
+  );
+}

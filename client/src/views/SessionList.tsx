@@ -1,0 +1,184 @@
+/**
+ * `/`: every session, live. The lobby connection pushes the list and each change (no polling);
+ * rows show status (idle / busy / waiting for approval / archived / agent offline), title,
+ * workspace and last activity. Create a session, filter, archived sessions in their own section.
+ */
+import { For, Show, createMemo, createSignal, onCleanup, onMount, type JSX } from "solid-js";
+import { createStore, reconcile } from "solid-js/store";
+import type { SessionStatus, SessionSummary } from "../../../shared/protocol.ts";
+import { api } from "../lib/api.ts";
+import { forgetOperatorToken, operatorToken } from "../lib/auth.ts";
+import { formatRelative } from "../lib/format.ts";
+import { useNow } from "../lib/clock.ts";
+import { connectLobby } from "../lib/lobby.ts";
+import type { ConnectionView } from "../lib/room-view.ts";
+import { ConnectionBadge } from "../components/StatusBar.tsx";
+import { ThemeToggle } from "../components/ThemeToggle.tsx";
+
+const STATUS_TEXT: Record<SessionStatus, string> = {
+  idle: "Idle",
+  busy: "Working",
+  waiting: "Needs approval",
+  archived: "Archived",
+  offline: "Agent offline",
+};
+
+function SessionRow(props: { s: SessionSummary; now: number }): JSX.Element {
+  return (
+    <li data-session-id={props.s.id} data-status={props.s.status}>
+      <a class="session-row" href={`/s/${encodeURIComponent(props.s.id)}`}>
+        <span class={`status-pill ${props.s.status}`}>
+          <span class="status-dot" aria-hidden="true" />
+          {STATUS_TEXT[props.s.status]}
+        </span>
+        <span class="session-title">
+          {props.s.title || "Untitled session"}
+          <Show when={props.s.demo}>
+            {" "}
+            <span class="badge demo">demo</span>
+          </Show>
+        </span>
+        <span class="session-meta mono">{props.s.workspace ?? props.s.id}</span>
+        <span class="session-when" title={new Date(props.s.updatedAt).toLocaleString()}>
+          {formatRelative(props.s.updatedAt, props.now)}
+        </span>
+      </a>
+    </li>
+  );
+}
+
+function CreateForm(props: { token: string }): JSX.Element {
+  const [title, setTitle] = createSignal("");
+  const [directory, setDirectory] = createSignal("");
+  const [busy, setBusy] = createSignal(false);
+  const [error, setError] = createSignal<string>();
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(undefined);
+    try {
+      const r = await api.createSession(props.token, {
+        ...(title().trim() ? { title: title().trim() } : {}),
+        ...(directory().trim() ? { directory: directory().trim() } : {}),
+      });
+      location.assign(r.url.includes("#") ? r.url : `${r.url}#token=${encodeURIComponent(r.ownerToken)}`);
+    } catch (err) {
+      setError(err instanceof Error ? err.message : String(err));
+      setBusy(false);
+    }
+  };
+  return (
+    <form class="card create-form" onSubmit={submit} aria-label="New session">
+      <label class="field">
+        <span>Title (optional)</span>
+        <input class="input" value={title()} onInput={(e) => setTitle(e.currentTarget.value)} placeholder="Fix the flaky test" />
+      </label>
+      <label class="field">
+        <span>Directory (optional; empty = a fresh git repository)</span>
+        <input class="input mono" value={directory()} onInput={(e) => setDirectory(e.currentTarget.value)} placeholder="projects/my-app" />
+      </label>
+      <button type="submit" class="btn primary" disabled={busy()}>
+        {busy() ? "Creating…" : "New session"}
+      </button>
+      <Show when={error()}>
+        <p class="error-text" role="alert" style={{ "grid-column": "1 / -1", margin: 0 }}>
+          {error()}
+        </p>
+      </Show>
+    </form>
+  );
+}
+
+export function SessionList(): JSX.Element {
+  const token = operatorToken();
+  const [sessions, setSessions] = createStore<{ list: SessionSummary[] }>({ list: [] });
+  const [loaded, setLoaded] = createSignal(false);
+  const [connection, setConnection] = createSignal<ConnectionView>({ kind: "connecting" });
+  const [filter, setFilter] = createSignal("");
+  const now = useNow();
+
+  onMount(() => {
+    if (!token) return;
+    const lobby = connectLobby(token, {
+      onSessions: (list) => {
+        setSessions("list", reconcile(list, { key: "id" }));
+        setLoaded(true);
+      },
+      onChanged: (s) => {
+        const i = sessions.list.findIndex((x) => x.id === s.id);
+        if (i >= 0) setSessions("list", i, reconcile(s));
+        else setSessions("list", (l) => [s, ...l]);
+      },
+      onDeleted: (id) => setSessions("list", (l) => l.filter((x) => x.id !== id)),
+      onConnection: setConnection,
+    });
+    onCleanup(() => lobby.close());
+  });
+
+  const matches = (s: SessionSummary) => {
+    const q = filter().trim().toLowerCase();
+    return !q || s.title.toLowerCase().includes(q) || (s.workspace ?? "").toLowerCase().includes(q) || s.id.includes(q) || s.status.includes(q);
+  };
+  const sorted = createMemo(() => [...sessions.list].sort((a, b) => b.updatedAt - a.updatedAt).filter(matches));
+  const active = () => sorted().filter((s) => !s.archived);
+  const archived = () => sorted().filter((s) => s.archived);
+
+  return (
+    <div class="list-page">
+      <header class="list-head">
+        <h1>agentroom</h1>
+        <Show when={token}>
+          <ConnectionBadge connection={connection()} />
+        </Show>
+        <ThemeToggle />
+        <Show when={token}>
+          <button
+            type="button"
+            class="btn small"
+            onClick={() => {
+              forgetOperatorToken();
+              location.reload();
+            }}
+          >
+            Sign out
+          </button>
+        </Show>
+      </header>
+      <Show
+        when={token}
+        fallback={
+          <div class="card empty">
+            <p>
+              Open the link that <code>npm start</code> printed (it ends in <code>#token=…</code>) to see and create sessions.
+            </p>
+            <p class="muted">A session link someone shared with you opens that session directly.</p>
+          </div>
+        }
+      >
+        <CreateForm token={token!} />
+        <div class="filter-row">
+          <label class="sr-only" for="filter">
+            Filter sessions
+          </label>
+          <input id="filter" class="input" type="search" placeholder="Filter by title, directory or status" value={filter()} onInput={(e) => setFilter(e.currentTarget.value)} />
+          <span class="muted" aria-live="polite">
+            {active().length} active{archived().length ? `, ${archived().length} archived` : ""}
+          </span>
+        </div>
+        <Show when={loaded()} fallback={<div class="card empty muted">Loading sessions…</div>}>
+          <Show when={active().length > 0} fallback={<div class="card empty muted">{filter() ? "No session matches." : "No sessions yet. Create one above."}</div>}>
+            <ul class="card session-list" aria-label="Sessions">
+              <For each={active()}>{(s) => <SessionRow s={s} now={now()} />}</For>
+            </ul>
+          </Show>
+          <Show when={archived().length > 0}>
+            <h2 class="section-title">Archived</h2>
+            <ul class="card session-list" aria-label="Archived sessions">
+              <For each={archived()}>{(s) => <SessionRow s={s} now={now()} />}</For>
+            </ul>
+          </Show>
+        </Show>
+      </Show>
+    </div>
+  );
+}

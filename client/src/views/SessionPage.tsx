@@ -1,0 +1,38 @@
+/** `/s/:id#token=…`: the full session view. */
+import { Show, createEffect, type JSX } from "solid-js";
+import { sessionToken } from "../lib/auth.ts";
+import { createRoomStore } from "../lib/room-store.ts";
+import { RoomScreen } from "./RoomScreen.tsx";
+
+function RoomWithToken(props: { id: string; token: string }): JSX.Element {
+  const store = createRoomStore(props.id, props.token);
+  createEffect(() => {
+    const t = store.room.session?.title;
+    document.title = t ? `${t} — agentroom` : "agentroom";
+  });
+  // Tests and the bench reach the client through this handle (never used by the app itself).
+  (window as unknown as { __agentroom?: unknown }).__agentroom = store;
+  return (
+    <RoomScreen room={store.room} actions={store.actions} partEnv={store.partEnv} sessionId={props.id} token={props.token} />
+  );
+}
+
+export function SessionPage(props: { id: string }): JSX.Element {
+  const token = sessionToken(props.id);
+  return (
+    <Show
+      when={token}
+      fallback={
+        <div class="list-page">
+          <h1>No access</h1>
+          <p>This link has no token. Ask the session's owner for a viewer or driver link.</p>
+          <p>
+            <a href="/">All sessions</a>
+          </p>
+        </div>
+      }
+    >
+      {(t) => <RoomWithToken id={props.id} token={t()} />}
+    </Show>
+  );
+}
