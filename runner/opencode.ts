@@ -315,23 +315,34 @@ export class OpencodeServer extends EventEmitter<OpencodeServerEvents> {
     this.emit("ready", { url, startupMs, adopted: false, generation: gen });
   }
 
-  /** Health checks catch a hung server, and an adopted one (not our child) that died. */
+  /**
+   * Death is noticed at once (our child's exit, or — for an adopted server — its pid gone, checked
+   * every second). A server that lives but stops answering is restarted only after a long silence:
+   * under load (2 cores, a first prompt loading plugins) a healthy OpenCode can take seconds to
+   * answer, and a needless restart would cut the turn it is running.
+   */
   private startHealthChecks(): void {
     if (this.healthTimer) clearInterval(this.healthTimer);
     let failures = 0;
+    let tick = 0;
+    let probing = false;
+    const intervalMs = this.options.healthIntervalMs ?? 1_000;
     this.healthTimer = setInterval(() => {
       if (this.stopped || this.restarting || !this.url) return;
+      if (!pidAlive(this.pid)) {
+        void this.restart("process is gone");
+        return;
+      }
+      if (++tick % 5 !== 0 || probing) return;
+      probing = true;
       const url = this.url;
-      void this.healthy(url, 3_000).then((ok) => {
+      void this.healthy(url, 10_000).then((ok) => {
+        probing = false;
         if (this.stopped || this.restarting || url !== this.url) return;
-        if (ok && pidAlive(this.pid)) {
-          failures = 0;
-          return;
-        }
-        failures++;
-        if (!pidAlive(this.pid) || failures >= 3) void this.restart(pidAlive(this.pid) ? "health check failed" : "process is gone");
+        failures = ok ? 0 : failures + 1;
+        if (failures >= 6) void this.restart(`no answer to health checks for ${failures * 5 * intervalMs} ms`);
       });
-    }, this.options.healthIntervalMs ?? 1_000);
+    }, intervalMs);
     this.healthTimer.unref?.();
   }
 

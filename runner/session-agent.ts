@@ -312,6 +312,7 @@ export class SessionAgent {
       return;
     }
     this.outbox.sendInOrder({ type: "agent.prompt.started", queueId: item.id, messageID });
+    this.deps.log(`room ${this.roomId}: prompt ${item.id} started as ${messageID} (${item.mode})`);
   }
 
   private async abort(by: string): Promise<void> {
