@@ -183,6 +183,18 @@ describe("RoomClient: gaps and resync", () => {
     expect(c.stats.gaps).toBe(1);
   });
 
+  it("asks again when the room refuses a resync as rate-limited", async () => {
+    const c = client({ rateLimitRetryMs: 10 });
+    const ws = await socket(1);
+    joinWithSnapshot(ws, withText(3, "a"));
+    ws.receive({ type: "events", from: 9, to: 9, events: [delta(9, "x")] });
+    const [resync] = ws.sentFrames;
+    expect(resync).toMatchObject({ type: "resync" });
+    ws.receive({ type: "error", code: "rate_limited", message: "slow down", ref: resync!.ref });
+    await vi.waitFor(() => expect(ws.sentFrames.filter((f) => f.type === "resync")).toHaveLength(2), { timeout: 1_000, interval: 5 });
+    expect(c.stats.resyncs).toBe(2);
+  });
+
   it("resyncs when caught-up says the room is ahead of what it got", async () => {
     const c = client();
     const ws = await socket(1);
@@ -310,6 +322,24 @@ describe("RoomClient: commands", () => {
     await expect(c.setMode("plan")).rejects.toMatchObject({ code: "disconnected" });
   });
 
+  it("a prompt refused as rate-limited is sent again later, not dropped", async () => {
+    const { c, ws } = await live({ rateLimitRetryMs: 10 });
+    const p = c.prompt("burst");
+    const first = ws.sentFrames[0]!;
+    ws.receive({ type: "error", code: "rate_limited", message: "slow down", ref: first.ref });
+    await vi.waitFor(() => expect(ws.sentFrames).toHaveLength(2), { timeout: 1_000, interval: 5 });
+    expect(ws.sentFrames[1]).toEqual(first);
+    ws.receive({ type: "ack", ref: first.ref, command: "prompt" });
+    await expect(p).resolves.toMatchObject({ duplicate: false });
+  });
+
+  it("other commands refused as rate-limited fail with that code", async () => {
+    const { c, ws } = await live();
+    const stop = c.stop();
+    ws.receive({ type: "error", code: "rate_limited", message: "slow down", ref: ws.sentFrames[0]!.ref });
+    await expect(stop).rejects.toMatchObject({ code: "rate_limited" });
+  });
+
   it("times out a command the room never answers", async () => {
     const { c } = await live({ commandTimeoutMs: 30 });
     await expect(c.stop()).rejects.toMatchObject({ code: "timeout" });
@@ -357,6 +387,16 @@ describe("RoomClient: commands", () => {
 });
 
 describe("RoomClient: presence, raw frames, validation", () => {
+  it("warns when the room speaks another protocol version", async () => {
+    const c = client();
+    const errors: RoomError[] = [];
+    c.onError((e) => errors.push(e));
+    const ws = await socket(1);
+    ws.accept();
+    ws.receive({ type: "welcome", protocol: 99, you, catchup: "snapshot", seq: 0 });
+    expect(errors.map((e) => e.code)).toEqual(["protocol_mismatch"]);
+  });
+
   it("reports presence", async () => {
     const c = client();
     const seen: number[] = [];

@@ -15,6 +15,7 @@
  * listeners are told what changed rather than handed a copy.
  */
 import {
+  PROTOCOL_VERSION,
   ServerFrameSchema,
   type ClientFrame,
   type ErrorCode,
@@ -50,6 +51,8 @@ export interface RoomClientOptions {
   connectionTimeoutMs?: number;
   /** Reject a command (other than a prompt) that gets no answer in this time. Default 15 s. */
   commandTimeoutMs?: number;
+  /** Base delay before resending a prompt or resync the room refused as rate-limited. Default 1 s. */
+  rateLimitRetryMs?: number;
   /** Validate every room frame with zod (for tests and development; off on the hot path). */
   validate?: boolean;
   /** Ask `GET /api/sessions/:id` why an attempt failed before opening (401, 404). Default true. */
@@ -83,7 +86,7 @@ export class RoomCommandError extends Error {
 
 /** An error frame that answered no command of ours, or a protocol problem seen by the client. */
 export interface RoomError {
-  code: ErrorCode | "gap" | "bad_frame_from_room";
+  code: ErrorCode | "gap" | "bad_frame_from_room" | "protocol_mismatch";
   message: string;
   ref?: string;
 }
@@ -159,6 +162,8 @@ export class RoomClient {
   /** A resync was asked for and its snapshot has not come yet. */
   private resyncing = false;
   private resyncTimer: ReturnType<typeof setTimeout> | undefined;
+  private resyncRef: string | undefined;
+  private readonly rateRetryMs: number;
   private typingSent = false;
 
   private readonly changeEvents = new Emitter<[TranscriptChanges, Transcript]>();
@@ -171,6 +176,7 @@ export class RoomClient {
     this.opts = opts;
     this.sessionId = opts.sessionId;
     this.token = opts.token;
+    this.rateRetryMs = opts.rateLimitRetryMs ?? RATE_RETRY_MS;
     this.transcript = opts.transcript ?? new Transcript();
     const doFetch = opts.fetch ?? (typeof fetch === "function" ? fetch.bind(globalThis) : undefined);
     this.conn = new Connection(
@@ -452,15 +458,32 @@ export class RoomClient {
 
   private requestResync(): void {
     if (this.resyncing) return;
-    if (!this.conn.send(JSON.stringify({ type: "resync" } satisfies ClientFrame))) return;
+    const ref = this.nextRef();
+    if (!this.conn.send(JSON.stringify({ type: "resync", ref } satisfies ClientFrame))) return;
     this.resyncing = true;
+    this.resyncRef = ref;
     this.stats.resyncs++;
-    // If the snapshot never comes (a lost frame), ask again rather than stay stuck.
+    // If the snapshot never comes (a lost frame, a refusal), ask again rather than stay stuck.
+    this.retryResyncIn(RESYNC_TIMEOUT_MS);
+  }
+
+  private retryResyncIn(ms: number): void {
     clearTimeout(this.resyncTimer);
     this.resyncTimer = setTimeout(() => {
       this.resyncing = false;
       if (this.conn.isOpen) this.requestResync();
-    }, 10_000);
+    }, ms);
+  }
+
+  /**
+   * The room refused a frame only because this connection sent too many: a durable prompt is
+   * kept and sent again a little later (a reconnect may resend many at once), never dropped.
+   */
+  private resendLater(p: PendingCommand): void {
+    clearTimeout(p.timer);
+    p.timer = setTimeout(() => {
+      if (this.pending.get(p.ref) === p) this.conn.send(p.frame);
+    }, this.rateRetryMs * (1 + Math.random()));
   }
 
   private onFrameText(data: string): void {
@@ -492,6 +515,12 @@ export class RoomClient {
     switch (f.type) {
       case "welcome":
         this.you = f.you;
+        if (f.protocol !== PROTOCOL_VERSION) {
+          this.errorEvents.emit({
+            code: "protocol_mismatch",
+            message: `the room speaks protocol ${f.protocol}, this client ${PROTOCOL_VERSION}; reload to update`,
+          });
+        }
         // A replay needs state to replay onto; and a room behind our cursor lost or replaced
         // history (restored storage, a recreated session): start over from its snapshot.
         if (f.catchup === "replay" && (!t.session || f.seq < t.lastSeq)) this.requestResync();
@@ -542,10 +571,19 @@ export class RoomClient {
         this.settle(f.ref, true, f);
         return;
       case "error": {
+        if (f.ref !== undefined && f.ref === this.resyncRef && this.resyncing) {
+          // The resync itself was refused (rate limit): ask again shortly.
+          this.retryResyncIn(this.rateRetryMs);
+          return;
+        }
         const p = f.ref !== undefined ? this.pending.get(f.ref) : undefined;
         // A resent prompt the room already has is a success, not a failure.
         if (p && p.kind === "prompt" && f.code === "duplicate") {
           this.settle(f.ref, true, { duplicate: true });
+          return;
+        }
+        if (p && p.durable && f.code === "rate_limited") {
+          this.resendLater(p);
           return;
         }
         if (!this.settle(f.ref, false, undefined, f.code, f.message)) {
@@ -591,6 +629,11 @@ export class RoomClient {
     return { reason, message, code: res.status };
   }
 }
+
+/** How long to wait for the snapshot that answers a resync before asking again. */
+const RESYNC_TIMEOUT_MS = 10_000;
+/** Base delay before resending a frame the room refused as rate-limited (jittered up to 2x). */
+const RATE_RETRY_MS = 1_000;
 
 const KNOWN_SERVER_FRAMES = new Set(["welcome", "snapshot", "events", "caught-up", "history", "presence", "ack", "error"]);
 

@@ -432,7 +432,10 @@ describe("Transcript: session, queue and requests", () => {
 
 describe("Transcript: snapshots and history", () => {
   const page = (from: number, to: number) =>
-    Array.from({ length: to - from + 1 }, (_, i) => withParts(`m${String(from + i).padStart(3, "0")}`, [text(`p${from + i}`, `m${String(from + i).padStart(3, "0")}`, "x")]));
+    Array.from({ length: to - from + 1 }, (_, i) => {
+      const id = `m${String(from + i).padStart(3, "0")}`;
+      return { info: { ...msg(id), time: { created: from + i } }, parts: [text(`p${from + i}`, id, "x")] };
+    });
 
   it("loads a snapshot: everything current, seq as cursor", () => {
     const t = Transcript.fromSnapshot(
@@ -466,9 +469,30 @@ describe("Transcript: snapshots and history", () => {
 
   it("ignores live updates to messages older than the loaded window (a page will carry them)", () => {
     const t = Transcript.fromSnapshot(snapshot({ seq: 5, messages: page(5, 6), hasMore: true }));
-    t.applyBatch(6, 7, seqd(6, [{ type: "message.upsert", message: msg("m001") }, { type: "part.upsert", part: text("old", "m001") }]));
+    t.applyBatch(
+      6,
+      9,
+      seqd(6, [
+        { type: "part.upsert", part: text("old0", "m001") },
+        { type: "message.upsert", message: { ...msg("m001"), time: { created: 1 } } },
+        { type: "part.upsert", part: text("old", "m001") },
+        { type: "part.delta", messageID: "m001", partID: "old", field: "text", delta: "x" },
+      ]),
+    );
     expect(t.messages.map((m) => m.info.id)).toEqual(["m005", "m006"]);
-    expect(t.lastSeq).toBe(7);
+    expect(t.lastSeq).toBe(9);
+    // The page that covers it brings it, whole, in its place.
+    t.prependHistory(page(1, 4), false);
+    expect(t.messages.map((m) => m.info.id)).toEqual(["m001", "m002", "m003", "m004", "m005", "m006"]);
+    expect(t.message("m001")!.parts.map((p) => p.id)).toEqual(["p1"]);
+  });
+
+  it("judges 'older' by creation time, so ids of any shape work (m10 after m9)", () => {
+    const t = Transcript.fromSnapshot(
+      snapshot({ seq: 1, hasMore: true, messages: [{ info: { ...msg("m9"), time: { created: 9 } }, parts: [] }] }),
+    );
+    t.applyEvent({ type: "message.upsert", message: { ...msg("m10"), time: { created: 10 } }, seq: 2, ts: 1 });
+    expect(t.messages.map((m) => m.info.id)).toEqual(["m9", "m10"]);
   });
 
   it("a reconnect snapshot keeps the older pages already loaded", () => {

@@ -181,6 +181,8 @@ export class Transcript {
   private readonly index = new Map<string, MessageEntry>();
   /** Parts that arrived before their message, by message id; attached when it arrives. */
   private readonly orphans = new Map<string, Part[]>();
+  /** Messages seen live but older than the loaded window; their parts are not kept either. */
+  private readonly olderThanWindow = new Set<string>();
   private rawStatus: Exclude<AgentStatus, "waiting"> = "idle";
   private changes: TranscriptChanges = emptyChanges();
 
@@ -261,6 +263,7 @@ export class Transcript {
     this.messages.length = 0;
     this.index.clear();
     this.orphans.clear();
+    this.olderThanWindow.clear();
     for (const m of kept) {
       this.messages.push(m);
       this.index.set(m.info.id, m);
@@ -292,6 +295,7 @@ export class Transcript {
   prependHistory(page: readonly MessageWithParts[], hasMore: boolean): number {
     const fresh: MessageEntry[] = [];
     for (const m of page) {
+      this.olderThanWindow.delete(m.info.id);
       if (this.index.has(m.info.id)) continue;
       const entry = this.putMessageWithParts(m, "none");
       fresh.push(entry);
@@ -499,9 +503,14 @@ export class Transcript {
       this.changes.messages.add(info.id);
       return;
     }
-    // A message older than the loaded window (ids grow with time in OpenCode): the history page
-    // that covers it will carry its current state, so it is not put out of place at the end.
-    if (this.isBeforeWindow(info.id)) return;
+    // A message older than the loaded window (a runner re-sending old messages after a restart):
+    // the history page that covers it will carry its current state; appending it would put it
+    // out of place at the end.
+    if (this.isBeforeWindow(info)) {
+      this.olderThanWindow.add(info.id);
+      this.orphans.delete(info.id);
+      return;
+    }
     const entry: MessageEntry = { info, parts: this.orphans.get(info.id) ?? [] };
     this.orphans.delete(info.id);
     this.messages.push(entry);
@@ -519,7 +528,7 @@ export class Transcript {
       this.markPart(part.messageID, part.id);
       return;
     }
-    if (this.isBeforeWindow(part.messageID)) return;
+    if (this.olderThanWindow.has(part.messageID)) return;
     let list = this.orphans.get(part.messageID);
     if (!list) this.orphans.set(part.messageID, (list = []));
     upsertInOrder(list, part, partKey);
@@ -532,7 +541,7 @@ export class Transcript {
     if (!list || i < 0) {
       // A delta that raced ahead of its part's first snapshot: like the room, start a text part
       // so the text is not lost (the part's snapshot replaces it).
-      if (!entry && this.isBeforeWindow(messageID)) return;
+      if (!entry && this.olderThanWindow.has(messageID)) return;
       this.putPart({ id: partID, messageID, type: "text", [field]: delta } as Part);
       return;
     }
@@ -557,9 +566,13 @@ export class Transcript {
     return entry;
   }
 
-  private isBeforeWindow(messageID: string): boolean {
+  /**
+   * True for a message created before the oldest loaded one while older history exists. Judged
+   * by creation time, not id, so any id scheme works; a tie counts as new.
+   */
+  private isBeforeWindow(info: Message): boolean {
     const first = this.messages[0];
-    return this.hasMore && first !== undefined && messageID < first.info.id;
+    return this.hasMore && first !== undefined && info.time.created < first.info.time.created;
   }
 
   private markPart(messageID: string, partID: string): void {
