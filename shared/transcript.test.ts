@@ -365,7 +365,7 @@ describe("Transcript: session, queue and requests", () => {
   it("a request the agent closed is no longer pending", () => {
     const t = fresh();
     t.applyEvent({ type: "permission.asked", request: { id: "perm1", permission: "bash", patterns: [], createdAt: 1 }, seq: 1, ts: 1 });
-    t.applyEvent({ type: "request.closed", requestID: "perm1", seq: 2, ts: 1 } as unknown as RoomEvent);
+    t.applyEvent({ type: "request.closed", requestID: "perm1", seq: 2, ts: 1 });
     expect(t.permissions).toEqual([]);
     expect(t.session!.agentStatus).toBe("idle");
   });

@@ -467,19 +467,16 @@ export class Transcript {
           s.allowedOrigins = ev.origins.slice();
         });
         return;
-      default: {
-        // OpenCode is done with a request (answered elsewhere or timed out): it is no longer open.
-        // Matched by name so this file builds whether or not the protocol lists the type yet.
-        const other = ev as { type: string; requestID?: unknown };
-        if (other.type === "request.closed" && typeof other.requestID === "string") {
-          if (removeById(this.permissions, other.requestID, byIdKey)) c.permissions = true;
-          if (removeById(this.questions, other.requestID, byIdKey)) c.questions = true;
-          this.patchSession(noPatch);
-        }
-        // Any other type this build does not know (a newer room): its seq still counts, so the
+      case "request.closed":
+        // OpenCode is done with a request (answered in OpenCode, timed out): no longer open.
+        if (removeById(this.permissions, ev.requestID, byIdKey)) c.permissions = true;
+        if (removeById(this.questions, ev.requestID, byIdKey)) c.questions = true;
+        this.patchSession(noPatch);
+        return;
+      default:
+        // A type this build does not know (a newer room): its seq still counts, so the
         // transcript stays in step; the state it would change is simply not shown.
         return;
-      }
     }
   }
 
