@@ -13,13 +13,17 @@ function errorText(err: { name: string; data?: Record<string, unknown> }): strin
   return msg ? `${err.name}: ${msg}` : err.name;
 }
 
-export function MessageItem(props: { message: MessageView }): JSX.Element {
+export function MessageItem(props: {
+  message: MessageView;
+  /** The previous message is also the agent's (a multi-step turn): no repeated header. */
+  continued?: boolean;
+}): JSX.Element {
   const info = () => props.message.info;
   const streaming = () => info().role === "assistant" && info().time.completed === undefined && !info().error;
   const visibleParts = () => props.message.parts.filter((p) => !isHiddenPart(p));
   return (
     <article
-      class={`msg msg-${info().role}`}
+      class={`msg msg-${info().role} ${props.continued ? "msg-continued" : ""}`}
       data-message-id={info().id}
       data-role={info().role}
       aria-busy={streaming() ? "true" : undefined}
@@ -31,7 +35,7 @@ export function MessageItem(props: { message: MessageView }): JSX.Element {
           </div>
         </Match>
         <Match when={info().role === "assistant"}>
-          <div class="msg-assistant-head muted">
+          <div class="msg-assistant-head muted" classList={{ "sr-only": !!props.continued && !streaming() }}>
             <span class="agent-name">{info().agent ?? "agent"}</span>
             <Show when={info().modelID}>
               <span class="dot-sep" aria-hidden="true">·</span>

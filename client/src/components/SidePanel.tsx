@@ -45,7 +45,9 @@ export function SidePanel(props: { todos: readonly Todo[]; diff: readonly FileDi
       <Show when={props.todos.length > 0}>
         <TodoList todos={props.todos} />
       </Show>
-      <FileChanges diff={props.diff} />
+      <Show when={props.diff.length > 0 || props.todos.length === 0}>
+        <FileChanges diff={props.diff} />
+      </Show>
     </aside>
   );
 }

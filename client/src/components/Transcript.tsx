@@ -113,7 +113,7 @@ export function Transcript(props: {
                       ref={(el) => queueMicrotask(() => virtualizer.measureElement(el))}
                       style={{ transform: `translateY(${item.start}px)` }}
                     >
-                      <MessageItem message={m()} />
+                      <MessageItem message={m()} continued={props.room.messages[props.room.order[item.index - 1] ?? ""]?.info.role === "assistant" && m().info.role === "assistant"} />
                     </div>
                   )}
                 </Show>

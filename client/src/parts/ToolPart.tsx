@@ -145,7 +145,8 @@ export function ToolPart(props: { part: Part }): JSX.Element {
       <Show when={open()}>
         <div class="tool-body" id={bodyId}>
           <ToolInput tool={part().tool} state={state()} />
-          <Show when={state().status === "completed"}>
+          {/* todowrite's output repeats its input as JSON: the list above says it better. */}
+          <Show when={state().status === "completed" && part().tool !== "todowrite"}>
             <OutputBlock
               label="Output"
               text={(state() as Extract<ToolState, { status: "completed" }>).output}

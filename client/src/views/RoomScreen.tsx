@@ -130,7 +130,12 @@ export function RoomScreen(props: {
                 }
               />
             </Show>
-            <div class="drive">
+            <div
+              class="drive"
+              hidden={
+                !!props.chromeless && !driving() && props.room.permissions.length + props.room.questions.length + props.room.queue.length === 0
+              }
+            >
               <For each={props.room.permissions}>
                 {(req) => (
                   <PermissionDock
@@ -167,7 +172,7 @@ export function RoomScreen(props: {
               </Show>
             </div>
           </main>
-          <Show when={!props.chromeless}>
+          <Show when={!props.chromeless && (sideOpen() || props.room.todos.length > 0 || props.room.diff.length > 0)}>
             <SidePanel todos={props.room.todos} diff={props.room.diff} />
           </Show>
         </div>

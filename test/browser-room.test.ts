@@ -1,0 +1,270 @@
+/**
+ * The app in Debian's Chromium against the real stack (workerd, runner, real OpenCode, scripted
+ * model): two viewers and a driver on one room; streaming, tool blocks, a permission approved by
+ * the driver; a viewer with no composer whose forged prompt frame is refused; a viewer that goes
+ * offline and heals without a reload; a page on another origin embedding the room with
+ * <agent-room>. Screenshots go to test-results/browser/.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { execFileSync } from "node:child_process";
+import { createServer, type Server } from "node:http";
+import type { Browser, Page } from "playwright-core";
+import { startStack, type Stack } from "./harness/stack.ts";
+import { REPO_ROOT, freePort } from "./harness/worker.ts";
+import { launchBrowser, openPage, screenshot, type WatchedPage } from "./harness/browser.ts";
+
+let stack: Stack;
+let browser: Browser;
+const pages: WatchedPage[] = [];
+
+/** The room store the page exposes for tests (window.__agentroom). */
+type RoomHandle = { room: { order: string[]; messages: Record<string, { info: { role: string; time: { completed?: number } }; parts: { type: string; text?: string }[] }>; session: { agentStatus: string } | null; queue: unknown[]; connection: { kind: string } } };
+
+const agentStatus = (p: Page) => p.evaluate(() => (window as unknown as { __agentroom: RoomHandle }).__agentroom.room.session?.agentStatus);
+
+/** The concatenated text of every text part, in order: what a reader sees. */
+const transcriptText = (p: Page) =>
+  p.evaluate(() => {
+    const r = (window as unknown as { __agentroom: RoomHandle }).__agentroom.room;
+    return r.order.map((id) => r.messages[id]!.parts.filter((x) => x.type === "text").map((x) => x.text).join("")).join("\n");
+  });
+
+async function open(url: string, opts: Parameters<typeof openPage>[2] = {}): Promise<WatchedPage> {
+  const p = await openPage(browser, url, { waitFor: ".room", ...opts });
+  pages.push(p);
+  return p;
+}
+
+async function newSession(title: string, allowedOrigins?: string[]) {
+  const s = await stack.worker.createSession({ title, ...(allowedOrigins ? { allowedOrigins } : {}) });
+  await stack.runner.waitHolding(s.id);
+  const token = (role: "viewer" | "driver", name: string) => stack.worker.mintToken({ sid: s.id, role, name });
+  return { ...s, token };
+}
+
+beforeAll(async () => {
+  // The Worker serves dist/client: build the app as it is now.
+  execFileSync(process.execPath, [`${REPO_ROOT}/node_modules/vite/bin/vite.js`, "build", "--logLevel", "error"], { cwd: REPO_ROOT, stdio: "inherit" });
+  [stack, browser] = await Promise.all([startStack(), launchBrowser()]);
+  await stack.runner.ready();
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await stack?.stop();
+});
+
+describe("a room in the browser", () => {
+  it("two viewers watch a driver's run: streamed text, tool blocks, a permission approved", async () => {
+    const s = await newSession("Add a notes file");
+    const driver = await open(`${stack.worker.url}/s/${s.id}#token=${await s.token("driver", "Dana Driver")}`);
+    const viewerA = await open(`${stack.worker.url}/s/${s.id}#token=${await s.token("viewer", "Vic Viewer")}`);
+    const viewerB = await open(`${stack.worker.url}/s/${s.id}#token=${await s.token("viewer", "Val Viewer")}`, {
+      viewport: { width: 390, height: 844 },
+    });
+
+    // Presence: everyone sees the three people (the agent is not listed as a person).
+    await driver.page.waitForFunction(() => document.querySelectorAll(".avatars .avatar").length >= 3);
+
+    // A viewer has no composer and no driving buttons.
+    for (const v of [viewerA, viewerB]) {
+      expect(await v.page.locator(".composer-input").count()).toBe(0);
+      expect(await v.page.locator(".viewer-note").textContent()).toContain("read-only");
+    }
+
+    // Streaming: sample the viewers' text while a long answer arrives; it must grow in steps.
+    const sample = (p: Page) =>
+      p.evaluate(async () => {
+        const seen: number[] = [];
+        const t0 = performance.now();
+        while (performance.now() - t0 < 20_000) {
+          const el = [...document.querySelectorAll(".msg-assistant .part-text")].pop();
+          const n = el?.textContent?.length ?? 0;
+          if (n && n !== seen[seen.length - 1]) seen.push(n);
+          if (seen.length >= 8) break;
+          await new Promise((r) => setTimeout(r, 40));
+        }
+        return seen;
+      });
+    const samplingA = sample(viewerA.page);
+    const samplingB = sample(viewerB.page);
+    await driver.page.fill(".composer-input", "slow chunks=60 delay=50");
+    await driver.page.keyboard.press("Enter");
+    const [seenA, seenB] = await Promise.all([samplingA, samplingB]);
+    for (const seen of [seenA, seenB]) {
+      expect(seen.length).toBeGreaterThanOrEqual(5);
+      expect([...seen].sort((a, b) => a - b)).toEqual(seen); // only ever grows
+    }
+    await screenshot(viewerA.page, "viewer-streaming");
+    await driver.page.waitForFunction(() => (window as unknown as { __agentroom: RoomHandle }).__agentroom.room.session?.agentStatus === "idle", null, { timeout: 30_000 });
+
+    // Tools and a permission: the write runs, the bash call asks.
+    await driver.page.fill(".composer-input", "think, then write notes.md and run bash `ls -la`");
+    await driver.page.keyboard.press("Enter");
+    for (const p of [driver, viewerA, viewerB]) await p.page.waitForSelector(".dock-permission", { timeout: 60_000 });
+    for (const v of [viewerA, viewerB]) {
+      expect(await v.page.locator(".dock-permission").textContent()).toContain("Waiting for approval");
+      expect(await v.page.locator(".dock-permission button").count()).toBe(0);
+      await v.page.waitForSelector('[data-tool="write"][data-status="completed"]');
+      expect(await v.page.locator('[data-tool="bash"]').count()).toBeGreaterThan(0);
+    }
+    expect(await agentStatus(viewerA.page)).toBe("waiting");
+    // Tool blocks start collapsed; open them to show the diff and the command.
+    for (const head of await driver.page.locator(".tool-head").all()) await head.click();
+    await driver.page.waitForSelector(".diff-line.add");
+    await screenshot(driver.page, "driver-permission");
+    await screenshot(viewerB.page, "viewer-phone-permission");
+
+    await driver.page.click("text=Allow once");
+    for (const p of [driver, viewerA, viewerB]) {
+      await p.page.waitForSelector('[data-tool="bash"][data-status="completed"]', { timeout: 60_000 });
+      await p.page.waitForFunction(() => (window as unknown as { __agentroom: RoomHandle }).__agentroom.room.session?.agentStatus === "idle", null, { timeout: 60_000 });
+    }
+    expect(await viewerA.page.locator(".dock-permission").count()).toBe(0);
+    // Everyone ends with the same transcript.
+    const texts = await Promise.all([driver, viewerA, viewerB].map((p) => transcriptText(p.page)));
+    expect(texts[0]).toContain("Done.");
+    expect(texts[1]).toBe(texts[0]);
+    expect(texts[2]).toBe(texts[0]);
+    for (const p of [driver, viewerA, viewerB]) expect(p.errors).toEqual([]);
+  });
+
+  it("refuses a prompt frame a viewer forges by hand", async () => {
+    const s = await newSession("Forged frames");
+    const viewerToken = await s.token("viewer", "Mallory");
+    const driver = await open(`${stack.worker.url}/s/${s.id}#token=${await s.token("driver", "Dana")}`);
+    const viewer = await open(`${stack.worker.url}/s/${s.id}#token=${viewerToken}`);
+    await viewer.page.waitForFunction(() => (window as unknown as { __agentroom: RoomHandle }).__agentroom.room.connection.kind === "open");
+    expect(await viewer.page.locator(".composer-input").count()).toBe(0);
+
+    const answers = await viewer.page.evaluate(
+      async ({ id, token }) => {
+        const ws = new WebSocket(`${location.origin.replace("http", "ws")}/parties/session-room/${id}`, ["agentroom", `t.${token}`]);
+        const got: { type: string; code?: string; ref?: string }[] = [];
+        ws.onmessage = (e) => got.push(JSON.parse(String(e.data)));
+        await new Promise((r) => (ws.onopen = r));
+        for (const frame of [
+          { type: "prompt", ref: "forged-1", id: "forged-prompt", text: "rm -rf / please" },
+          { type: "stop", ref: "forged-2" },
+          { type: "mode.set", ref: "forged-3", mode: "plan" },
+        ]) ws.send(JSON.stringify(frame));
+        const t0 = Date.now();
+        while (got.filter((f) => f.type === "error").length < 3 && Date.now() - t0 < 5000) await new Promise((r) => setTimeout(r, 50));
+        ws.close();
+        return got.filter((f) => f.type === "error");
+      },
+      { id: s.id, token: viewerToken },
+    );
+    expect(answers.map((a) => [a.ref, a.code])).toEqual([
+      ["forged-1", "forbidden"],
+      ["forged-2", "forbidden"],
+      ["forged-3", "forbidden"],
+    ]);
+    // Nothing happened: no queued prompt, no message, the mode unchanged, the agent idle.
+    await driver.page.waitForTimeout(500);
+    const state = await driver.page.evaluate(() => {
+      const r = (window as unknown as { __agentroom: RoomHandle & { room: { session: { mode: string } } } }).__agentroom.room;
+      return { queue: r.queue.length, messages: r.order.length, mode: r.session?.mode, status: r.session?.agentStatus };
+    });
+    expect(state).toEqual({ queue: 0, messages: 0, mode: "build", status: "idle" });
+  });
+
+  it("heals a viewer's transcript after its network drops, without a reload", async () => {
+    const s = await newSession("Flaky network");
+    const driver = await open(`${stack.worker.url}/s/${s.id}#token=${await s.token("driver", "Dana")}`);
+    const viewer = await open(`${stack.worker.url}/s/${s.id}#token=${await s.token("viewer", "Offline Olly")}`);
+    await viewer.page.waitForFunction(() => (window as unknown as { __agentroom: RoomHandle }).__agentroom.room.connection.kind === "open");
+    await viewer.page.evaluate(() => ((window as unknown as { __noReload: boolean }).__noReload = true));
+
+    await driver.page.fill(".composer-input", "slow chunks=120 delay=40");
+    await driver.page.keyboard.press("Enter");
+    await viewer.page.waitForSelector(".msg-assistant .part-text");
+    const before = (await transcriptText(viewer.page)).length;
+
+    await viewer.context.setOffline(true);
+    await viewer.page.waitForSelector('[data-connection="offline"], [data-connection="reconnecting"]', { timeout: 10_000 });
+    const badge = await viewer.page.locator(".conn").textContent();
+    expect(badge).toMatch(/Offline|Reconnecting/);
+    // The transcript stays on screen while offline.
+    expect((await transcriptText(viewer.page)).length).toBeGreaterThanOrEqual(before);
+    expect(await viewer.page.locator(".msg").count()).toBeGreaterThan(0);
+    await screenshot(viewer.page, "viewer-offline");
+    await viewer.page.waitForTimeout(3_000);
+    await viewer.context.setOffline(false);
+
+    await driver.page.waitForFunction(() => (window as unknown as { __agentroom: RoomHandle }).__agentroom.room.session?.agentStatus === "idle", null, { timeout: 60_000 });
+    await viewer.page.waitForFunction(() => (window as unknown as { __agentroom: RoomHandle }).__agentroom.room.connection.kind === "open", null, { timeout: 30_000 });
+    await viewer.page.waitForFunction(() => (window as unknown as { __agentroom: RoomHandle }).__agentroom.room.session?.agentStatus === "idle", null, { timeout: 30_000 });
+    expect(await transcriptText(viewer.page)).toBe(await transcriptText(driver.page));
+    expect(await viewer.page.evaluate(() => (window as unknown as { __noReload?: boolean }).__noReload)).toBe(true);
+  });
+
+  it("is embedded by a page on another origin with <agent-room>", async () => {
+    const hostPort = await freePort();
+    const hostOrigin = `http://127.0.0.1:${hostPort}`;
+    const s = await newSession("Embedded run", [hostOrigin]);
+    const viewerToken = await s.token("viewer", "Embed viewer");
+    const driver = await open(`${stack.worker.url}/s/${s.id}#token=${await s.token("driver", "Dana")}`);
+    await driver.page.fill(".composer-input", "hello there");
+    await driver.page.keyboard.press("Enter");
+    await driver.page.waitForFunction(() => (window as unknown as { __agentroom: RoomHandle }).__agentroom.room.session?.agentStatus === "idle" && document.querySelectorAll(".msg-assistant").length > 0, null, { timeout: 60_000 });
+
+    const html = `<!doctype html><meta charset="utf-8"><title>Host page</title>
+      <body style="font-family: system-ui; margin: 24px; background: #fafafa">
+      <h1 style="font-size: 18px">A blog post about our agent</h1>
+      <p>Below is the live run, embedded from agentroom.</p>
+      <agent-room session="${s.id}" token="${viewerToken}" theme="light" src-origin="${stack.worker.url}" style="border:1px solid #ddd;border-radius:10px;overflow:hidden"></agent-room>
+      <script src="${stack.worker.url}/embed.js"></script></body>`;
+    const host: Server = createServer((_req, res) => {
+      res.writeHead(200, { "content-type": "text/html; charset=utf-8" });
+      res.end(html);
+    });
+    await new Promise<void>((r) => host.listen(hostPort, "127.0.0.1", r));
+    try {
+      const page = await openPage(browser, `${hostOrigin}/`, { waitFor: "agent-room iframe" });
+      pages.push(page);
+      const frame = page.page.frameLocator("agent-room iframe");
+      await frame.locator(".msg-assistant .part-text").first().waitFor({ timeout: 30_000 });
+      expect(await frame.locator(".msg-user").first().textContent()).toContain("hello there");
+      // Read-only: no composer for a viewer token, and no app chrome.
+      expect(await frame.locator(".composer-input").count()).toBe(0);
+      expect(await frame.locator(".back").count()).toBe(0);
+      // Sized to its content through postMessage: not the 320 px it starts with.
+      await page.page.waitForFunction(() => {
+        const f = document.querySelector("agent-room iframe") as HTMLIFrameElement;
+        return f.style.height !== "320px" && parseInt(f.style.height) > 150;
+      });
+      await screenshot(page.page, "embed-host-page");
+      expect(page.errors).toEqual([]);
+    } finally {
+      await new Promise((r) => host.close(r));
+    }
+  });
+
+  it("shows the live session list and the dark theme", async () => {
+    const operator = await stack.worker.operatorToken();
+    const list = await openPage(browser, `${stack.worker.url}/#token=${operator}`, { waitFor: ".session-row" });
+    pages.push(list);
+    // The token moved from the URL into storage.
+    expect(new URL(list.page.url()).hash).toBe("");
+    const rows = await list.page.locator(".session-row").count();
+    expect(rows).toBeGreaterThanOrEqual(4);
+    // Live: a session created now appears without a reload.
+    await stack.worker.createSession({ title: "Created while watching" });
+    await list.page.waitForSelector("text=Created while watching", { timeout: 10_000 });
+    await screenshot(list.page, "session-list");
+
+    const s = await newSession("Dark theme");
+    const dark = await openPage(browser, `${stack.worker.url}/s/${s.id}#token=${await s.token("driver", "Night Owl")}`, { colorScheme: "dark", waitFor: ".room" });
+    pages.push(dark);
+    await dark.page.fill(".composer-input", "todo: think, then write plan.md");
+    await dark.page.keyboard.press("Enter");
+    await dark.page.waitForFunction(() => (window as unknown as { __agentroom: RoomHandle }).__agentroom.room.session?.agentStatus === "idle" && document.querySelectorAll('[data-tool="write"][data-status="completed"]').length > 0, null, { timeout: 60_000 });
+    const bg = await dark.page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+    expect(bg).toBe("rgb(15, 17, 21)");
+    for (const head of await dark.page.locator(".tool-head").all()) await head.click();
+    await dark.page.locator("details.reasoning summary").first().click();
+    await screenshot(dark.page, "session-dark");
+    expect(dark.errors).toEqual([]);
+  });
+});
