@@ -20,6 +20,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startWorker, REPO_ROOT, type StartWorkerOptions, type WorkerHandle } from "./worker.ts";
 import { startScriptedModel, type ScriptedModel, type ScriptedModelOptions } from "../../runner/scripted-model.ts";
+import { RoomClient } from "../../shared/room-client.ts";
+import type { Role } from "../../shared/protocol.ts";
+import type { MessageEntry } from "../../shared/transcript.ts";
+import { createOpencodeClient } from "@opencode-ai/sdk/v2";
 
 export interface StackOptions {
   worker?: StartWorkerOptions;
@@ -282,4 +286,62 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       await rm(stateRoot, { recursive: true, force: true });
     },
   };
+}
+
+// ───────────────────────────── helpers for tests on a stack ─────────────────────────────
+
+
+/** A room client with a freshly minted token (validating every frame, as tests should). */
+export async function joinRoom(stack: Stack, sessionId: string, role: Role, name: string = role): Promise<RoomClient> {
+  const token = await stack.worker.mintToken({ sid: sessionId, role, name });
+  const c = new RoomClient({ host: stack.worker.url, sessionId, token, validate: true, watchNetwork: false });
+  await c.waitFor((x) => x.live, 30_000);
+  return c;
+}
+
+/** Polls `fn` until it returns a truthy value. */
+export async function until<T>(fn: () => T | Promise<T>, timeoutMs = 30_000, what = "condition"): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v as NonNullable<T>;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+/** OpenCode's own transcript of a session, read through the runner's OpenCode server. */
+export async function opencodeMessages(runner: RunnerHandle, sessionID: string, directory?: string): Promise<{ info: Record<string, unknown>; parts: Record<string, unknown>[] }[]> {
+  const rec = runner.opencode();
+  if (!rec) throw new Error("the runner has no OpenCode");
+  const oc = createOpencodeClient({ baseUrl: rec.url });
+  const r = await oc.session.messages({ sessionID, ...(directory ? { directory } : {}) });
+  if (!r.data) throw new Error(`session.messages failed: ${JSON.stringify(r.error)}`);
+  return r.data as unknown as { info: Record<string, unknown>; parts: Record<string, unknown>[] }[];
+}
+
+/** The assistant turn is over: the newest message is a completed assistant message and the agent idle. */
+export function turnDone(c: RoomClient, minMessages = 2): boolean {
+  const t = c.transcript;
+  const last = t.messages[t.messages.length - 1];
+  return (
+    t.session?.agentStatus === "idle" &&
+    t.messages.length >= minMessages &&
+    last?.info.role === "assistant" &&
+    last.info.time.completed !== undefined
+  );
+}
+
+/** Every tool part's status and every part id, to check nothing is left running or doubled. */
+export function partSummary(messages: readonly MessageEntry[]): { ids: string[]; running: string[] } {
+  const ids: string[] = [];
+  const running: string[] = [];
+  for (const m of messages) {
+    for (const p of m.parts) {
+      ids.push(p.id);
+      const st = (p as { state?: { status?: string } }).state?.status;
+      if (p.type === "tool" && (st === "pending" || st === "running")) running.push(p.id);
+    }
+  }
+  return { ids, running };
 }

@@ -1,0 +1,141 @@
+/**
+ * A real OpenCode agent in a room (real workerd, real runner, real `opencode`, the scripted model;
+ * no network but 127.0.0.1): it writes a file and asks permission for a bash command; viewers see
+ * it all live; a driver approves or rejects; a viewer can make the agent do nothing.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { startStack, joinRoom, turnDone, partSummary, opencodeMessages, type Stack } from "./harness/stack.ts";
+import type { RoomClient } from "../shared/room-client.ts";
+import type { RoomEvent } from "../shared/protocol.ts";
+
+let stack: Stack;
+
+beforeAll(async () => {
+  stack = await startStack();
+}, 180_000);
+
+afterAll(async () => {
+  await stack?.stop();
+});
+
+/** Every durable event a client received, in order. */
+function recordEvents(c: RoomClient): RoomEvent[] {
+  const seen: RoomEvent[] = [];
+  c.onFrame((f) => {
+    if (f.type === "events") seen.push(...(f.events as RoomEvent[]));
+  });
+  return seen;
+}
+
+function toolStatuses(events: RoomEvent[], tool: string): string[] {
+  const out: string[] = [];
+  for (const e of events) {
+    if (e.type !== "part.upsert" || e.part.type !== "tool" || e.part.tool !== tool) continue;
+    const s = (e.part.state as { status: string }).status;
+    if (out[out.length - 1] !== s) out.push(s);
+  }
+  return out;
+}
+
+async function newSession(title: string) {
+  const s = await stack.worker.createSession({ title });
+  await stack.runner.waitHolding(s.id);
+  const driver = await joinRoom(stack, s.id, "driver", "dana");
+  const viewers = [await joinRoom(stack, s.id, "viewer", "vic"), await joinRoom(stack, s.id, "viewer", "val")];
+  return { s, driver, viewers };
+}
+
+describe("runner: tools and permissions", () => {
+  it("writes a file, asks to run bash, and runs it once a driver approves", async () => {
+    const { s, driver, viewers } = await newSession("approve");
+    const seen = viewers.map(recordEvents);
+    await driver.prompt("please write notes.md and then run bash");
+
+    // Every viewer sees the permission request (who may answer it is the room's business).
+    await Promise.all(viewers.map((v) => v.waitFor((x) => x.transcript.permissions.length === 1, 90_000)));
+    const req = viewers[0]!.transcript.permissions[0]!;
+    expect(req.permission).toBe("bash");
+    expect(req.patterns.join(" ")).toContain("cat notes.md");
+
+    await driver.replyPermission(req.id, "once");
+    await Promise.all([driver, ...viewers].map((c) => c.waitFor((x) => turnDone(x, 4) && x.transcript.permissions.length === 0, 90_000)));
+
+    // The file is really there, in the session's own workspace.
+    const workspace = driver.transcript.session!.workspace!;
+    expect(workspace.startsWith(stack.workspacesDir)).toBe(true);
+    expect(readFileSync(join(workspace, "notes.md"), "utf8")).toContain("Hello from the scripted model");
+    expect(driver.transcript.session!.demo).toBe(true);
+    expect(driver.transcript.session!.model).toBe("scripted/demo");
+
+    for (const events of seen) {
+      // Text arrived as deltas, not only as the final snapshot.
+      expect(events.some((e) => e.type === "part.delta" && e.delta.length > 0)).toBe(true);
+      expect(toolStatuses(events, "write")).toEqual(["pending", "running", "completed"]);
+      const bash = toolStatuses(events, "bash");
+      expect(bash[0]).toBe("pending");
+      expect(bash.at(-1)).toBe("completed");
+      expect(events.some((e) => e.type === "permission.asked")).toBe(true);
+    }
+    // Both viewers hold the same transcript as the driver, and nothing twice or left running.
+    const summary = partSummary(driver.transcript.messages);
+    expect(new Set(summary.ids).size).toBe(summary.ids.length);
+    expect(summary.running).toEqual([]);
+    for (const v of viewers) expect(JSON.stringify(v.transcript.messages)).toBe(JSON.stringify(driver.transcript.messages));
+
+    // And the room equals OpenCode's own transcript, part for part.
+    const oc = await opencodeMessages(stack.runner, driver.transcript.session!.opencodeSessionId!, workspace);
+    expect(driver.transcript.messages.map((m) => m.info.id)).toEqual(oc.map((m) => m.info.id));
+    expect(driver.transcript.messages.map((m) => m.parts.map((p) => p.id))).toEqual(oc.map((m) => m.parts.map((p) => p.id)));
+    for (const c of [driver, ...viewers]) c.close();
+    expect(s.id).toBeTruthy();
+  }, 240_000);
+
+  it("a rejection with a message stops the command and the agent hears why", async () => {
+    const { driver, viewers } = await newSession("reject");
+    await driver.prompt("please write other.md and then run bash");
+    await driver.waitFor((x) => x.transcript.permissions.length === 1, 90_000);
+    const req = driver.transcript.permissions[0]!;
+    await driver.replyPermission(req.id, "reject", "no, use ls instead");
+    await Promise.all([driver, ...viewers].map((c) => c.waitFor((x) => turnDone(x, 4), 90_000)));
+
+    const parts = driver.transcript.messages.flatMap((m) => m.parts);
+    const bash = parts.find((p) => p.type === "tool" && p.tool === "bash") as { state: { status: string; error?: string } } | undefined;
+    expect(bash?.state.status).toBe("error");
+    expect(bash?.state.error).toContain("no, use ls instead");
+    // The model was told (its closing text quotes the last tool result).
+    const last = driver.transcript.messages[driver.transcript.messages.length - 1]!;
+    expect(last.parts.some((p) => p.type === "text" && String(p.text).includes("no, use ls instead"))).toBe(true);
+    // The write before it still happened.
+    expect(existsSync(join(driver.transcript.session!.workspace!, "other.md"))).toBe(true);
+    expect(partSummary(driver.transcript.messages).running).toEqual([]);
+    for (const c of [driver, ...viewers]) c.close();
+  }, 240_000);
+
+  it("a viewer's connection cannot make the agent do anything", async () => {
+    const { driver, viewers } = await newSession("viewer");
+    const viewer = viewers[0]!;
+    const before = stack.model.requests().length;
+
+    await expect(viewer.prompt("please write hacked.md and then run bash")).rejects.toMatchObject({ code: "forbidden" });
+    await expect(viewer.stop()).rejects.toMatchObject({ code: "forbidden" });
+    await expect(viewer.setMode("plan")).rejects.toMatchObject({ code: "forbidden" });
+    await expect(viewer.replyPermission("per_anything", "always")).rejects.toMatchObject({ code: "forbidden" });
+    // Agent frames forged on a viewer's socket are refused too.
+    const errors: string[] = [];
+    viewer.onError((e) => errors.push(e.code));
+    viewer.send({ type: "agent.batch", batchId: "forged", events: [{ body: { type: "status", status: "busy" } }] });
+    viewer.send({ type: "agent.prompt.started", queueId: "x" });
+    await new Promise((r) => setTimeout(r, 1_500));
+
+    expect(errors.length).toBeGreaterThanOrEqual(2);
+    expect(stack.model.requests().length).toBe(before);
+    expect(viewer.transcript.queue).toEqual([]);
+    expect(viewer.transcript.messages).toEqual([]);
+    expect(viewer.transcript.session!.agentStatus).toBe("idle");
+    expect(viewer.transcript.session!.mode).toBe("build");
+    expect(existsSync(join(driver.transcript.session!.workspace!, "hacked.md"))).toBe(false);
+    for (const c of [driver, ...viewers]) c.close();
+  }, 120_000);
+});
