@@ -185,15 +185,16 @@ export async function startWorker(opts: StartWorkerOptions = {}): Promise<Worker
     } catch {
       // already gone
     }
-    const timeout = new Promise<"timeout">((res) => setTimeout(() => res("timeout"), 10_000));
-    if ((await Promise.race([exited, timeout])) === "timeout") {
-      try {
-        process.kill(-proc.pid!, "SIGKILL");
-      } catch {
-        // gone
-      }
-      await exited;
+    // wrangler can take long to wind down on SIGTERM; a short grace, then SIGKILL.
+    const timeout = new Promise<"timeout">((res) => setTimeout(() => res("timeout"), signal === "SIGKILL" ? 10_000 : 2_000));
+    await Promise.race([exited, timeout]);
+    // Whatever is left of the group (workerd children outliving wrangler) goes too.
+    try {
+      process.kill(-proc.pid!, "SIGKILL");
+    } catch {
+      // gone
     }
+    await exited;
     child = undefined;
   };
 
