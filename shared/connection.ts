@@ -141,6 +141,8 @@ function wsProtocolOf(host: string): "ws" | "wss" {
   return isLocalHost(host) ? "ws" : "wss";
 }
 
+function noop(): void {}
+
 function newConnectionId(): string {
   const b = new Uint8Array(16);
   crypto.getRandomValues(b);
@@ -207,7 +209,8 @@ export class Connection {
   private pingSentAt = 0;
   private heartbeatTimer: ReturnType<typeof setInterval> | undefined;
   private lastClose: { code: number; reason: string } | undefined;
-  private readonly removeNetworkListeners: () => void;
+  private removeNetworkListeners: () => void;
+  private attemptReady: Promise<void> = Promise.resolve();
 
   constructor(opts: ConnectionOptions, handlers: ConnectionHandlers) {
     this.opts = opts;
@@ -226,8 +229,15 @@ export class Connection {
       maxReconnectionDelay: 0,
       connectionTimeout: opts.connectionTimeoutMs ?? 10_000,
       maxEnqueuedMessages: 0, // never buffer sends while closed: callers decide what to resend
-      protocols: () => ["agentroom", `t.${opts.token()}`],
-      query: () => this.beforeAttempt(),
+      // partysocket asks for the URL (our query) and then the protocols at the start of an
+      // attempt; the token is read only once the wait is over, so a token replaced meanwhile
+      // (setToken) is the one sent.
+      query: () => {
+        const ready = this.beforeAttempt();
+        this.attemptReady = ready.then(noop, noop);
+        return ready;
+      },
+      protocols: () => this.attemptReady.then(() => ["agentroom", `t.${opts.token()}`]),
       shouldReconnectOnClose: (e) => FATAL_CLOSE_CODES[e.code] === undefined,
     });
     this.socket.onopen = () => this.onOpen();
@@ -277,7 +287,26 @@ export class Connection {
 
   /** Drops the current socket and connects again at once (keeps no backoff). */
   reconnect(): void {
-    if (this.stopped) return;
+    if (this.stopped) {
+      // Closed because the room refused us (e.g. an expired token): a caller that fixed the cause
+      // (setToken) may start again. A close() by the caller stays final.
+      const s = this.current;
+      if (s.status !== "closed" || s.reason === "closed") return;
+      this.stopped = false;
+      this.suspended = false;
+      this.retryPending = false;
+      this.failedBeforeOpen = false;
+      this.backoff.reset();
+      this.removeNetworkListeners = this.watchNetwork();
+      this.current = { status: "connecting", attempt: 0 };
+      this.handlers.state(this.current);
+      // The refused attempt may still be settling inside partysocket (it holds a lock until it
+      // sees the close); start the new one after it has.
+      setTimeout(() => {
+        if (!this.stopped) this.socket.reconnect();
+      }, 0);
+      return;
+    }
     this.suspended = false;
     this.retryPending = false;
     // Only a live socket reports a close for reconnect() to see; a closed one just connects.

@@ -560,6 +560,26 @@ describe("RoomClient: connection state", () => {
     expect(ws2.protocols).toEqual(["agentroom", "t.fresh"]);
   });
 
+  it("after a refused token, setToken starts again; after close() nothing does", async () => {
+    let status = 401;
+    const fakeFetch = (async () => new Response("{}", { status })) as unknown as typeof fetch;
+    const c = client({ probe: true, fetch: fakeFetch, token: "old" });
+    (await socket(1)).refuse();
+    await c.waitFor((x) => x.state.status === "closed", 2_000).catch(() => {});
+    expect(c.state).toMatchObject({ status: "closed", reason: "unauthorized" });
+    status = 200;
+    c.setToken("renewed");
+    const ws2 = await socket(2);
+    expect(ws2.protocols).toEqual(["agentroom", "t.renewed"]);
+    joinWithSnapshot(ws2, snap(0));
+    expect(c.live).toBe(true);
+    c.close();
+    c.setToken("again");
+    await new Promise((r) => setTimeout(r, 50));
+    expect(FakeWebSocket.instances).toHaveLength(2);
+    expect(c.state).toMatchObject({ status: "closed", reason: "closed" });
+  });
+
   it("can use a new connection id for every attempt", async () => {
     client({ newIdPerAttempt: true });
     (await socket(1)).refuse();
