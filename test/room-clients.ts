@@ -122,6 +122,8 @@ export class SimViewer extends ReconnectingSocket {
   errors: Frame[] = [];
   catchups: ("replay" | "snapshot")[] = [];
   resyncs = 0;
+  /** The last snapshot received (to start another viewer from the same state). */
+  lastSnapshot: Snapshot | null = null;
   /** Time from socket creation to `caught-up`, per connect. */
   caughtUpAt: number[] = [];
 
@@ -139,6 +141,7 @@ export class SimViewer extends ReconnectingSocket {
         this.catchups.push(f.catchup as "replay" | "snapshot");
         return;
       case "snapshot":
+        this.lastSnapshot = f.snapshot as Snapshot;
         this.transcript.loadSnapshot(f.snapshot as Snapshot);
         return;
       case "events": {
