@@ -43,4 +43,5 @@ function App(): JSX.Element {
   );
 }
 
+performance.mark("agentroom:app-start");
 render(() => <App />, document.getElementById("app")!);

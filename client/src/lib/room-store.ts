@@ -64,7 +64,10 @@ export function createRoomStore(sessionId: string, token: string, host: string =
     if (!room.ready) first(t);
     else syncChanges(t, changes, set);
   });
-  const offState = client.onStateChange((s) => set("connection", connectionView(s)));
+  const offState = client.onStateChange((s) => {
+    if (s.status === "open" && !room.ready && performance.getEntriesByName("agentroom:socket-open").length === 0) performance.mark("agentroom:socket-open");
+    set("connection", connectionView(s));
+  });
   const offPresence = client.onPresence((users, you) =>
     batch(() => {
       set("presence", reconcile(users.slice(), { key: "id" }));

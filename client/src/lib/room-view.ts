@@ -5,7 +5,6 @@
  */
 import type {
   AgentStatus,
-  ErrorCode,
   Mode,
   PermissionRequest,
   PresenceUser,
@@ -31,7 +30,8 @@ export type ConnectionView =
 
 export interface Notice {
   id: number;
-  code: ErrorCode | "client";
+  /** The room's error code, or "client" for failures seen only here (timeouts, drops). */
+  code: string;
   message: string;
 }
 

@@ -1,0 +1,213 @@
+/**
+ * Client rendering in Chromium (Debian's, through playwright-core), against the real Worker on
+ * workerd with rooms filled through the ordinary agent protocol:
+ *
+ *  - first paint of a session of N messages (1k, 5k): ms from navigation start to the frame in
+ *    which the transcript was first on screen (the app's `agentroom:transcript-painted` mark, two
+ *    animation frames after the first snapshot reached the store), and first-contentful-paint;
+ *  - streaming: text deltas at 100 per second into the last message of a 5k-message session:
+ *    the longest task (PerformanceObserver "longtask", ≥ 50 ms by definition, so "none" means all
+ *    tasks were shorter), the longest frame (rAF interval), and script time per frame (Chrome's
+ *    ScriptDuration from CDP Performance.getMetrics over the window, divided by frames drawn).
+ *
+ *   node bench/client-render.ts [--quick]     (or `npm run bench -- --only client`)
+ */
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { Browser } from "playwright-core";
+import { startWorker, REPO_ROOT, type WorkerHandle } from "../test/harness/worker.ts";
+import { RoomFeeder, chromiumAvailable, launchBrowser, syntheticMessages } from "../test/harness/browser.ts";
+import type { EventBody } from "../shared/protocol.ts";
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
+
+async function seededSession(w: WorkerHandle, messages: number): Promise<{ id: string; url: string; feeder: RoomFeeder }> {
+  const s = await w.createSession({ title: `${messages} messages` });
+  const feeder = await RoomFeeder.connect(w.wsUrl, s.id, await w.agentToken());
+  const events = syntheticMessages(messages);
+  for (let i = 0; i < events.length; i += 2_000) await feeder.send(events.slice(i, i + 2_000));
+  return { id: s.id, url: `${w.url}${s.url}`, feeder };
+}
+
+interface PaintRun {
+  painted: number;
+  fcp: number;
+}
+
+async function firstPaint(browser: Browser, url: string): Promise<PaintRun> {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+  const page = await context.newPage();
+  await page.goto(url);
+  await page.waitForFunction(() => performance.getEntriesByName("agentroom:transcript-painted").length > 0, null, { timeout: 60_000 });
+  const r = await page.evaluate(() => ({
+    painted: performance.getEntriesByName("agentroom:transcript-painted")[0]!.startTime,
+    fcp: performance.getEntriesByName("first-contentful-paint")[0]?.startTime ?? NaN,
+    rows: document.querySelectorAll(".msg").length,
+  }));
+  if (r.rows === 0) throw new Error("transcript painted with no rows");
+  await context.close();
+  return { painted: r.painted, fcp: r.fcp };
+}
+
+interface StreamRun {
+  deltas: number;
+  seconds: number;
+  longTasks: number;
+  longestTaskMs: number;
+  longestFrameMs: number;
+  frames: number;
+  scriptMsPerFrame: number;
+  taskMsPerFrame: number;
+  domRows: number;
+}
+
+async function streaming(browser: Browser, w: WorkerHandle, seconds: number, rate: number): Promise<StreamRun> {
+  const s = await seededSession(w, 5_000);
+  const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+  const page = await context.newPage();
+  await page.goto(s.url);
+  await page.waitForFunction(() => performance.getEntriesByName("agentroom:transcript-painted").length > 0, null, { timeout: 60_000 });
+
+  const messageID = "msg_999999";
+  const partID = "prt_999999_0";
+  const now = Date.now();
+  await s.feeder.send([
+    { type: "message.upsert", message: { id: "msg_999998", role: "user", time: { created: now } } },
+    { type: "part.upsert", part: { id: "prt_999998_0", messageID: "msg_999998", type: "text", text: "Stream a long answer, please." } },
+    { type: "message.upsert", message: { id: messageID, role: "assistant", time: { created: now }, agent: "build", modelID: "bench" } },
+    { type: "part.upsert", part: { id: partID, messageID, type: "text", text: "" } },
+  ] as EventBody[]);
+  await page.waitForSelector(`[data-message-id="${messageID}"]`);
+
+  const cdp = await context.newCDPSession(page);
+  await cdp.send("Performance.enable");
+  await page.evaluate(() => {
+    const w = window as unknown as { __bench: { long: number[]; frames: number; maxFrame: number; last: number; on: boolean } };
+    w.__bench = { long: [], frames: 0, maxFrame: 0, last: performance.now(), on: true };
+    new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) w.__bench.long.push(e.duration);
+    }).observe({ type: "longtask" });
+    const tick = (t: number) => {
+      const b = w.__bench;
+      if (!b.on) return;
+      b.frames++;
+      b.maxFrame = Math.max(b.maxFrame, t - b.last);
+      b.last = t;
+      requestAnimationFrame(tick);
+    };
+    requestAnimationFrame(tick);
+  });
+  const metric = async (name: string) => {
+    const m = (await cdp.send("Performance.getMetrics")) as { metrics: { name: string; value: number }[] };
+    return m.metrics.find((x) => x.name === name)?.value ?? 0;
+  };
+  const script0 = await metric("ScriptDuration");
+  const task0 = await metric("TaskDuration");
+
+  // One delta per 1000/rate ms, each its own batch (the room merges what arrives together).
+  const total = Math.round(seconds * rate);
+  const words = ["agentroom ", "streams ", "text ", "to ", "every ", "viewer ", "as ", "it ", "arrives, ", "token ", "by ", "token. "];
+  const t0 = performance.now();
+  for (let i = 0; i < total; i++) {
+    const delta = words[i % words.length]! + (i % 40 === 39 ? "\n\n" : "");
+    s.feeder.sendNoWait([{ type: "part.delta", messageID, partID, field: "text", delta }]);
+    const due = t0 + ((i + 1) * 1000) / rate;
+    const wait = due - performance.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+  }
+  const elapsed = (performance.now() - t0) / 1000;
+  // Let the last deltas land.
+  await page.waitForFunction(
+    (n) => {
+      const el = document.querySelector('[data-message-id="msg_999999"] .part-text');
+      return (el?.textContent?.split(/\s+/).filter(Boolean).length ?? 0) >= n * 0.98;
+    },
+    total,
+    { timeout: 30_000 },
+  );
+  const script1 = await metric("ScriptDuration");
+  const task1 = await metric("TaskDuration");
+  const b = await page.evaluate(() => {
+    const w = window as unknown as { __bench: { long: number[]; frames: number; maxFrame: number; on: boolean } };
+    w.__bench.on = false;
+    return { ...w.__bench, rows: document.querySelectorAll(".msg").length };
+  });
+  await context.close();
+  s.feeder.close();
+  return {
+    deltas: total,
+    seconds: round(elapsed, 2),
+    longTasks: b.long.length,
+    longestTaskMs: round(Math.max(0, ...b.long)),
+    longestFrameMs: round(b.maxFrame),
+    frames: b.frames,
+    scriptMsPerFrame: round(((script1 - script0) * 1000) / Math.max(1, b.frames), 2),
+    taskMsPerFrame: round(((task1 - task0) * 1000) / Math.max(1, b.frames), 2),
+    domRows: b.rows,
+  };
+}
+
+export async function clientRender(opts: { quick?: boolean } = {}): Promise<Record<string, unknown>> {
+  if (!chromiumAvailable()) return { skipped: "Chromium not found at /usr/bin/chromium (apt-get install -y chromium)" };
+  if (!existsSync(join(REPO_ROOT, "dist/client/assets"))) {
+    execFileSync(process.execPath, [join(REPO_ROOT, "node_modules/vite/bin/vite.js"), "build", "--logLevel", "error"], { cwd: REPO_ROOT, stdio: "inherit" });
+  }
+  const runs = opts.quick ? 3 : 7;
+  const w = await startWorker();
+  const browser = await launchBrowser();
+  try {
+    const paint: Record<string, unknown> = {};
+    for (const n of opts.quick ? [5_000] : [1_000, 5_000]) {
+      const s = await seededSession(w, n);
+      s.feeder.close();
+      await firstPaint(browser, s.url); // warm-up (compile caches, workerd JIT)
+      const xs: PaintRun[] = [];
+      for (let i = 0; i < runs; i++) xs.push(await firstPaint(browser, s.url));
+      const painted = xs.map((x) => x.painted);
+      paint[`${n}`] = {
+        runs,
+        transcriptPaintedMs: { median: round(median(painted)), min: round(Math.min(...painted)), max: round(Math.max(...painted)) },
+        firstContentfulPaintMs: { median: round(median(xs.map((x) => x.fcp))) },
+      };
+      console.log(`first paint, ${n} messages:`, JSON.stringify(paint[`${n}`]));
+    }
+    const streams: StreamRun[] = [];
+    for (let i = 0; i < (opts.quick ? 1 : 3); i++) {
+      const r = await streaming(browser, w, opts.quick ? 5 : 10, 100);
+      console.log("streaming 100 deltas/s:", JSON.stringify(r));
+      streams.push(r);
+    }
+    const result = {
+      chromium: browser.version(),
+      firstPaint: paint,
+      streaming100PerSecond: {
+        runs: streams.length,
+        longestTaskMs: { median: median(streams.map((r) => r.longestTaskMs)), max: Math.max(...streams.map((r) => r.longestTaskMs)) },
+        longTasks: streams.map((r) => r.longTasks),
+        longestFrameMs: { median: median(streams.map((r) => r.longestFrameMs)), max: Math.max(...streams.map((r) => r.longestFrameMs)) },
+        scriptMsPerFrame: { median: median(streams.map((r) => r.scriptMsPerFrame)) },
+        taskMsPerFrame: { median: median(streams.map((r) => r.taskMsPerFrame)) },
+        domRows: streams[0]?.domRows,
+        detail: streams,
+      },
+    };
+    const outDir = join(REPO_ROOT, "bench/out");
+    mkdirSync(outDir, { recursive: true });
+    writeFileSync(join(outDir, "client-render.json"), JSON.stringify(result, null, 2));
+    return result;
+  } finally {
+    await browser.close();
+    await w.stop();
+  }
+}
+
+if (import.meta.main || process.argv[1]?.endsWith("client-render.ts")) {
+  const r = await clientRender({ quick: process.argv.includes("--quick") });
+  console.log(JSON.stringify(r, null, 2));
+}
