@@ -1,0 +1,111 @@
+/**
+ * Crashes mid-turn, with the real runner and OpenCode:
+ *  - the runner SIGKILLed and restarted: it adopts the OpenCode that kept running, reconciles, and
+ *    the room ends with exactly OpenCode's transcript — no part twice, nothing left running;
+ *  - OpenCode SIGKILLed: the runner restarts it, the cut turn is shown interrupted (never stuck
+ *    running), and the session goes on with the next prompt.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startStack, joinRoom, turnDone, opencodeMessages, partSummary, until, type Stack } from "./harness/stack.ts";
+import type { RoomClient } from "../shared/room-client.ts";
+
+let stack: Stack;
+
+beforeAll(async () => {
+  stack = await startStack();
+}, 180_000);
+
+afterAll(async () => {
+  await stack?.stop();
+});
+
+const streamedChars = (c: RoomClient): number => {
+  const last = c.transcript.messages[c.transcript.messages.length - 1];
+  if (last?.info.role !== "assistant") return 0;
+  return last.parts.reduce((n, p) => n + (p.type === "text" ? String(p.text ?? "").length : 0), 0);
+};
+
+/** The room's transcript and OpenCode's: same messages, same parts, same text and tool states. */
+async function expectSameAsOpencode(c: RoomClient): Promise<void> {
+  const meta = c.transcript.session!;
+  const oc = await opencodeMessages(stack.runner, meta.opencodeSessionId!, meta.workspace);
+  const room = c.transcript.messages;
+  expect(room.map((m) => m.info.id)).toEqual(oc.map((m) => m.info.id));
+  expect(room.map((m) => m.parts.map((p) => p.id))).toEqual(oc.map((m) => m.parts.map((p) => p.id)));
+  oc.forEach((m, i) => {
+    m.parts.forEach((p, j) => {
+      const mine = room[i]!.parts[j]! as Record<string, unknown>;
+      if (p.type === "text" || p.type === "reasoning") expect(mine.text).toBe(p.text);
+      if (p.type === "tool") expect((mine.state as { status: string }).status).toBe((p.state as { status: string }).status);
+    });
+  });
+  const summary = partSummary(room);
+  expect(new Set(summary.ids).size).toBe(summary.ids.length);
+  expect(summary.running).toEqual([]);
+}
+
+describe("runner: recovery", () => {
+  it("runner SIGKILLed mid-turn and restarted: the room converges to OpenCode's transcript", async () => {
+    const s = await stack.worker.createSession({ title: "runner crash" });
+    await stack.runner.waitHolding(s.id);
+    const driver = await joinRoom(stack, s.id, "driver");
+    const viewer = await joinRoom(stack, s.id, "viewer");
+
+    await driver.prompt("please write crash.md and then a long answer chunks=120 delay=40");
+    await viewer.waitFor((x) => streamedChars(x) > 60, 90_000);
+    const ocBefore = stack.runner.opencode()!.pid;
+    await stack.runner.kill("SIGKILL");
+    await viewer.waitFor((x) => x.transcript.session?.agentOnline === false, 15_000);
+
+    const ready = await stack.runner.restart();
+    // It adopted the OpenCode that kept the turn running, rather than starting a new one.
+    expect(ready.opencodePid).toBe(ocBefore);
+    await stack.runner.waitHolding(s.id, 90_000);
+    await viewer.waitFor((x) => x.transcript.session?.agentOnline === true && turnDone(x, 2), 120_000);
+    await driver.waitFor((x) => turnDone(x, 2), 30_000);
+
+    await expectSameAsOpencode(viewer);
+    expect(JSON.stringify(driver.transcript.messages)).toBe(JSON.stringify(viewer.transcript.messages));
+    const text = viewer.transcript.messages.at(-1)!.parts.find((p) => p.type === "text");
+    expect(String(text?.text)).toContain("Streaming a long answer");
+
+    // And the session goes on.
+    await driver.prompt("hello again");
+    await viewer.waitFor((x) => turnDone(x, 4), 120_000);
+    await expectSameAsOpencode(viewer);
+    driver.close();
+    viewer.close();
+  }, 360_000);
+
+  it("OpenCode killed mid-turn: the runner restarts it, the turn shows interrupted, the session goes on", async () => {
+    const s = await stack.worker.createSession({ title: "opencode crash" });
+    await stack.runner.waitHolding(s.id);
+    const driver = await joinRoom(stack, s.id, "driver");
+    const viewer = await joinRoom(stack, s.id, "viewer");
+
+    await driver.prompt("a long answer chunks=200 delay=40");
+    await viewer.waitFor((x) => streamedChars(x) > 60, 90_000);
+    const seenBefore = streamedChars(viewer);
+    const killed = await stack.runner.killOpencode();
+
+    // The runner starts a new OpenCode and reconciles: the cut turn is finished, marked interrupted.
+    await until(() => {
+      const rec = stack.runner.opencode();
+      return rec && rec.pid !== killed ? rec : null;
+    }, 60_000, "a new OpenCode");
+    await viewer.waitFor((x) => turnDone(x, 2), 120_000);
+    const cut = viewer.transcript.messages.at(-1)!;
+    expect(cut.info.error?.name).toBe("MessageAbortedError");
+    expect(JSON.stringify(cut.info.error)).toContain("Interrupted");
+    // What viewers saw streamed before the crash is kept, not blanked.
+    expect(streamedChars(viewer)).toBeGreaterThanOrEqual(seenBefore);
+    expect(partSummary(viewer.transcript.messages).running).toEqual([]);
+
+    // The session goes on with the next prompt, on the new OpenCode.
+    await driver.prompt("hello after the crash");
+    await viewer.waitFor((x) => turnDone(x, 4) && x.transcript.messages.at(-1)!.info.error === undefined, 120_000);
+    await expectSameAsOpencode(viewer);
+    driver.close();
+    viewer.close();
+  }, 360_000);
+});
