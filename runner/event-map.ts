@@ -86,7 +86,8 @@ export function mapOpencodeEvent(ev: OpencodeEvent): Mapped {
   const out: Mapped = { sessionID, events: [], closed: [] };
   if (NOISE.has(ev.type)) return out;
   const eid = ev.id ? `oc:${ev.id}` : undefined;
-  const push = (body: EventBody, key: string | undefined = eid): void => {
+  /** `key` null: no eid (deltas; their batch id is enough and the room stores no eid per token). */
+  const push = (body: EventBody, key: string | null = eid ?? null): void => {
     const v = valid(body);
     if (v) out.events.push(key ? { eid: key, body: v } : { body: v });
   };
@@ -108,7 +109,7 @@ export function mapOpencodeEvent(ev: OpencodeEvent): Mapped {
       // Old shape: the delta rode along with the full part; send only the delta, as the new shape does.
       const delta = str(p.delta);
       if (delta !== undefined && (part.data.type === "text" || part.data.type === "reasoning")) {
-        push({ type: "part.delta", messageID: part.data.messageID, partID: part.data.id, field: "text", delta }, undefined);
+        push({ type: "part.delta", messageID: part.data.messageID, partID: part.data.id, field: "text", delta }, null);
       } else {
         push({ type: "part.upsert", part: part.data });
       }
@@ -119,7 +120,7 @@ export function mapOpencodeEvent(ev: OpencodeEvent): Mapped {
       const partID = str(p.partID);
       const delta = str(p.delta);
       if (messageID && partID && delta !== undefined) {
-        push({ type: "part.delta", messageID, partID, field: str(p.field) ?? "text", delta }, undefined);
+        push({ type: "part.delta", messageID, partID, field: str(p.field) ?? "text", delta }, null);
       }
       break;
     }

@@ -1,0 +1,79 @@
+import { describe, expect, it } from "vitest";
+import { Outbox } from "./outbox.ts";
+import type { AgentFrame } from "../shared/protocol.ts";
+
+type Batch = Extract<AgentFrame, { type: "agent.batch" }>;
+
+function setup() {
+  const sent: AgentFrame[] = [];
+  let connected = true;
+  const box = new Outbox({ send: (f) => (connected ? (sent.push(f), true) : false), idPrefix: "t", flushMs: 5 });
+  return { box, sent, setConnected: (c: boolean) => (connected = c) };
+}
+
+const delta = (partID: string, d: string) => ({ body: { type: "part.delta" as const, messageID: "m", partID, field: "text", delta: d } });
+
+describe("Outbox", () => {
+  it("merges consecutive deltas to one part and batches within the window", async () => {
+    const { box, sent } = setup();
+    box.push([delta("p1", "a"), delta("p1", "b"), delta("p2", "c"), delta("p1", "d")]);
+    expect(sent).toEqual([]);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(sent).toHaveLength(1);
+    const b = sent[0] as Batch;
+    expect(b.events.map((e) => (e.body as { delta: string }).delta)).toEqual(["ab", "c", "d"]);
+  });
+
+  it("keeps batches until acked and resends them with the same ids after a reconnect", () => {
+    const { box, sent, setConnected } = setup();
+    box.push([delta("p", "1")]);
+    box.flush();
+    box.push([delta("p", "2")]);
+    box.flush();
+    const ids = sent.map((f) => (f as Batch).batchId);
+    expect(ids).toEqual(["t-1", "t-2"]);
+    box.ack("t-1");
+    expect(box.unacked).toBe(1);
+    setConnected(false);
+    box.disconnected();
+    box.push([delta("p", "3")]);
+    box.flush(); // cut while offline: kept, not sent
+    expect(sent).toHaveLength(2);
+    setConnected(true);
+    box.resend();
+    expect(sent.slice(2).map((f) => (f as Batch).batchId)).toEqual(["t-2", "t-3"]);
+    expect(box.resent).toBe(1);
+    box.ack("t-2");
+    box.ack("t-3");
+    expect(box.unacked).toBe(0);
+  });
+
+  it("sends control frames in order behind batches not yet sent", () => {
+    const { box, sent, setConnected } = setup();
+    setConnected(false);
+    box.push([{ eid: "perm:1", body: { type: "status", status: "busy" } }]);
+    box.sendInOrder({ type: "agent.request.closed", requestID: "1" });
+    expect(sent).toEqual([]);
+    setConnected(true);
+    box.resend();
+    expect(sent.map((f) => f.type)).toEqual(["agent.batch", "agent.request.closed"]);
+  });
+
+  it("splits large buffers into several batches under the size cap", () => {
+    const sent: AgentFrame[] = [];
+    const box = new Outbox({ send: (f) => (sent.push(f), true), idPrefix: "t", maxBatchBytes: 1_000, maxEvents: 10_000 });
+    box.push(Array.from({ length: 50 }, (_, i) => ({ eid: `e${i}`, body: { type: "part.delta" as const, messageID: "m", partID: `p${i}`, field: "text", delta: "x".repeat(100) } })));
+    box.flush();
+    expect(sent.length).toBeGreaterThan(3);
+    for (const f of sent) expect(JSON.stringify(f).length).toBeLessThan(2_000);
+    expect(sent.flatMap((f) => (f as Batch).events)).toHaveLength(50);
+  });
+
+  it("drained() resolves once everything is acknowledged", async () => {
+    const { box, sent } = setup();
+    box.push([delta("p", "x")]);
+    const done = box.drained(1_000);
+    box.ack((sent[0] as Batch).batchId);
+    await expect(done).resolves.toBe(true);
+  });
+});
