@@ -24,7 +24,7 @@ const contentOf = (chunks: Record<string, unknown>[], key = "content"): string =
 describe("scripted model", () => {
   it("lists its model", async () => {
     const r = (await (await fetch(`${model.baseURL}/models`)).json()) as { data: { id: string }[] };
-    expect(r.data[0].id).toBe("demo");
+    expect(r.data[0]?.id).toBe("demo");
   });
 
   it("streams markdown text, a usage chunk and [DONE] by default", async () => {
