@@ -64,7 +64,7 @@ describe("catch-up on connect", () => {
     const agent = await connectAgent(id);
     const ack = await batch(agent, [msg("m1")]);
     const v = await joinViewer(id, "viewer", ack.seq as number);
-    expect(v.frames.map((f) => f.type)).toEqual(["welcome", "caught-up"]);
+    expect(v.frames.map((f) => f.type).filter((t) => t !== "presence")).toEqual(["welcome", "caught-up"]);
   });
 
   it("a cursor ahead of the room (state lost, another room) gets a snapshot", async () => {
@@ -346,7 +346,8 @@ describe("driving commands", () => {
     const from = v.frames.length;
     v.send({ type: "resync", ref: "r" });
     await v.waitFor((f) => f.type === "caught-up", 5000, from);
-    expect(v.frames.slice(from).map((f) => f.type)).toEqual(["snapshot", "caught-up"]);
+    // (a debounced presence frame may land in between: it is not part of the answer)
+    expect(v.frames.slice(from).map((f) => f.type).filter((t) => t !== "presence")).toEqual(["snapshot", "caught-up"]);
     v.send({ type: "typing", typing: true });
     await v.waitFor((f) => f.type === "presence" && (f.users as { typing?: boolean }[]).some((u) => u.typing));
   });

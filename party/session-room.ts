@@ -309,7 +309,7 @@ export class SessionRoom extends Server<Env> {
     if (cursor !== undefined && this.log.canReplayFrom(cursor, seq)) {
       this.#send(conn, { type: "welcome", protocol: PROTOCOL_VERSION, you, catchup: "replay", seq });
       if (cursor < seq) {
-        for (const f of eventFrames(mergeDeltas(this.log.read(cursor, seq)), this.limits.maxOutgoingFrameBytes, true)) {
+        for (const f of eventFrames(this.log.readMerged(cursor, seq), this.limits.maxOutgoingFrameBytes, true)) {
           conn.send(f);
         }
       }

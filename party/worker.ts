@@ -262,6 +262,11 @@ async function connectLobby(req: Request, env: Env, secret: string, url: URL): P
 function forwardedUpgrade(req: Request, url: URL, role: Role, name: string): Request {
   const clean = new URL(url);
   clean.searchParams.delete("token");
+  // partyserver takes the connection id from `_pk`, and the room keys the agent's lease by it.
+  // Ids are public (presence lists them), so a client-chosen id let a viewer connect under the
+  // agent's id, cut it off from Stop and, on leaving, release its lease (test/security-viewer).
+  // The Worker mints every connection id.
+  clean.searchParams.set("_pk", crypto.randomUUID());
   const headers = new Headers();
   for (const [k, v] of req.headers) {
     const key = k.toLowerCase();

@@ -1,8 +1,23 @@
 /**
  * The event log: every durable change, numbered by seq, kept as a bounded tail. A client whose
  * cursor is inside the tail gets exactly the events it missed; older cursors get a snapshot.
+ *
+ * Deltas (most of the log) are stored as columns rather than a JSON body, so a replay merges runs
+ * of deltas to one part by joining strings, with no JSON parsing per token.
  */
 import type { RoomEvent, RoomEventBody } from "../../shared/protocol.ts";
+
+type Row = {
+  seq: number;
+  ts: number;
+  body: string;
+  d_message: string | null;
+  d_part: string | null;
+  d_field: string | null;
+  d_text: string | null;
+};
+
+type DeltaEvent = Extract<RoomEvent, { type: "part.delta" }>;
 
 export class EventLog {
   /** Smallest seq still in the log, or undefined before the first read. */
@@ -13,7 +28,19 @@ export class EventLog {
   }
 
   append(seq: number, ts: number, body: RoomEventBody): RoomEvent {
-    this.sql.exec(`INSERT INTO events (seq, ts, body) VALUES (?, ?, ?)`, seq, ts, JSON.stringify(body));
+    if (body.type === "part.delta") {
+      this.sql.exec(
+        `INSERT INTO events (seq, ts, body, d_message, d_part, d_field, d_text) VALUES (?, ?, '', ?, ?, ?, ?)`,
+        seq,
+        ts,
+        body.messageID,
+        body.partID,
+        body.field,
+        body.delta,
+      );
+    } else {
+      this.sql.exec(`INSERT INTO events (seq, ts, body) VALUES (?, ?, ?)`, seq, ts, JSON.stringify(body));
+    }
     if (this.#start === undefined) this.#start = this.#readStart(seq);
     return { ...body, seq, ts } as RoomEvent;
   }
@@ -36,16 +63,71 @@ export class EventLog {
     return cursor + 1 >= this.start(lastSeq);
   }
 
-  /** Events with seq in (after, upTo], in order. */
-  read(after: number, upTo: number): RoomEvent[] {
-    const out: RoomEvent[] = [];
-    for (const row of this.sql.exec<{ seq: number; ts: number; body: string }>(
-      `SELECT seq, ts, body FROM events WHERE seq > ? AND seq <= ? ORDER BY seq`,
+  #rows(after: number, upTo: number): Iterable<Row> {
+    return this.sql.exec<Row>(
+      `SELECT seq, ts, body, d_message, d_part, d_field, d_text FROM events WHERE seq > ? AND seq <= ? ORDER BY seq`,
       after,
       upTo,
-    )) {
-      out.push({ ...(JSON.parse(row.body) as RoomEventBody), seq: row.seq, ts: row.ts } as RoomEvent);
+    );
+  }
+
+  /** Events with seq in (after, upTo], in order, one per seq. */
+  read(after: number, upTo: number): RoomEvent[] {
+    const out: RoomEvent[] = [];
+    for (const row of this.#rows(after, upTo)) out.push(toEvent(row));
+    return out;
+  }
+
+  /**
+   * Like `read`, with runs of consecutive deltas to one part+field merged into one event covering
+   * `fromSeq..seq` (the same result as `mergeDeltas(read(...))`, without the per-row objects).
+   */
+  readMerged(after: number, upTo: number): RoomEvent[] {
+    const out: RoomEvent[] = [];
+    let run: { m: string; p: string; f: string; texts: string[]; from: number; seq: number; ts: number } | null = null;
+    const close = () => {
+      if (!run) return;
+      const e: DeltaEvent = { type: "part.delta", messageID: run.m, partID: run.p, field: run.f, delta: run.texts.join(""), seq: run.seq, ts: run.ts };
+      if (run.from !== run.seq) e.fromSeq = run.from;
+      out.push(e);
+      run = null;
+    };
+    // raw() yields arrays: no object per row on the hot path (a replay reads up to 20k rows).
+    const rows = this.sql
+      .exec(
+        `SELECT seq, ts, d_message, d_part, d_field, d_text, body FROM events WHERE seq > ? AND seq <= ? ORDER BY seq`,
+        after,
+        upTo,
+      )
+      .raw<[number, number, string | null, string | null, string | null, string | null, string]>();
+    for (const [seq, ts, dm, dp, df, dt, body] of rows) {
+      let m = dm;
+      let p = dp;
+      let f = df;
+      let text = dt;
+      if (p === null) {
+        const ev = toEvent({ seq, ts, body, d_message: dm, d_part: dp, d_field: df, d_text: dt });
+        if (ev.type !== "part.delta") {
+          close();
+          out.push(ev);
+          continue;
+        }
+        // A delta written as JSON (before migration 2).
+        m = ev.messageID;
+        p = ev.partID;
+        f = ev.field;
+        text = ev.delta;
+      }
+      if (run && run.p === p && run.f === f && run.m === m) {
+        run.texts.push(text ?? "");
+        run.seq = seq;
+        run.ts = ts;
+        continue;
+      }
+      close();
+      run = { m: m ?? "", p, f: f ?? "text", texts: [text ?? ""], from: seq, seq, ts };
     }
+    close();
     return out;
   }
 
@@ -70,4 +152,19 @@ export class EventLog {
   reset(): void {
     this.#start = undefined;
   }
+}
+
+function toEvent(row: Row): RoomEvent {
+  if (row.d_part !== null) {
+    return {
+      type: "part.delta",
+      messageID: row.d_message ?? "",
+      partID: row.d_part,
+      field: row.d_field ?? "text",
+      delta: row.d_text ?? "",
+      seq: row.seq,
+      ts: row.ts,
+    };
+  }
+  return { ...(JSON.parse(row.body) as RoomEventBody), seq: row.seq, ts: row.ts } as RoomEvent;
 }

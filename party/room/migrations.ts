@@ -33,6 +33,14 @@ export const MIGRATIONS: readonly (readonly string[])[] = [
     `CREATE TABLE IF NOT EXISTS eids (eid TEXT PRIMARY KEY, n INTEGER NOT NULL)`,
     `CREATE INDEX IF NOT EXISTS eids_n ON eids (n)`,
   ],
+  // 2: deltas in the log as columns, not JSON: a replay of 10k deltas merges strings without
+  // parsing 10k JSON bodies (rows written before keep their JSON body and still read).
+  [
+    `ALTER TABLE events ADD COLUMN d_message TEXT`,
+    `ALTER TABLE events ADD COLUMN d_part TEXT`,
+    `ALTER TABLE events ADD COLUMN d_field TEXT`,
+    `ALTER TABLE events ADD COLUMN d_text TEXT`,
+  ],
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
