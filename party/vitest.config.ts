@@ -30,6 +30,7 @@ export default defineConfig({
           LIMIT_LOG_COMPACT_SLACK: "50",
           LIMIT_MAX_AGENT_FRAME_BYTES: String(8 * 1024 * 1024),
           LIMIT_MAX_QUEUED_PROMPTS: "5",
+          LIMIT_MAX_CONNECTIONS_PER_ROOM: "20",
         },
       },
     }),
