@@ -6,24 +6,12 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { RoomClient, RoomCommandError, type RoomClientOptions, type RoomError } from "./room-client.ts";
 import { FakeWebSocket } from "./fake-socket.ts";
 import type { ConnectionState } from "./connection.ts";
-import type { RoomEvent, SessionMeta, Snapshot } from "./protocol.ts";
+import type { RoomEvent, Snapshot } from "./protocol.ts";
+import { sessionMeta, snapshotOf } from "./fixtures.ts";
 import type { TranscriptChanges } from "./transcript.ts";
 
-const session: SessionMeta = {
-  id: "s1",
-  title: "T",
-  mode: "build",
-  agentStatus: "idle",
-  agentOnline: true,
-  archived: false,
-  createdAt: 1,
-  updatedAt: 1,
-  allowedOrigins: [],
-};
-
-function snap(seq: number, over: Partial<Snapshot> = {}): Snapshot {
-  return { seq, session, messages: [], hasMore: false, queue: [], permissions: [], questions: [], todos: [], diff: [], ...over };
-}
+const session = sessionMeta();
+const snap = snapshotOf;
 
 const you = { id: "c1", name: "ann", role: "driver" as const };
 const delta = (seq: number, d: string, fromSeq?: number): RoomEvent =>

@@ -1,34 +1,11 @@
 import { describe, expect, it } from "vitest";
 import { Transcript, canonical, normalize, normalizeMessages } from "./transcript.ts";
-import type { RoomEvent, RoomEventBody, SessionMeta, Snapshot } from "./protocol.ts";
+import type { RoomEvent, RoomEventBody, Snapshot } from "./protocol.ts";
+import { sessionMeta, snapshotOf } from "./fixtures.ts";
 import type { MessageWithParts, Part } from "./parts.ts";
 
-const session: SessionMeta = {
-  id: "s1",
-  title: "Untitled",
-  mode: "build",
-  agentStatus: "idle",
-  agentOnline: true,
-  archived: false,
-  createdAt: 1,
-  updatedAt: 1,
-  allowedOrigins: [],
-};
-
-function snapshot(over: Partial<Snapshot> = {}): Snapshot {
-  return {
-    seq: 0,
-    session,
-    messages: [],
-    hasMore: false,
-    queue: [],
-    permissions: [],
-    questions: [],
-    todos: [],
-    diff: [],
-    ...over,
-  };
-}
+const session = sessionMeta();
+const snapshot = (over: Partial<Snapshot> = {}): Snapshot => snapshotOf(0, over);
 
 const msg = (id: string, role: "user" | "assistant" = "assistant") => ({ id, role, time: { created: 1 } });
 const text = (id: string, messageID: string, t = ""): Part => ({ id, messageID, type: "text", text: t });
