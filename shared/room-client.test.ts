@@ -347,6 +347,8 @@ describe("RoomClient: commands", () => {
     const ws = await socket(1);
     joinWithSnapshot(ws, { ...withText(3, "a"), hasMore: true });
     const p = c.loadOlder(10);
+    expect(c.loadOlder(10)).toBe(p); // a second scroll event while the page is on its way
+    expect(ws.sentFrames).toHaveLength(1);
     const frame = ws.sentFrames[0]!;
     expect(frame).toMatchObject({ type: "history", before: "m1", limit: 10 });
     ws.receive({

@@ -165,6 +165,7 @@ export class RoomClient {
   private resyncRef: string | undefined;
   private readonly rateRetryMs: number;
   private typingSent = false;
+  private olderInFlight: Promise<number> | undefined;
 
   private readonly changeEvents = new Emitter<[TranscriptChanges, Transcript]>();
   private readonly stateEvents = new Emitter<[ConnectionState]>();
@@ -293,18 +294,26 @@ export class RoomClient {
    */
   loadOlder(limit?: number): Promise<number> {
     if (!this.transcript.hasMore) return Promise.resolve(0);
+    // A scroll handler may ask many times while a page is on its way: one request serves them.
+    if (this.olderInFlight) return this.olderInFlight;
     const before = this.transcript.oldestMessageId;
     const frame: ClientFrame = {
       type: "history",
       ref: this.nextRef(),
       ...(before !== undefined ? { before } : {}),
-      ...(limit !== undefined ? { limit } : {}),
+      ...(limit !== undefined ? { limit: Math.max(1, Math.min(200, Math.floor(limit))) } : {}),
     };
-    return this.command<{ messages: MessageWithParts[]; hasMore: boolean }>(frame).then((page) => {
-      const added = this.transcript.prependHistory(page.messages, page.hasMore);
-      this.emitChanges();
-      return added;
-    });
+    const request = this.command<{ messages: MessageWithParts[]; hasMore: boolean }>(frame)
+      .then((page) => {
+        const added = this.transcript.prependHistory(page.messages, page.hasMore);
+        this.emitChanges();
+        return added;
+      })
+      .finally(() => {
+        this.olderInFlight = undefined;
+      });
+    this.olderInFlight = request;
+    return request;
   }
 
   /** Tells the others this person is (not) typing. Sent only on change; no answer expected. */
