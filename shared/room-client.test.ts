@@ -490,13 +490,16 @@ describe("RoomClient: connection state", () => {
     expect(ws2.query.get("cursor")).toBe("3");
     // A socket that answers pong stays.
     joinWithSnapshot(ws2, withText(3, "a"));
-    for (let i = 0; i < 6; i++) {
+    let pongs = 0;
+    for (let i = 0; i < 40; i++) {
       await new Promise((r) => setTimeout(r, 25));
       if (ws2.sent.includes("ping")) {
         ws2.receive("pong");
         ws2.sent.length = 0;
+        pongs++;
       }
     }
+    expect(pongs).toBeGreaterThan(0);
     expect(FakeWebSocket.instances).toHaveLength(2);
     expect(c.live).toBe(true);
   });
@@ -548,6 +551,17 @@ describe("RoomClient: connection state", () => {
     c.setToken("fresh");
     const ws2 = await socket(2);
     expect(ws2.protocols).toEqual(["agentroom", "t.fresh"]);
+  });
+
+  it("retryNow skips the backoff wait, and a token set during the wait is the one sent", async () => {
+    const c = client({ backoff: { baseMs: 60_000, maxMs: 60_000, random: () => 1 } });
+    (await socket(1)).refuse();
+    await c.waitFor((x) => x.state.status === "reconnecting", 1_000);
+    expect(c.state).toMatchObject({ status: "reconnecting", attempt: 1, nextDelayMs: 60_000 });
+    (c as unknown as { token: string }).token = "swapped"; // what setToken stores, without its reconnect
+    c.retryNow();
+    const ws2 = await socket(2);
+    expect(ws2.protocols).toEqual(["agentroom", "t.swapped"]);
   });
 
   it("after a refused token, setToken starts again; after close() nothing does", async () => {
