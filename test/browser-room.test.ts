@@ -241,6 +241,24 @@ describe("a room in the browser", () => {
     }
   });
 
+  it("lets the owner mint a viewer link and an embed snippet that work", async () => {
+    const s = await newSession("Shared run");
+    const owner = await open(`${stack.worker.url}${s.url}`);
+    await owner.page.getByRole("button", { name: "Share", exact: true }).click();
+    await owner.page.getByRole("button", { name: "Create viewer link" }).click();
+    const link = await owner.page.locator('.dialog input[readonly]').inputValue();
+    expect(link).toContain(`/s/${s.id}#token=`);
+    const snippet = await owner.page.locator(".dialog textarea").inputValue();
+    expect(snippet).toContain(`<agent-room session="${s.id}"`);
+    expect(snippet).toContain("/embed.js");
+    await screenshot(owner.page, "owner-share");
+    await owner.page.keyboard.press("Escape");
+    const viewer = await open(link);
+    await viewer.page.waitForFunction(() => document.querySelector(".room")?.getAttribute("data-role") === "viewer");
+    expect(await viewer.page.locator(".composer-input").count()).toBe(0);
+    expect(await viewer.page.getByRole("button", { name: "Share", exact: true }).count()).toBe(0);
+  });
+
   it("shows the live session list and the dark theme", async () => {
     const operator = await stack.worker.operatorToken();
     const list = await openPage(browser, `${stack.worker.url}/#token=${operator}`, { waitFor: ".session-row" });
@@ -262,8 +280,9 @@ describe("a room in the browser", () => {
     await dark.page.waitForFunction(() => (window as unknown as { __agentroom: RoomHandle }).__agentroom.room.session?.agentStatus === "idle" && document.querySelectorAll('[data-tool="write"][data-status="completed"]').length > 0, null, { timeout: 60_000 });
     const bg = await dark.page.evaluate(() => getComputedStyle(document.body).backgroundColor);
     expect(bg).toBe("rgb(15, 17, 21)");
-    for (const head of await dark.page.locator(".tool-head").all()) await head.click();
+    await dark.page.locator('[data-tool="write"] .tool-head').first().click();
     await dark.page.locator("details.reasoning summary").first().click();
+    await dark.page.waitForSelector(".diff-line.add");
     await screenshot(dark.page, "session-dark");
     expect(dark.errors).toEqual([]);
   });

@@ -75,6 +75,9 @@ export function ShareDialog(props: { sessionId: string; token: string; onClose: 
               <button type="button" class="btn" onClick={() => doCopy("embed", l().embed)}>
                 {copied() === "embed" ? "Copied ✓" : "Copy embed snippet"}
               </button>
+              <p class="hint muted">
+                The page that embeds the room must be one of the session's allowed origins (set when the session is created); browsers refuse the frame anywhere else.
+              </p>
             </>
           )}
         </Show>

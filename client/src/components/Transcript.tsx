@@ -52,7 +52,11 @@ export function Transcript(props: {
     on(
       () => props.room.order[props.room.order.length - 1],
       (last, prevLast) => {
-        if (last !== undefined && prevLast !== undefined && last !== prevLast && !atEnd()) setUnseen((n) => n + 1);
+        if (last === undefined || prevLast === undefined || last === prevLast || atEnd()) return;
+        // Several may arrive in one frame: count those after the previous last one.
+        const order = props.room.order;
+        const at = order.lastIndexOf(prevLast);
+        setUnseen((n) => n + (at >= 0 ? order.length - 1 - at : 1));
       },
     ),
   );
