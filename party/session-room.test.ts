@@ -172,6 +172,26 @@ describe("agent batches", () => {
     await second.waitFor((f) => f.type === "error" && f.code === "lease_held");
   });
 
+  it("the same runner reconnecting (same ?runner=) takes its lease over; the old socket's close does not release it", async () => {
+    const { id } = await createSession();
+    const first = await connect(id, await runner(), { query: { runner: "runner-1" } });
+    await first.waitFor((f) => f.type === "agent.lease" && f.granted === true);
+    const second = await connect(id, await runner(), { query: { runner: "runner-1" } });
+    await second.waitFor((f) => f.type === "agent.lease" && f.granted === true);
+    await first.waitFor(() => first.closed !== undefined);
+    expect(first.closed!.code).toBe(4408);
+    await sleep(50);
+    expect(await batch(second, [msg("m1")])).toMatchObject({ type: "agent.ack" });
+    expect((await snapshotOf(id)).session.agentOnline).toBe(true);
+    // A different runner is still refused while the lease is held.
+    const other = await connect(id, await runner(), { query: { runner: "runner-2" } });
+    await other.waitFor((f) => f.type === "error" && f.code === "lease_held");
+    // And a client-chosen connection id (`_pk`) is replaced by the Worker: no impersonation.
+    const v = await connect(id, await token(id, "viewer"), { query: { _pk: "chosen-id" } });
+    const welcome = await v.waitType<{ you: { id: string } }>("welcome");
+    expect(welcome.you.id).not.toBe("chosen-id");
+  });
+
   it("refuses malformed agent frames with bad_frame and applies nothing", async () => {
     const { id } = await createSession();
     const agent = await connectAgent(id);

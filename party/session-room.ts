@@ -54,6 +54,12 @@ export interface ConnState {
   role: Role;
   name: string;
   typing?: boolean;
+  /**
+   * Set on the runner connection that holds the lease. The lease names this random id, not the
+   * connection id: partyserver takes that from the client's `_pk`, which a reconnecting client
+   * reuses, so the old socket's late close must not release the new socket's lease.
+   */
+  leaseId?: string;
 }
 
 /** Values the Worker hands a new room. */
@@ -141,8 +147,7 @@ export class SessionRoom extends Server<Env> {
   /** After a restart or eviction: a lease whose socket is gone is released. */
   #reconcileAgent(): void {
     const lease = this.meta.get("lease");
-    const holder = lease ? this.#connById(lease.connId) : undefined;
-    if (lease && !holder) this.#releaseLease();
+    if (lease && !this.#leaseHolder()) this.#releaseLease();
     else if (!lease && this.meta.session().agentOnline) this.commit([{ type: "agent.presence", online: false }]);
   }
 
@@ -288,7 +293,8 @@ export class SessionRoom extends Server<Env> {
     }
     conn.setState({ role: role.data, name });
     if (role.data === "agent") {
-      this.#agentJoin(conn);
+      const runner = new URL(ctx.request.url).searchParams.get("runner");
+      this.#agentJoin(conn, runner && runner.length <= 128 ? runner : undefined);
     } else {
       const cursorRaw = new URL(ctx.request.url).searchParams.get("cursor");
       const cursor = cursorRaw !== null && /^\d+$/.test(cursorRaw) ? Number(cursorRaw) : undefined;
@@ -355,8 +361,7 @@ export class SessionRoom extends Server<Env> {
       this.#peopleRate.forget(conn.id);
       this.#agentRate.forget(conn.id);
       if (!this.#ready) return;
-      const lease = this.meta.get("lease");
-      if (lease && lease.connId === conn.id) this.#releaseLease();
+      if (this.#holdsLease(conn)) this.#releaseLease();
       this.#schedulePresence();
     } catch (e) {
       console.error("onClose failed", e);
@@ -514,19 +519,25 @@ export class SessionRoom extends Server<Env> {
   // ───────────────────────────── the agent ─────────────────────────────
 
   #agentConn(): Connection<ConnState> | undefined {
+    return this.#leaseHolder();
+  }
+
+  /** The open runner connection holding the lease, if any. */
+  #leaseHolder(): Connection<ConnState> | undefined {
     const lease = this.meta.get("lease");
-    return lease ? this.#connById(lease.connId) : undefined;
-  }
-
-  #connById(id: string): Connection<ConnState> | undefined {
-    try {
-      return this.getConnection<ConnState>(id);
-    } catch {
-      return undefined;
+    if (!lease) return undefined;
+    for (const c of this.getConnections<ConnState>(TAG_AGENT)) {
+      if (c.state?.leaseId === lease.leaseId) return c;
     }
+    return undefined;
   }
 
-  #agentJoin(conn: Connection<ConnState>): void {
+  #holdsLease(conn: Connection<ConnState>): boolean {
+    const lease = this.meta.get("lease");
+    return !!lease && conn.state?.leaseId !== undefined && conn.state.leaseId === lease.leaseId;
+  }
+
+  #agentJoin(conn: Connection<ConnState>, runnerId: string | undefined): void {
     const session = this.meta.session();
     if (session.archived) {
       this.#sendAgent(conn, { type: "agent.lease", granted: false, session, leaseMs: 0 });
@@ -536,15 +547,21 @@ export class SessionRoom extends Server<Env> {
     }
     const now = Date.now();
     const lease = this.meta.get("lease");
-    const holder = lease ? this.#connById(lease.connId) : undefined;
-    if (lease && holder && holder !== conn && lease.expiresAt > now) {
+    const holder = this.#leaseHolder();
+    // The same runner reconnecting (same `?runner=` id) takes its lease over at once: its old
+    // socket is dead even if the server has not noticed yet. Every agent token is equally
+    // trusted, so this only decides between runners, never lets anyone else in.
+    const sameClient = runnerId !== undefined && lease?.runnerId === runnerId;
+    if (lease && holder && holder !== conn && !sameClient && lease.expiresAt > now) {
       this.#sendAgent(conn, { type: "agent.lease", granted: false, session, leaseMs: lease.expiresAt - now });
       this.#sendError(conn, "lease_held", "another runner holds this session");
       conn.close(CLOSE.leaseHeld, "lease held");
       return;
     }
     if (holder && holder !== conn) holder.close(CLOSE.leaseExpired, "lease taken over");
-    this.meta.set("lease", { connId: conn.id, expiresAt: now + this.limits.agentLeaseMs });
+    const leaseId = crypto.randomUUID();
+    conn.setState({ ...conn.state!, leaseId });
+    this.meta.set("lease", { connId: conn.id, leaseId, ...(runnerId ? { runnerId } : {}), expiresAt: now + this.limits.agentLeaseMs });
     // A prompt handed to a runner that vanished goes back to the queue (runners treat
     // agent.prompt idempotently by item id).
     const bodies: RoomEventBody[] = [];
@@ -577,7 +594,7 @@ export class SessionRoom extends Server<Env> {
 
   #onAgentFrame(conn: Connection<ConnState>, f: AgentFrame, now: number): void {
     const lease = this.meta.get("lease");
-    if (!lease || lease.connId !== conn.id) {
+    if (!lease || !this.#holdsLease(conn)) {
       this.#sendError(conn, "lease_held", "this connection does not hold the session's lease");
       return;
     }
@@ -606,7 +623,7 @@ export class SessionRoom extends Server<Env> {
         return this.#maybeDispatch();
       }
       case "agent.heartbeat": {
-        this.meta.set("lease", { connId: conn.id, runnerId: f.runnerId, expiresAt: now + this.limits.agentLeaseMs });
+        this.meta.set("lease", { ...lease, runnerId: f.runnerId, expiresAt: now + this.limits.agentLeaseMs });
         void this.#scheduleAlarm();
         return;
       }
@@ -753,7 +770,7 @@ export class SessionRoom extends Server<Env> {
     const now = Date.now();
     const lease = this.meta.get("lease");
     if (lease && lease.expiresAt <= now) {
-      this.#connById(lease.connId)?.close(CLOSE.leaseExpired, "lease expired");
+      this.#leaseHolder()?.close(CLOSE.leaseExpired, "lease expired");
       this.#releaseLease();
     }
     const session = this.meta.session();

@@ -102,7 +102,7 @@ export class TestClient {
 export async function connect(
   sessionId: string,
   tok: string,
-  opts: { cursor?: number; via?: "subprotocol" | "query" } = {},
+  opts: { cursor?: number; via?: "subprotocol" | "query"; query?: Record<string, string> } = {},
 ): Promise<TestClient> {
   const res = await connectRaw(sessionId, tok, opts);
   if (res.status !== 101 || !res.webSocket) throw new Error(`upgrade failed: ${res.status} ${await res.text()}`);
@@ -112,9 +112,10 @@ export async function connect(
 export async function connectRaw(
   sessionId: string,
   tok: string,
-  opts: { cursor?: number; via?: "subprotocol" | "query" } = {},
+  opts: { cursor?: number; via?: "subprotocol" | "query"; query?: Record<string, string> } = {},
 ): Promise<Response> {
   const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(opts.query ?? {})) q.set(k, v);
   if (opts.cursor !== undefined) q.set("cursor", String(opts.cursor));
   const headers = new Headers({ Upgrade: "websocket" });
   if (opts.via === "query") q.set("token", tok);

@@ -14,7 +14,7 @@ export interface MetaValues {
   todos: Todo[];
   diff: FileDiff[];
   /** The agent connection holding the lease and when it lapses without a heartbeat. */
-  lease: { connId: string; runnerId?: string; expiresAt: number } | null;
+  lease: { connId: string; leaseId: string; runnerId?: string; expiresAt: number } | null;
   /** What the runner last reported (idle/busy/retry); `waiting` is derived from open requests. */
   rawStatus: "idle" | "busy" | "retry";
   /** Monotonic counter for queue positions and dedupe rows. */
