@@ -20,18 +20,27 @@ export class SyntheticAgent {
   private readonly messages = new Map<string, { info: Message; parts: Map<string, Part> }>();
   private batchCounter = 0;
   private readonly prefix: string;
+  private readonly heartbeat: ReturnType<typeof setInterval>;
 
-  private constructor(sock: RawSocket, prefix: string) {
+  private constructor(sock: RawSocket, prefix: string, leaseMs: number) {
     this.sock = sock;
     this.prefix = prefix;
+    // Renew the lease as a runner does, or the room expires it mid-test.
+    this.heartbeat = setInterval(() => {
+      if (!sock.closed) sock.sendJson({ type: "agent.heartbeat", runnerId: prefix });
+    }, Math.max(1000, leaseMs / 3));
+    this.heartbeat.unref();
   }
 
   /** Connects with an agent token and waits for the lease. */
   static async join(roomUrl: string, agentToken: string, prefix = "syn"): Promise<SyntheticAgent> {
     const sock = await RawSocket.open(roomUrl, agentToken);
     const lease = await sock.waitFor((f) => f.type === "agent.lease", 10_000, 0);
-    if (lease.granted !== true) throw new Error(`lease not granted: ${JSON.stringify(lease)}`);
-    return new SyntheticAgent(sock, prefix);
+    if (lease.granted !== true) {
+      await sock.close();
+      throw new Error(`lease not granted: ${JSON.stringify(lease)}`);
+    }
+    return new SyntheticAgent(sock, prefix, Number(lease.leaseMs) || 30_000);
   }
 
   /** Sends one batch and waits for its ack; updates the expected transcript once acked. */
@@ -125,6 +134,7 @@ export class SyntheticAgent {
   }
 
   close(): Promise<void> {
+    clearInterval(this.heartbeat);
     return this.sock.close();
   }
 }
