@@ -57,7 +57,9 @@ afterAll(async () => {
 describe("a room in the browser", () => {
   it("two viewers watch a driver's run: streamed text, tool blocks, a permission approved", async () => {
     const s = await newSession("Add a notes file");
-    const driver = await open(`${stack.worker.url}/s/${s.id}#token=${await s.token("driver", "Dana Driver")}`);
+    const driver = await open(`${stack.worker.url}/s/${s.id}#token=${await s.token("driver", "Dana Driver")}`, {
+      viewport: { width: 1280, height: 1000 },
+    });
     const viewerA = await open(`${stack.worker.url}/s/${s.id}#token=${await s.token("viewer", "Vic Viewer")}`);
     const viewerB = await open(`${stack.worker.url}/s/${s.id}#token=${await s.token("viewer", "Val Viewer")}`, {
       viewport: { width: 390, height: 844 },

@@ -15,7 +15,7 @@ import type {
   SubtaskPart as SubtaskPartT,
   TextPart as TextPartT,
 } from "../../../shared/parts.ts";
-import { formatCost, formatDuration, formatTokens, prettyJson } from "../lib/format.ts";
+import { formatCost, formatDuration, formatTokens, prettyJson, shortPath } from "../lib/format.ts";
 import { Markdown } from "./Markdown.tsx";
 import { OutputBlock } from "./OutputBlock.tsx";
 import { usePartEnv } from "./context.ts";
@@ -118,7 +118,13 @@ export function PatchPart(props: { part: Part }): JSX.Element {
         Changed {p().files.length} file{p().files.length === 1 ? "" : "s"}
       </span>
       <ul class="file-list">
-        <For each={p().files}>{(f) => <li class="mono">{f}</li>}</For>
+        <For each={p().files}>
+          {(f) => (
+            <li class="mono" title={f}>
+              {shortPath(f)}
+            </li>
+          )}
+        </For>
       </ul>
     </div>
   );
