@@ -192,13 +192,30 @@ describe("agent batches", () => {
     expect(welcome.you.id).not.toBe("chosen-id");
   });
 
-  it("refuses malformed agent frames with bad_frame and applies nothing", async () => {
+  it("refuses malformed agent frames with bad_frame (ref = batchId) and applies nothing", async () => {
     const { id } = await createSession();
     const agent = await connectAgent(id);
     const before = await snapshotOf(id);
     agent.send({ type: "agent.batch", batchId: "bad", events: [{ body: { type: "part.delta", partID: 3 } }] });
-    await agent.waitFor((f) => f.type === "error" && f.code === "bad_frame");
+    await agent.waitFor((f) => f.type === "error" && f.code === "bad_frame" && f.ref === "bad");
     expect((await snapshotOf(id)).seq).toBe(before.seq);
+  });
+
+  it("a batch that fails inside its transaction is rolled back whole: error with ref, nothing changed, room fine", async () => {
+    const { id } = await createSession();
+    const agent = await connectAgent(id);
+    await batch(agent, [msg("m0")]);
+    const before = await snapshotOf(id);
+    // A message whose info is too large for one SQLite value fails the second event.
+    const huge = { type: "message.upsert", message: { id: "m2", role: "assistant", time: { created: 1 }, blob: "x".repeat(2_500_000) } };
+    agent.send({ type: "agent.batch", batchId: "doomed", events: [{ body: msg("m1") }, { body: huge }] });
+    await agent.waitFor((f) => f.type === "error" && f.code === "bad_frame" && f.ref === "doomed");
+    const after = await snapshotOf(id);
+    expect(after.seq).toBe(before.seq);
+    expect(after.messages.map((m) => m.info.id)).toEqual(["m0"]);
+    // Not remembered as applied: a corrected resend under the same id goes through.
+    expect(await batch(agent, [msg("m1")], "doomed")).toMatchObject({ type: "agent.ack" });
+    expect((await snapshotOf(id)).messages.map((m) => m.info.id)).toEqual(["m0", "m1"]);
   });
 });
 

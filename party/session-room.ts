@@ -44,7 +44,7 @@ import { TranscriptStore } from "./room/transcript-store.ts";
 import { PromptQueue } from "./room/queue.ts";
 import { RequestStore } from "./room/requests.ts";
 import { Dedupe } from "./room/dedupe.ts";
-import { applyEvent, derivedStatus, type RoomStores } from "./room/apply.ts";
+import { RefusedEvent, applyEvent, derivedStatus, type RoomStores } from "./room/apply.ts";
 import { LiveBuffer, eventFrames, mergeDeltas } from "./room/fanout.ts";
 import { RateLimiter } from "./room/rate.ts";
 import { summaryOf } from "./room/summary.ts";
@@ -398,9 +398,11 @@ export class SessionRoom extends Server<Env> {
       if (isAgent) {
         const parsed = parseFrame(AgentFrameSchema, text);
         if (!parsed.ok) {
-          this.#sendError(conn, parsed.code, parsed.message, parsed.ref);
+          this.#sendError(conn, parsed.code, parsed.message, parsed.ref ?? batchIdOf(text));
           return;
         }
+        // Errors answering a batch carry its batchId as `ref`, so the runner knows which one failed.
+        if (parsed.frame.type === "agent.batch") ref = parsed.frame.batchId;
         this.#onAgentFrame(conn, parsed.frame, now);
       } else {
         const parsed = parseFrame(ClientFrameSchema, text);
@@ -412,6 +414,10 @@ export class SessionRoom extends Server<Env> {
         this.#onClientFrame(conn, st, parsed.frame, now);
       }
     } catch (e) {
+      if (e instanceof RefusedEvent) {
+        this.#sendError(conn, "bad_frame", `${e.message}; nothing was applied`, ref);
+        return;
+      }
       console.error("frame handler failed", e);
       this.#sendError(conn, "internal", "the room could not process this frame; nothing changed", ref);
     } finally {
@@ -862,6 +868,17 @@ export class SessionRoom extends Server<Env> {
 
   #ack(conn: WebSocket, ref: string | undefined, command: string): void {
     this.#send(conn, { type: "ack", ...(ref !== undefined ? { ref } : {}), command });
+  }
+}
+
+/** The batchId of a refused agent frame, when it has one, for the error's `ref`. */
+function batchIdOf(text: string | ArrayBuffer): string | undefined {
+  if (typeof text !== "string") return undefined;
+  try {
+    const v = JSON.parse(text) as { batchId?: unknown };
+    return typeof v?.batchId === "string" ? v.batchId.slice(0, 128) : undefined;
+  } catch {
+    return undefined;
   }
 }
 

@@ -22,10 +22,19 @@ export function derivedStatus(stores: RoomStores): SessionMeta["agentStatus"] {
   return stores.meta.get("rawStatus") ?? "idle";
 }
 
+/** Largest message info stored (JSON chars): under SQLite's 2 MB value cap with room to spare. */
+export const MAX_MESSAGE_INFO_CHARS = 1_000_000;
+
+/** An event the room refuses to apply; the whole batch is rolled back and answered `bad_frame`. */
+export class RefusedEvent extends Error {}
+
 export function applyEvent(stores: RoomStores, body: RoomEventBody, seq: number, ts: number): RoomEventBody {
   const { meta, transcript, queue, requests } = stores;
   switch (body.type) {
     case "message.upsert": {
+      if (JSON.stringify(body.message).length > MAX_MESSAGE_INFO_CHARS) {
+        throw new RefusedEvent(`message ${body.message.id} info is over ${MAX_MESSAGE_INFO_CHARS} characters`);
+      }
       transcript.upsertMessage(body.message, seq);
       if (body.message.time.completed !== undefined) transcript.foldMessage(body.message.id);
       return body;
