@@ -21,6 +21,8 @@ export interface FanoutAgent {
   stream?(count: number, rate: number, pad: string): Promise<void>;
   /** Agent frames sent but not yet acknowledged (Node-paced systems that acknowledge). */
   unacked?(): number;
+  /** The last seq the room acknowledged (agentroom), for clients that rejoin with a cursor. */
+  seq?(): number;
   close(): Promise<void>;
 }
 
@@ -42,6 +44,23 @@ export type FanoutOptions = {
   connectConcurrency?: number;
   /** workerd pids to charge CPU time to (inner room process, proxy). */
   pids?: { inner?: number; proxy?: number };
+  /**
+   * Something to do while the stream runs (e.g. 500 viewers rejoining), started when this
+   * fraction of the deltas has been sent. The result reports live latency inside its window.
+   */
+  midStream?: { atFraction: number; run: () => Promise<void> };
+};
+
+/** Live latency of deltas sent while `midStream` ran, against deltas sent outside it. */
+export type WindowStats = {
+  windowMs: number;
+  deltasInWindow: number;
+  /** Worst latency any viewer saw for a delta sent in the window. */
+  maxInWindow: number;
+  p99InWindow: number;
+  p50Outside: number;
+  /** maxInWindow − p50Outside: how long live viewers were held up. */
+  stallMs: number;
 };
 
 export type FanoutResult = {
@@ -68,6 +87,7 @@ export type FanoutResult = {
   loadgenLagP99: number;
   /** How late the agent's sends were against schedule (p99, ms). */
   sendLagP99: number;
+  window?: WindowStats;
 };
 
 const MARKER = /~(\d+)@(\d+(?:\.\d+)?)~/g;
@@ -109,6 +129,9 @@ export async function runFanout(room: FanoutRoom, opts: FanoutOptions): Promise<
   let complete = 0;
   let onComplete: (() => void) | null = null;
   const viewers: Viewer[] = [];
+  // Per delta: when it was sent and the worst latency any viewer saw (for midStream windows).
+  const sentAt = new Float64Array(count);
+  const worst = new Float32Array(count);
 
   const handle = (v: Viewer, data: Buffer) => {
     const t = nowMs();
@@ -136,7 +159,10 @@ export async function runFanout(room: FanoutRoom, opts: FanoutOptions): Promise<
       }
       seen[bit] = 1;
       v.seen++;
-      hist.add(t - marks[k + 1]!);
+      const lat = t - marks[k + 1]!;
+      hist.add(lat);
+      sentAt[idx] = marks[k + 1]!;
+      if (lat > worst[idx]!) worst[idx] = lat;
     }
     if (v.seen === count && ++complete === V) onComplete?.();
   };
@@ -187,6 +213,14 @@ export async function runFanout(room: FanoutRoom, opts: FanoutOptions): Promise<
   const allDone = new Promise<void>((r) => (onComplete = r));
 
   // ── stream ──
+  let mid: Promise<void> | undefined;
+  let midStart = 0;
+  let midEnd = 0;
+  const midAt = opts.midStream ? Math.floor(count * opts.midStream.atFraction) : -1;
+  const startMid = () => {
+    midStart = nowMs();
+    mid = opts.midStream!.run().then(() => void (midEnd = nowMs()));
+  };
   if (agent.send) {
     const start = nowMs();
     const interval = 1000 / opts.rate;
@@ -195,6 +229,7 @@ export async function runFanout(room: FanoutRoom, opts: FanoutOptions): Promise<
       const now = nowMs();
       const due = start + i * interval;
       if (now >= due) {
+        if (i === midAt) startMid();
         sendLag.add(now - due);
         agent.send(i, marker(i, now) + pad);
         i++;
@@ -203,9 +238,15 @@ export async function runFanout(room: FanoutRoom, opts: FanoutOptions): Promise<
       await sleep(Math.max(0, Math.floor(due - now)));
     }
   } else if (agent.stream) {
+    if (opts.midStream) setTimeout(startMid, (midAt / opts.rate) * 1000);
     await agent.stream(count, opts.rate, pad);
   } else {
     throw new Error("agent can neither send nor stream");
+  }
+
+  if (opts.midStream) {
+    while (!mid) await sleep(10);
+    await mid;
   }
 
   // ── drain ──
@@ -248,6 +289,26 @@ export async function runFanout(room: FanoutRoom, opts: FanoutOptions): Promise<
     cpu,
     loadgenLagP99: eld.percentile(99) / 1e6,
     sendLagP99: sendLag.quantile(0.99),
+    window: opts.midStream ? windowStats(sentAt, worst, midStart, midEnd) : undefined,
+  };
+}
+
+function windowStats(sentAt: Float64Array, worst: Float32Array, start: number, end: number): WindowStats {
+  const inside = new LatencyHistogram();
+  const outside = new LatencyHistogram();
+  for (let i = 0; i < sentAt.length; i++) {
+    if (!sentAt[i]) continue;
+    // A delta sent shortly before the window can be held up by it too.
+    (sentAt[i]! >= start - 100 && sentAt[i]! <= end ? inside : outside).add(worst[i]!);
+  }
+  const p50Outside = outside.quantile(0.5);
+  return {
+    windowMs: end - start,
+    deltasInWindow: inside.count,
+    maxInWindow: inside.max,
+    p99InWindow: inside.quantile(0.99),
+    p50Outside,
+    stallMs: Math.max(0, inside.max - (Number.isFinite(p50Outside) ? p50Outside : 0)),
   };
 }
 

@@ -18,6 +18,8 @@ export type RunningWorker = {
   /** workerd process ids: the one running the Worker and wrangler's proxy. */
   innerPid: number;
   proxyPid: number;
+  /** wrangler's inspector proxy (DevTools protocol for the Worker's isolate). */
+  inspectorPort: number;
   stop(): Promise<void>;
 };
 
@@ -106,6 +108,7 @@ export type StartOptions = {
 export async function startWrangler(opts: StartOptions): Promise<RunningWorker> {
   mkdirSync(opts.persistDir, { recursive: true });
   const port = await freePort();
+  const inspectorPort = await freePort();
   const args = [
     join(ROOT, "node_modules/wrangler/bin/wrangler.js"),
     "dev",
@@ -118,7 +121,7 @@ export async function startWrangler(opts: StartOptions): Promise<RunningWorker> 
     "--persist-to",
     opts.persistDir,
     "--inspector-port",
-    String(await freePort()),
+    String(inspectorPort),
     "--show-interactive-dev-session=false",
     "--log-level",
     "warn",
@@ -190,7 +193,7 @@ export async function startWrangler(opts: StartOptions): Promise<RunningWorker> 
     if (probe.status === 500 && (await probe.text()) === "Not yet implemented") {
       throw new Error("picked workerd's debug port instead of its entry socket");
     }
-    return { proxyUrl, directUrl, persistDir: opts.persistDir, innerPid, proxyPid, stop };
+    return { proxyUrl, directUrl, persistDir: opts.persistDir, innerPid, proxyPid, inspectorPort, stop };
   } catch (e) {
     await stop();
     throw e;

@@ -4,10 +4,15 @@ import { openSocket, type Endpoint } from "../lib/fanout.ts";
 
 export const toWs = (base: string): string => base.replace(/^http/, "ws");
 
-/** Opens a socket and resolves once it is open (rejects on error or after `timeoutMs`). */
-export function connect(ep: Endpoint, timeoutMs = 30_000): Promise<WebSocket> {
+/**
+ * Opens a socket and resolves once it is open (rejects on error or after `timeoutMs`).
+ * `onMessage` is attached before the upgrade completes: the first frames can arrive in the same
+ * packet as the 101 response, before a listener attached after `open` would see them.
+ */
+export function connect(ep: Endpoint, timeoutMs = 30_000, onMessage?: (data: Buffer) => void): Promise<WebSocket> {
   return new Promise((resolve, reject) => {
     const ws = openSocket(ep);
+    if (onMessage) ws.on("message", onMessage);
     const t = setTimeout(() => reject(new Error(`connect timeout: ${ep.url}`)), timeoutMs);
     ws.once("open", () => {
       clearTimeout(t);

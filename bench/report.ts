@@ -1,0 +1,200 @@
+/** Turns a benchmark run's results into Markdown tables and the p99-vs-viewers plot (SVG). */
+import type { Point, SystemName, PathName } from "./scenarios/fanout.ts";
+import type { NewViewerResult, ReconnectResult } from "./scenarios/catchup.ts";
+import type { GrowthResult } from "./scenarios/storage.ts";
+import type { RejoinResult } from "./scenarios/rejoin.ts";
+import { median, spread } from "./lib/stats.ts";
+
+export type Capacity = { system: SystemName; path: PathName; best?: { viewers: number; rate: number; product: number; p99: number } };
+
+export type Results = {
+  env: Record<string, string>;
+  mode: string;
+  series: Point[];
+  capacity: Capacity[];
+  headline: Point[];
+  reconnect: Record<string, ReconnectResult[]>;
+  newViewer: Record<string, NewViewerResult[]>;
+  growth: GrowthResult[];
+  rejoin: Record<string, RejoinResult[]>;
+  client?: unknown;
+  chain?: unknown;
+  notes: string[];
+};
+
+const f1 = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : "n/a");
+const kb = (b: number) => (b / 1024).toFixed(1);
+
+/** A Markdown table under a heading; nothing when there are no rows. */
+function table(title: string, head: string[], rows: string[][], foot: string[] = []): string[] {
+  if (!rows.length) return [];
+  return [`### ${title}`, "", `| ${head.join(" | ")} |`, `|${head.map(() => "---").join("|")}|`, ...rows.map((c) => `| ${c.join(" | ")} |`), "", ...foot];
+}
+
+export function markdown(r: Results): string {
+  const out: string[] = [];
+  out.push(`Run: ${r.env.date} · mode ${r.mode} · ${r.env.machine} · load average at start ${r.env.loadStart}, at end ${r.env.loadEnd}`);
+  out.push(`Versions: ${r.env.versions}`);
+  out.push("");
+
+  const headline = (["direct", "proxy", "remote"] as const)
+    .map((path) => [path, r.headline.filter((p) => p.path === path)] as const)
+    .filter(([, ps]) => ps.length)
+    .map(([path, ps]) => [
+      path,
+      String(ps.length),
+      spread(ps.map((p) => p.p50)),
+      spread(ps.map((p) => p.p99)),
+      spread(ps.map((p) => p.max)),
+      ps.map((p) => p.missing).join(", "),
+      spread(ps.map((p) => p.framesPerViewer / p.seconds)),
+      spread(ps.map((p) => p.bytesPerViewer / 1024 / p.seconds), 2),
+    ]);
+  out.push(
+    ...table(
+      "Headline: 1,000 viewers × 100 deltas/s (agentroom)",
+      ["path", "runs", "p50 ms", "p99 ms", "max ms", "missing", "frames/viewer/s", "KB/viewer/s"],
+      headline,
+      ["Cells are median (min–max) over the runs.", ""],
+    ),
+  );
+
+  const ar = r.capacity.find((c) => c.system === "agentroom" && c.path !== "proxy")?.best;
+  out.push(
+    ...table(
+      "Capacity: largest viewers × deltas/s with p99 < 100 ms and nothing lost",
+      ["system", "path", "viewers", "deltas/s", "V×R", "p99 ms", "agentroom ÷ this"],
+      r.capacity.map(({ system, path, best: b }) =>
+        b
+          ? [system, path, String(b.viewers), String(b.rate), b.product.toLocaleString("en"), f1(b.p99), ar && system !== "agentroom" ? `${(ar.product / b.product).toFixed(1)}×` : ""]
+          : [system, path, "none passed", "", "", "", ""],
+      ),
+    ),
+  );
+
+  const all = [...r.series].sort((a, b) => a.system.localeCompare(b.system) || a.path.localeCompare(b.path) || a.viewers - b.viewers || a.rate - b.rate);
+  out.push(
+    ...table(
+      "Fan-out points (every measured point)",
+      ["system", "path", "viewers", "deltas/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "missing", "frames/viewer", "KB/viewer", "room CPU s", "proxy CPU s", "loadgen CPU s", "loadgen lag p99 ms", "pass"],
+      all.map((p) => [
+        p.system, p.path, String(p.viewers), String(p.rate), f1(p.p50), f1(p.p90), f1(p.p99), f1(p.max),
+        `${p.missing}${p.drained ? "" : " (not drained)"}`, p.framesPerViewer.toFixed(0), kb(p.bytesPerViewer),
+        p.cpu.inner.toFixed(2), p.cpu.proxy.toFixed(2), p.cpu.loadgen.toFixed(2), f1(p.loadgenLagP99), p.pass ? "yes" : "no",
+      ]),
+    ),
+  );
+
+  out.push(
+    ...table(
+      "Catch-up: reconnect after missing N deltas (8-character tokens)",
+      ["path", "missed deltas", "missed text KB", "catch-up", "time ms (median, min–max)", "first frame ms", "KB received", "bytes per missed text byte"],
+      Object.entries(r.reconnect).flatMap(([path, xs]) =>
+        xs.map((x) => [
+          path, x.missed.toLocaleString("en"), kb(x.missedTextBytes), x.catchup, spread(x.runs.map((j) => j.ms)),
+          f1(median(x.runs.map((j) => j.firstFrameMs))), kb(x.medianBytes), x.bytesPerTextByte.toFixed(2),
+        ]),
+      ),
+    ),
+  );
+
+  out.push(
+    ...table(
+      "New viewer of an N-message session (snapshot of the latest page)",
+      ["path", "messages", "snapshot messages", "KB received", "caught up ms", "ready ms (parsed, validated, in a Transcript)"],
+      Object.entries(r.newViewer).flatMap(([path, xs]) =>
+        xs.map((x) => [path, x.messages.toLocaleString("en"), String(x.snapshotMessages), kb(x.medianBytes), spread(x.runs.map((j) => j.ms)), spread(x.runs.map((j) => j.readyMs))]),
+      ),
+    ),
+  );
+
+  out.push(
+    ...table(
+      "Storage growth: cost per delta (batches of 100 deltas, each acked after commit)",
+      ["series", "at", "µs per delta (ack)", "µs per delta (room CPU)", "DB used KB", "DB file KB", "WAL KB", "log rows"],
+      r.growth.flatMap((g) => [
+        ...g.windows.map((w) => [
+          g.label, w.at.toLocaleString("en"), f1(w.ackUsPerDelta), f1(w.cpuUsPerDelta),
+          w.db ? kb(w.db.usedBytes) : "", w.db ? kb(w.db.fileBytes) : "", w.db ? kb(w.db.walBytes) : "", String(w.db?.tables.events ?? ""),
+        ]),
+        [g.label, "spread (max−min)/min", `${f1(g.spreadPct)} %`, "", "", "", "", ""],
+      ]),
+    ),
+  );
+
+  out.push(
+    ...table(
+      "Deploy: viewers rejoining at once while others watch live",
+      ["path", "rejoiners", "live viewers", "deltas/s", "rejoin with", "all caught up ms", "median rejoin ms", "live p50 ms (outside)", "live worst in window ms", "stall ms", "live missing"],
+      Object.entries(r.rejoin).flatMap(([path, xs]) =>
+        xs.map((x) => [
+          path, String(x.rejoiners), String(x.viewers), String(x.rate), x.withCursor ? "cursor (replay)" : "no cursor (snapshot)",
+          x.allCaughtUpMs.toFixed(0), f1(x.medianRejoinMs), f1(x.window!.p50Outside), f1(x.window!.maxInWindow), f1(x.window!.stallMs), String(x.missing),
+        ]),
+      ),
+    ),
+  );
+
+  for (const [title, value] of [
+    ["Client (Chromium)", r.client],
+    ["Chain: scripted model → OpenCode → runner → room → viewer", r.chain],
+  ] as const) {
+    if (value === undefined) continue;
+    out.push(`### ${title}`, "", "```json", JSON.stringify(value, null, 2), "```", "");
+  }
+  if (r.notes.length) out.push("Notes from this run:", "", ...r.notes.map((n) => `- ${n}`), "");
+  return out.join("\n");
+}
+
+const COLORS: Record<SystemName, string> = { agentroom: "#1f6feb", naive: "#d1242f", "ai-chat": "#9a6700" };
+
+/** p99 latency against viewers (both log scales) for each system and path, at one rate. */
+export function plotSvg(points: Point[], rate: number): string {
+  const W = 720;
+  const H = 440;
+  const m = { l: 70, r: 180, t: 40, b: 55 };
+  const xs = [10, 1000];
+  const ys = [1, 10_000];
+  const x = (v: number) => m.l + ((Math.log10(v) - Math.log10(xs[0]!)) / (Math.log10(xs[1]!) - Math.log10(xs[0]!))) * (W - m.l - m.r);
+  const y = (v: number) => {
+    const c = Math.min(ys[1]!, Math.max(ys[0]!, v));
+    return H - m.b - ((Math.log10(c) - Math.log10(ys[0]!)) / (Math.log10(ys[1]!) - Math.log10(ys[0]!))) * (H - m.t - m.b);
+  };
+  const s: string[] = [];
+  s.push(`<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" font-family="system-ui, sans-serif" font-size="12">`);
+  s.push(`<rect width="${W}" height="${H}" fill="white"/>`);
+  s.push(`<text x="${m.l}" y="22" font-size="14" font-weight="600">p99 agent → viewer latency vs viewers, ${rate} deltas/s, local workerd</text>`);
+  for (const v of [10, 20, 50, 100, 200, 500, 1000]) {
+    s.push(`<line x1="${x(v)}" y1="${m.t}" x2="${x(v)}" y2="${H - m.b}" stroke="#eee"/>`);
+    s.push(`<text x="${x(v)}" y="${H - m.b + 16}" text-anchor="middle">${v}</text>`);
+  }
+  for (const v of [1, 10, 100, 1000, 10000]) {
+    s.push(`<line x1="${m.l}" y1="${y(v)}" x2="${W - m.r}" y2="${y(v)}" stroke="#eee"/>`);
+    s.push(`<text x="${m.l - 6}" y="${y(v) + 4}" text-anchor="end">${v >= 1000 ? v / 1000 + " s" : v + " ms"}</text>`);
+  }
+  s.push(`<line x1="${m.l}" y1="${y(100)}" x2="${W - m.r}" y2="${y(100)}" stroke="#666" stroke-dasharray="2 3"/>`);
+  s.push(`<text x="${W - m.r - 4}" y="${y(100) - 4}" text-anchor="end" fill="#666">100 ms target</text>`);
+  s.push(`<text x="${(m.l + W - m.r) / 2}" y="${H - 14}" text-anchor="middle">viewers (log)</text>`);
+  s.push(`<text x="16" y="${(m.t + H - m.b) / 2}" transform="rotate(-90 16 ${(m.t + H - m.b) / 2})" text-anchor="middle">p99 latency (log)</text>`);
+  let ly = m.t + 10;
+  for (const system of ["agentroom", "naive", "ai-chat"] as SystemName[]) {
+    for (const path of ["direct", "proxy", "remote"] as PathName[] | string[]) {
+      const ps = points.filter((p) => p.system === system && p.path === path && p.rate === rate).sort((a, b) => a.viewers - b.viewers);
+      if (!ps.length) continue;
+      const dash = path === "proxy" ? ` stroke-dasharray="6 4"` : "";
+      const d = ps.map((p, i) => `${i ? "L" : "M"}${x(p.viewers).toFixed(1)},${y(p.p99).toFixed(1)}`).join(" ");
+      s.push(`<path d="${d}" fill="none" stroke="${COLORS[system]}" stroke-width="2"${dash}/>`);
+      for (const p of ps) {
+        const open = !p.drained || p.missing > 0;
+        s.push(`<circle cx="${x(p.viewers).toFixed(1)}" cy="${y(p.p99).toFixed(1)}" r="3.5" fill="${open ? "white" : COLORS[system]}" stroke="${COLORS[system]}"/>`);
+      }
+      s.push(`<line x1="${W - m.r + 16}" y1="${ly}" x2="${W - m.r + 46}" y2="${ly}" stroke="${COLORS[system]}" stroke-width="2"${dash}/>`);
+      s.push(`<text x="${W - m.r + 52}" y="${ly + 4}">${system} (${path === "proxy" ? "wrangler proxy" : path})</text>`);
+      ly += 20;
+    }
+  }
+  s.push(`<text x="${W - m.r + 16}" y="${ly + 10}" fill="#666">open circle: not all</text>`);
+  s.push(`<text x="${W - m.r + 16}" y="${ly + 24}" fill="#666">delivered by the cutoff</text>`);
+  s.push(`</svg>`);
+  return s.join("\n");
+}

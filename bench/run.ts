@@ -1,0 +1,262 @@
+/**
+ * `npm run bench` — agentroom's benchmarks, side by side with two baselines, in one run on local
+ * workerd. See bench/README.md for what each figure means and how to point it at a deployment.
+ *
+ *   npm run bench                       full run (~15–20 min on 2 cores)
+ *   npm run bench -- --quick            a short run (~3 min)
+ *   npm run bench -- --only fanout,catchup,storage,rejoin,client,chain
+ *   npm run bench -- --write            also update bench/RESULTS.md and bench/p99-vs-viewers.svg
+ *   npm run bench -- --url https://agentroom.example.workers.dev --secret $TOKEN_SECRET
+ *   npm run bench -- --url https://... --token <operator token> --agent-token <agent token>
+ */
+import { parseArgs } from "node:util";
+import { cpus, loadavg, totalmem, tmpdir } from "node:os";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { join, resolve } from "node:path";
+import { randomBytes } from "node:crypto";
+import { startWrangler, type RunningWorker } from "./lib/workerd.ts";
+import { capacity, measurePoint, series, warmup, type PathName, type Point, type SystemName, type Target } from "./scenarios/fanout.ts";
+import { newViewer, reconnectCatchup } from "./scenarios/catchup.ts";
+import { partGrowth, sessionGrowth } from "./scenarios/storage.ts";
+import { rejoinStorm } from "./scenarios/rejoin.ts";
+import { markdown, plotSvg, type Capacity, type Results } from "./report.ts";
+import { agentroomRoom, AGENTROOM_CONFIG, type Agentroom, type Credentials } from "./systems/agentroom.ts";
+import { naiveRoom, NAIVE_CONFIG } from "./systems/naive.ts";
+import { aiChatRoom, AI_CHAT_CONFIG } from "./systems/ai-chat.ts";
+
+const ROOT = resolve(import.meta.dirname, "..");
+const SECTIONS = ["fanout", "catchup", "storage", "rejoin", "client", "chain"] as const;
+
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: "boolean", default: false },
+    only: { type: "string" },
+    systems: { type: "string", default: "agentroom,naive,ai-chat" },
+    runs: { type: "string" },
+    write: { type: "boolean", default: false },
+    url: { type: "string" },
+    secret: { type: "string" },
+    token: { type: "string" },
+    "agent-token": { type: "string" },
+    out: { type: "string", default: join(ROOT, "bench/out") },
+  },
+});
+
+const quick = args.quick;
+const only = new Set((args.only ?? SECTIONS.join(",")).split(","));
+const systems = args.systems!.split(",") as SystemName[];
+const remote = args.url?.replace(/\/$/, "");
+const cfg = quick
+  ? {
+      seconds: 2,
+      seriesViewers: [10, 100, 500],
+      capacity: null as null | { viewers: number[]; rates: number[] },
+      headlineRuns: Number(args.runs ?? 1),
+      missed: [1_000, 10_000],
+      sizes: [1_000],
+      joinRuns: 3,
+      growthDeltas: 10_000,
+      growthBytes: 100_000,
+      rejoin: { live: 50, rejoiners: 200, history: 100 },
+    }
+  : {
+      seconds: 5,
+      seriesViewers: [10, 50, 100, 250, 500, 1000],
+      capacity: { viewers: [10, 25, 50, 100, 250, 500, 1000], rates: [10, 25, 50, 100, 250, 500] },
+      headlineRuns: Number(args.runs ?? 3),
+      missed: [1_000, 10_000, 100_000],
+      sizes: [1_000, 10_000],
+      joinRuns: 5,
+      growthDeltas: 100_000,
+      growthBytes: 1_000_000,
+      rejoin: { live: 100, rejoiners: 500, history: 200 },
+    };
+const RATE = 100;
+
+function version(pkg: string): string {
+  try {
+    return (JSON.parse(readFileSync(join(ROOT, "node_modules", pkg, "package.json"), "utf8")) as { version: string }).version;
+  } catch {
+    return "?";
+  }
+}
+
+function environment(): Record<string, string> {
+  let commit = "?";
+  try {
+    commit = execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: ROOT, encoding: "utf8" }).trim();
+  } catch {
+    // not a checkout
+  }
+  const c = cpus();
+  return {
+    date: new Date().toISOString(),
+    machine: `${c.length} × ${c[0]?.model ?? "?"}, ${(totalmem() / 2 ** 30).toFixed(0)} GB`,
+    versions: `node ${process.version}, wrangler ${version("wrangler")}, workerd ${version("workerd")}, partyserver ${version("partyserver")}, agents ${version("agents")}, @cloudflare/ai-chat ${version("@cloudflare/ai-chat")}, ai ${version("ai")}, agentroom ${commit}`,
+    loadStart: loadavg().map((l) => l.toFixed(2)).join(" "),
+    loadEnd: "",
+  };
+}
+
+const results: Results = {
+  env: environment(),
+  mode: quick ? "quick" : "full",
+  series: [],
+  capacity: [],
+  headline: [],
+  reconnect: {},
+  newViewer: {},
+  growth: [],
+  rejoin: {},
+  notes: [],
+};
+
+const stamp = () => new Date().toISOString().slice(11, 19);
+const section = (name: string) => console.log(`\n[${stamp()}] ── ${name}`);
+
+async function withWorker<T>(config: string, vars: Record<string, string>, fn: (w: RunningWorker) => Promise<T>): Promise<T> {
+  const persistDir = mkdtempSync(join(tmpdir(), "agentroom-bench-"));
+  const w = await startWrangler({ config, persistDir, vars });
+  try {
+    return await fn(w);
+  } finally {
+    await w.stop();
+    rmSync(persistDir, { recursive: true, force: true });
+  }
+}
+
+function targetsFor(system: SystemName, w: RunningWorker | undefined, ar?: (base: string) => Agentroom): Target[] {
+  const paths: Array<[PathName, string]> = w ? [["direct", w.directUrl], ["proxy", w.proxyUrl]] : [["remote" as PathName, remote!]];
+  return paths.map(([path, base]) => ({
+    system,
+    path,
+    pids: path === "direct" || path === "proxy" ? { inner: w?.innerPid, proxy: w?.proxyPid } : {},
+    makeRoom: () => (system === "agentroom" ? agentroomRoom(ar!(base)) : system === "naive" ? Promise.resolve(naiveRoom(base)) : Promise.resolve(aiChatRoom(base))),
+  }));
+}
+
+async function fanout(targets: Target[]): Promise<void> {
+  for (const t of targets) {
+    section(`fan-out: ${t.system} via ${t.path}`);
+    await warmup(t);
+    const pts = await series(t, cfg.seriesViewers, RATE, cfg.seconds);
+    results.series.push(...pts);
+    if (t.system === "agentroom") {
+      // The target point, repeated: 1,000 viewers × 100 deltas/s.
+      const prior = pts.find((p) => p.viewers === 1000 && p.rate === RATE);
+      const runs: Point[] = prior ? [prior] : [];
+      while (runs.length < cfg.headlineRuns) runs.push(await measurePoint(t, 1000, RATE, cfg.seconds));
+      results.headline.push(...runs);
+    }
+    if (cfg.capacity && t.path !== "proxy") {
+      const c = await capacity(t, cfg.capacity.viewers, cfg.capacity.rates, cfg.seconds, results.series);
+      results.series.push(...c.points);
+      const cap: Capacity = { system: t.system, path: t.path, best: c.best };
+      results.capacity.push(cap);
+      console.log(`  capacity ${t.system}/${t.path}: ${c.best ? `${c.best.viewers} × ${c.best.rate} = ${c.best.product}` : "none passed"}`);
+    }
+  }
+}
+
+async function agentroomSections(ar: (base: string) => Agentroom, w: RunningWorker | undefined): Promise<void> {
+  const paths: Array<[string, string]> = w ? [["direct", w.directUrl], ["proxy", w.proxyUrl]] : [["remote", remote!]];
+  if (only.has("fanout")) await fanout(targetsFor("agentroom", w, ar));
+  if (only.has("catchup")) {
+    for (const [path, base] of paths) {
+      section(`catch-up via ${path}`);
+      results.reconnect[path] = await reconnectCatchup(ar(base), cfg.missed, cfg.joinRuns);
+      results.newViewer[path] = await newViewer(ar(base), cfg.sizes, cfg.joinRuns);
+    }
+  }
+  if (only.has("storage")) {
+    const [, base] = paths[0]!;
+    section("storage growth");
+    results.growth.push(await sessionGrowth(ar(base), w?.persistDir, w?.innerPid, cfg.growthDeltas));
+    results.growth.push(await partGrowth(ar(base), w?.persistDir, w?.innerPid, cfg.growthBytes));
+  }
+  if (only.has("rejoin")) {
+    for (const [path, base] of paths) {
+      section(`rejoin storm via ${path}`);
+      const list = (results.rejoin[path] = [] as Results["rejoin"][string]);
+      for (const withCursor of [true, false]) {
+        list.push(await rejoinStorm(ar(base), { ...cfg.rejoin, rate: RATE, seconds: quick ? 3 : 6, withCursor }));
+      }
+    }
+  }
+}
+
+/** Optional harnesses owned by others: run them when present. */
+async function external(): Promise<void> {
+  if (only.has("client")) {
+    const file = join(ROOT, "bench/client-render.ts");
+    if (existsSync(file)) {
+      section("client rendering (bench/client-render.ts)");
+      const mod = (await import(file)) as Record<string, unknown>;
+      const fn = (mod.clientRender ?? mod.default ?? mod.run) as ((o: { quick: boolean }) => Promise<unknown>) | undefined;
+      if (fn) results.client = await fn({ quick });
+      else results.notes.push("bench/client-render.ts exports no clientRender/default/run function; client figures skipped.");
+    } else {
+      results.notes.push("Client rendering: bench/client-render.ts is not present in this checkout; skipped.");
+    }
+  }
+  if (only.has("chain")) {
+    const file = join(ROOT, "test/harness/stack.ts");
+    const mod = existsSync(file) ? ((await import(file)) as Record<string, unknown>) : undefined;
+    const fn = mod?.measureChain as ((o: { quick: boolean }) => Promise<unknown>) | undefined;
+    if (fn) {
+      section("chain: scripted model → OpenCode → runner → viewer");
+      results.chain = await fn({ quick });
+    } else {
+      results.notes.push("Chain latency: test/harness/stack.ts has no measureChain export here; the runner's own measurement (issue 3) reports it.");
+    }
+  }
+}
+
+async function main(): Promise<void> {
+  console.log(`agentroom bench (${results.mode}) — ${results.env.machine}; load ${results.env.loadStart}`);
+  if (remote) {
+    const creds: Credentials | undefined = args.secret
+      ? { secret: args.secret }
+      : args.token && args["agent-token"]
+        ? { operatorToken: args.token, agentToken: args["agent-token"] }
+        : undefined;
+    if (!creds) throw new Error("--url needs --secret, or --token and --agent-token");
+    results.env.target = remote;
+    await agentroomSections(() => ({ base: remote, creds }), undefined);
+  } else {
+    for (const system of systems) {
+      if (system === "agentroom") {
+        const secret = randomBytes(24).toString("base64url");
+        await withWorker(AGENTROOM_CONFIG, { TOKEN_SECRET: secret }, (w) => agentroomSections((base) => ({ base, creds: { secret } }), w));
+      } else if (only.has("fanout")) {
+        await withWorker(system === "naive" ? NAIVE_CONFIG : AI_CHAT_CONFIG, {}, (w) => fanout(targetsFor(system, w)));
+      }
+    }
+  }
+  await external();
+  results.env.loadEnd = loadavg().map((l) => l.toFixed(2)).join(" ");
+
+  mkdirSync(args.out!, { recursive: true });
+  const name = `results-${results.env.date!.replace(/[:.]/g, "-")}`;
+  writeFileSync(join(args.out!, `${name}.json`), JSON.stringify(results, null, 1));
+  const md = markdown(results);
+  writeFileSync(join(args.out!, `${name}.md`), md);
+  const svg = plotSvg(results.series, RATE);
+  writeFileSync(join(args.out!, `${name}.svg`), svg);
+  console.log(`\nwrote ${join(args.out!, name)}.{json,md,svg}`);
+  if (args.write) {
+    const file = join(ROOT, "bench/RESULTS.md");
+    const begin = "<!-- bench:generated:begin -->";
+    const end = "<!-- bench:generated:end -->";
+    const doc = existsSync(file) ? readFileSync(file, "utf8") : `# Benchmark results\n\n${begin}\n${end}\n`;
+    const a = doc.indexOf(begin);
+    const b = doc.indexOf(end);
+    const next = a >= 0 && b > a ? doc.slice(0, a + begin.length) + "\n" + md + "\n" + doc.slice(b) : doc + `\n${begin}\n${md}\n${end}\n`;
+    writeFileSync(file, next);
+    if (results.series.length) writeFileSync(join(ROOT, "bench/p99-vs-viewers.svg"), svg);
+    console.log("updated bench/RESULTS.md and bench/p99-vs-viewers.svg");
+  }
+}
+
+await main();

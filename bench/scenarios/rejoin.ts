@@ -1,0 +1,103 @@
+/**
+ * A deploy, as the live viewers feel it: L viewers watch a stream while N other viewers of the same
+ * room drop and all rejoin at the same instant (no jitter: the worst case). Reported: how long the
+ * live viewers were held up (worst delta latency in the storm window against the usual p50), and
+ * how long until every rejoiner was caught up.
+ */
+import type WebSocket from "ws";
+import { runFanout, openSocket, closeAll, type FanoutResult } from "../lib/fanout.ts";
+import { timeJoin } from "../lib/join.ts";
+import { median } from "../lib/stats.ts";
+import { agentroomRoom, assistantMessage, BenchAgent, createSession, protocols, roomUrl, textPart, viewerToken, type Agentroom } from "../systems/agentroom.ts";
+import { isCaughtUp } from "../systems/agentroom.ts";
+import type { FanoutRoom } from "../lib/fanout.ts";
+
+export type RejoinResult = FanoutResult & {
+  rejoiners: number;
+  withCursor: boolean;
+  /** First reconnect → last rejoiner caught up. */
+  allCaughtUpMs: number;
+  medianRejoinMs: number;
+  historyMessages: number;
+};
+
+function openReady(ep: { url: string; protocols: string[] }): Promise<WebSocket> {
+  return new Promise((resolve, reject) => {
+    const ws = openSocket(ep);
+    const t = setTimeout(() => reject(new Error("rejoiner not ready")), 60_000);
+    ws.on("message", (d: Buffer) => {
+      if (isCaughtUp(d.toString())) {
+        clearTimeout(t);
+        resolve(ws);
+      }
+    });
+    ws.on("error", reject);
+  });
+}
+
+export async function rejoinStorm(
+  ar: Agentroom,
+  opts: { live: number; rejoiners: number; rate: number; seconds: number; withCursor: boolean; history: number },
+): Promise<RejoinResult> {
+  // A session with some history, so a snapshot is not trivially small.
+  const s = await createSession(ar, "bench rejoin");
+  const token = await viewerToken(ar, s.id, s.ownerToken);
+  const filler = await BenchAgent.join(ar, s.id);
+  const events: unknown[] = [];
+  for (let j = 0; j < opts.history; j++) events.push(assistantMessage(`h${j}`, 1_700_000_000_000 + j), textPart(`h${j}`, `hp${j}`, "Earlier answer text. ".repeat(15)));
+  for (let i = 0; i < events.length; i += 1_000) filler.send(events.slice(i, i + 1_000));
+  await filler.settled();
+  await filler.close();
+
+  // The live room: reuse the fan-out adapter but on this session.
+  const base = await agentroomRoom(ar, { id: s.id, ownerToken: s.ownerToken });
+  const rejoinerEp = (cursor?: number) => ({ url: roomUrl(ar.base, s.id, cursor), protocols: protocols(token) });
+  let sockets: WebSocket[] = [];
+  for (let i = 0; i < opts.rejoiners; i += 50) {
+    sockets.push(...(await Promise.all(Array.from({ length: Math.min(50, opts.rejoiners - i) }, () => openReady(rejoinerEp())))));
+  }
+  let agentSeq = () => 0;
+  const room: FanoutRoom = {
+    ...base,
+    async startAgent() {
+      const a = await base.startAgent();
+      agentSeq = () => a.seq?.() ?? 0;
+      return a;
+    },
+  };
+  let allCaughtUpMs = 0;
+  let rejoinTimes: number[] = [];
+  const result = await runFanout(room, {
+    viewers: opts.live,
+    rate: opts.rate,
+    seconds: opts.seconds,
+    midStream: {
+      atFraction: 0.4,
+      run: async () => {
+        const cursor = opts.withCursor ? agentSeq() : undefined;
+        for (const ws of sockets) ws.terminate();
+        const t0 = performance.now();
+        const joins = await Promise.all(Array.from({ length: opts.rejoiners }, () => timeJoin(rejoinerEp(cursor))));
+        allCaughtUpMs = performance.now() - t0;
+        rejoinTimes = joins.map((j) => j.ms);
+        sockets = [];
+      },
+    },
+  });
+  await closeAll(sockets);
+  const r: RejoinResult = {
+    ...result,
+    rejoiners: opts.rejoiners,
+    withCursor: opts.withCursor,
+    allCaughtUpMs,
+    medianRejoinMs: median(rejoinTimes),
+    historyMessages: opts.history,
+  };
+  const w = r.window!;
+  console.log(
+    `  rejoin ${opts.rejoiners} (${opts.withCursor ? "with cursor" : "no cursor: snapshot"}) beside ${opts.live} live viewers at ${opts.rate}/s: ` +
+      `all caught up in ${allCaughtUpMs.toFixed(0)} ms; live worst ${w.maxInWindow.toFixed(1)} ms vs p50 ${w.p50Outside.toFixed(1)} → stall ${w.stallMs.toFixed(1)} ms; ` +
+      `missing ${r.missing}`,
+  );
+  return r;
+}
