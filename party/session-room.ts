@@ -45,7 +45,7 @@ import { PromptQueue } from "./room/queue.ts";
 import { RequestStore } from "./room/requests.ts";
 import { Dedupe } from "./room/dedupe.ts";
 import { RefusedEvent, applyEvent, derivedStatus, type RoomStores } from "./room/apply.ts";
-import { LiveBuffer, eventFrames, mergeDeltas } from "./room/fanout.ts";
+import { LiveBuffer, eventFrames, flushWindowMs, mergeDeltas } from "./room/fanout.ts";
 import { RateLimiter } from "./room/rate.ts";
 import { summaryOf } from "./room/summary.ts";
 
@@ -104,6 +104,8 @@ export class SessionRoom extends Server<Env> {
   #lobbyLast: { key: string; at: number } | undefined;
   /** The serialized snapshot frame, reused by every joiner until the next change. */
   #snapshotCache: string | undefined;
+  /** People connected at the last flush (sizes the flush window; no socket listing per event). */
+  #peopleAtLastFlush = 0;
   #peopleRate: RateLimiter;
   #agentRate: RateLimiter;
 
@@ -234,7 +236,12 @@ export class SessionRoom extends Server<Env> {
     this.#flushTimer = setTimeout(() => {
       this.#flushTimer = undefined;
       this.flush();
-    }, this.limits.flushIntervalMs);
+    }, this.#flushWindow());
+  }
+
+  /** The live flush window: `flushIntervalMs`, widened with the audience (room/fanout.ts). */
+  #flushWindow(): number {
+    return flushWindowMs(this.limits.flushIntervalMs, this.#peopleAtLastFlush);
   }
 
   /** Sends the buffered events to every person (not the agent), each frame serialized once. */
@@ -246,7 +253,9 @@ export class SessionRoom extends Server<Env> {
     const events = this.#buffer.take();
     if (events.length === 0) return;
     const frames = eventFrames(mergeDeltas(events), this.limits.maxOutgoingFrameBytes, false);
-    for (const ws of this.ctx.getWebSockets(TAG_PEOPLE)) {
+    const people = this.ctx.getWebSockets(TAG_PEOPLE);
+    this.#peopleAtLastFlush = people.length;
+    for (const ws of people) {
       if (ws === except) continue;
       for (const f of frames) {
         try {
@@ -422,7 +431,7 @@ export class SessionRoom extends Server<Env> {
       this.#sendError(conn, "internal", "the room could not process this frame; nothing changed", ref);
     } finally {
       // The timer alone can starve under a continuous stream of frames; flush from here too.
-      if (this.#buffer.due(Date.now(), this.limits.flushIntervalMs, this.limits.flushMaxEvents)) this.flush();
+      if (this.#buffer.due(Date.now(), this.#flushWindow(), this.limits.flushMaxEvents)) this.flush();
     }
   }
 

@@ -70,6 +70,18 @@ export function eventFrames(events: readonly RoomEvent[], maxFrameBytes: number,
   return frames;
 }
 
+/**
+ * Socket sends per second the room aims to stay under (measured capacity on local workerd: about
+ * 25–43k/s). With few viewers the flush window is `flushIntervalMs`; with many it widens so that
+ * flushes × viewers stays within budget: 1,000 viewers → one flush per 40 ms instead of per 16 ms,
+ * where back-to-back send loops would otherwise queue every frame behind the last.
+ */
+export const SEND_BUDGET_PER_SECOND = 25_000;
+
+export function flushWindowMs(baseMs: number, viewers: number, budget = SEND_BUDGET_PER_SECOND): number {
+  return Math.max(baseMs, Math.ceil((viewers * 1000) / budget));
+}
+
 /** The buffer of committed-but-unsent live events. */
 export class LiveBuffer {
   events: RoomEvent[] = [];

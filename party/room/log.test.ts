@@ -7,7 +7,7 @@ import type { SessionRoom } from "../session-room.ts";
 import type { RoomEvent, RoomEventBody } from "../../shared/protocol.ts";
 import { migrate } from "./migrations.ts";
 import { EventLog } from "./log.ts";
-import { eventFrames, mergeDeltas } from "./fanout.ts";
+import { eventFrames, flushWindowMs, mergeDeltas } from "./fanout.ts";
 
 const ns = () => (env as unknown as Env).SessionRoom;
 const d = (partID: string, delta: string, field = "text"): RoomEventBody => ({ type: "part.delta", messageID: "m", partID, field, delta });
@@ -86,6 +86,15 @@ describe("framing", () => {
     }
     expect(next).toBe(51);
     for (const s of eventFrames(events, 1200, false)) expect(s.length).toBeLessThanOrEqual(1200);
+  });
+
+  it("the flush window widens with the audience to stay within the send budget", () => {
+    expect(flushWindowMs(16, 0)).toBe(16);
+    expect(flushWindowMs(16, 100)).toBe(16);
+    expect(flushWindowMs(16, 500)).toBe(20);
+    expect(flushWindowMs(16, 1000)).toBe(40);
+    // flushes per second × viewers never exceeds the budget
+    for (const v of [1, 10, 400, 1000, 2000]) expect((1000 / flushWindowMs(16, v)) * v).toBeLessThanOrEqual(25_000);
   });
 
   it("a merged event's frame starts at its fromSeq", () => {
