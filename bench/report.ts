@@ -17,6 +17,7 @@ export type Results = {
   newViewer: Record<string, NewViewerResult[]>;
   growth: GrowthResult[];
   rejoin: Record<string, RejoinResult[]>;
+  profiles: Record<string, import("./lib/profile.ts").ProfileSummary>;
   client?: unknown;
   chain?: unknown;
   notes: string[];
@@ -141,6 +142,15 @@ export function markdown(r: Results): string {
   ] as const) {
     if (value === undefined) continue;
     out.push(`### ${title}`, "", "```json", JSON.stringify(value, null, 2), "```", "");
+  }
+  for (const [name, prof] of Object.entries(r.profiles ?? {})) {
+    out.push(
+      ...table(
+        `CPU profile of the room during ${name} (${prof.sampledMs.toFixed(0)} ms sampled over ${prof.durationMs.toFixed(0)} ms)`,
+        ["function", "self ms", "total ms"],
+        prof.top.map((e) => [`\`${e.fn}\``, f1(e.selfMs), f1(e.totalMs)]),
+      ),
+    );
   }
   if (r.notes.length) out.push("Notes from this run:", "", ...r.notes.map((n) => `- ${n}`), "");
   return out.join("\n");

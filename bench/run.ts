@@ -6,6 +6,7 @@
  *   npm run bench -- --quick            a short run (~3 min)
  *   npm run bench -- --only fanout,catchup,storage,rejoin,client,chain
  *   npm run bench -- --write            also update bench/RESULTS.md and bench/p99-vs-viewers.svg
+ *   npm run bench -- --profile          also CPU-profile the room (V8 sampling) during key points
  *   npm run bench -- --url https://agentroom.example.workers.dev --secret $TOKEN_SECRET
  *   npm run bench -- --url https://... --token <operator token> --agent-token <agent token>
  */
@@ -21,6 +22,7 @@ import { newViewer, reconnectCatchup } from "./scenarios/catchup.ts";
 import { partGrowth, sessionGrowth } from "./scenarios/storage.ts";
 import { rejoinStorm } from "./scenarios/rejoin.ts";
 import { markdown, plotSvg, type Capacity, type Results } from "./report.ts";
+import { startProfile } from "./lib/profile.ts";
 import { agentroomRoom, AGENTROOM_CONFIG, type Agentroom, type Credentials } from "./systems/agentroom.ts";
 import { naiveRoom, NAIVE_CONFIG } from "./systems/naive.ts";
 import { aiChatRoom, AI_CHAT_CONFIG } from "./systems/ai-chat.ts";
@@ -35,6 +37,7 @@ const { values: args } = parseArgs({
     systems: { type: "string", default: "agentroom,naive,ai-chat" },
     runs: { type: "string" },
     write: { type: "boolean", default: false },
+    profile: { type: "boolean", default: false },
     url: { type: "string" },
     secret: { type: "string" },
     token: { type: "string" },
@@ -109,10 +112,24 @@ const results: Results = {
   newViewer: {},
   growth: [],
   rejoin: {},
+  profiles: {},
   notes: [],
 };
 
 const stamp = () => new Date().toISOString().slice(11, 19);
+
+/** Runs `fn` under a CPU profile of the room's isolate when --profile is on (local runs only). */
+async function profiled<T>(w: RunningWorker | undefined, name: string, fn: () => Promise<T>): Promise<T> {
+  if (!args.profile || !w) return fn();
+  const prof = await startProfile(w.inspectorPort);
+  const out = await fn();
+  mkdirSync(args.out!, { recursive: true });
+  const summary = await prof.stop(join(args.out!, `${name}.cpuprofile`));
+  results.profiles[name] = { ...summary, top: summary.top.slice(0, 15) };
+  console.log(`  profile ${name}: ${summary.sampledMs.toFixed(0)} ms sampled in ${summary.durationMs.toFixed(0)} ms; top self time:`);
+  for (const e of summary.top.slice(0, 8)) console.log(`    ${e.selfMs.toFixed(1).padStart(8)} ms self ${e.totalMs.toFixed(1).padStart(8)} ms total  ${e.fn}`);
+  return out;
+}
 const section = (name: string) => console.log(`\n[${stamp()}] ── ${name}`);
 
 async function withWorker<T>(config: string, vars: Record<string, string>, fn: (w: RunningWorker) => Promise<T>): Promise<T> {
@@ -136,7 +153,7 @@ function targetsFor(system: SystemName, w: RunningWorker | undefined, ar?: (base
   }));
 }
 
-async function fanout(targets: Target[]): Promise<void> {
+async function fanout(targets: Target[], w?: RunningWorker): Promise<void> {
   for (const t of targets) {
     section(`fan-out: ${t.system} via ${t.path}`);
     await warmup(t);
@@ -148,6 +165,8 @@ async function fanout(targets: Target[]): Promise<void> {
       const runs: Point[] = prior ? [prior] : [];
       while (runs.length < cfg.headlineRuns) runs.push(await measurePoint(t, 1000, RATE, cfg.seconds));
       results.headline.push(...runs);
+      // Profiled separately: the sampler itself costs the room time.
+      if (t.path === "direct") await profiled(w, "fan-out 1000 viewers x 100 deltas per s", () => measurePoint(t, 1000, RATE, cfg.seconds));
     }
     if (cfg.capacity && t.path !== "proxy") {
       const c = await capacity(t, cfg.capacity.viewers, cfg.capacity.rates, cfg.seconds, results.series);
@@ -161,11 +180,12 @@ async function fanout(targets: Target[]): Promise<void> {
 
 async function agentroomSections(ar: (base: string) => Agentroom, w: RunningWorker | undefined): Promise<void> {
   const paths: Array<[string, string]> = w ? [["direct", w.directUrl], ["proxy", w.proxyUrl]] : [["remote", remote!]];
-  if (only.has("fanout")) await fanout(targetsFor("agentroom", w, ar));
+  if (only.has("fanout")) await fanout(targetsFor("agentroom", w, ar), w);
   if (only.has("catchup")) {
     for (const [path, base] of paths) {
       section(`catch-up via ${path}`);
       results.reconnect[path] = await reconnectCatchup(ar(base), cfg.missed, cfg.joinRuns);
+      if (path === "direct") await profiled(w, "reconnect after 10k deltas", () => reconnectCatchup(ar(base), [10_000], cfg.joinRuns));
       results.newViewer[path] = await newViewer(ar(base), cfg.sizes, cfg.joinRuns);
     }
   }
@@ -173,6 +193,7 @@ async function agentroomSections(ar: (base: string) => Agentroom, w: RunningWork
     const [, base] = paths[0]!;
     section("storage growth");
     results.growth.push(await sessionGrowth(ar(base), w?.persistDir, w?.innerPid, cfg.growthDeltas));
+    await profiled(w, "10k deltas in batches of 100", () => sessionGrowth(ar(base), undefined, undefined, 10_000));
     results.growth.push(await partGrowth(ar(base), w?.persistDir, w?.innerPid, cfg.growthBytes));
   }
   if (only.has("rejoin")) {
@@ -180,7 +201,8 @@ async function agentroomSections(ar: (base: string) => Agentroom, w: RunningWork
       section(`rejoin storm via ${path}`);
       const list = (results.rejoin[path] = [] as Results["rejoin"][string]);
       for (const withCursor of [true, false]) {
-        list.push(await rejoinStorm(ar(base), { ...cfg.rejoin, rate: RATE, seconds: quick ? 3 : 6, withCursor }));
+        const run = () => rejoinStorm(ar(base), { ...cfg.rejoin, rate: RATE, seconds: quick ? 3 : 6, withCursor });
+        list.push(path === "direct" && withCursor ? await profiled(w, "rejoin storm", run) : await run());
       }
     }
   }

@@ -4,7 +4,6 @@
  * target: the summary lists self and inclusive time per function.
  */
 import WebSocket from "ws";
-import { execFileSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 
 type CallFrame = { functionName: string; url: string; lineNumber: number };
@@ -14,25 +13,15 @@ type CpuProfile = { nodes: ProfileNode[]; startTime: number; endTime: number; sa
 export type ProfileEntry = { fn: string; selfMs: number; totalMs: number };
 export type ProfileSummary = { durationMs: number; sampledMs: number; top: ProfileEntry[] };
 
-async function inspectorUrl(pid: number): Promise<string> {
-  const text = execFileSync("ss", ["-ltnpH"], { encoding: "utf8" });
-  for (const line of text.split("\n")) {
-    const m = line.match(/127\.0\.0\.1:(\d+)\s.*pid=(\d+),/);
-    if (!m || Number(m[2]) !== pid) continue;
-    try {
-      const r = await fetch(`http://127.0.0.1:${m[1]}/json`, { signal: AbortSignal.timeout(1_000) });
-      const list = (await r.json()) as Array<{ id: string; webSocketDebuggerUrl: string }>;
-      const t = list.find((x) => x.id.startsWith("core:user:"));
-      if (t) return t.webSocketDebuggerUrl;
-    } catch {
-      // not the inspector
-    }
-  }
-  throw new Error(`no inspector found for workerd ${pid}`);
-}
-
-export async function startProfile(innerPid: number, intervalUs = 200): Promise<{ stop(saveTo?: string): Promise<ProfileSummary> }> {
-  const ws = new WebSocket(await inspectorUrl(innerPid), { perMessageDeflate: false, maxPayload: 1 << 30 });
+/**
+ * Profiles through wrangler's inspector proxy (`--inspector-port`): workerd takes one inspector
+ * session and wrangler holds it, so a second direct connection is dropped. workerd echoes
+ * `Profiler.enable`/`start` without a result; `Profiler.stop` carries the profile.
+ */
+export async function startProfile(inspectorPort: number, intervalUs = 200): Promise<{ stop(saveTo?: string): Promise<ProfileSummary> }> {
+  const list = (await (await fetch(`http://127.0.0.1:${inspectorPort}/json`)).json()) as Array<{ webSocketDebuggerUrl: string }>;
+  if (!list[0]) throw new Error("no inspector target");
+  const ws = new WebSocket(list[0].webSocketDebuggerUrl, { perMessageDeflate: false, maxPayload: 1 << 30, origin: `http://127.0.0.1:${inspectorPort}` });
   await new Promise<void>((res, rej) => (ws.once("open", () => res()), ws.once("error", rej)));
   let id = 0;
   const pending = new Map<number, (r: unknown) => void>();
