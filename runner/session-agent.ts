@@ -84,6 +84,10 @@ export class SessionAgent {
   private held: OpencodeEvent[] | null = null;
   private lastTitle: string | undefined;
   private busy = false;
+  /** When this session's last OpenCode event arrived (ms). */
+  private lastEventAt = 0;
+  /** Assistant messages a reconcile marked interrupted (OpenCode itself never completes them). */
+  private readonly interrupted = new Set<string>();
   private resyncChain: Promise<void> = Promise.resolve();
 
   constructor(deps: SessionAgentDeps) {
@@ -296,6 +300,7 @@ export class SessionAgent {
       this.outbox.sendInOrder({ type: "agent.prompt.started", queueId: item.id, messageID });
       return;
     }
+    await this.settled(oc, sessionID);
     messageID = promptMessageId(item.id);
     this.started.set(item.id, messageID);
     const res = await oc.session.promptAsync({
@@ -313,6 +318,30 @@ export class SessionAgent {
     }
     this.outbox.sendInOrder({ type: "agent.prompt.started", queueId: item.id, messageID });
     this.deps.log(`room ${this.roomId}: prompt ${item.id} started as ${messageID} (${item.mode})`);
+  }
+
+  /**
+   * Waits until OpenCode has really finished the previous turn. It reports `idle` (and the room
+   * hands out the next prompt) a moment before it completes the last message and leaves its loop;
+   * a prompt that lands in that gap gets its user message but is never answered. So: not busy, the
+   * newest assistant message completed (or marked interrupted by us), and quiet for a moment.
+   */
+  private async settled(oc: OpencodeClient, sessionID: string, timeoutMs = 15_000): Promise<void> {
+    const until = Date.now() + timeoutMs;
+    while (Date.now() < until) {
+      if (Date.now() - this.lastEventAt >= 250) {
+        const [status, recent] = await Promise.all([
+          oc.session.status({ ...this.dir() }),
+          oc.session.messages({ sessionID, ...this.dir(), limit: 2 }),
+        ]);
+        const st = (status.data as Record<string, { type?: string }> | undefined)?.[sessionID]?.type;
+        const last = [...(recent.data ?? [])].reverse().find((m) => m.info.role === "assistant");
+        const done = !last || (last.info.time as { completed?: number }).completed !== undefined || this.interrupted.has(last.info.id);
+        if ((st === undefined || st === "idle") && done && Date.now() - this.lastEventAt >= 250) return;
+      }
+      await sleep(100);
+    }
+    this.deps.log(`room ${this.roomId}: OpenCode did not settle within ${timeoutMs} ms; prompting anyway`);
   }
 
   private async abort(by: string): Promise<void> {
@@ -348,6 +377,7 @@ export class SessionAgent {
   }
 
   private apply(ev: OpencodeEvent): void {
+    this.lastEventAt = Date.now();
     const m = mapOpencodeEvent(ev);
     for (const e of m.events) this.track(e.body);
     if (m.events.length) this.outbox.push(m.events.map((e) => this.tagQueue(e)));
@@ -414,6 +444,7 @@ export class SessionAgent {
       if (Array.isArray(todos.data)) events.push(...mapOpencodeEvent({ type: "todo.updated", properties: { sessionID, todos: todos.data } }).events);
       events.push({ body: st?.type === "retry" ? { type: "status", status: "retry" } : { type: "status", status: busy ? "busy" : "idle" } });
       this.busy = busy;
+      for (const id of out.interrupted) this.interrupted.add(id);
       this.resyncs++;
       this.outbox.push(events);
       this.outbox.flush();

@@ -138,4 +138,33 @@ describe("runner: tools and permissions", () => {
     expect(existsSync(join(driver.transcript.session!.workspace!, "hacked.md"))).toBe(false);
     for (const c of [driver, ...viewers]) c.close();
   }, 120_000);
+
+  it("todos and a question reach the room; a driver's answer reaches the agent", async () => {
+    const { driver, viewers } = await newSession("question");
+    await driver.prompt("make a todo list and ask me a question");
+    await viewers[0]!.waitFor((x) => x.transcript.questions.length === 1 && x.transcript.todos.length === 3, 90_000);
+    const q = viewers[0]!.transcript.questions[0]!;
+    expect(q.questions[0]?.question).toContain("colour");
+    expect(viewers[0]!.transcript.todos.map((t) => t.status)).toEqual(["completed", "in_progress", "pending"]);
+    await driver.replyQuestion(q.id, [["Blue"]]);
+    await driver.waitFor((x) => turnDone(x, 4) && x.transcript.questions.length === 0, 90_000);
+    const last = driver.transcript.messages.at(-1)!;
+    expect(last.parts.some((p) => p.type === "text" && String(p.text).includes("Blue"))).toBe(true);
+    for (const c of [driver, ...viewers]) c.close();
+  }, 240_000);
+
+  it("a provider error is shown as the session's error, and the next prompt works", async () => {
+    const { driver, viewers } = await newSession("error");
+    await driver.prompt("please error now");
+    await viewers[0]!.waitFor((x) => (x.transcript.session?.lastError ?? "").includes("Scripted provider error"), 90_000).catch((e) => {
+      throw new Error(`${String(e)}\nsession: ${JSON.stringify(viewers[0]!.transcript.session)}\nmodel: ${JSON.stringify(stack.model.requests().slice(-5))}\n${stack.runner.logs().slice(-3000)}`);
+    });
+    await driver.waitFor((x) => x.transcript.session?.agentStatus === "idle", 30_000);
+    await driver.prompt("hello");
+    await driver.waitFor((x) => turnDone(x, 4) && x.transcript.messages.at(-1)!.info.error === undefined, 90_000).catch((e) => {
+      const t = driver.transcript;
+      throw new Error(`${String(e)}\nsession: ${JSON.stringify(t.session)}\nqueue: ${JSON.stringify(t.queue)}\nmessages: ${JSON.stringify(t.messages.map((m) => [m.info.role, m.info.time, m.info.error?.name, m.parts.length]))}\nmodel: ${JSON.stringify(stack.model.requests().slice(-5))}\n${stack.runner.logs().slice(-3000)}`);
+    });
+    for (const c of [driver, ...viewers]) c.close();
+  }, 240_000);
 });
