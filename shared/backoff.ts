@@ -24,7 +24,7 @@ export interface BackoffOptions {
 
 export const DEFAULT_BACKOFF: Required<Omit<BackoffOptions, "random">> = {
   baseMs: 1_000,
-  maxMs: 15_000,
+  maxMs: 10_000,
   factor: 2,
   minMs: 0,
 };
