@@ -53,7 +53,12 @@ export class SyntheticAgent {
     };
     const from = this.sock.frames.length;
     this.sock.sendJson(batch);
-    const ack = await this.sock.waitFor((f) => f.type === "agent.ack" && f.batchId === batchId, timeoutMs, from);
+    const ack = await this.sock.waitFor(
+      (f) => (f.type === "agent.ack" && f.batchId === batchId) || (f.type === "error" && f.ref === batchId),
+      timeoutMs,
+      from,
+    );
+    if (ack.type === "error") throw new Error(`batch ${batchId} refused: ${ack.code} ${ack.message}`);
     if (ack.duplicate) throw new Error(`fresh batch ${batchId} acked as duplicate`);
     this.applied.push(batch);
     this.ackedSeq = Math.max(this.ackedSeq, Number(ack.seq));
