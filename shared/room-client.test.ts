@@ -268,8 +268,9 @@ describe("RoomClient: commands", () => {
   it("keeps a prompt typed while disconnected and sends it after the reconnect", async () => {
     const { c, ws } = await live();
     ws.drop();
-    const p = c.prompt("typed offline");
+    const p = c.prompt("typed offline", { mode: "plan" });
     expect(c.unsentPrompts).toBe(1);
+    expect(c.unsentPromptList()).toEqual([{ id: expect.any(String), text: "typed offline", mode: "plan" }]);
     const ws2 = await socket(2);
     expect(ws2.sent).toEqual([]);
     ws2.accept();

@@ -248,6 +248,17 @@ export class RoomClient {
     return n;
   }
 
+  /** The prompts not yet acknowledged, oldest first, for a "will be sent" list in the UI. */
+  unsentPromptList(): { id: string; text: string; mode?: Mode }[] {
+    const out: { id: string; text: string; mode?: Mode }[] = [];
+    for (const p of this.pending.values()) {
+      if (!p.durable) continue;
+      const f = JSON.parse(p.frame) as Extract<ClientFrame, { type: "prompt" }>;
+      out.push({ id: f.id, text: f.text, ...(f.mode ? { mode: f.mode } : {}) });
+    }
+    return out;
+  }
+
   // ───────────────────────────── commands ─────────────────────────────
 
   /**
