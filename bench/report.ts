@@ -80,7 +80,7 @@ export function markdown(r: Results): string {
       ["system", "path", "viewers", "deltas/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "missing", "frames/viewer", "KB/viewer", "room CPU s", "proxy CPU s", "loadgen CPU s", "loadgen lag p99 ms", "pass"],
       all.map((p) => [
         p.system, p.path, String(p.viewers), String(p.rate), f1(p.p50), f1(p.p90), f1(p.p99), f1(p.max),
-        `${p.missing}${p.drained ? "" : " (not drained)"}`, p.framesPerViewer.toFixed(0), kb(p.bytesPerViewer),
+        `${p.missing}${p.drained ? "" : " (not drained)"}${p.connectRetries ? ` (${p.connectRetries} joins retried)` : ""}`, p.framesPerViewer.toFixed(0), kb(p.bytesPerViewer),
         p.cpu.inner.toFixed(2), p.cpu.proxy.toFixed(2), p.cpu.loadgen.toFixed(2), f1(p.loadgenLagP99), p.pass ? "yes" : "no",
       ]),
     ),
@@ -126,11 +126,11 @@ export function markdown(r: Results): string {
   out.push(
     ...table(
       "Deploy: viewers rejoining at once while others watch live",
-      ["path", "rejoiners", "live viewers", "deltas/s", "rejoin with", "all caught up ms", "median rejoin ms", "live p50 ms (outside)", "live worst in window ms", "stall ms", "live missing"],
+      ["path", "rejoiners", "live viewers", "deltas/s", "rejoin with", "all caught up ms", "median rejoin ms", "live p50 ms (outside)", "live worst in window ms", "stall ms", "live missing", "rejoins retried"],
       Object.entries(r.rejoin).flatMap(([path, xs]) =>
         xs.map((x) => [
           path, String(x.rejoiners), String(x.viewers), String(x.rate), x.withCursor ? "cursor (replay)" : "no cursor (snapshot)",
-          x.allCaughtUpMs.toFixed(0), f1(x.medianRejoinMs), f1(x.window!.p50Outside), f1(x.window!.maxInWindow), f1(x.window!.stallMs), String(x.missing),
+          x.allCaughtUpMs.toFixed(0), f1(x.medianRejoinMs), f1(x.window!.p50Outside), f1(x.window!.maxInWindow), f1(x.window!.stallMs), String(x.missing), String(x.failedJoins ?? 0),
         ]),
       ),
     ),

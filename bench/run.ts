@@ -134,7 +134,9 @@ const section = (name: string) => console.log(`\n[${stamp()}] ── ${name}`);
 
 async function withWorker<T>(config: string, vars: Record<string, string>, fn: (w: RunningWorker) => Promise<T>): Promise<T> {
   const persistDir = mkdtempSync(join(tmpdir(), "agentroom-bench-"));
-  const w = await startWrangler({ config, persistDir, vars });
+  mkdirSync(args.out!, { recursive: true });
+  const logFile = join(args.out!, `wrangler-${config.replace(/[^a-z0-9]+/gi, "_")}.log`);
+  const w = await startWrangler({ config, persistDir, vars, logFile });
   try {
     return await fn(w);
   } finally {

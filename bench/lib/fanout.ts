@@ -81,6 +81,8 @@ export type FanoutResult = {
   bytesPerViewer: number;
   /** Time to open and catch up all viewers before the stream. */
   joinMs: number;
+  /** Viewer upgrades that failed and were retried during the join. */
+  connectRetries: number;
   /** CPU seconds used during the stream: the room's workerd, wrangler's proxy, this process. */
   cpu: { inner: number; proxy: number; loadgen: number };
   /** Event-loop delay of the load generator itself (p99, ms): high values mean it, not the room, lagged. */
@@ -171,30 +173,35 @@ export async function runFanout(room: FanoutRoom, opts: FanoutOptions): Promise<
   const joinStart = nowMs();
   const concurrency = opts.connectConcurrency ?? 50;
   let next = 0;
-  const openOne = (i: number) =>
+  let connectRetries = 0;
+  /** One viewer; a failed upgrade is retried (as a real client would) up to 3 times. */
+  const openOne = (i: number, attempt = 1): Promise<void> =>
     new Promise<void>((resolve, reject) => {
       const ws = openSocket(room.viewer(i));
       const v: Viewer = { ws, ready: false, seen: 0, frames: 0, bytes: 0, row: i * count };
       viewers[i] = v;
-      const timer = setTimeout(() => reject(new Error(`viewer ${i} not ready after 60 s`)), 60_000);
+      let settled = false;
+      const fail = (why: string) => {
+        if (settled || v.ready) return;
+        settled = true;
+        clearTimeout(timer);
+        ws.terminate();
+        if (attempt >= 3) return reject(new Error(`viewer ${i}: ${why}`));
+        connectRetries++;
+        setTimeout(() => openOne(i, attempt + 1).then(resolve, reject), 200 * attempt);
+      };
+      const timer = setTimeout(() => fail("not ready after 60 s"), 60_000);
       ws.on("message", (data: Buffer) => {
         const wasReady = v.ready;
         handle(v, data);
-        if (!wasReady && v.ready) {
+        if (!wasReady && v.ready && !settled) {
+          settled = true;
           clearTimeout(timer);
           resolve();
         }
       });
-      ws.on("error", (e) => {
-        clearTimeout(timer);
-        reject(e);
-      });
-      ws.on("close", (code) => {
-        if (!v.ready) {
-          clearTimeout(timer);
-          reject(new Error(`viewer ${i} closed before ready (${code})`));
-        }
-      });
+      ws.on("error", (e) => fail(String(e)));
+      ws.on("close", (code) => fail(`closed before ready (${code})`));
     });
   await Promise.all(
     Array.from({ length: Math.min(concurrency, V) }, async () => {
@@ -286,6 +293,7 @@ export async function runFanout(room: FanoutRoom, opts: FanoutOptions): Promise<
     framesPerViewer: frames / V,
     bytesPerViewer: bytes / V,
     joinMs,
+    connectRetries,
     cpu,
     loadgenLagP99: eld.percentile(99) / 1e6,
     sendLagP99: sendLag.quantile(0.99),

@@ -22,7 +22,7 @@ export async function startProfile(inspectorPort: number, intervalUs = 200): Pro
   const list = (await (await fetch(`http://127.0.0.1:${inspectorPort}/json`)).json()) as Array<{ webSocketDebuggerUrl: string }>;
   if (!list[0]) throw new Error("no inspector target");
   const ws = new WebSocket(list[0].webSocketDebuggerUrl, { perMessageDeflate: false, maxPayload: 1 << 30, origin: `http://127.0.0.1:${inspectorPort}` });
-  await new Promise<void>((res, rej) => (ws.once("open", () => res()), ws.once("error", rej)));
+  await new Promise<void>((res, rej) => (ws.once("open", () => res()), ws.on("error", rej)));
   let id = 0;
   const pending = new Map<number, (r: unknown) => void>();
   ws.on("message", (d: Buffer) => {

@@ -7,7 +7,7 @@
  * One process serves both, so the two paths are measured against the same objects and state.
  */
 import { spawn, execFileSync, type ChildProcess } from "node:child_process";
-import { mkdirSync, readFileSync, readdirSync } from "node:fs";
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join, resolve } from "node:path";
 
@@ -142,6 +142,7 @@ export async function startWrangler(opts: StartOptions): Promise<RunningWorker> 
   child.stdout!.on("data", (d: Buffer) => (log += d.toString()));
   child.stderr!.on("data", (d: Buffer) => (log += d.toString()));
   const stop = async () => {
+    if (opts.logFile) writeFileSync(opts.logFile, log);
     if (child.exitCode !== null || child.pid === undefined) return;
     const exited = new Promise<void>((r) => child.once("exit", () => r()));
     try {

@@ -19,6 +19,8 @@ export type RejoinResult = FanoutResult & {
   allCaughtUpMs: number;
   medianRejoinMs: number;
   historyMessages: number;
+  /** Rejoin attempts that failed (upgrade refused or reset) and were retried. */
+  failedJoins: number;
 };
 
 function openReady(ep: { url: string; protocols: string[] }): Promise<WebSocket> {
@@ -66,6 +68,7 @@ export async function rejoinStorm(
     },
   };
   let allCaughtUpMs = 0;
+  let failedJoins = 0;
   let rejoinTimes: number[] = [];
   const result = await runFanout(room, {
     viewers: opts.live,
@@ -77,7 +80,18 @@ export async function rejoinStorm(
         const cursor = opts.withCursor ? agentSeq() : undefined;
         for (const ws of sockets) ws.terminate();
         const t0 = performance.now();
-        const joins = await Promise.all(Array.from({ length: opts.rejoiners }, () => timeJoin(rejoinerEp(cursor))));
+        const joinWithRetry = async (): Promise<Awaited<ReturnType<typeof timeJoin>>> => {
+          for (let attempt = 1; ; attempt++) {
+            try {
+              return await timeJoin(rejoinerEp(cursor));
+            } catch (e) {
+              if (attempt >= 3) throw e;
+              failedJoins++;
+              await new Promise((r) => setTimeout(r, 200 * attempt));
+            }
+          }
+        };
+        const joins = await Promise.all(Array.from({ length: opts.rejoiners }, joinWithRetry));
         allCaughtUpMs = performance.now() - t0;
         rejoinTimes = joins.map((j) => j.ms);
         sockets = [];
@@ -92,12 +106,13 @@ export async function rejoinStorm(
     allCaughtUpMs,
     medianRejoinMs: median(rejoinTimes),
     historyMessages: opts.history,
+    failedJoins,
   };
   const w = r.window!;
   console.log(
     `  rejoin ${opts.rejoiners} (${opts.withCursor ? "with cursor" : "no cursor: snapshot"}) beside ${opts.live} live viewers at ${opts.rate}/s: ` +
       `all caught up in ${allCaughtUpMs.toFixed(0)} ms; live worst ${w.maxInWindow.toFixed(1)} ms vs p50 ${w.p50Outside.toFixed(1)} → stall ${w.stallMs.toFixed(1)} ms; ` +
-      `missing ${r.missing}`,
+      `missing ${r.missing}, failed joins retried ${failedJoins}`,
   );
   return r;
 }

@@ -18,7 +18,7 @@ export function connect(ep: Endpoint, timeoutMs = 30_000, onMessage?: (data: Buf
       clearTimeout(t);
       resolve(ws);
     });
-    ws.once("error", (e) => {
+    ws.on("error", (e) => {
       clearTimeout(t);
       reject(e);
     });
