@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { LobbyClient, type LobbyChange } from "./lobby-client.ts";
+import { LobbyClient, mayOpenLobby, type LobbyChange } from "./lobby-client.ts";
+import { signToken } from "./token.ts";
 import { FakeWebSocket } from "./fake-socket.ts";
 import type { SessionSummary } from "./protocol.ts";
 
@@ -89,6 +90,23 @@ describe("LobbyClient", () => {
     (await socket(1)).refuse();
     await vi.waitFor(() => expect(l.state.status).toBe("closed"), { timeout: 2_000, interval: 5 });
     expect(l.state).toMatchObject({ reason: "unauthorized" });
+  });
+
+  it("a 403 is final only for a token that could never open the list", async () => {
+    const viewerToken = await signToken("k", { sid: "s1", role: "viewer", name: "v", ttlSeconds: 60 });
+    const runnerToken = await signToken("k", { sid: "*", role: "agent", name: "r", ttlSeconds: 60 });
+    expect(mayOpenLobby(viewerToken)).toBe(false);
+    expect(mayOpenLobby(runnerToken)).toBe(true);
+    expect(mayOpenLobby("garbage")).toBe(false);
+    const fakeFetch = (async () => new Response("", { status: 403 })) as unknown as typeof fetch;
+    const l = lobby({ probe: true, fetch: fakeFetch, token: viewerToken });
+    (await socket(1)).refuse();
+    await vi.waitFor(() => expect(l.state.status).toBe("closed"), { timeout: 2_000, interval: 5 });
+    expect(l.state).toMatchObject({ reason: "forbidden", code: 403 });
+    const r = lobby({ probe: true, fetch: fakeFetch, token: runnerToken });
+    (await socket(2)).refuse();
+    await socket(3); // a runner keeps trying
+    expect(r.state.status).not.toBe("closed");
   });
 
   it("waitFor resolves once the predicate holds", async () => {

@@ -33,6 +33,22 @@ export interface LobbyClientOptions {
 /** What a lobby frame changed: the whole list, or one session. */
 export type LobbyChange = { kind: "reset" } | { kind: "changed"; session: SessionSummary } | { kind: "deleted"; id: string };
 
+/**
+ * What the token's (unverified) payload says about the lobby: only tokens for all sessions of
+ * the operator (owner) or a runner (agent) may open it. The Worker decides; this only tells a
+ * refusal that retrying cannot fix from one it can.
+ */
+export function mayOpenLobby(token: string): boolean {
+  try {
+    const body = token.split(".")[0] ?? "";
+    const json = atob(body.replace(/-/g, "+").replace(/_/g, "/") + "===".slice((body.length + 3) % 4));
+    const claims = JSON.parse(json) as { sid?: unknown; role?: unknown };
+    return claims.sid === "*" && (claims.role === "owner" || claims.role === "agent");
+  } catch {
+    return false;
+  }
+}
+
 /** Newest activity first, then id for a stable order. */
 export function compareSessions(a: SessionSummary, b: SessionSummary): number {
   return b.updatedAt - a.updatedAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
@@ -71,9 +87,13 @@ export class LobbyClient {
                   headers: { authorization: `Bearer ${opts.token}` },
                 });
                 await res.body?.cancel().catch(() => {});
-                // Only a refused token is final here: a runner's token may list through the
-                // socket but not over HTTP (403), which says nothing about the socket.
-                return res.status === 401 ? { reason: "unauthorized", message: "the token was refused", code: 401 } : null;
+                if (res.status === 401) return { reason: "unauthorized", message: "the token was refused", code: 401 };
+                // A runner's token may use the list socket but not list over HTTP, so a 403 here
+                // is final only for a token that could never open the lobby (a session link).
+                if (res.status === 403 && !mayOpenLobby(opts.token)) {
+                  return { reason: "forbidden", message: "the session list needs an operator or runner token", code: 403 };
+                }
+                return null;
               },
       },
       {

@@ -6,12 +6,13 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { startWorker, type WorkerHandle } from "./harness/worker.ts";
 import { RoomClient, type RoomClientOptions } from "../shared/room-client.ts";
+import { LobbyClient } from "../shared/lobby-client.ts";
 import { normalize } from "../shared/transcript.ts";
 import { signToken } from "../shared/token.ts";
 import type { EventBody } from "../shared/protocol.ts";
 
 let w: WorkerHandle;
-const clients: RoomClient[] = [];
+const clients: { close(): void }[] = [];
 
 beforeAll(async () => {
   w = await startWorker();
@@ -253,4 +254,28 @@ describe("RoomClient against workerd", () => {
     await fresh.waitFor((c) => c.live && textOf(c, "m001", "p001") === "pre-crash post-restart");
     expect(normalize(v.transcript)).toEqual(normalize(fresh.transcript));
   }, 120_000);
+});
+
+describe("LobbyClient against workerd", () => {
+  it("lists sessions live: a new session appears without polling", async () => {
+    const lobby = new LobbyClient({ host: w.url, token: await w.operatorToken() });
+    clients.push(lobby);
+    await lobby.waitFor((l) => l.loaded);
+    expect(lobby.state).toEqual({ status: "open", live: true });
+    const s = await w.createSession({ title: "fresh in the list" });
+    await lobby.waitFor((l) => l.sessions.get(s.id)?.title === "fresh in the list");
+    expect(lobby.list()[0]?.id).toBe(s.id);
+  });
+
+  it("a session link cannot open the list, and says so", async () => {
+    const s = await w.createSession({});
+    const lobby = new LobbyClient({ host: w.url, token: await w.mintToken({ sid: s.id, role: "viewer" }) });
+    clients.push(lobby);
+    await vi.waitFor(() => expect(lobby.state.status).toBe("closed"), { timeout: 10_000, interval: 20 });
+    expect(lobby.state).toMatchObject({ reason: "forbidden" });
+    const forged = new LobbyClient({ host: w.url, token: await signToken("wrong", { sid: "*", role: "owner", name: "x", ttlSeconds: 60 }) });
+    clients.push(forged);
+    await vi.waitFor(() => expect(forged.state.status).toBe("closed"), { timeout: 10_000, interval: 20 });
+    expect(forged.state).toMatchObject({ reason: "unauthorized" });
+  });
 });
