@@ -273,6 +273,10 @@ describe("a room in the browser", () => {
     await stack.worker.createSession({ title: "Created while watching" });
     await list.page.waitForSelector("text=Created while watching", { timeout: 10_000 });
     await screenshot(list.page, "session-list");
+    // A row opens the session with the operator's stored token (the owner of every session).
+    await list.page.click("text=Created while watching");
+    await list.page.waitForFunction(() => document.querySelector(".room")?.getAttribute("data-role") === "owner");
+    expect(await list.page.locator(".composer-input").count()).toBe(1);
 
     const s = await newSession("Dark theme");
     const dark = await openPage(browser, `${stack.worker.url}/s/${s.id}#token=${await s.token("driver", "Night Owl")}`, { colorScheme: "dark", waitFor: ".room" });

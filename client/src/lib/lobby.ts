@@ -9,7 +9,8 @@ import type { ConnectionView } from "./room-view.ts";
 import { connectionView } from "./room-store.ts";
 
 export interface LobbyHandlers {
-  onSessions(list: SessionSummary[]): void;
+  /** The first page; `nextCursor` when there are more (fetch them over HTTP). */
+  onSessions(list: SessionSummary[], nextCursor?: string): void;
   onChanged(s: SessionSummary): void;
   onDeleted(id: string): void;
   onConnection(c: ConnectionView): void;
@@ -30,7 +31,7 @@ export function connectLobby(token: string, h: LobbyHandlers, host: string = loc
         if (!r.success) return;
         const f = r.data;
         if (f.type === "sessions") {
-          h.onSessions(f.sessions);
+          h.onSessions(f.sessions, f.nextCursor);
           conn.markLive();
         } else if (f.type === "session.changed") h.onChanged(f.session);
         else h.onDeleted(f.id);

@@ -17,7 +17,10 @@ marked.use({
         ? hljs.highlight(text, { language, ignoreIllegals: true }).value
         : escapeHtml(text);
       const label = language ? `<span class="code-lang">${escapeHtml(language)}</span>` : "";
-      return `<pre class="code">${label}<code class="hljs${language ? ` language-${escapeHtml(language)}` : ""}">${html}</code></pre>`;
+      // A copy control; Markdown.tsx handles its clicks by delegation (no inline handlers survive
+      // sanitising, and none are needed).
+      const copy = `<span class="code-copy" role="button" tabindex="0" aria-label="Copy code">Copy</span>`;
+      return `<pre class="code">${label}${copy}<code class="hljs${language ? ` language-${escapeHtml(language)}` : ""}">${html}</code></pre>`;
     },
   },
 });

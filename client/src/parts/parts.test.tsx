@@ -293,3 +293,16 @@ describe("the other parts", () => {
     expect(renderPart(parts.compaction()).container.textContent).toContain("compacted automatically");
   });
 });
+
+describe("code blocks", () => {
+  it("offer a copy control that copies the code's text", async () => {
+    const writeText = vi.fn(async () => {});
+    Object.defineProperty(navigator, "clipboard", { value: { writeText }, configurable: true });
+    const { container } = renderPart(textPart("```sh\necho hi\n```"));
+    const control = container.querySelector(".code-copy") as HTMLElement;
+    expect(control.getAttribute("role")).toBe("button");
+    fireEvent.click(control);
+    expect(writeText).toHaveBeenCalledWith("echo hi");
+    await waitFor(() => expect(control.textContent).toBe("Copied"));
+  });
+});

@@ -95,13 +95,29 @@ export function SessionList(): JSX.Element {
   const [loaded, setLoaded] = createSignal(false);
   const [connection, setConnection] = createSignal<ConnectionView>({ kind: "connecting" });
   const [filter, setFilter] = createSignal("");
+  const [nextCursor, setNextCursor] = createSignal<string>();
+  const [loadingMore, setLoadingMore] = createSignal(false);
+  const loadMore = async () => {
+    const cursor = nextCursor();
+    if (!cursor || !token) return;
+    setLoadingMore(true);
+    try {
+      const page = await api.listSessions(token, { cursor });
+      const known = new Set(sessions.list.map((s) => s.id));
+      setSessions("list", (l) => [...l, ...page.sessions.filter((s) => !known.has(s.id))]);
+      setNextCursor(page.nextCursor);
+    } finally {
+      setLoadingMore(false);
+    }
+  };
   const now = useNow();
 
   onMount(() => {
     if (!token) return;
     const lobby = connectLobby(token, {
-      onSessions: (list) => {
+      onSessions: (list, cursor) => {
         setSessions("list", reconcile(list, { key: "id" }));
+        setNextCursor(cursor);
         setLoaded(true);
       },
       onChanged: (s) => {
@@ -170,6 +186,13 @@ export function SessionList(): JSX.Element {
             <ul class="card session-list" aria-label="Sessions">
               <For each={active()}>{(s) => <SessionRow s={s} now={now()} />}</For>
             </ul>
+          </Show>
+          <Show when={nextCursor()}>
+            <div class="more-row">
+              <button type="button" class="btn" disabled={loadingMore()} onClick={() => void loadMore()}>
+                {loadingMore() ? "Loading…" : "Show older sessions"}
+              </button>
+            </div>
           </Show>
           <Show when={archived().length > 0}>
             <h2 class="section-title">Archived</h2>
