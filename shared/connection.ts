@@ -76,7 +76,8 @@ export interface HeartbeatOptions {
   timeoutMs: number;
 }
 
-export const DEFAULT_HEARTBEAT: HeartbeatOptions = { intervalMs: 15_000, timeoutMs: 10_000 };
+/** A dead socket is noticed within ~15 s; pings cost the room nothing (answered without waking it). */
+export const DEFAULT_HEARTBEAT: HeartbeatOptions = { intervalMs: 10_000, timeoutMs: 5_000 };
 export const PING = "ping";
 export const PONG = "pong";
 
