@@ -61,6 +61,8 @@ export interface WorkerHandle {
   readonly port: number;
   readonly secret: string;
   readonly persistDir: string;
+  /** wrangler's inspector port (V8 inspector of the Worker; changes on restart). */
+  readonly inspectorPort: number;
   /** A signed token (default name: the role; default lifetime: 1 day). */
   mintToken(claims: TokenClaims): Promise<string>;
   /** The operator's token (sid "*", role owner): may create and list sessions. */
@@ -124,9 +126,11 @@ export async function startWorker(opts: StartWorkerOptions = {}): Promise<Worker
   let child: ChildProcess | undefined;
   let exited: Promise<void> = Promise.resolve();
   let output = "";
+  let inspector = 0;
 
   const launch = async () => {
     const inspectorPort = await freePort();
+    inspector = inspectorPort;
     const vars = { TOKEN_SECRET: secret, ...(opts.env ?? {}) };
     const args = [
       join(REPO_ROOT, "node_modules", "wrangler", "bin", "wrangler.js"),
@@ -209,6 +213,9 @@ export async function startWorker(opts: StartWorkerOptions = {}): Promise<Worker
     port,
     secret,
     persistDir,
+    get inspectorPort() {
+      return inspector;
+    },
     mintToken,
     operatorToken: () => mintToken({ sid: "*", role: "owner", name: "operator" }),
     agentToken: (name = "runner") => mintToken({ sid: "*", role: "agent", name }),
