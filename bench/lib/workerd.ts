@@ -9,7 +9,7 @@
 import { spawn, execFileSync, type ChildProcess } from "node:child_process";
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 
 export type RunningWorker = {
   proxyUrl: string;
@@ -105,15 +105,65 @@ export type StartOptions = {
   timeoutMs?: number;
 };
 
+/** Removes line and block comments outside strings (wrangler configs are JSONC). */
+export function stripJsonComments(text: string): string {
+  let out = "";
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (c === '"') {
+      let j = i + 1;
+      while (j < text.length && text[j] !== '"') j += text[j] === "\\" ? 2 : 1;
+      out += text.slice(i, j + 1);
+      i = j;
+    } else if (c === "/" && text[i + 1] === "/") {
+      while (i < text.length && text[i] !== "\n") i++;
+      out += "\n";
+    } else if (c === "/" && text[i + 1] === "*") {
+      i = text.indexOf("*/", i + 2) + 1;
+      if (i === 0) break;
+    } else out += c;
+  }
+  return out;
+}
+
+/**
+ * Bundles the Worker once into `dir` and writes a config that runs that bundle. `wrangler dev`
+ * watches its sources and restarts workerd (on a new port) whenever a file changes; in a shared
+ * work tree someone always is editing, so the benchmark runs a frozen copy of the code.
+ */
+export function freezeWorker(config: string, dir: string): string {
+  mkdirSync(dir, { recursive: true });
+  execFileSync(process.execPath, [join(ROOT, "node_modules/wrangler/bin/wrangler.js"), "deploy", "--dry-run", "--outdir", dir, "-c", config], {
+    cwd: ROOT,
+    stdio: "ignore",
+    env: { ...process.env, WRANGLER_SEND_METRICS: "false", WRANGLER_LOG_PATH: join(dir, "logs") },
+  });
+  const cfgPath = resolve(ROOT, config);
+  const cfg = JSON.parse(stripJsonComments(readFileSync(cfgPath, "utf8"))) as Record<string, unknown> & { assets?: { directory?: string } };
+  const bundled = readdirSync(dir).find((f) => f.endsWith(".js"));
+  if (!bundled) throw new Error(`wrangler produced no bundle for ${config}`);
+  cfg.main = join(dir, bundled);
+  delete cfg.$schema;
+  if (cfg.assets?.directory) {
+    cfg.assets.directory = resolve(dirname(cfgPath), cfg.assets.directory);
+    mkdirSync(cfg.assets.directory, { recursive: true });
+  }
+  const out = join(dir, "wrangler.frozen.json");
+  writeFileSync(out, JSON.stringify(cfg, null, 2));
+  return out;
+}
+
 export async function startWrangler(opts: StartOptions): Promise<RunningWorker> {
   mkdirSync(opts.persistDir, { recursive: true });
+  const frozen = freezeWorker(opts.config, join(opts.persistDir, "bundle"));
   const port = await freePort();
   const inspectorPort = await freePort();
   const args = [
     join(ROOT, "node_modules/wrangler/bin/wrangler.js"),
     "dev",
+    "--no-bundle",
     "-c",
-    opts.config,
+    frozen,
     "--ip",
     "127.0.0.1",
     "--port",
