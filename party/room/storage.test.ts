@@ -91,6 +91,29 @@ describe("large tool outputs", () => {
     expect(full.part.truncated).toBeUndefined();
   });
 
+  it("a snapshot stays under the frame cap even when one message holds many large outputs", async () => {
+    const { id, ownerToken } = await createSession();
+    const agent = await connectAgent(id);
+    const out = (i: number) => `output ${i} `.repeat(10_000); // ~100 K chars each, 64 K preview
+    const parts = Array.from({ length: 20 }, (_, i) => ({
+      type: "part.upsert",
+      part: { id: `t${i}`, messageID: "big", type: "tool", callID: `c${i}`, tool: "bash", state: { status: "completed", input: {}, output: out(i), title: "x", metadata: {}, time: { start: 1, end: 2 } } },
+    }));
+    await batch(agent, [msg("small"), msg("big"), ...parts]);
+    const v = await connect(id, await token(id, "viewer"));
+    await v.waitType("caught-up");
+    const raw = JSON.stringify(v.ofType("snapshot")[0]);
+    expect(raw.length).toBeLessThanOrEqual(900 * 1024);
+    const snap = v.ofType<{ snapshot: { messages: { info: { id: string }; parts: { state: { output: string }; truncated: { field: string; fullChars: number }[] }[] }[] } }>("snapshot")[0]!.snapshot;
+    const big = snap.messages.at(-1)!;
+    expect(big.info.id).toBe("big");
+    expect(big.parts).toHaveLength(20);
+    expect(big.parts[3]!.truncated).toEqual([{ field: "state.output", fullChars: out(3).length }]);
+    expect(out(3).startsWith(big.parts[3]!.state.output)).toBe(true);
+    const full = (await (await api(`/api/sessions/${id}/parts/t3`, { token: ownerToken })).json()) as { part: { state: { output: string } } };
+    expect(full.part.state.output).toBe(out(3));
+  });
+
   it("a long streamed text is folded into chunks when its message completes", async () => {
     const { id, ownerToken } = await createSession();
     const agent = await connectAgent(id);

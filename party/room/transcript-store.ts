@@ -46,6 +46,31 @@ function setPath(obj: Json, path: string, value: unknown): void {
   else obj[a] = { ...((obj[a] as Json | undefined) ?? {}), [b]: value };
 }
 
+/**
+ * Shortens every large string field of the parts to `chars`, with `truncated` markers (keeping a
+ * marker's fullChars when the field was already shortened). For a page that would not fit in one
+ * frame even with a single message (a message with dozens of large tool outputs).
+ */
+export function shrinkParts(messages: MessageWithParts[], chars: number): MessageWithParts[] {
+  return messages.map((m) => ({
+    info: m.info,
+    parts: m.parts.map((part) => {
+      const paths = largeStringPaths(part as Json, chars);
+      if (paths.length === 0) return part;
+      const out: Json = { ...part };
+      const marks = ((out.truncated as Truncation[] | undefined) ?? []).map((t) => ({ ...t }));
+      for (const path of paths) {
+        const value = getPath(out, path) as string;
+        setPath(out, path, value.slice(0, chars));
+        const known = marks.find((t) => t.field === path);
+        if (!known) marks.push({ field: path, fullChars: value.length });
+      }
+      out.truncated = marks;
+      return out as Part;
+    }),
+  }));
+}
+
 export class TranscriptStore {
   private readonly sql: SqlStorage;
   private readonly limits: TranscriptLimits;
