@@ -84,6 +84,8 @@ export class SessionAgent {
   private held: OpencodeEvent[] | null = null;
   private lastTitle: string | undefined;
   private busy = false;
+  /** The last status event sent (JSON), to drop OpenCode's repeats. */
+  private lastStatus = "";
   /** When this session's last OpenCode event arrived (ms). */
   private lastEventAt = 0;
   /** Assistant messages a reconcile marked interrupted (OpenCode itself never completes them). */
@@ -379,8 +381,17 @@ export class SessionAgent {
   private apply(ev: OpencodeEvent): void {
     this.lastEventAt = Date.now();
     const m = mapOpencodeEvent(ev);
-    for (const e of m.events) this.track(e.body);
-    if (m.events.length) this.outbox.push(m.events.map((e) => this.tagQueue(e)));
+    // OpenCode repeats itself (`session.status` idle, then `session.idle`, then idle again):
+    // one status event per change is enough for the room's log.
+    const events = m.events.filter((e) => {
+      if (e.body.type !== "status") return true;
+      const key = JSON.stringify(e.body);
+      if (key === this.lastStatus) return false;
+      this.lastStatus = key;
+      return true;
+    });
+    for (const e of events) this.track(e.body);
+    if (events.length) this.outbox.push(events.map((e) => this.tagQueue(e)));
     if (m.title && m.title !== this.lastTitle) {
       this.lastTitle = m.title;
       this.send([{ type: "session.info", title: m.title }]);
@@ -444,6 +455,7 @@ export class SessionAgent {
       if (Array.isArray(todos.data)) events.push(...mapOpencodeEvent({ type: "todo.updated", properties: { sessionID, todos: todos.data } }).events);
       events.push({ body: st?.type === "retry" ? { type: "status", status: "retry" } : { type: "status", status: busy ? "busy" : "idle" } });
       this.busy = busy;
+      this.lastStatus = JSON.stringify(events[events.length - 1]!.body);
       for (const id of out.interrupted) this.interrupted.add(id);
       this.resyncs++;
       this.outbox.push(events);
