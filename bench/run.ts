@@ -294,4 +294,7 @@ async function main(): Promise<void> {
   }
 }
 
+// Ctrl-C or a kill: exit through process.exit so lib/workerd.ts stops every wrangler it started.
+for (const sig of ["SIGINT", "SIGTERM"] as const) process.on(sig, () => process.exit(130));
+
 await main();

@@ -25,6 +25,18 @@ export type RunningWorker = {
 
 const ROOT = resolve(import.meta.dirname, "../..");
 
+/** Process groups of wranglers this process started; killed if it exits without stopping them. */
+const started = new Set<number>();
+process.on("exit", () => {
+  for (const pgid of started) {
+    try {
+      process.kill(-pgid, "SIGKILL");
+    } catch {
+      // already gone
+    }
+  }
+});
+
 export async function freePort(): Promise<number> {
   return new Promise((res, rej) => {
     const s = createServer();
@@ -188,6 +200,7 @@ export async function startWrangler(opts: StartOptions): Promise<RunningWorker> 
       CI: "1",
     },
   });
+  if (child.pid !== undefined) started.add(child.pid);
   let log = "";
   child.stdout!.on("data", (d: Buffer) => (log += d.toString()));
   child.stderr!.on("data", (d: Buffer) => (log += d.toString()));
@@ -209,6 +222,7 @@ export async function startWrangler(opts: StartOptions): Promise<RunningWorker> 
     }, 5_000);
     await exited;
     clearTimeout(t);
+    started.delete(child.pid);
   };
 
   const proxyUrl = `http://127.0.0.1:${port}`;
