@@ -2,7 +2,7 @@
 import { describe, expect, it, afterEach, vi } from "vitest";
 import { cleanup, fireEvent, render, screen, waitFor } from "@solidjs/testing-library";
 import { createStore } from "solid-js/store";
-import { PartView, PART_RENDERERS } from "./registry.tsx";
+import { PartView, PART_RENDERERS, isHiddenPart } from "./registry.tsx";
 import { PartEnvContext } from "./context.ts";
 import { parts, toolPart, textPart, T0 } from "../../test/fixtures.ts";
 import type { Part } from "../../../shared/parts.ts";
@@ -31,6 +31,13 @@ describe("registry", () => {
     const { container } = renderPart(bad);
     expect(container.querySelector('[data-part-type="unknown"]')).not.toBeNull();
     expect(container.querySelector('[data-part-type="tool"]')).toBeNull();
+  });
+
+  it("hides text meant for the model only (synthetic, ignored)", () => {
+    expect(isHiddenPart(textPart("file contents", { synthetic: true }))).toBe(true);
+    expect(isHiddenPart(textPart("skipped", { ignored: true }))).toBe(true);
+    expect(isHiddenPart(textPart("hello"))).toBe(false);
+    expect(isHiddenPart({ id: "p", messageID: "m", type: "step-start" } as Part)).toBe(true);
   });
 
   it("renders step-start and snapshot parts as nothing", () => {

@@ -38,8 +38,13 @@ export const PART_RENDERERS: Record<string, PartRenderer> = {
   snapshot: HiddenPart,
 };
 
-/** Whether a part renders to nothing (so layouts can skip its wrapper). */
-export const isHiddenPart = (part: Part): boolean => PART_RENDERERS[part.type] === HiddenPart;
+/**
+ * Whether a part renders to nothing (so layouts can skip its wrapper): step markers, snapshots,
+ * and text OpenCode adds for the model's eyes only (`synthetic`, e.g. file contents it read for a
+ * prompt) or marked `ignored`.
+ */
+export const isHiddenPart = (part: Part): boolean =>
+  PART_RENDERERS[part.type] === HiddenPart || (part.type === "text" && (part.synthetic === true || part.ignored === true));
 
 export function PartView(props: { part: Part }): JSX.Element {
   // Only the validity is memoized: renderers read the live store object, so a streaming text
