@@ -81,7 +81,13 @@ export const CLOSE = { notFound: 4404, roomFull: 4429, leaseHeld: 4409, leaseExp
 const AGENT_RATE_MULTIPLIER = 50;
 /** Presence lists are capped so one frame stays small in a big room; `users` holds the first N. */
 const PRESENCE_MAX_USERS = 200;
+/**
+ * Presence frames are debounced: 100 ms in a small room, 2 ms per person in a big one (a presence
+ * frame costs one send per person, so during a rejoin storm of N people per-join frames would be
+ * N² sends; 1,000 people → at most one presence frame per 2 s).
+ */
 const PRESENCE_DEBOUNCE_MS = 100;
+const PRESENCE_DEBOUNCE_PER_PERSON_MS = 2;
 /** The index hears about title/status changes at once and about mere activity at most this often. */
 const LOBBY_ACTIVITY_INTERVAL_MS = 10_000;
 
@@ -104,7 +110,7 @@ export class SessionRoom extends Server<Env> {
   #lobbyLast: { key: string; at: number } | undefined;
   /** The serialized snapshot frame, reused by every joiner until the next change. */
   #snapshotCache: string | undefined;
-  /** People connected at the last flush (sizes the flush window; no socket listing per event). */
+  /** People connected at the last flush or presence frame (sizes the flush window and presence debounce). */
   #peopleAtLastFlush = 0;
   #peopleRate: RateLimiter;
   #agentRate: RateLimiter;
@@ -738,7 +744,7 @@ export class SessionRoom extends Server<Env> {
       } catch (e) {
         console.error("presence failed", e);
       }
-    }, PRESENCE_DEBOUNCE_MS);
+    }, Math.max(PRESENCE_DEBOUNCE_MS, this.#peopleAtLastFlush * PRESENCE_DEBOUNCE_PER_PERSON_MS));
   }
 
   /** Built from the connections' attachments, so it is right after hibernation too. */
@@ -755,7 +761,9 @@ export class SessionRoom extends Server<Env> {
 
   #broadcastPresence(): void {
     const frame = JSON.stringify({ type: "presence", users: this.presenceUsers() } satisfies ServerFrame);
-    for (const ws of this.ctx.getWebSockets(TAG_PEOPLE)) {
+    const people = this.ctx.getWebSockets(TAG_PEOPLE);
+    this.#peopleAtLastFlush = people.length;
+    for (const ws of people) {
       try {
         ws.send(frame);
       } catch {
