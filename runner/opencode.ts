@@ -9,7 +9,7 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { EventEmitter } from "node:events";
-import { existsSync, readFileSync, writeFileSync, rmSync } from "node:fs";
+import { closeSync, existsSync, openSync, readFileSync, readSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { join, resolve, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createParser } from "eventsource-parser";
@@ -253,47 +253,61 @@ export class OpencodeServer extends EventEmitter<OpencodeServerEvents> {
 
   private async spawnServer(): Promise<void> {
     const t0 = performance.now();
+    // Its output goes to a file, not a pipe: a server adopted after the runner died must not hit
+    // a closed pipe (SIGPIPE) the next time it logs. The file also keeps its logs for debugging.
+    const logPath = join(this.dirs.root, "server.log");
+    if (existsSync(logPath) && statSync(logPath).size > 20 * 1024 * 1024) truncateSync(logPath, 0);
+    const logFd = openSync(logPath, "a");
+    const from = statSync(logPath).size;
     const child = spawn(this.binary, ["serve", "--hostname=127.0.0.1", "--port=0"], {
       cwd: this.dirs.home,
       env: this.env,
       // Own process group: a runner killed hard leaves it running for the next runner to adopt,
       // and stopping it takes any shell a tool started with it.
       detached: true,
-      stdio: ["ignore", "pipe", "pipe"],
+      stdio: ["ignore", logFd, logFd],
     });
+    closeSync(logFd);
     const timeoutMs = this.options.startTimeoutMs ?? 30_000;
+    const output = (): string => {
+      // What it printed since this start (the first 64 KB is plenty for the "listening" line).
+      let fd: number | undefined;
+      try {
+        fd = openSync(logPath, "r");
+        const buf = Buffer.alloc(64 * 1024);
+        const n = readSync(fd, buf, 0, buf.length, from);
+        return buf.subarray(0, n).toString("utf8");
+      } catch {
+        return "";
+      } finally {
+        if (fd !== undefined) closeSync(fd);
+      }
+    };
     const url = await new Promise<string>((resolveUrl, reject) => {
-      let out = "";
+      let settled = false;
+      const finish = (err: Error | null, value?: string): void => {
+        if (settled) return;
+        settled = true;
+        clearInterval(poll);
+        clearTimeout(timer);
+        if (err) reject(err);
+        else resolveUrl(value!);
+      };
       const timer = setTimeout(() => {
-        reject(new Error(`opencode did not start within ${timeoutMs} ms: ${out.slice(-500)}`));
+        finish(new Error(`opencode did not start within ${timeoutMs} ms: ${output().slice(-500)}`));
         try {
           process.kill(-child.pid!, "SIGKILL");
         } catch {
           /* gone */
         }
       }, timeoutMs);
-      const onData = (chunk: Buffer): void => {
-        out += chunk.toString();
-        const m = out.match(/opencode server listening on (https?:\/\/\S+)/);
-        if (m?.[1]) {
-          clearTimeout(timer);
-          resolveUrl(m[1]);
-        }
-      };
-      child.stdout?.on("data", onData);
-      child.stderr?.on("data", onData);
-      child.once("exit", (code, sig) => {
-        clearTimeout(timer);
-        reject(new Error(`opencode exited during start-up (code ${code}, signal ${sig}): ${out.slice(-500)}`));
-      });
-      child.once("error", (e) => {
-        clearTimeout(timer);
-        reject(e);
-      });
+      const poll = setInterval(() => {
+        const m = output().match(/opencode server listening on (https?:\/\/\S+)/);
+        if (m?.[1]) finish(null, m[1]);
+      }, 25);
+      child.once("exit", (code, sig) => finish(new Error(`opencode exited during start-up (code ${code}, signal ${sig}): ${output().slice(-500)}`)));
+      child.once("error", (e) => finish(e));
     });
-    // Keep draining its output so a full pipe never blocks it.
-    child.stdout?.on("data", () => {});
-    child.stderr?.on("data", () => {});
     const until = Date.now() + timeoutMs;
     while (!(await this.healthy(url, 1_000))) {
       if (Date.now() > until) throw new Error("opencode never became healthy");
