@@ -29,10 +29,23 @@ export function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!);
 }
 
-let hooked = false;
+const PURIFY_CONFIG = {
+  USE_PROFILES: { html: true },
+  FORBID_TAGS: ["style", "form", "input", "button", "textarea", "select", "iframe", "object", "embed", "link", "meta", "base"],
+  FORBID_ATTR: ["style", "srcset", "formaction"],
+  // http(s), mailto and in-page anchors only: no javascript:, data:, vbscript: links.
+  ALLOWED_URI_REGEXP: /^(?:https?:|mailto:|#|\/(?!\/))/i,
+};
+
+let configured = false;
+/**
+ * The sanitizer, configured once: passing the config to every `sanitize` call made DOMPurify
+ * re-parse it per call (visible in streaming profiles).
+ */
 function purifier(): typeof DOMPurify {
-  if (!hooked) {
-    hooked = true;
+  if (!configured) {
+    configured = true;
+    DOMPurify.setConfig(PURIFY_CONFIG);
     DOMPurify.addHook("afterSanitizeAttributes", (node) => {
       if (node.tagName === "A") {
         node.setAttribute("target", "_blank");
@@ -43,18 +56,10 @@ function purifier(): typeof DOMPurify {
   return DOMPurify;
 }
 
-const PURIFY_CONFIG = {
-  USE_PROFILES: { html: true },
-  FORBID_TAGS: ["style", "form", "input", "button", "textarea", "select", "iframe", "object", "embed", "link", "meta", "base"],
-  FORBID_ATTR: ["style", "srcset", "formaction"],
-  // http(s), mailto and in-page anchors only: no javascript:, data:, vbscript: links.
-  ALLOWED_URI_REGEXP: /^(?:https?:|mailto:|#|\/(?!\/))/i,
-};
-
 /** Untrusted Markdown to sanitized HTML, safe to assign to innerHTML. */
 export function renderMarkdown(src: string): string {
   const raw = marked.parse(src) as string;
-  return purifier().sanitize(raw, PURIFY_CONFIG) as string;
+  return purifier().sanitize(raw) as string;
 }
 
 /** Highlighted code as sanitized HTML (for tool inputs/outputs with a known language). */
@@ -62,7 +67,7 @@ export function highlightCode(code: string, language?: string): string {
   const html = language && hljs.getLanguage(language)
     ? hljs.highlight(code, { language, ignoreIllegals: true }).value
     : escapeHtml(code);
-  return purifier().sanitize(html, PURIFY_CONFIG) as string;
+  return purifier().sanitize(html) as string;
 }
 
 /** A language name for highlight.js from a file path. */
