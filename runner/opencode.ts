@@ -233,7 +233,13 @@ export class OpencodeServer extends EventEmitter<OpencodeServerEvents> {
       return false;
     }
     if (!rec.pid || !pidAlive(rec.pid) || !isOpencodePid(rec.pid)) return false;
-    if (this.options.adopt !== false && rec.fingerprint === this.fingerprint && (await this.healthy(rec.url))) {
+    // Patient: a server busy with a turn on a loaded machine may be slow to answer, and giving
+    // up on it would cut the very turn adoption is meant to save.
+    const answers = async (): Promise<boolean> => {
+      for (let i = 0; i < 3; i++) if (await this.healthy(rec.url, 5_000)) return true;
+      return false;
+    };
+    if (this.options.adopt !== false && rec.fingerprint === this.fingerprint && (await answers())) {
       this.attach(rec.url, rec.pid);
       this.generation++;
       this.log(`opencode: adopted running server pid ${rec.pid} at ${rec.url}`);
