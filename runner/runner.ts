@@ -49,6 +49,7 @@ export class Runner {
   private lobby: ReconnectingSocket | null = null;
   private cachedToken: { token: string; until: number } | null = null;
   private streamOpens = 0;
+  private stopping = false;
   private readonly log: (msg: string) => void;
   /** OpenCode events that matched no held session (for diagnostics). */
   unrouted = 0;
@@ -110,6 +111,7 @@ export class Runner {
   }
 
   async stop(): Promise<void> {
+    this.stopping = true;
     this.lobby?.stop();
     await Promise.all([...this.agents.values()].map((a) => a.stop(true)));
     this.agents.clear();
@@ -169,6 +171,7 @@ export class Runner {
       onStateChange: (a) => {
         if (a.state === "gone" || a.state === "refused") this.log(`room ${a.roomId}: ${a.state}`);
         if (a.state === "gone") void this.drop(a.roomId);
+        if (a.state === "refused") this.retryLater(a);
       },
       log: this.log,
       flushMs: this.cfg.flushMs,
@@ -176,6 +179,24 @@ export class Runner {
     });
     this.agents.set(roomId, agent);
     agent.start();
+  }
+
+  /**
+   * A refused session is normally retried when the lobby reports it offline. A holder that hangs
+   * without closing its socket never makes it offline, but its lease runs out: so knock again
+   * once the holder's lease would have expired (the room hands it over then).
+   */
+  private retryLater(a: SessionAgent): void {
+    const wait = Math.max(5_000, a.refusedForMs || 30_000) * (1.05 + Math.random() * 0.2);
+    const timer = setTimeout(() => {
+      if (this.agents.get(a.roomId) !== a || a.state !== "refused" || this.stopping) return;
+      const s = this.lobbyStatus.get(a.roomId);
+      if (!s || s.archived) return;
+      this.agents.delete(a.roomId);
+      void a.stop(false);
+      this.join(a.roomId, 0);
+    }, wait);
+    timer.unref?.();
   }
 
   private async drop(roomId: string): Promise<void> {

@@ -72,6 +72,8 @@ export class SessionAgent {
   readonly liveText = new Map<string, string>();
   /** Last time a lease was granted (ms). */
   leasedAt = 0;
+  /** When refused: how long the holder's lease still runs (ms). */
+  refusedForMs = 0;
   resyncs = 0;
 
   private readonly deps: SessionAgentDeps;
@@ -179,6 +181,7 @@ export class SessionAgent {
     switch (f.type) {
       case "agent.lease":
         if (!f.granted) {
+          this.refusedForMs = f.leaseMs;
           this.setState("refused");
           return;
         }
