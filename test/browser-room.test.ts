@@ -131,6 +131,53 @@ describe("a room in the browser", () => {
     for (const p of [driver, viewerA, viewerB]) expect(p.errors).toEqual([]);
   });
 
+  it("queues follow-ups for everyone to see, cancels one, stops the run at once, answers a question", async () => {
+    const s = await newSession("Queue, stop and a question");
+    const driver = await open(`${stack.worker.url}/s/${s.id}#token=${await s.token("driver", "Dana")}`);
+    const viewer = await open(`${stack.worker.url}/s/${s.id}#token=${await s.token("viewer", "Vic")}`);
+    await driver.page.fill(".composer-input", "slow chunks=400 delay=40");
+    await driver.page.keyboard.press("Enter");
+    await driver.page.waitForFunction(() => (window as unknown as { __agentroom: RoomHandle }).__agentroom.room.session?.agentStatus === "busy");
+    // Two follow-ups while it works: both queued, visible to the viewer; the driver cancels one.
+    for (const text of ["first follow-up: say hello", "second follow-up: never mind"]) {
+      await driver.page.fill(".composer-input", text);
+      await driver.page.keyboard.press("Enter");
+    }
+    await viewer.page.waitForFunction(() => document.querySelectorAll(".queue-item").length === 2);
+    expect(await viewer.page.locator(".queue-item button").count()).toBe(0);
+    await driver.page.getByRole("button", { name: /cancel queued prompt: second follow-up/i }).click();
+    await viewer.page.waitForFunction(() => document.querySelectorAll(".queue-item").length === 1);
+    await screenshot(driver.page, "driver-queue");
+
+    // Stop: instant feedback, then the turn ends as interrupted and the queue goes on.
+    const t0 = Date.now();
+    await driver.page.keyboard.press("Escape");
+    await driver.page.waitForSelector("text=Stopping…", { timeout: 1_000 });
+    await viewer.page.waitForSelector(".msg-error.aborted", { timeout: 10_000 });
+    const stoppedMs = Date.now() - t0;
+    expect(stoppedMs).toBeLessThan(5_000);
+    await driver.page.waitForFunction(
+      () => [...document.querySelectorAll(".msg-user")].some((m) => m.textContent?.includes("first follow-up")),
+      null,
+      { timeout: 30_000 },
+    );
+    expect(await driver.page.locator(".msg-user", { hasText: "second follow-up" }).count()).toBe(0);
+    await driver.page.waitForFunction(() => (window as unknown as { __agentroom: RoomHandle }).__agentroom.room.session?.agentStatus === "idle", null, { timeout: 30_000 });
+
+    // A question: the driver answers in the dock; the viewer sees it but cannot answer.
+    await driver.page.fill(".composer-input", "ask me a question");
+    await driver.page.keyboard.press("Enter");
+    await driver.page.waitForSelector(".dock-question", { timeout: 60_000 });
+    await viewer.page.waitForSelector(".dock-question");
+    expect(await viewer.page.locator(".dock-question").textContent()).toContain("Waiting for a driver");
+    await driver.page.getByRole("button", { name: /Blue/ }).click();
+    await driver.page.getByRole("button", { name: "Answer" }).click();
+    await viewer.page.waitForSelector(".dock-question", { state: "detached", timeout: 30_000 });
+    await driver.page.waitForFunction(() => (window as unknown as { __agentroom: RoomHandle }).__agentroom.room.session?.agentStatus === "idle", null, { timeout: 60_000 });
+    expect(await transcriptText(viewer.page)).toBe(await transcriptText(driver.page));
+    for (const p of [driver, viewer]) expect(p.errors).toEqual([]);
+  });
+
   it("refuses a prompt frame a viewer forges by hand", async () => {
     const s = await newSession("Forged frames");
     const viewerToken = await s.token("viewer", "Mallory");

@@ -47,6 +47,13 @@ export function MessageItem(props: {
           </div>
           <div class="msg-parts">
             <For each={visibleParts()}>{(part) => <PartView part={part} />}</For>
+            <Show when={streaming() && visibleParts().length === 0}>
+              <div class="working-dots" role="status" aria-label="The agent is working">
+                <span />
+                <span />
+                <span />
+              </div>
+            </Show>
           </div>
           <Show when={info().error}>
             {(err) => (
