@@ -105,6 +105,9 @@ export class Runner {
       onMessage: (d) => this.onLobby(d),
       onClose: (code, reason) => this.log(`lobby: closed ${code} ${reason}`),
       backoff: { baseMs: 500, maxMs: 5_000, minMs: 100 },
+      // The lobby has no auto-answered ping (it answers any frame with an error, which also
+      // proves it is alive): ping it rarely.
+      pingMs: 30_000,
       log: this.log,
     });
     this.lobby.start();

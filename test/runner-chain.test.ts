@@ -6,7 +6,7 @@
  * test-results/runner-chain.json and the log.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createParser } from "eventsource-parser";
 import { startStack, joinRoom, turnDone, type Stack, type RunnerReady } from "./harness/stack.ts";
 import { nowMs, type ChunkRecord } from "../runner/scripted-model.ts";
@@ -30,6 +30,17 @@ function percentile(xs: number[], p: number): number {
 }
 
 const round = (x: number): number => Math.round(x * 10) / 10;
+
+/** Resident memory of a process, bytes (0 when it is gone). */
+function rssOf(pid: number | undefined): number {
+  if (!pid) return 0;
+  try {
+    const m = readFileSync(`/proc/${pid}/status`, "utf8").match(/VmRSS:\s+(\d+) kB/);
+    return m?.[1] ? Number(m[1]) * 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
 
 /** OpenCode's own event stream, watched from the test: arrival time of each text length per part. */
 function watchOpencode(url: string): { arrivals: Map<string, { t: number; len: number }[]>; stop: () => void } {
@@ -98,7 +109,11 @@ describe("runner: chain latency, start-up, memory", () => {
     });
 
     const rssSamples: number[] = [];
-    const sampler = setInterval(() => rssSamples.push(stack.runner.rss()), 200);
+    const ocRss: number[] = [];
+    const sampler = setInterval(() => {
+      rssSamples.push(stack.runner.rss());
+      ocRss.push(rssOf(stack.runner.opencode()?.pid));
+    }, 200);
     stack.model.reset();
     await driver.prompt("a long answer chunks=300 delay=20");
     await viewer.waitFor((x) => turnDone(x, 2), 120_000);
@@ -124,6 +139,7 @@ describe("runner: chain latency, start-up, memory", () => {
       opencodeSseMs: { median: round(percentile(toOpencodeSse, 50)), p99: round(percentile(toOpencodeSse, 99)), max: round(Math.max(...toOpencodeSse)) },
       opencodeStartupMs: ready.opencodeStartupMs,
       runnerRssMb1Session: round(Math.max(...rssSamples) / 1e6),
+      opencodeRssMb1Session: round(Math.max(...ocRss) / 1e6),
     };
     console.log(`[runner-chain] ${JSON.stringify(figures)}`);
     mkdirSync("test-results", { recursive: true });
@@ -137,7 +153,11 @@ describe("runner: chain latency, start-up, memory", () => {
     for (const s of sessions) await stack.runner.waitHolding(s.id, 120_000);
     const drivers = await Promise.all(sessions.map((s) => joinRoom(stack, s.id, "driver")));
     const rssSamples: number[] = [];
-    const sampler = setInterval(() => rssSamples.push(stack.runner.rss()), 200);
+    const ocRss: number[] = [];
+    const sampler = setInterval(() => {
+      rssSamples.push(stack.runner.rss());
+      ocRss.push(rssOf(stack.runner.opencode()?.pid));
+    }, 200);
     await Promise.all(drivers.map((d) => d.prompt("a long answer chunks=100 delay=30")));
     await Promise.all(drivers.map((d) => d.waitFor((x) => turnDone(x, 2), 240_000)));
     clearInterval(sampler);
@@ -145,9 +165,9 @@ describe("runner: chain latency, start-up, memory", () => {
       const text = String(d.transcript.messages.at(-1)!.parts.find((p) => p.type === "text")?.text ?? "");
       expect(text.startsWith("Streaming a long answer")).toBe(true);
     }
-    const figures = { runnerRssMb10Sessions: round(Math.max(...rssSamples) / 1e6) };
+    const figures = { runnerRssMb10Sessions: round(Math.max(...rssSamples) / 1e6), opencodeRssMb10Sessions: round(Math.max(...ocRss) / 1e6) };
     console.log(`[runner-chain] ${JSON.stringify(figures)}`);
-    const prev = JSON.parse((await import("node:fs")).readFileSync("test-results/runner-chain.json", "utf8")) as Record<string, unknown>;
+    const prev = JSON.parse(readFileSync("test-results/runner-chain.json", "utf8")) as Record<string, unknown>;
     writeFileSync("test-results/runner-chain.json", JSON.stringify({ ...prev, ...figures }, null, 2));
     for (const d of drivers) d.close();
   }, 400_000);
