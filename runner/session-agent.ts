@@ -33,6 +33,8 @@ const CLOSE_NOT_FOUND = 4404;
 const CLOSE_LEASE_HELD = 4409;
 const CLOSE_ARCHIVED = 4403;
 const CLOSE_DELETED = 4410;
+/** The title a room gets when none was given at creation (party/session-room.ts). */
+const ROOM_DEFAULT_TITLE = "Untitled session";
 
 export type AgentState = "connecting" | "held" | "refused" | "gone" | "stopped";
 
@@ -257,7 +259,8 @@ export class SessionAgent {
         return false;
       }
       this.directory = ws.directory;
-      const title = meta.title && !PLACEHOLDER_TITLE.test(meta.title) ? meta.title : undefined;
+      // A title people gave at creation is kept; otherwise OpenCode's title model names it.
+      const title = meta.title && !PLACEHOLDER_TITLE.test(meta.title) && meta.title !== ROOM_DEFAULT_TITLE ? meta.title : undefined;
       const created = await oc.session.create({ directory: ws.directory, ...(title ? { title } : {}) });
       const id = (created.data as { id?: string } | undefined)?.id;
       if (!id) throw new Error(`session.create failed: ${errText(created.error)}`);

@@ -101,4 +101,17 @@ describe("runner: queue and stop", () => {
     driver.close();
     viewer.close();
   }, 300_000);
+
+  it("a session created without a title is named by OpenCode's title request", async () => {
+    const s = await stack.worker.createSession({});
+    await stack.runner.waitHolding(s.id);
+    const viewer = await joinRoom(stack, s.id, "viewer");
+    const driver = await joinRoom(stack, s.id, "driver");
+    await driver.prompt("explain the build pipeline");
+    await viewer.waitFor((x) => x.transcript.session?.title === "Explain the build pipeline", 120_000);
+    await viewer.waitFor((x) => turnDone(x, 2), 120_000);
+    expect(stack.model.requests().some((r) => r.kind === "title" && r.prompt.includes("explain the build pipeline"))).toBe(true);
+    viewer.close();
+    driver.close();
+  }, 240_000);
 });
