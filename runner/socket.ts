@@ -19,6 +19,8 @@ export interface SocketOptions {
   shouldRetry?: (code: number, reason: string) => boolean;
   /** Milliseconds between liveness pings; 0 disables. */
   pingMs?: number;
+  /** A handshake that neither opens nor fails within this time is abandoned and retried. */
+  connectTimeoutMs?: number;
   backoff?: { baseMs?: number; maxMs?: number; minMs?: number };
   log?: (msg: string) => void;
 }
@@ -106,7 +108,20 @@ export class ReconnectingSocket {
     }
     this.ws = ws;
     let opened = false;
+    // A connect made while workerd restarts can hang with neither open nor close (measured by
+    // test/faults-kill): without this the runner would wait on it forever and never rejoin.
+    const handshake = setTimeout(() => {
+      if (this.ws !== ws || opened) return;
+      this.opts.log?.("socket: handshake timed out; retrying");
+      try {
+        ws.close();
+      } catch {
+        /* still connecting */
+      }
+      this.closed(ws, 4008, "handshake timeout", false);
+    }, this.opts.connectTimeoutMs ?? 10_000);
     ws.addEventListener("open", () => {
+      clearTimeout(handshake);
       if (this.ws !== ws) return;
       opened = true;
       this.opens++;
@@ -121,7 +136,10 @@ export class ReconnectingSocket {
       if (ev.data === "pong") return;
       this.opts.onMessage(ev.data);
     });
-    ws.addEventListener("close", (ev) => this.closed(ws, ev.code, ev.reason, opened));
+    ws.addEventListener("close", (ev) => {
+      clearTimeout(handshake);
+      this.closed(ws, ev.code, ev.reason, opened);
+    });
     ws.addEventListener("error", () => {
       // A close event follows; that is where we retry.
     });
