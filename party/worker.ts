@@ -302,7 +302,8 @@ async function embed(req: Request, env: Env, id: string): Promise<Response> {
   const csp = `frame-ancestors 'self'${origins.map((o) => " " + o).join("")}`;
   let res: Response;
   if (env.ASSETS) {
-    const index = await env.ASSETS.fetch(new Request(new URL("/", req.url).toString(), { method: "GET" }));
+    const index = await appIndex(env.ASSETS, req.url);
+    if (!index) return httpError(503, "app_unavailable", "the app's files are not available; try again");
     res = new Response(index.body, { status: index.status, headers: index.headers });
   } else {
     res = new Response("<!doctype html><title>agentroom</title>", { headers: { "content-type": "text/html; charset=utf-8" } });
@@ -310,4 +311,21 @@ async function embed(req: Request, env: Env, id: string): Promise<Response> {
   res.headers.set("Content-Security-Policy", csp);
   res.headers.set("Cache-Control", "no-store");
   return res;
+}
+
+/**
+ * The app's index.html from the assets binding, retried briefly: while the app is being rebuilt
+ * or redeployed the binding can fail for a moment.
+ */
+async function appIndex(assets: Fetcher, base: string): Promise<Response | null> {
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      const res = await assets.fetch(new Request(new URL("/", base).toString(), { method: "GET" }));
+      if (res.ok) return res;
+    } catch {
+      // retry
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return null;
 }
