@@ -40,7 +40,8 @@ import type { Env } from "./env.ts";
 import { hasSchema, migrate } from "./room/migrations.ts";
 import { MetaStore } from "./room/meta.ts";
 import { EventLog } from "./room/log.ts";
-import { TranscriptStore, shrinkParts } from "./room/transcript-store.ts";
+import { TranscriptStore } from "./room/transcript-store.ts";
+import { fitPage } from "./room/fit.ts";
 import { PromptQueue } from "./room/queue.ts";
 import { RequestStore } from "./room/requests.ts";
 import { Dedupe } from "./room/dedupe.ts";
@@ -345,22 +346,12 @@ export class SessionRoom extends Server<Env> {
   snapshotFrame(): string {
     if (this.#snapshotCache !== undefined) return this.#snapshotCache;
     if (!this.#open()) throw new Error("room not created");
-    const max = this.limits.maxOutgoingFrameBytes;
-    const build = (messages: MessageWithParts[], hasMore: boolean) =>
-      JSON.stringify({ type: "snapshot", snapshot: { ...this.#stateWithout(messages), hasMore } satisfies Snapshot });
-    // Fewer messages until it fits; if one message alone is too big, shorter previews of its
-    // large fields (the full parts stay readable over HTTP).
-    let count = this.limits.snapshotMessages;
-    let page = this.transcript.page(undefined, count);
-    let frame = build(page.messages, page.hasMore);
-    while (frame.length > max && count > 1) {
-      count = Math.max(1, Math.floor(count / 2));
-      page = this.transcript.page(undefined, count);
-      frame = build(page.messages, page.hasMore);
-    }
-    for (let chars = 4096; frame.length > max && chars >= 64; chars = Math.floor(chars / 4)) {
-      frame = build(shrinkParts(page.messages, chars), page.hasMore);
-    }
+    const frame = fitPage(
+      (limit) => this.transcript.page(undefined, limit),
+      (page) => JSON.stringify({ type: "snapshot", snapshot: { ...this.#stateWithout(page.messages), hasMore: page.hasMore } satisfies Snapshot }),
+      this.limits.snapshotMessages,
+      this.limits.maxOutgoingFrameBytes,
+    );
     this.#snapshotCache = frame;
     return frame;
   }
@@ -505,18 +496,12 @@ export class SessionRoom extends Server<Env> {
       }
       case "history": {
         this.flush();
-        // Fewer messages than asked when the page would not fit one frame (the client pages on).
-        let limit = f.limit ?? this.limits.historyPageMessages;
-        let page = this.transcript.page(f.before, limit);
-        let frame = JSON.stringify({ type: "history", ref: f.ref, messages: page.messages, hasMore: page.hasMore } satisfies ServerFrame);
-        while (frame.length > this.limits.maxOutgoingFrameBytes && limit > 1) {
-          limit = Math.max(1, Math.floor(limit / 2));
-          page = this.transcript.page(f.before, limit);
-          frame = JSON.stringify({ type: "history", ref: f.ref, messages: page.messages, hasMore: page.hasMore } satisfies ServerFrame);
-        }
-        for (let chars = 4096; frame.length > this.limits.maxOutgoingFrameBytes && chars >= 64; chars = Math.floor(chars / 4)) {
-          frame = JSON.stringify({ type: "history", ref: f.ref, messages: shrinkParts(page.messages, chars), hasMore: page.hasMore } satisfies ServerFrame);
-        }
+        const frame = fitPage(
+          (limit) => this.transcript.page(f.before, limit),
+          (page) => JSON.stringify({ type: "history", ref: f.ref, ...page } satisfies ServerFrame),
+          f.limit ?? this.limits.historyPageMessages,
+          this.limits.maxOutgoingFrameBytes,
+        );
         conn.send(frame);
         return;
       }

@@ -112,6 +112,13 @@ describe("large tool outputs", () => {
     expect(out(3).startsWith(big.parts[3]!.state.output)).toBe(true);
     const full = (await (await api(`/api/sessions/${id}/parts/t3`, { token: ownerToken })).json()) as { part: { state: { output: string } } };
     expect(full.part.state.output).toBe(out(3));
+    // A history page over the same messages fits too (fewer messages, shorter previews).
+    const from = v.frames.length;
+    const h = await v.request({ type: "history", ref: "h", limit: 50 });
+    expect(JSON.stringify(v.frames.slice(from).find((f) => f.type === "history")).length).toBeLessThanOrEqual(900 * 1024);
+    const ids = (h.messages as { info: { id: string } }[]).map((m) => m.info.id);
+    expect(ids.at(-1)).toBe("big");
+    expect(h.hasMore).toBe(ids.length < 2);
   });
 
   it("a long streamed text is folded into chunks when its message completes", async () => {
