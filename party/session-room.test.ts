@@ -139,6 +139,19 @@ describe("agent batches", () => {
     expect(after.messages[0]!.parts[0]!.text).toBe("abc");
   });
 
+  it("a batch id reused for different content (a restarted runner's counter) is applied, not dropped", async () => {
+    const { id } = await createSession();
+    const agent = await connectAgent(id);
+    await batch(agent, [msg("m1"), textPart("m1", "p1", "a")], "runner1-room-1");
+    const again = await batch(agent, [delta("m1", "p1", "b")], "runner1-room-1");
+    expect(again.duplicate).toBeUndefined();
+    expect((await snapshotOf(id)).messages[0]!.parts[0]!.text).toBe("ab");
+    // ...while the identical frame resent is still recognized.
+    const resent = await batch(agent, [delta("m1", "p1", "b")], "runner1-room-1");
+    expect(resent.duplicate).toBe(true);
+    expect((await snapshotOf(id)).messages[0]!.parts[0]!.text).toBe("ab");
+  });
+
   it("events whose eid was applied before are skipped", async () => {
     const { id } = await createSession();
     const agent = await connectAgent(id);

@@ -44,7 +44,7 @@ import { TranscriptStore } from "./room/transcript-store.ts";
 import { fitPage } from "./room/fit.ts";
 import { PromptQueue } from "./room/queue.ts";
 import { RequestStore } from "./room/requests.ts";
-import { Dedupe } from "./room/dedupe.ts";
+import { Dedupe, digestOf } from "./room/dedupe.ts";
 import { RefusedEvent, applyEvent, derivedStatus, type RoomStores } from "./room/apply.ts";
 import { LiveBuffer, eventFrames, flushWindowMs, mergeDeltas } from "./room/fanout.ts";
 import { RateLimiter } from "./room/rate.ts";
@@ -416,7 +416,7 @@ export class SessionRoom extends Server<Env> {
         }
         // Errors answering a batch carry its batchId as `ref`, so the runner knows which one failed.
         if (parsed.frame.type === "agent.batch") ref = parsed.frame.batchId;
-        this.#onAgentFrame(conn, parsed.frame, now);
+        this.#onAgentFrame(conn, parsed.frame, now, typeof text === "string" ? text : "");
       } else {
         const parsed = parseFrame(ClientFrameSchema, text);
         if (!parsed.ok) {
@@ -617,7 +617,7 @@ export class SessionRoom extends Server<Env> {
     if (bodies.length) this.commit(bodies);
   }
 
-  #onAgentFrame(conn: Connection<ConnState>, f: AgentFrame, now: number): void {
+  #onAgentFrame(conn: Connection<ConnState>, f: AgentFrame, now: number, raw: string): void {
     const lease = this.meta.get("lease");
     if (!lease || !this.#holdsLease(conn)) {
       this.#sendError(conn, "lease_held", "this connection does not hold the session's lease");
@@ -625,7 +625,7 @@ export class SessionRoom extends Server<Env> {
     }
     switch (f.type) {
       case "agent.batch":
-        return this.#agentBatch(conn, f, now);
+        return this.#agentBatch(conn, f, now, digestOf(raw));
       case "agent.prompt.started": {
         const item = this.queue.get(f.queueId);
         // Until OpenCode reports, the agent is busy with this prompt: never hand out the next.
@@ -659,8 +659,8 @@ export class SessionRoom extends Server<Env> {
    * A runner batch: dropped whole if its id was applied before (acked again), events whose eid
    * was applied before are skipped, the rest applied in one transaction and acked after commit.
    */
-  #agentBatch(conn: Connection<ConnState>, f: Extract<AgentFrame, { type: "agent.batch" }>, now: number): void {
-    const prior = this.dedupe.batchSeq(f.batchId);
+  #agentBatch(conn: Connection<ConnState>, f: Extract<AgentFrame, { type: "agent.batch" }>, now: number, digest: string): void {
+    const prior = this.dedupe.batchSeq(f.batchId, digest);
     if (prior !== undefined) {
       this.#sendAgent(conn, { type: "agent.ack", batchId: f.batchId, seq: prior, duplicate: true });
       return;
@@ -684,7 +684,7 @@ export class SessionRoom extends Server<Env> {
         const base = this.meta.reserveCounter(eids.length + 1);
         eids.forEach((eid, i) => this.dedupe.rememberEid(eid, base + i));
         const n = base + eids.length;
-        this.dedupe.rememberBatch(f.batchId, lastSeq, n);
+        this.dedupe.rememberBatch(f.batchId, digest, lastSeq, n);
         if (eids.length) this.dedupe.trimEids(n);
       },
       now,

@@ -17,17 +17,24 @@ export class Dedupe {
     this.rememberEids = rememberEids;
   }
 
-  /** The seq the batch committed at, when it was applied before. */
-  batchSeq(batchId: string): number | undefined {
-    return this.sql.exec<{ seq: number }>(`SELECT seq FROM batches WHERE batch_id = ?`, batchId).toArray()[0]?.seq;
+  /**
+   * The seq the batch committed at, when this very batch (same id, same content digest) was
+   * applied before. A known id with another digest is a different batch: undefined.
+   */
+  batchSeq(batchId: string, digest: string): number | undefined {
+    const row = this.sql
+      .exec<{ seq: number; digest: string | null }>(`SELECT seq, digest FROM batches WHERE batch_id = ?`, batchId)
+      .toArray()[0];
+    if (!row) return undefined;
+    return row.digest === null || row.digest === digest ? row.seq : undefined;
   }
 
   hasEid(eid: string): boolean {
     return this.sql.exec(`SELECT 1 FROM eids WHERE eid = ?`, eid).toArray().length > 0;
   }
 
-  rememberBatch(batchId: string, seq: number, n: number): void {
-    this.sql.exec(`INSERT OR REPLACE INTO batches (batch_id, seq, n) VALUES (?, ?, ?)`, batchId, seq, n);
+  rememberBatch(batchId: string, digest: string, seq: number, n: number): void {
+    this.sql.exec(`INSERT OR REPLACE INTO batches (batch_id, seq, n, digest) VALUES (?, ?, ?, ?)`, batchId, seq, n, digest);
     this.sql.exec(`DELETE FROM batches WHERE n <= ?`, n - this.remember);
   }
 
@@ -39,4 +46,14 @@ export class Dedupe {
   trimEids(n: number): void {
     this.sql.exec(`DELETE FROM eids WHERE n <= ?`, n - this.rememberEids);
   }
+}
+
+/** FNV-1a (32-bit) of a string, hex: cheap, and enough to tell a resend from a different batch. */
+export function digestOf(text: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return `${text.length.toString(36)}.${(h >>> 0).toString(16)}`;
 }

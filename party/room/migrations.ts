@@ -41,6 +41,9 @@ export const MIGRATIONS: readonly (readonly string[])[] = [
     `ALTER TABLE events ADD COLUMN d_field TEXT`,
     `ALTER TABLE events ADD COLUMN d_text TEXT`,
   ],
+  // 3: a digest of each applied batch's frame, so a batch id reused for different content (a
+  // runner restarted with its counter back at 1) is applied instead of taken for a resend.
+  [`ALTER TABLE batches ADD COLUMN digest TEXT`],
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
