@@ -92,6 +92,8 @@ export class SessionAgent {
   private lastStatus = "";
   /** When this session's last OpenCode event arrived (ms). */
   private lastEventAt = 0;
+  /** Permission/question requests sent to the room and not closed yet. */
+  private readonly openRequests = new Set<string>();
   /** Assistant messages a reconcile marked interrupted (OpenCode itself never completes them). */
   private readonly interrupted = new Set<string>();
   private resyncChain: Promise<void> = Promise.resolve();
@@ -402,7 +404,10 @@ export class SessionAgent {
       this.lastTitle = m.title;
       this.send([{ type: "session.info", title: m.title }]);
     }
-    for (const id of m.closed) this.outbox.sendInOrder({ type: "agent.request.closed", requestID: id });
+    for (const id of m.closed) {
+      this.openRequests.delete(id);
+      this.outbox.sendInOrder({ type: "agent.request.closed", requestID: id });
+    }
   }
 
   /** Keeps what a reconcile needs: streamed text per part, and whether a turn runs. */
@@ -413,6 +418,8 @@ export class SessionAgent {
       const t = (b.part as { time?: { end?: number } }).time;
       if (typeof b.part.text === "string" && t?.end === undefined) this.liveText.set(b.part.id, b.part.text);
       else this.liveText.delete(b.part.id);
+    } else if (b.type === "permission.asked" || b.type === "question.asked") {
+      this.openRequests.add(b.request.id);
     } else if (b.type === "status") {
       this.busy = b.status !== "idle";
       if (!this.busy) this.liveText.clear();
@@ -452,19 +459,31 @@ export class SessionAgent {
       const busy = st?.type === "busy" || st?.type === "retry";
       const out = reconcile({ messages: messages.data as OpencodeMessage[], busy, now: Date.now(), liveText: this.liveText });
       const events: MappedEvent[] = out.events.map((body) => this.tagQueue({ body }));
-      for (const p of (permissions.data ?? []) as { sessionID?: string }[]) {
-        if (p.sessionID === sessionID) events.push(...mapOpencodeEvent({ type: "permission.asked", properties: p as Record<string, unknown> }).events);
+      const pending = new Set<string>();
+      for (const p of (permissions.data ?? []) as { id?: string; sessionID?: string }[]) {
+        if (p.sessionID !== sessionID) continue;
+        if (p.id) pending.add(p.id);
+        events.push(...mapOpencodeEvent({ type: "permission.asked", properties: p as Record<string, unknown> }).events);
       }
-      for (const q of (questions.data ?? []) as { sessionID?: string }[]) {
-        if (q.sessionID === sessionID) events.push(...mapOpencodeEvent({ type: "question.asked", properties: q as Record<string, unknown> }).events);
+      for (const q of (questions.data ?? []) as { id?: string; sessionID?: string }[]) {
+        if (q.sessionID !== sessionID) continue;
+        if (q.id) pending.add(q.id);
+        events.push(...mapOpencodeEvent({ type: "question.asked", properties: q as Record<string, unknown> }).events);
       }
+      // Requests a dead OpenCode took with it: nobody can answer them any more.
+      const gone = [...this.openRequests].filter((id) => !pending.has(id));
       if (Array.isArray(todos.data)) events.push(...mapOpencodeEvent({ type: "todo.updated", properties: { sessionID, todos: todos.data } }).events);
       events.push({ body: st?.type === "retry" ? { type: "status", status: "retry" } : { type: "status", status: busy ? "busy" : "idle" } });
       this.busy = busy;
       this.lastStatus = JSON.stringify(events[events.length - 1]!.body);
       for (const id of out.interrupted) this.interrupted.add(id);
       this.resyncs++;
+      for (const e of events) this.track(e.body);
       this.outbox.push(events);
+      for (const id of gone) {
+        this.openRequests.delete(id);
+        this.outbox.sendInOrder({ type: "agent.request.closed", requestID: id });
+      }
       this.outbox.flush();
       this.deps.log(
         `room ${this.roomId}: reconciled (${reason}): ${messages.data.length} messages, ${out.events.length} snapshots, ${out.interrupted.length} interrupted, busy=${busy}`,

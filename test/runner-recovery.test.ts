@@ -25,6 +25,15 @@ const streamedChars = (c: RoomClient): number => {
   return last.parts.reduce((n, p) => n + (p.type === "text" ? String(p.text ?? "").length : 0), 0);
 };
 
+/** Waits, and on a timeout says what the room and the runner were doing. */
+async function waitOr(c: RoomClient, pred: (x: RoomClient) => boolean, ms: number, what: string): Promise<void> {
+  await c.waitFor(pred, ms).catch((e) => {
+    const t = c.transcript;
+    const msgs = t.messages.map((m) => [m.info.role, m.info.id, m.info.time.completed ?? null, m.info.error?.name ?? null, m.parts.map((p) => [p.type, (p as { state?: { status?: string } }).state?.status ?? String(p.text ?? "").length])]);
+    throw new Error(`${what}: ${String(e)}\nsession: ${JSON.stringify(t.session)}\nqueue: ${JSON.stringify(t.queue)}\nmessages: ${JSON.stringify(msgs)}\nrunner:\n${stack.runner.logs().slice(-4000)}`);
+  });
+}
+
 /** The room's transcript and OpenCode's: same messages, same parts, same text and tool states. */
 async function expectSameAsOpencode(c: RoomClient): Promise<void> {
   const meta = c.transcript.session!;
@@ -61,8 +70,8 @@ describe("runner: recovery", () => {
     // It adopted the OpenCode that kept the turn running, rather than starting a new one.
     expect(ready.opencodePid).toBe(ocBefore);
     await stack.runner.waitHolding(s.id, 90_000);
-    await viewer.waitFor((x) => x.transcript.session?.agentOnline === true && turnDone(x, 2), 120_000);
-    await driver.waitFor((x) => turnDone(x, 2), 30_000);
+    await waitOr(viewer, (x) => x.transcript.session?.agentOnline === true && turnDone(x, 2), 120_000, "turn done after the runner restart");
+    await waitOr(driver, (x) => turnDone(x, 2), 30_000, "driver sees the turn done");
 
     await expectSameAsOpencode(viewer);
     expect(JSON.stringify(driver.transcript.messages)).toBe(JSON.stringify(viewer.transcript.messages));
@@ -71,7 +80,7 @@ describe("runner: recovery", () => {
 
     // And the session goes on.
     await driver.prompt("hello again");
-    await viewer.waitFor((x) => turnDone(x, 4), 120_000);
+    await waitOr(viewer, (x) => turnDone(x, 4), 120_000, "the next prompt answered");
     await expectSameAsOpencode(viewer);
     driver.close();
     viewer.close();
@@ -107,5 +116,23 @@ describe("runner: recovery", () => {
     await expectSameAsOpencode(viewer);
     driver.close();
     viewer.close();
+  }, 360_000);
+
+  it("OpenCode killed while a permission is pending: the request closes and nothing waits forever", async () => {
+    const s = await stack.worker.createSession({ title: "crash while asking" });
+    await stack.runner.waitHolding(s.id);
+    const driver = await joinRoom(stack, s.id, "driver");
+    await driver.prompt("please run bash");
+    await driver.waitFor((x) => x.transcript.permissions.length === 1 && x.transcript.session?.agentStatus === "waiting", 90_000);
+    const killed = await stack.runner.killOpencode();
+    await until(() => {
+      const rec = stack.runner.opencode();
+      return rec && rec.pid !== killed ? rec : null;
+    }, 60_000, "a new OpenCode");
+    await driver.waitFor((x) => x.transcript.permissions.length === 0 && turnDone(x, 2), 120_000);
+    const bash = driver.transcript.messages.flatMap((m) => m.parts).find((p) => p.type === "tool");
+    expect((bash as unknown as { state: { status: string; error?: string } }).state).toMatchObject({ status: "error", error: "interrupted" });
+    expect(driver.transcript.session?.agentStatus).toBe("idle");
+    driver.close();
   }, 360_000);
 });
