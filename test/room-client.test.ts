@@ -5,6 +5,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { startWorker, type WorkerHandle } from "./harness/worker.ts";
+import { startChaosProxy } from "./harness/proxy.ts";
 import { RoomClient, type RoomClientOptions } from "../shared/room-client.ts";
 import { LobbyClient } from "../shared/lobby-client.ts";
 import { normalize } from "../shared/transcript.ts";
@@ -253,6 +254,49 @@ describe("RoomClient against workerd", () => {
     const fresh = connect(s.id, viewerToken);
     await fresh.waitFor((c) => c.live && textOf(c, "m001", "p001") === "pre-crash post-restart");
     expect(normalize(v.transcript)).toEqual(normalize(fresh.transcript));
+  }, 120_000);
+});
+
+describe("RoomClient through a chaos proxy", () => {
+  it("viewers whose connections are cut, stalled and refused all converge to the same transcript", async () => {
+    const { s, agent, viewerToken } = await setup();
+    const heartbeat = setInterval(() => agent.client.send({ type: "agent.heartbeat", runnerId: "test" }), 5_000);
+    const proxy = await startChaosProxy(
+      { port: w.port },
+      { seed: 7, latencyMs: [0, 30], stallProbability: 0.01, stallMs: [100, 1_500], refuseProbability: 0.15, cutAfterMs: [300, 3_000], cutMode: "mixed" },
+    );
+    try {
+      const viewers = Array.from({ length: 6 }, () =>
+        connect(s.id, viewerToken, { host: proxy.url("http"), backoff: { baseMs: 300, maxMs: 2_000 }, heartbeat: { intervalMs: 1_000, timeoutMs: 1_000 } }),
+      );
+      for (let m = 0; m < 6; m++) {
+        const mid = `m${String(m).padStart(3, "0")}`;
+        await agent.send([assistant(mid), textPart(mid, `p${mid}`)]);
+        for (let i = 0; i < 50; i++) {
+          await agent.send([delta(mid, `p${mid}`, `${i} `)]);
+          await new Promise((r) => setTimeout(r, 5));
+        }
+      }
+      proxy.configure({ latencyMs: [0, 0], stallProbability: 0, refuseProbability: 0, cutAfterMs: null });
+      const reference = connect(s.id, viewerToken);
+      await reference.waitFor((c) => c.live);
+      const want = normalize(reference.transcript);
+      await Promise.all(
+        viewers.map((v) =>
+          v.waitFor((c) => c.live && c.transcript.lastSeq >= reference.transcript.lastSeq && c.transcript.messages.length === 6, 60_000),
+        ),
+      );
+      for (const v of viewers) expect(normalize(v.transcript)).toEqual(want);
+      const reconnects = viewers.reduce((n, v) => n + v.stats.opens - 1, 0);
+      expect(reconnects).toBeGreaterThan(0); // the chaos really cut them
+      expect(proxy.stats.cuts).toBeGreaterThan(0);
+      expect(viewers.every((v) => v.stats.gaps === 0)).toBe(true);
+      console.log(`chaos: ${reconnects} reconnects over ${viewers.length} viewers, ${viewers.reduce((n, v) => n + v.stats.snapshots, 0)} snapshots; proxy ${JSON.stringify(proxy.stats)}`);
+    } finally {
+      clearInterval(heartbeat);
+      for (const c of clients.splice(0)) c.close();
+      await proxy.close();
+    }
   }, 120_000);
 });
 
