@@ -16,12 +16,8 @@ import {
   ClientFrameSchema,
   PROTOCOL_VERSION,
   RoleSchema,
-  VIEWER_FRAME_TYPES,
-  canDrive,
   parseFrame,
   type AgentFrame,
-  type ClientFrame,
-  type ErrorCode,
   type EventBody,
   type Mode,
   type PresenceUser,
@@ -29,7 +25,6 @@ import {
   type Role,
   type RoomEvent,
   type RoomEventBody,
-  type RoomToAgentFrame,
   type ServerFrame,
   type SessionMeta,
   type Snapshot,
@@ -42,6 +37,8 @@ import { MetaStore } from "./room/meta.ts";
 import { EventLog } from "./room/log.ts";
 import { TranscriptStore } from "./room/transcript-store.ts";
 import { fitPage } from "./room/fit.ts";
+import { send, sendAgent, sendError } from "./room/send.ts";
+import { handleClientFrame } from "./room/commands.ts";
 import { PromptQueue } from "./room/queue.ts";
 import { RequestStore } from "./room/requests.ts";
 import { Dedupe, digestOf } from "./room/dedupe.ts";
@@ -285,7 +282,7 @@ export class SessionRoom extends Server<Env> {
       this.#onConnect(conn, ctx);
     } catch (e) {
       console.error("onConnect failed", e);
-      this.#sendError(conn, "internal", "the room failed to set up this connection");
+      sendError(conn, "internal", "the room failed to set up this connection");
       conn.close(1011, "internal error");
     }
   }
@@ -303,7 +300,7 @@ export class SessionRoom extends Server<Env> {
     const rawName = ctx.request.headers.get("x-agentroom-name") ?? "";
     const name = (rawName.startsWith("~") ? safeDecode(rawName.slice(1)) : rawName).slice(0, 100) || role.data;
     if (this.ctx.getWebSockets().length > this.limits.maxConnectionsPerRoom) {
-      this.#sendError(conn, "room_full", `this room holds at most ${this.limits.maxConnectionsPerRoom} connections`);
+      sendError(conn, "room_full", `this room holds at most ${this.limits.maxConnectionsPerRoom} connections`);
       conn.close(CLOSE.roomFull, "room full");
       return;
     }
@@ -316,7 +313,7 @@ export class SessionRoom extends Server<Env> {
       const cursor = cursorRaw !== null && /^\d+$/.test(cursorRaw) ? Number(cursorRaw) : undefined;
       this.#catchUp(conn, cursor);
     }
-    this.#schedulePresence();
+    this.schedulePresence();
   }
 
   /**
@@ -329,17 +326,17 @@ export class SessionRoom extends Server<Env> {
     const st = conn.state!;
     const you: PresenceUser = { id: conn.id, name: st.name, role: st.role };
     if (cursor !== undefined && this.log.canReplayFrom(cursor, seq)) {
-      this.#send(conn, { type: "welcome", protocol: PROTOCOL_VERSION, you, catchup: "replay", seq });
+      send(conn, { type: "welcome", protocol: PROTOCOL_VERSION, you, catchup: "replay", seq });
       if (cursor < seq) {
         for (const f of eventFrames(this.log.readMerged(cursor, seq), this.limits.maxOutgoingFrameBytes, true)) {
           conn.send(f);
         }
       }
     } else {
-      this.#send(conn, { type: "welcome", protocol: PROTOCOL_VERSION, you, catchup: "snapshot", seq });
+      send(conn, { type: "welcome", protocol: PROTOCOL_VERSION, you, catchup: "snapshot", seq });
       conn.send(this.snapshotFrame());
     }
-    this.#send(conn, { type: "caught-up", seq });
+    send(conn, { type: "caught-up", seq });
   }
 
   /** The latest page and current state, serialized once per change; kept under the frame cap. */
@@ -375,7 +372,7 @@ export class SessionRoom extends Server<Env> {
       this.#agentRate.forget(conn.id);
       if (!this.#ready) return;
       if (this.#holdsLease(conn)) this.#releaseLease();
-      this.#schedulePresence();
+      this.schedulePresence();
     } catch (e) {
       console.error("onClose failed", e);
     }
@@ -392,7 +389,7 @@ export class SessionRoom extends Server<Env> {
     try {
       const st = conn.state;
       if (!st || !this.#open()) {
-        this.#sendError(conn, "forbidden", "connection has no role");
+        sendError(conn, "forbidden", "connection has no role");
         return;
       }
       const now = Date.now();
@@ -400,18 +397,18 @@ export class SessionRoom extends Server<Env> {
       const size = typeof raw === "string" ? raw.length : raw.byteLength;
       const max = isAgent ? this.limits.maxAgentFrameBytes : this.limits.maxClientFrameBytes;
       if (size > max) {
-        this.#sendError(conn, "frame_too_large", `frames are limited to ${max} bytes`);
+        sendError(conn, "frame_too_large", `frames are limited to ${max} bytes`);
         return;
       }
       if (!(isAgent ? this.#agentRate : this.#peopleRate).take(conn.id, now)) {
-        this.#sendError(conn, "rate_limited", "too many frames; slow down");
+        sendError(conn, "rate_limited", "too many frames; slow down");
         return;
       }
       const text = typeof raw === "string" ? raw : new ArrayBuffer(0);
       if (isAgent) {
         const parsed = parseFrame(AgentFrameSchema, text);
         if (!parsed.ok) {
-          this.#sendError(conn, parsed.code, parsed.message, parsed.ref ?? batchIdOf(text));
+          sendError(conn, parsed.code, parsed.message, parsed.ref ?? batchIdOf(text));
           return;
         }
         // Errors answering a batch carry its batchId as `ref`, so the runner knows which one failed.
@@ -420,130 +417,29 @@ export class SessionRoom extends Server<Env> {
       } else {
         const parsed = parseFrame(ClientFrameSchema, text);
         if (!parsed.ok) {
-          this.#sendError(conn, parsed.code, parsed.message, parsed.ref);
+          sendError(conn, parsed.code, parsed.message, parsed.ref);
           return;
         }
         ref = parsed.frame.ref;
-        this.#onClientFrame(conn, st, parsed.frame, now);
+        handleClientFrame(this, conn, st, parsed.frame, now);
       }
     } catch (e) {
       if (e instanceof RefusedEvent) {
-        this.#sendError(conn, "bad_frame", `${e.message}; nothing was applied`, ref);
+        sendError(conn, "bad_frame", `${e.message}; nothing was applied`, ref);
         return;
       }
       console.error("frame handler failed", e);
-      this.#sendError(conn, "internal", "the room could not process this frame; nothing changed", ref);
+      sendError(conn, "internal", "the room could not process this frame; nothing changed", ref);
     } finally {
       // The timer alone can starve under a continuous stream of frames; flush from here too.
       if (this.#buffer.due(Date.now(), this.#flushWindow(), this.limits.flushMaxEvents)) this.flush();
     }
   }
 
-  #onClientFrame(conn: Connection<ConnState>, st: ConnState, f: ClientFrame, now: number): void {
-    if (st.role === "viewer" && !VIEWER_FRAME_TYPES.includes(f.type)) {
-      this.#sendError(conn, "forbidden", `a viewer may not send ${f.type}`, f.ref);
-      return;
-    }
-    const driving = !VIEWER_FRAME_TYPES.includes(f.type);
-    if (driving && !canDrive(st.role)) {
-      this.#sendError(conn, "forbidden", `role ${st.role} may not send ${f.type}`, f.ref);
-      return;
-    }
-    if (driving && this.meta.session().archived) {
-      this.#sendError(conn, "archived", "this session is archived and read-only", f.ref);
-      return;
-    }
-    switch (f.type) {
-      case "prompt":
-        return this.#prompt(conn, st, f, now);
-      case "queue.cancel": {
-        const item = this.queue.get(f.id);
-        if (!item) return this.#sendError(conn, "not_found", "no such queued prompt", f.ref);
-        if (item.state !== "queued") return this.#sendError(conn, "not_found", "that prompt was already handed to the agent", f.ref);
-        this.commit([{ type: "queue.remove", id: f.id, reason: "cancelled", by: st.name }]);
-        return this.#ack(conn, f.ref, f.type);
-      }
-      case "stop": {
-        const agent = this.#agentConn();
-        if (!agent) return this.#sendError(conn, "agent_offline", "no agent is connected to stop", f.ref);
-        this.#sendAgent(agent, { type: "agent.stop", by: st.name });
-        this.commit([{ type: "stop.requested", by: st.name }]);
-        return this.#ack(conn, f.ref, f.type);
-      }
-      case "mode.set": {
-        this.commit([{ type: "mode.set", mode: f.mode, by: st.name }]);
-        const agent = this.#agentConn();
-        if (agent) this.#sendAgent(agent, { type: "agent.mode", mode: f.mode });
-        return this.#ack(conn, f.ref, f.type);
-      }
-      case "permission.reply":
-      case "question.reply": {
-        const kind = f.type === "permission.reply" ? "permission" : "question";
-        const req = this.requests.get(f.requestID);
-        if (!req || req.kind !== kind) return this.#sendError(conn, "not_found", `no such ${kind} request`, f.ref);
-        if (req.state !== "open") return this.#sendError(conn, "already_answered", `this ${kind} was already answered`, f.ref);
-        if (f.type === "permission.reply") {
-          this.commit([{ type: "permission.replied", requestID: f.requestID, reply: f.reply, message: f.message, by: st.name }]);
-          const agent = this.#agentConn();
-          if (agent) this.#sendAgent(agent, { type: "agent.permission.reply", requestID: f.requestID, reply: f.reply, message: f.message });
-        } else {
-          this.commit([{ type: "question.replied", requestID: f.requestID, answers: f.answers, by: st.name }]);
-          const agent = this.#agentConn();
-          if (agent) this.#sendAgent(agent, { type: "agent.question.reply", requestID: f.requestID, answers: f.answers });
-        }
-        this.#ack(conn, f.ref, f.type);
-        return this.#maybeDispatch();
-      }
-      case "history": {
-        this.flush();
-        const frame = fitPage(
-          (limit) => this.transcript.page(f.before, limit),
-          (page) => JSON.stringify({ type: "history", ref: f.ref, ...page } satisfies ServerFrame),
-          f.limit ?? this.limits.historyPageMessages,
-          this.limits.maxOutgoingFrameBytes,
-        );
-        conn.send(frame);
-        return;
-      }
-      case "resync": {
-        this.flush();
-        conn.send(this.snapshotFrame());
-        return this.#send(conn, { type: "caught-up", seq: this.meta.seq() });
-      }
-      case "typing": {
-        conn.setState({ ...st, typing: f.typing });
-        return this.#schedulePresence();
-      }
-    }
-  }
-
-  #prompt(conn: Connection<ConnState>, st: ConnState, f: Extract<ClientFrame, { type: "prompt" }>, now: number): void {
-    if (f.text.length > this.limits.maxPromptChars) {
-      return this.#sendError(conn, "prompt_too_large", `prompts are limited to ${this.limits.maxPromptChars} characters`, f.ref);
-    }
-    if (this.queue.seen(f.id)) {
-      // Idempotent: the client resent a prompt we already have (e.g. after a reconnect).
-      return this.#send(conn, { type: "ack", ref: f.ref, command: "prompt", duplicate: true });
-    }
-    if (this.queue.size() >= this.limits.maxQueuedPrompts) {
-      return this.#sendError(conn, "queue_full", `at most ${this.limits.maxQueuedPrompts} prompts may wait`, f.ref);
-    }
-    const item: QueueItem = {
-      id: f.id,
-      text: f.text,
-      mode: f.mode ?? this.meta.session().mode,
-      by: st.name,
-      createdAt: now,
-      state: "queued",
-    };
-    this.commit([{ type: "queue.add", item }], undefined, now);
-    this.#ack(conn, f.ref, "prompt");
-    this.#maybeDispatch();
-  }
-
   // ───────────────────────────── the agent ─────────────────────────────
 
-  #agentConn(): Connection<ConnState> | undefined {
+  /** The runner connection holding the lease, if any. */
+  agentConnection(): Connection<ConnState> | undefined {
     return this.#leaseHolder();
   }
 
@@ -565,8 +461,8 @@ export class SessionRoom extends Server<Env> {
   #agentJoin(conn: Connection<ConnState>, runnerId: string | undefined): void {
     const session = this.meta.session();
     if (session.archived) {
-      this.#sendAgent(conn, { type: "agent.lease", granted: false, session, leaseMs: 0 });
-      this.#sendError(conn, "archived", "this session is archived");
+      sendAgent(conn, { type: "agent.lease", granted: false, session, leaseMs: 0 });
+      sendError(conn, "archived", "this session is archived");
       conn.close(CLOSE.archived, "archived");
       return;
     }
@@ -578,8 +474,8 @@ export class SessionRoom extends Server<Env> {
     // trusted, so this only decides between runners, never lets anyone else in.
     const sameClient = runnerId !== undefined && lease?.runnerId === runnerId;
     if (lease && holder && holder !== conn && !sameClient && lease.expiresAt > now) {
-      this.#sendAgent(conn, { type: "agent.lease", granted: false, session, leaseMs: lease.expiresAt - now });
-      this.#sendError(conn, "lease_held", "another runner holds this session");
+      sendAgent(conn, { type: "agent.lease", granted: false, session, leaseMs: lease.expiresAt - now });
+      sendError(conn, "lease_held", "another runner holds this session");
       conn.close(CLOSE.leaseHeld, "lease held");
       return;
     }
@@ -594,18 +490,18 @@ export class SessionRoom extends Server<Env> {
     if (stuck) bodies.push({ type: "queue.update", item: { ...stuck, state: "queued" } });
     if (!session.agentOnline) bodies.push({ type: "agent.presence", online: true });
     if (bodies.length) this.commit(bodies);
-    this.#sendAgent(conn, { type: "agent.lease", granted: true, session: this.meta.session(), leaseMs: this.limits.agentLeaseMs });
+    sendAgent(conn, { type: "agent.lease", granted: true, session: this.meta.session(), leaseMs: this.limits.agentLeaseMs });
     // Replies given while no runner held the session still reach OpenCode.
     for (const r of this.requests.answeredNotClosed()) {
       const a = r.answer as { reply?: "once" | "always" | "reject"; message?: string; answers?: string[][] | null };
       if (r.kind === "permission" && a.reply) {
-        this.#sendAgent(conn, { type: "agent.permission.reply", requestID: r.id, reply: a.reply, message: a.message });
+        sendAgent(conn, { type: "agent.permission.reply", requestID: r.id, reply: a.reply, message: a.message });
       } else if (r.kind === "question") {
-        this.#sendAgent(conn, { type: "agent.question.reply", requestID: r.id, answers: a.answers ?? null });
+        sendAgent(conn, { type: "agent.question.reply", requestID: r.id, answers: a.answers ?? null });
       }
     }
     void this.#scheduleAlarm();
-    this.#maybeDispatch();
+    this.maybeDispatch();
   }
 
   #releaseLease(): void {
@@ -620,7 +516,7 @@ export class SessionRoom extends Server<Env> {
   #onAgentFrame(conn: Connection<ConnState>, f: AgentFrame, now: number, raw: string): void {
     const lease = this.meta.get("lease");
     if (!lease || !this.#holdsLease(conn)) {
-      this.#sendError(conn, "lease_held", "this connection does not hold the session's lease");
+      sendError(conn, "lease_held", "this connection does not hold the session's lease");
       return;
     }
     switch (f.type) {
@@ -640,12 +536,12 @@ export class SessionRoom extends Server<Env> {
             { type: "session.error", error: f.error },
           ]);
         }
-        return this.#maybeDispatch();
+        return this.maybeDispatch();
       }
       case "agent.request.closed": {
         const req = this.requests.get(f.requestID);
         if (req && req.state !== "closed") this.commit([{ type: "request.closed", requestID: f.requestID }]);
-        return this.#maybeDispatch();
+        return this.maybeDispatch();
       }
       case "agent.heartbeat": {
         this.meta.set("lease", { ...lease, runnerId: f.runnerId, expiresAt: now + this.limits.agentLeaseMs });
@@ -662,7 +558,7 @@ export class SessionRoom extends Server<Env> {
   #agentBatch(conn: Connection<ConnState>, f: Extract<AgentFrame, { type: "agent.batch" }>, now: number, digest: string): void {
     const prior = this.dedupe.batchSeq(f.batchId, digest);
     if (prior !== undefined) {
-      this.#sendAgent(conn, { type: "agent.ack", batchId: f.batchId, seq: prior, duplicate: true });
+      sendAgent(conn, { type: "agent.ack", batchId: f.batchId, seq: prior, duplicate: true });
       return;
     }
     const bodies: EventBody[] = [];
@@ -689,8 +585,8 @@ export class SessionRoom extends Server<Env> {
       },
       now,
     );
-    this.#sendAgent(conn, { type: "agent.ack", batchId: f.batchId, seq });
-    if (bodies.some((b) => b.type === "status")) this.#maybeDispatch();
+    sendAgent(conn, { type: "agent.ack", batchId: f.batchId, seq });
+    if (bodies.some((b) => b.type === "status")) this.maybeDispatch();
   }
 
   /** A delta longer than a chunk is split so no single log row nears SQLite's value cap. */
@@ -705,8 +601,8 @@ export class SessionRoom extends Server<Env> {
   }
 
   /** Hands the queue's head to the agent when it is online, idle, unblocked and nothing is out. */
-  #maybeDispatch(): void {
-    const agent = this.#agentConn();
+  maybeDispatch(): void {
+    const agent = this.agentConnection();
     if (!agent) return;
     if (this.meta.session().archived) return;
     if (this.queue.dispatched()) return;
@@ -715,12 +611,12 @@ export class SessionRoom extends Server<Env> {
     if (!head) return;
     const item: QueueItem = { ...head, state: "dispatched" };
     this.commit([{ type: "queue.update", item }]);
-    this.#sendAgent(agent, { type: "agent.prompt", item });
+    sendAgent(agent, { type: "agent.prompt", item });
   }
 
   // ───────────────────────────── presence ─────────────────────────────
 
-  #schedulePresence(): void {
+  schedulePresence(): void {
     if (this.#presenceTimer !== undefined) return;
     this.#presenceTimer = setTimeout(() => {
       this.#presenceTimer = undefined;
@@ -831,9 +727,9 @@ export class SessionRoom extends Server<Env> {
     if (this.meta.session().archived !== archived) {
       this.commit([{ type: "session.archived", archived }]);
       if (archived) {
-        const agent = this.#agentConn();
+        const agent = this.agentConnection();
         if (agent) {
-          this.#sendError(agent, "archived", "this session was archived");
+          sendError(agent, "archived", "this session was archived");
           agent.close(CLOSE.archived, "archived");
           this.#releaseLease();
         }
@@ -863,32 +759,6 @@ export class SessionRoom extends Server<Env> {
     this.#snapshotCache = undefined;
     this.meta.invalidate();
     this.log.reset();
-  }
-
-  // ───────────────────────────── sending ─────────────────────────────
-
-  #send(conn: WebSocket, frame: ServerFrame): void {
-    try {
-      conn.send(JSON.stringify(frame));
-    } catch {
-      // closing
-    }
-  }
-
-  #sendAgent(conn: WebSocket, frame: RoomToAgentFrame): void {
-    try {
-      conn.send(JSON.stringify(frame));
-    } catch {
-      // closing
-    }
-  }
-
-  #sendError(conn: WebSocket, code: ErrorCode, message: string, ref?: string): void {
-    this.#send(conn, { type: "error", code, message, ...(ref !== undefined ? { ref } : {}) });
-  }
-
-  #ack(conn: WebSocket, ref: string | undefined, command: string): void {
-    this.#send(conn, { type: "ack", ...(ref !== undefined ? { ref } : {}), command });
   }
 }
 

@@ -7,7 +7,7 @@ import { env } from "cloudflare:workers";
 import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import type { Env } from "../env.ts";
 import type { SessionRoom } from "../session-room.ts";
-import { connect, connectAgent, connectRaw, createSession, token } from "../test-helpers.ts";
+import { batch, connect, connectAgent, connectRaw, createSession, msg, token } from "../test-helpers.ts";
 
 const ns = () => (env as unknown as Env).SessionRoom;
 
@@ -18,6 +18,8 @@ describe("alarms", () => {
     await v.waitType("caught-up");
     const agent = await connectAgent(id);
     agent.send({ type: "agent.heartbeat", runnerId: "r1" });
+    // Frames are handled in order: once this batch is acked, the heartbeat was too.
+    await batch(agent, [msg("m1")]);
     const stub = ns().getByName(id);
     await runInDurableObject(stub, (room: SessionRoom) => {
       const lease = room.meta.get("lease")!;

@@ -1,0 +1,133 @@
+/**
+ * People's commands (`ClientFrame`): the role check, the archive check, then each command.
+ * Driving commands (prompt, queue.cancel, stop, mode.set, permission/question replies) need the
+ * owner or driver role; a viewer may only read (history, resync, typing). A refused frame gets an
+ * error with its ref and changes nothing.
+ */
+import type { Connection } from "partyserver";
+import { VIEWER_FRAME_TYPES, canDrive, type ClientFrame, type QueueItem, type RoomEvent, type RoomEventBody, type ServerFrame } from "../../shared/protocol.ts";
+import type { Limits } from "../../shared/limits.ts";
+import type { ConnState } from "../session-room.ts";
+import type { MetaStore } from "./meta.ts";
+import type { PromptQueue } from "./queue.ts";
+import type { RequestStore } from "./requests.ts";
+import type { TranscriptStore } from "./transcript-store.ts";
+import { fitPage } from "./fit.ts";
+import { ack, send, sendAgent, sendError } from "./send.ts";
+
+/** What the commands need from the room. */
+export interface CommandHost {
+  readonly limits: Limits;
+  readonly meta: MetaStore;
+  readonly queue: PromptQueue;
+  readonly requests: RequestStore;
+  readonly transcript: TranscriptStore;
+  commit(bodies: readonly RoomEventBody[], extra?: (lastSeq: number) => void, now?: number): RoomEvent[];
+  flush(except?: WebSocket): void;
+  snapshotFrame(): string;
+  agentConnection(): WebSocket | undefined;
+  maybeDispatch(): void;
+  schedulePresence(): void;
+}
+
+export function handleClientFrame(room: CommandHost, conn: Connection<ConnState>, st: ConnState, f: ClientFrame, now: number): void {
+  if (st.role === "viewer" && !VIEWER_FRAME_TYPES.includes(f.type)) {
+    sendError(conn, "forbidden", `a viewer may not send ${f.type}`, f.ref);
+    return;
+  }
+  const driving = !VIEWER_FRAME_TYPES.includes(f.type);
+  if (driving && !canDrive(st.role)) {
+    sendError(conn, "forbidden", `role ${st.role} may not send ${f.type}`, f.ref);
+    return;
+  }
+  if (driving && room.meta.session().archived) {
+    sendError(conn, "archived", "this session is archived and read-only", f.ref);
+    return;
+  }
+  switch (f.type) {
+    case "prompt":
+      return prompt(room, conn, st, f, now);
+    case "queue.cancel": {
+      const item = room.queue.get(f.id);
+      if (!item) return sendError(conn, "not_found", "no such queued prompt", f.ref);
+      if (item.state !== "queued") return sendError(conn, "not_found", "that prompt was already handed to the agent", f.ref);
+      room.commit([{ type: "queue.remove", id: f.id, reason: "cancelled", by: st.name }]);
+      return ack(conn, f.ref, f.type);
+    }
+    case "stop": {
+      const agent = room.agentConnection();
+      if (!agent) return sendError(conn, "agent_offline", "no agent is connected to stop", f.ref);
+      sendAgent(agent, { type: "agent.stop", by: st.name });
+      room.commit([{ type: "stop.requested", by: st.name }]);
+      return ack(conn, f.ref, f.type);
+    }
+    case "mode.set": {
+      room.commit([{ type: "mode.set", mode: f.mode, by: st.name }]);
+      const agent = room.agentConnection();
+      if (agent) sendAgent(agent, { type: "agent.mode", mode: f.mode });
+      return ack(conn, f.ref, f.type);
+    }
+    case "permission.reply":
+    case "question.reply": {
+      const kind = f.type === "permission.reply" ? "permission" : "question";
+      const req = room.requests.get(f.requestID);
+      if (!req || req.kind !== kind) return sendError(conn, "not_found", `no such ${kind} request`, f.ref);
+      if (req.state !== "open") return sendError(conn, "already_answered", `this ${kind} was already answered`, f.ref);
+      if (f.type === "permission.reply") {
+        room.commit([{ type: "permission.replied", requestID: f.requestID, reply: f.reply, message: f.message, by: st.name }]);
+        const agent = room.agentConnection();
+        if (agent) sendAgent(agent, { type: "agent.permission.reply", requestID: f.requestID, reply: f.reply, message: f.message });
+      } else {
+        room.commit([{ type: "question.replied", requestID: f.requestID, answers: f.answers, by: st.name }]);
+        const agent = room.agentConnection();
+        if (agent) sendAgent(agent, { type: "agent.question.reply", requestID: f.requestID, answers: f.answers });
+      }
+      ack(conn, f.ref, f.type);
+      return room.maybeDispatch();
+    }
+    case "history": {
+      room.flush();
+      const frame = fitPage(
+        (limit) => room.transcript.page(f.before, limit),
+        (page) => JSON.stringify({ type: "history", ref: f.ref, ...page } satisfies ServerFrame),
+        f.limit ?? room.limits.historyPageMessages,
+        room.limits.maxOutgoingFrameBytes,
+      );
+      conn.send(frame);
+      return;
+    }
+    case "resync": {
+      room.flush();
+      conn.send(room.snapshotFrame());
+      return send(conn, { type: "caught-up", seq: room.meta.seq() });
+    }
+    case "typing": {
+      conn.setState({ ...st, typing: f.typing });
+      return room.schedulePresence();
+    }
+  }
+}
+
+function prompt(room: CommandHost, conn: Connection<ConnState>, st: ConnState, f: Extract<ClientFrame, { type: "prompt" }>, now: number): void {
+  if (f.text.length > room.limits.maxPromptChars) {
+    return sendError(conn, "prompt_too_large", `prompts are limited to ${room.limits.maxPromptChars} characters`, f.ref);
+  }
+  if (room.queue.seen(f.id)) {
+    // Idempotent: the client resent a prompt we already have (e.g. after a reconnect).
+    return send(conn, { type: "ack", ref: f.ref, command: "prompt", duplicate: true });
+  }
+  if (room.queue.size() >= room.limits.maxQueuedPrompts) {
+    return sendError(conn, "queue_full", `at most ${room.limits.maxQueuedPrompts} prompts may wait`, f.ref);
+  }
+  const item: QueueItem = {
+    id: f.id,
+    text: f.text,
+    mode: f.mode ?? room.meta.session().mode,
+    by: st.name,
+    createdAt: now,
+    state: "queued",
+  };
+  room.commit([{ type: "queue.add", item }], undefined, now);
+  ack(conn, f.ref, "prompt");
+  room.maybeDispatch();
+}
