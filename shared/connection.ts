@@ -279,6 +279,11 @@ export class Connection {
     if (this.current.status === "open" && !this.current.live) this.setState({ status: "open", live: true });
   }
 
+  /** The client is being caught up again (a resync after a gap): not live until markLive(). */
+  markCatchingUp(): void {
+    if (this.current.status === "open" && this.current.live) this.setState({ status: "open", live: false });
+  }
+
   /** Skips the rest of a backoff wait (a "retry now" button, the tab becoming visible). */
   retryNow(): void {
     if (this.stopped) return;

@@ -158,6 +158,7 @@ describe("RoomClient: gaps and resync", () => {
     joinWithSnapshot(ws, withText(3, "a"));
     ws.receive({ type: "events", from: 6, to: 6, events: [delta(6, "WRONG")] });
     expect(text(c)).toBe("a");
+    expect(c.state).toEqual({ status: "open", live: false }); // catching up again
     expect(ws.sentFrames.filter((f) => f.type === "resync")).toHaveLength(1);
     expect(errors.map((e) => e.code)).toEqual(["gap"]);
     // More frames past the gap do not trigger a storm of resyncs.
@@ -166,6 +167,7 @@ describe("RoomClient: gaps and resync", () => {
     // The room answers with a snapshot; live events continue from it.
     ws.receive({ type: "snapshot", snapshot: withText(7, "abcdefg") });
     ws.receive({ type: "caught-up", seq: 7 });
+    expect(c.live).toBe(true);
     ws.receive({ type: "events", from: 8, to: 8, events: [delta(8, "h")] });
     expect(text(c)).toBe("abcdefgh");
     expect(c.stats.gaps).toBe(1);

@@ -483,6 +483,8 @@ export class RoomClient {
     this.resyncing = true;
     this.resyncRef = ref;
     this.stats.resyncs++;
+    // The transcript is stale until the snapshot lands: say so ("catching up"), as on connect.
+    this.conn.markCatchingUp();
     // If the snapshot never comes (a lost frame, a refusal), ask again rather than stay stuck.
     this.retryResyncIn(RESYNC_TIMEOUT_MS);
   }
