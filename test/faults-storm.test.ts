@@ -1,0 +1,161 @@
+/**
+ * A reconnect storm, with the real runner, OpenCode and the scripted model: 500 viewers watch a
+ * streaming answer through a loopback proxy; the proxy drops all 500 at once (what a deploy does).
+ * They come back spread out by the room client's jittered backoff — the test reports the
+ * distribution — and meanwhile the room stays responsive: a driver (on its own connection) stops
+ * the turn and the Stop is acknowledged within a second. Afterwards every viewer holds OpenCode's
+ * transcript.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { spawn, type ChildProcess } from "node:child_process";
+import { createHash } from "node:crypto";
+import { createInterface } from "node:readline";
+import { join } from "node:path";
+import { RoomClient } from "../shared/room-client.ts";
+import { normalizeMessages } from "../shared/transcript.ts";
+import { REPO_ROOT } from "./harness/worker.ts";
+import { RawSocket } from "./harness/raw-socket.ts";
+import { startStack, opencodeMessages, type Stack } from "./harness/stack.ts";
+import { divergence, lostCount } from "./harness/faults-check.ts";
+import { recordSummary } from "./harness/faults-summary.ts";
+
+const VIEWERS = Number(process.env.STORM_VIEWERS ?? 500);
+/** The Stop goes out while the crowd is rejoining (their first retries land in the first second). */
+const STOP_AFTER_CUT_MS = 500;
+
+let stack: Stack;
+let crowd: ChildProcess | undefined;
+
+beforeAll(async () => {
+  stack = await startStack();
+}, 180_000);
+
+afterAll(async () => {
+  crowd?.kill("SIGKILL");
+  await stack?.stop();
+});
+
+const pct = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+
+function streamedChars(c: RoomClient): number {
+  const last = c.transcript.messages.at(-1);
+  if (last?.info.role !== "assistant") return 0;
+  return last.parts.reduce((n, p) => n + (p.type === "text" ? String((p as { text?: unknown }).text ?? "").length : 0), 0);
+}
+
+/** The crowd process (test/harness/crowd.ts): one JSON line per command. */
+function startCrowd(port: number, sessionId: string, token: string, count: number): { next(): Promise<Record<string, unknown>>; send(cmd: string): void } {
+  const nodeBin = join(REPO_ROOT, "node_modules", ".bin", "node");
+  crowd = spawn(nodeBin, [join(REPO_ROOT, "test", "harness", "crowd.ts"), String(port), sessionId, token, String(count)], { stdio: ["pipe", "pipe", "inherit"] });
+  const lines: string[] = [];
+  const waiters: ((l: string) => void)[] = [];
+  createInterface({ input: crowd.stdout! }).on("line", (l) => {
+    const w = waiters.shift();
+    if (w) w(l);
+    else lines.push(l);
+  });
+  return {
+    next: () =>
+      new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error("crowd: no answer in 180 s")), 180_000);
+        const take = (l: string) => (clearTimeout(timer), resolve(JSON.parse(l) as Record<string, unknown>));
+        const l = lines.shift();
+        if (l !== undefined) take(l);
+        else waiters.push(take);
+      }),
+    send: (cmd) => void crowd!.stdin!.write(cmd + "\n"),
+  };
+}
+
+describe("faults: a reconnect storm", () => {
+  it(`${VIEWERS} viewers dropped at once come back spread by jitter; a Stop is answered within a second`, async () => {
+    const worker = stack.worker;
+    const s = await worker.createSession({ title: "storm" });
+    await stack.runner.waitHolding(s.id, 90_000);
+    const c = startCrowd(worker.port, s.id, await worker.mintToken({ sid: s.id, role: "viewer", name: "crowd" }), VIEWERS);
+    expect((await c.next()).joined).toBe(VIEWERS);
+    const driver = new RoomClient({
+      host: worker.url,
+      sessionId: s.id,
+      token: await worker.mintToken({ sid: s.id, role: "driver", name: "driver" }),
+      watchNetwork: false,
+    });
+    await driver.waitFor((x) => x.live, 30_000);
+
+    await driver.prompt("a long answer chunks=600 delay=50");
+    await driver.waitFor((x) => streamedChars(x) > 200, 90_000);
+
+    // A second driver socket pings the room (a one-message history page) every 100 ms through the
+    // storm: how long the room keeps anyone waiting while 500 rejoin.
+    const pinger = await RawSocket.open(worker.roomUrl(s.id), await worker.mintToken({ sid: s.id, role: "driver", name: "pinger" }));
+    await pinger.waitFor((f) => f.type === "caught-up", 30_000, 0);
+    const rtts: number[] = [];
+    let pinging = true;
+    const pings = (async () => {
+      for (let i = 0; pinging; i++) {
+        const t = performance.now();
+        pinger.sendJson({ type: "history", ref: `ping${i}`, limit: 1 });
+        await pinger.waitFor((f) => f.ref === `ping${i}`, 60_000);
+        rtts.push(performance.now() - t);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    })();
+
+    // Drop the whole crowd; stop the turn while they are rejoining.
+    c.send("cut");
+    await new Promise((r) => setTimeout(r, STOP_AFTER_CUT_MS));
+    const t0 = performance.now();
+    await driver.stop();
+    const stopAckMs = performance.now() - t0;
+    await driver.waitFor((x) => x.transcript.session?.agentStatus === "idle" && x.transcript.messages.at(-1)?.info.time.completed !== undefined, 60_000);
+    const stopIdleMs = performance.now() - t0;
+    const storm = (await c.next()) as { dropped: number; opens: number[]; lives: number[]; maxLagMs: number };
+    pinging = false;
+    await pings;
+    await pinger.close();
+    const sortedRtt = [...rtts].sort((a, b) => a - b);
+    const responsiveness = `room ping during the storm: ${rtts.length} pings, p50 ${pct(sortedRtt, 50).toFixed(0)} / p99 ${pct(sortedRtt, 99).toFixed(0)} / max ${sortedRtt.at(-1)!.toFixed(0)} ms`;
+    const opens = [...storm.opens].sort((a, b) => a - b);
+    const lives = [...storm.lives].sort((a, b) => a - b);
+    const buckets = new Array<number>(Math.ceil(Math.max(...opens, 0) / 250) + 1).fill(0);
+    for (const t of opens) if (t >= 0) buckets[Math.floor(t / 250)]!++;
+    const hist = buckets.map((n, i) => `${i * 250}–${(i + 1) * 250} ms: ${n}`).join(", ");
+    const dist = `open after cut p10 ${pct(opens, 10).toFixed(0)} / p50 ${pct(opens, 50).toFixed(0)} / p90 ${pct(opens, 90).toFixed(0)} / max ${opens.at(-1)!.toFixed(0)} ms; live p50 ${pct(lives, 50).toFixed(0)} / p99 ${pct(lives, 99).toFixed(0)} ms`;
+    console.log(`storm: ${storm.dropped} dropped; ${dist}; crowd loop lag ≤ ${storm.maxLagMs.toFixed(0)} ms; Stop acked in ${stopAckMs.toFixed(0)} ms, turn idle after ${stopIdleMs.toFixed(0)} ms; ${responsiveness}\nhistogram: ${hist}`);
+
+    expect(storm.dropped).toBe(VIEWERS);
+    expect(opens[0]).toBeGreaterThanOrEqual(0); // every one came back
+    expect(stopAckMs).toBeLessThan(1_000);
+    // Spread, not a wall: the middle 80% of reconnects span at least 0.4 s.
+    expect(pct(opens, 90) - pct(opens, 10)).toBeGreaterThan(400);
+
+    // Everyone ends with the same transcript, which is OpenCode's.
+    await new Promise((r) => setTimeout(r, 1_000));
+    const seq = driver.transcript.lastSeq;
+    c.send(`wait ${seq}`);
+    const { hashes, behind } = (await c.next()) as { hashes: Record<string, number>; behind: number };
+    expect(behind).toBe(0);
+    const mine = createHash("sha1").update(JSON.stringify(normalizeMessages(driver.transcript.messages))).digest("hex");
+    expect(hashes).toEqual({ [mine]: VIEWERS });
+    const meta = driver.transcript.session!;
+    const oc = await opencodeMessages(stack.runner, meta.opencodeSessionId!, meta.workspace);
+    const d = divergence(driver.transcript.messages, oc);
+    expect(d).toEqual({ missing: [], extra: [], differing: [], duplicated: [], running: [] });
+    const cut = driver.transcript.messages.at(-1)!;
+    expect(cut.info.error?.name).toBe("MessageAbortedError");
+    const mismatched = VIEWERS - (hashes[mine] ?? 0);
+
+    recordSummary({
+      id: "faults-storm",
+      scenario: `Reconnect storm: ${VIEWERS} viewers dropped at once during a streaming answer; driver Stop in the storm`,
+      faults: storm.dropped,
+      badInputs: 0,
+      load: `${VIEWERS} viewers rejoining at once + live stream`,
+      eventsLost: lostCount(d) + mismatched,
+      crashes: 0,
+      notes: `${dist}; Stop (sent ${STOP_AFTER_CUT_MS} ms into the storm) acked in ${stopAckMs.toFixed(0)} ms, turn idle after ${stopIdleMs.toFixed(0)} ms; ${responsiveness}`,
+    });
+    c.send("exit");
+    driver.close();
+  }, 480_000);
+});
