@@ -125,9 +125,6 @@ describe("faults: a reconnect storm", () => {
 
     expect(storm.dropped).toBe(VIEWERS);
     expect(opens[0]).toBeGreaterThanOrEqual(0); // every one came back
-    expect(stopAckMs).toBeLessThan(1_000);
-    // Spread, not a wall: the middle 80% of reconnects span at least 0.4 s.
-    expect(pct(opens, 90) - pct(opens, 10)).toBeGreaterThan(400);
 
     // Everyone ends with the same transcript, which is OpenCode's.
     await new Promise((r) => setTimeout(r, 1_000));
@@ -153,9 +150,13 @@ describe("faults: a reconnect storm", () => {
       load: `${VIEWERS} viewers rejoining at once + live stream`,
       eventsLost: lostCount(d) + mismatched,
       crashes: 0,
-      notes: `${dist}; Stop (sent ${STOP_AFTER_CUT_MS} ms into the storm) acked in ${stopAckMs.toFixed(0)} ms, turn idle after ${stopIdleMs.toFixed(0)} ms; ${responsiveness}`,
+      notes: `${stopAckMs < 1_000 ? "" : "STOP TOO SLOW (> 1 s): "}${dist}; Stop (sent ${STOP_AFTER_CUT_MS} ms into the storm) acked in ${stopAckMs.toFixed(0)} ms, turn idle after ${stopIdleMs.toFixed(0)} ms; ${responsiveness}`,
     });
     c.send("exit");
     driver.close();
+    // Asserted after the summary is written, so a slow run still reports its numbers.
+    expect(stopAckMs).toBeLessThan(1_000);
+    // Spread, not a wall: the middle 80% of reconnects span at least 0.4 s.
+    expect(pct(opens, 90) - pct(opens, 10)).toBeGreaterThan(400);
   }, 480_000);
 });
