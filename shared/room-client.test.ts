@@ -3,7 +3,7 @@
  * against real workerd are covered by test/room-client.test.ts.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { RoomClient, RoomCommandError, type RoomClientOptions, type RoomError } from "./room-client.ts";
+import { RoomClient, RoomCommandError, webStoragePromptStore, type RoomClientOptions, type RoomError } from "./room-client.ts";
 import { FakeWebSocket } from "./fake-socket.ts";
 import type { ConnectionState } from "./connection.ts";
 import type { RoomEvent, Snapshot } from "./protocol.ts";
@@ -281,6 +281,33 @@ describe("RoomClient: commands", () => {
     ws2.receive({ type: "ack", ref: frame!.ref, command: "prompt" });
     await expect(p).resolves.toMatchObject({ duplicate: false });
     expect(c.unsentPrompts).toBe(0);
+  });
+
+  it("with a prompt store, a prompt typed offline survives a reload and is sent by the next page", async () => {
+    const area = new Map<string, string>();
+    const storage = {
+      getItem: (k: string) => area.get(k) ?? null,
+      setItem: (k: string, v: string) => void area.set(k, v),
+      removeItem: (k: string) => void area.delete(k),
+    };
+    const store = webStoragePromptStore(storage, "agentroom:unsent:s1");
+    const { c, ws } = await live({ promptStore: store });
+    ws.drop();
+    void c.prompt("typed before the reload", { mode: "plan" }).catch(() => {});
+    expect(store.load()).toEqual([{ id: expect.any(String), text: "typed before the reload", mode: "plan" }]);
+    c.close(); // the page goes away
+    expect(store.load()).toHaveLength(1);
+
+    const next = client({ promptStore: store });
+    expect(next.unsentPrompts).toBe(1);
+    const ws2 = FakeWebSocket.instances.length;
+    const sock = await socket(ws2 + 1);
+    joinWithSnapshot(sock, snap(0));
+    const [frame] = sock.sentFrames;
+    expect(frame).toMatchObject({ type: "prompt", text: "typed before the reload", mode: "plan", id: store.load()[0]!.id });
+    sock.receive({ type: "ack", ref: frame!.ref, command: "prompt" });
+    expect(next.unsentPrompts).toBe(0);
+    expect(area.size).toBe(0);
   });
 
   it("resends an unacknowledged prompt under the same id; the room's duplicate answer resolves it", async () => {

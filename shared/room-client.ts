@@ -62,12 +62,54 @@ export interface RoomClientOptions {
   watchNetwork?: boolean;
   /** Start from a transcript already held (e.g. kept across a remount); its lastSeq is the cursor. */
   transcript?: Transcript;
+  /**
+   * Where prompts not yet acknowledged are kept across reloads (e.g. `webStoragePromptStore(
+   * sessionStorage, key)`): restored and sent on the next connect, so a prompt typed offline
+   * survives a reload too. In memory only when absent.
+   */
+  promptStore?: UnsentPromptStore;
   /** partyserver's connection id; random by default. */
   connectionId?: string;
   /** A new connection id for every attempt (see ConnectionOptions.newIdPerAttempt). */
   newIdPerAttempt?: boolean;
   /** Party name of the room Durable Object. */
   party?: string;
+}
+
+/** A prompt the room has not acknowledged yet. */
+export interface UnsentPrompt {
+  id: string;
+  text: string;
+  mode?: Mode;
+}
+
+export interface UnsentPromptStore {
+  load(): UnsentPrompt[];
+  save(prompts: UnsentPrompt[]): void;
+}
+
+/** A prompt store on a Web Storage area (sessionStorage: per tab; localStorage: per browser). */
+export function webStoragePromptStore(storage: Pick<Storage, "getItem" | "setItem" | "removeItem">, key: string): UnsentPromptStore {
+  return {
+    load() {
+      try {
+        const list = JSON.parse(storage.getItem(key) ?? "[]") as unknown;
+        return Array.isArray(list)
+          ? list.filter((p): p is UnsentPrompt => !!p && typeof p.id === "string" && typeof p.text === "string")
+          : [];
+      } catch {
+        return [];
+      }
+    },
+    save(prompts) {
+      try {
+        if (prompts.length) storage.setItem(key, JSON.stringify(prompts));
+        else storage.removeItem(key);
+      } catch {
+        // storage full or denied: the prompts still live in memory
+      }
+    },
+  };
 }
 
 /** Why a command failed: the room's error code, or a client-side one. */
@@ -179,6 +221,7 @@ export class RoomClient {
     this.token = opts.token;
     this.rateRetryMs = opts.rateLimitRetryMs ?? RATE_RETRY_MS;
     this.transcript = opts.transcript ?? new Transcript();
+    this.restorePrompts();
     const doFetch = opts.fetch ?? (typeof fetch === "function" ? fetch.bind(globalThis) : undefined);
     this.conn = new Connection(
       {
@@ -249,8 +292,8 @@ export class RoomClient {
   }
 
   /** The prompts not yet acknowledged, oldest first, for a "will be sent" list in the UI. */
-  unsentPromptList(): { id: string; text: string; mode?: Mode }[] {
-    const out: { id: string; text: string; mode?: Mode }[] = [];
+  unsentPromptList(): UnsentPrompt[] {
+    const out: UnsentPrompt[] = [];
     for (const p of this.pending.values()) {
       if (!p.durable) continue;
       const f = JSON.parse(p.frame) as Extract<ClientFrame, { type: "prompt" }>;
@@ -269,7 +312,22 @@ export class RoomClient {
     const id = opts.id ?? randomId("q_");
     const ref = this.nextRef();
     const frame: ClientFrame = { type: "prompt", ref, id, text, ...(opts.mode ? { mode: opts.mode } : {}) };
-    return this.command<{ duplicate?: boolean }>(frame, true).then((ack) => ({ id, duplicate: ack.duplicate === true }));
+    const acked = this.command<{ duplicate?: boolean }>(frame, true).then((ack) => ({ id, duplicate: ack.duplicate === true }));
+    this.savePrompts();
+    return acked;
+  }
+
+  private savePrompts(): void {
+    this.opts.promptStore?.save(this.unsentPromptList());
+  }
+
+  /** Prompts a previous page left unsent: pending again, sent on the next open. */
+  private restorePrompts(): void {
+    for (const p of this.opts.promptStore?.load() ?? []) {
+      const ref = this.nextRef();
+      const frame: ClientFrame = { type: "prompt", ref, id: p.id, text: p.text, ...(p.mode ? { mode: p.mode } : {}) };
+      this.pending.set(ref, { ref, frame: JSON.stringify(frame), durable: true, kind: "prompt", resolve: noop, reject: noop });
+    }
   }
 
   cancelQueued(id: string): Promise<void> {
@@ -445,6 +503,7 @@ export class RoomClient {
     if (!p) return false;
     this.pending.delete(ref);
     clearTimeout(p.timer);
+    if (p.durable) this.savePrompts();
     if (ok) p.resolve(value);
     else p.reject(new RoomCommandError(code ?? "internal", message ?? "failed", ref));
     return true;
