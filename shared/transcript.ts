@@ -7,7 +7,8 @@
  * message list per delta is O(n) per token. Instead:
  *
  *  - the arrays (`messages`, each message's `parts`, `queue`, ...) are mutated in place, and
- *    messages are found through an id index, so a delta costs O(log parts) + one small copy;
+ *    messages are found through an id index and parts by a scan from the end (the streaming
+ *    part is the last one), so a delta costs O(1) in practice plus one small copy;
  *  - every stored part and message info is an immutable value: a change replaces the object (a
  *    delta makes a shallow copy with the longer string), so a consumer can compare by identity
  *    and an object handed out once never changes under it;
@@ -32,7 +33,6 @@ import type {
   QueueItem,
   QuestionRequest,
   RoomEvent,
-  RoomEventBody,
   SessionMeta,
   Snapshot,
 } from "./protocol.ts";
