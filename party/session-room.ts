@@ -17,8 +17,6 @@ import {
   PROTOCOL_VERSION,
   RoleSchema,
   parseFrame,
-  type AgentFrame,
-  type EventBody,
   type Mode,
   type PresenceUser,
   type QueueItem,
@@ -39,9 +37,10 @@ import { TranscriptStore } from "./room/transcript-store.ts";
 import { fitPage } from "./room/fit.ts";
 import { send, sendAgent, sendError } from "./room/send.ts";
 import { handleClientFrame } from "./room/commands.ts";
+import { handleAgentFrame } from "./room/agent-frames.ts";
 import { PromptQueue } from "./room/queue.ts";
 import { RequestStore } from "./room/requests.ts";
-import { Dedupe, digestOf } from "./room/dedupe.ts";
+import { Dedupe } from "./room/dedupe.ts";
 import { RefusedEvent, applyEvent, derivedStatus, type RoomStores } from "./room/apply.ts";
 import { LiveBuffer, eventFrames, flushWindowMs, mergeDeltas } from "./room/fanout.ts";
 import { RateLimiter } from "./room/rate.ts";
@@ -186,7 +185,7 @@ export class SessionRoom extends Server<Env> {
       this.meta.set("rawStatus", "idle");
     });
     this.#ready = true;
-    await this.#scheduleAlarm();
+    await this.scheduleAlarm();
     return session;
   }
 
@@ -371,7 +370,7 @@ export class SessionRoom extends Server<Env> {
       this.#peopleRate.forget(conn.id);
       this.#agentRate.forget(conn.id);
       if (!this.#ready) return;
-      if (this.#holdsLease(conn)) this.#releaseLease();
+      if (this.holdsLease(conn)) this.#releaseLease();
       this.schedulePresence();
     } catch (e) {
       console.error("onClose failed", e);
@@ -413,7 +412,7 @@ export class SessionRoom extends Server<Env> {
         }
         // Errors answering a batch carry its batchId as `ref`, so the runner knows which one failed.
         if (parsed.frame.type === "agent.batch") ref = parsed.frame.batchId;
-        this.#onAgentFrame(conn, parsed.frame, now, typeof text === "string" ? text : "");
+        handleAgentFrame(this, conn, parsed.frame, now, typeof text === "string" ? text : "");
       } else {
         const parsed = parseFrame(ClientFrameSchema, text);
         if (!parsed.ok) {
@@ -453,7 +452,8 @@ export class SessionRoom extends Server<Env> {
     return undefined;
   }
 
-  #holdsLease(conn: Connection<ConnState>): boolean {
+  /** True when this connection is the one holding the lease. */
+  holdsLease(conn: Connection<ConnState>): boolean {
     const lease = this.meta.get("lease");
     return !!lease && conn.state?.leaseId !== undefined && conn.state.leaseId === lease.leaseId;
   }
@@ -500,7 +500,7 @@ export class SessionRoom extends Server<Env> {
         sendAgent(conn, { type: "agent.question.reply", requestID: r.id, answers: a.answers ?? null });
       }
     }
-    void this.#scheduleAlarm();
+    void this.scheduleAlarm();
     this.maybeDispatch();
   }
 
@@ -511,93 +511,6 @@ export class SessionRoom extends Server<Env> {
     if (stuck) bodies.push({ type: "queue.update", item: { ...stuck, state: "queued" } });
     if (this.meta.session().agentOnline) bodies.push({ type: "agent.presence", online: false });
     if (bodies.length) this.commit(bodies);
-  }
-
-  #onAgentFrame(conn: Connection<ConnState>, f: AgentFrame, now: number, raw: string): void {
-    const lease = this.meta.get("lease");
-    if (!lease || !this.#holdsLease(conn)) {
-      sendError(conn, "lease_held", "this connection does not hold the session's lease");
-      return;
-    }
-    switch (f.type) {
-      case "agent.batch":
-        return this.#agentBatch(conn, f, now, digestOf(raw));
-      case "agent.prompt.started": {
-        const item = this.queue.get(f.queueId);
-        // Until OpenCode reports, the agent is busy with this prompt: never hand out the next.
-        this.meta.set("rawStatus", "busy");
-        if (item) this.commit([{ type: "queue.remove", id: f.queueId, reason: "started" }]);
-        return;
-      }
-      case "agent.prompt.failed": {
-        if (this.queue.get(f.queueId)) {
-          this.commit([
-            { type: "queue.remove", id: f.queueId, reason: "failed" },
-            { type: "session.error", error: f.error },
-          ]);
-        }
-        return this.maybeDispatch();
-      }
-      case "agent.request.closed": {
-        const req = this.requests.get(f.requestID);
-        if (req && req.state !== "closed") this.commit([{ type: "request.closed", requestID: f.requestID }]);
-        return this.maybeDispatch();
-      }
-      case "agent.heartbeat": {
-        this.meta.set("lease", { ...lease, runnerId: f.runnerId, expiresAt: now + this.limits.agentLeaseMs });
-        void this.#scheduleAlarm();
-        return;
-      }
-    }
-  }
-
-  /**
-   * A runner batch: dropped whole if its id was applied before (acked again), events whose eid
-   * was applied before are skipped, the rest applied in one transaction and acked after commit.
-   */
-  #agentBatch(conn: Connection<ConnState>, f: Extract<AgentFrame, { type: "agent.batch" }>, now: number, digest: string): void {
-    const prior = this.dedupe.batchSeq(f.batchId, digest);
-    if (prior !== undefined) {
-      sendAgent(conn, { type: "agent.ack", batchId: f.batchId, seq: prior, duplicate: true });
-      return;
-    }
-    const bodies: EventBody[] = [];
-    const eids: string[] = [];
-    const inBatch = new Set<string>();
-    for (const e of f.events) {
-      if (e.eid !== undefined) {
-        if (inBatch.has(e.eid) || this.dedupe.hasEid(e.eid)) continue;
-        inBatch.add(e.eid);
-        eids.push(e.eid);
-      }
-      for (const body of this.#splitLarge(e.body)) bodies.push(body);
-    }
-    let seq = this.meta.seq();
-    this.commit(
-      bodies,
-      (lastSeq) => {
-        seq = lastSeq;
-        const base = this.meta.reserveCounter(eids.length + 1);
-        eids.forEach((eid, i) => this.dedupe.rememberEid(eid, base + i));
-        const n = base + eids.length;
-        this.dedupe.rememberBatch(f.batchId, digest, lastSeq, n);
-        if (eids.length) this.dedupe.trimEids(n);
-      },
-      now,
-    );
-    sendAgent(conn, { type: "agent.ack", batchId: f.batchId, seq });
-    if (bodies.some((b) => b.type === "status")) this.maybeDispatch();
-  }
-
-  /** A delta longer than a chunk is split so no single log row nears SQLite's value cap. */
-  *#splitLarge(body: EventBody): Generator<EventBody> {
-    if (body.type !== "part.delta" || body.delta.length <= this.limits.chunkChars) {
-      yield body;
-      return;
-    }
-    for (let i = 0; i < body.delta.length; i += this.limits.chunkChars) {
-      yield { ...body, delta: body.delta.slice(i, i + this.limits.chunkChars) };
-    }
   }
 
   /** Hands the queue's head to the agent when it is online, idle, unblocked and nothing is out. */
@@ -677,7 +590,8 @@ export class SessionRoom extends Server<Env> {
 
   // ───────────────────────────── alarm: lease expiry and archiving ─────────────────────────────
 
-  async #scheduleAlarm(): Promise<void> {
+  /** Sets the alarm for the next due thing: lease expiry or archiving. */
+  async scheduleAlarm(): Promise<void> {
     if (!this.#ready) return;
     const session = this.meta.session();
     const lease = this.meta.get("lease");
@@ -701,7 +615,7 @@ export class SessionRoom extends Server<Env> {
       this.setArchived(true);
     }
     this.flush();
-    await this.#scheduleAlarm();
+    await this.scheduleAlarm();
   }
 
   // ───────────────────────────── RPC for the Worker ─────────────────────────────
@@ -735,7 +649,7 @@ export class SessionRoom extends Server<Env> {
         }
       }
       this.flush();
-      void this.#scheduleAlarm();
+      void this.scheduleAlarm();
     }
     return this.meta.session();
   }
