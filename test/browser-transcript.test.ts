@@ -27,6 +27,38 @@ afterAll(async () => {
   await worker?.stop();
 });
 
+describe("a large tool output", () => {
+  it("arrives shortened by the room and loads in full on demand", async () => {
+    const s = await worker.createSession({ title: "Big output" });
+    const feeder = await RoomFeeder.connect(worker.wsUrl, s.id, await worker.agentToken());
+    const lines = Array.from({ length: 20_000 }, (_, i) => `line ${String(i).padStart(5, "0")} of a very long build log`);
+    const output = lines.join("\n");
+    const now = Date.now();
+    await feeder.send([
+      { type: "message.upsert", message: { id: "msg_000001", role: "assistant", time: { created: now, completed: now } } },
+      {
+        type: "part.upsert",
+        part: {
+          id: "prt_000001_0",
+          messageID: "msg_000001",
+          type: "tool",
+          callID: "c1",
+          tool: "bash",
+          state: { status: "completed", input: { command: "make" }, output, title: "make", metadata: {}, time: { start: now, end: now + 9000 } },
+        },
+      },
+    ] as EventBody[]);
+    const { page, errors } = await openPage(browser, `${worker.url}${s.url}`, { waitFor: '[data-tool="bash"]' });
+    await page.click(".tool-head");
+    await page.waitForSelector("text=Shortened by the room");
+    await page.getByRole("button", { name: "Load full output" }).click();
+    await page.waitForFunction((n) => (document.querySelector(".output-text")?.textContent?.length ?? 0) === n, output.length, { timeout: 15_000 });
+    expect(await page.locator(".output-text").textContent()).toBe(output);
+    expect(errors).toEqual([]);
+    feeder.close();
+  });
+});
+
 describe("a long transcript", () => {
   it("renders 5,000 messages a page and a screen at a time, loads history upward, and never drags a reader down", async () => {
     const s = await worker.createSession({ title: "Five thousand messages" });

@@ -68,12 +68,28 @@ export class RoomFeeder {
   private readonly ws: WebSocket;
   private batch = 0;
   private readonly acks = new Map<string, () => void>();
+  private readonly heartbeat: ReturnType<typeof setInterval>;
+  /** Set when the room closed the connection (e.g. lease lost): later sends throw. */
+  closedWith: { code: number; reason: string } | null = null;
   private constructor(ws: WebSocket) {
     this.ws = ws;
     ws.on("message", (d) => {
       const f = JSON.parse(d.toString()) as { type: string; batchId?: string };
       if (f.type === "agent.ack" && f.batchId) this.acks.get(f.batchId)?.();
     });
+    ws.on("close", (code, reason) => {
+      this.closedWith = { code, reason: reason.toString() };
+      clearInterval(this.heartbeat);
+    });
+    // The lease lapses without renewal (agentLeaseMs, 30 s) and the room then closes the socket.
+    this.heartbeat = setInterval(() => {
+      if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type: "agent.heartbeat", runnerId: "room-feeder" }));
+    }, 5_000);
+    this.heartbeat.unref();
+  }
+
+  private check(): void {
+    if (this.closedWith) throw new Error(`room feeder: the room closed the connection (${this.closedWith.code} ${this.closedWith.reason})`);
   }
 
   static async connect(wsBase: string, sessionId: string, agentToken: string): Promise<RoomFeeder> {
@@ -91,6 +107,7 @@ export class RoomFeeder {
 
   /** Commits events (each with a unique eid) and resolves when the room acknowledged them. */
   send(events: EventBody[]): Promise<void> {
+    this.check();
     const batchId = `feed-${Date.now().toString(36)}-${++this.batch}`;
     const done = new Promise<void>((resolve) => this.acks.set(batchId, resolve));
     this.ws.send(JSON.stringify({ type: "agent.batch", batchId, events: events.map((body, i) => ({ eid: `${batchId}-${i}`, body })) }));
@@ -99,11 +116,13 @@ export class RoomFeeder {
 
   /** Sends without waiting for the ack (streaming at a fixed rate). */
   sendNoWait(events: EventBody[]): void {
+    this.check();
     const batchId = `feed-${Date.now().toString(36)}-${++this.batch}`;
     this.ws.send(JSON.stringify({ type: "agent.batch", batchId, events: events.map((body, i) => ({ eid: `${batchId}-${i}`, body })) }));
   }
 
   close(): void {
+    clearInterval(this.heartbeat);
     this.ws.close();
   }
 }
