@@ -5,6 +5,7 @@
  */
 import { createEffect, createSignal, on, type JSX } from "solid-js";
 import type { RoomView } from "../lib/room-view.ts";
+import { isHiddenPart } from "../parts/registry.tsx";
 
 function firstWords(text: string, n = 30): string {
   const words = text.replace(/[#*_`>\-]/g, " ").split(/\s+/).filter(Boolean);
@@ -31,7 +32,7 @@ export function Announcer(props: { room: RoomView }): JSX.Element {
       () => {
         const m = last();
         if (!m || !props.room.ready) return;
-        const text = m.parts.filter((p) => p.type === "text").map((p) => (p as { text?: string }).text ?? "").join(" ");
+        const text = m.parts.filter((p) => p.type === "text" && !isHiddenPart(p)).map((p) => (p as { text?: string }).text ?? "").join(" ");
         if (m.info.role === "user") say(`New prompt: ${firstWords(text, 20)}`);
         else if (m.info.time.completed) say(`Agent answered: ${firstWords(text)}`);
       },
