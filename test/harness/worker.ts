@@ -154,9 +154,19 @@ export async function startWorker(opts: StartWorkerOptions = {}): Promise<Worker
     const nodeBin = (await exists(join(REPO_ROOT, "node_modules", ".bin", "node")))
       ? join(REPO_ROOT, "node_modules", ".bin", "node")
       : process.execPath;
-    const proc = spawn(nodeBin, args, {
+    // A watchdog shell leads the process group: it starts wrangler and, as soon as this process
+    // (the test) or wrangler is gone, kills the whole group — so a test runner that is itself
+    // killed leaves no workerd behind.
+    const watchdog = [
+      'P="$1"; shift',
+      '"$@" &',
+      "W=$!",
+      'while kill -0 "$P" 2>/dev/null && kill -0 "$W" 2>/dev/null; do sleep 0.5; done',
+      "kill -KILL 0",
+    ].join("\n");
+    const proc = spawn("/bin/sh", ["-c", watchdog, "sh", String(process.pid), nodeBin, ...args], {
       cwd: REPO_ROOT,
-      detached: true, // own process group: kill(-pid) reaches workerd too
+      detached: true, // own process group: kill(-pid) reaches wrangler and workerd too
       stdio: ["ignore", "pipe", "pipe"],
       env: {
         ...process.env,
