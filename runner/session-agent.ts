@@ -136,10 +136,6 @@ export class SessionAgent {
     return this.outbox.unacked;
   }
 
-  get held_(): boolean {
-    return this.state === "held";
-  }
-
   stats(): { room: string; state: AgentState; unacked: number; acked: number; resent: number; resyncs: number } {
     return { room: this.roomId, state: this.state, unacked: this.outbox.unacked, acked: this.outbox.acked, resent: this.outbox.resent, resyncs: this.resyncs };
   }
