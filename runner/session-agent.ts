@@ -190,7 +190,7 @@ export class SessionAgent {
         this.setState("held");
         this.startHeartbeat(f.leaseMs);
         this.outbox.resend();
-        this.ready = this.prepare();
+        this.ready = this.prepareWithRetries();
         if (await this.ready) this.resync("lease granted");
         return;
       case "agent.ack":
@@ -225,8 +225,18 @@ export class SessionAgent {
 
   // ───────────────────────────── the OpenCode session ─────────────────────────────
 
+  /** `prepare`, retried a few times over transient failures (OpenCode restarting or overloaded). */
+  private async prepareWithRetries(): Promise<boolean> {
+    for (let attempt = 0; ; attempt++) {
+      const r = await this.prepare(attempt >= 4);
+      if (r !== "retry") return r;
+      await sleep(500 * 2 ** attempt);
+      if (this.state !== "held") return false;
+    }
+  }
+
   /** Makes sure the OpenCode session exists (creating it and the workspace on first use). */
-  private async prepare(): Promise<boolean> {
+  private async prepare(lastTry: boolean): Promise<boolean | "retry"> {
     const meta = this.meta;
     if (!meta) return false;
     try {
@@ -240,6 +250,10 @@ export class SessionAgent {
           this.lastTitle = meta.title;
           return true;
         }
+        // Only a definite "not found" means the session is elsewhere; anything else (a busy or
+        // restarting OpenCode) is retried, never answered with a new session.
+        const status = got.response?.status ?? 0;
+        if (status !== 404 && status !== 400) throw new Error(`session.get answered ${status || "nothing"}: ${errText(got.error)}`);
         // The session lives in another runner's OpenCode (a takeover across machines or state
         // dirs): carry on in a new OpenCode session in the same workspace.
         this.send([
@@ -272,6 +286,7 @@ export class SessionAgent {
       return true;
     } catch (e) {
       this.deps.log(`room ${this.roomId}: could not prepare the OpenCode session: ${errText(e)}`);
+      if (!lastTry) return "retry";
       this.send([{ type: "session.error", name: "RunnerError", error: `The runner could not open the OpenCode session: ${errText(e)}` }]);
       return false;
     }
