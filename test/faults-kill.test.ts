@@ -215,4 +215,15 @@ describe("faults: processes killed mid-stream", () => {
     driver.close();
     viewer.close();
   }, 420_000);
+
+  it("the runner's and workerd's logs, through all of that, carry no token and no secret", () => {
+    // A token is base64url JSON (`{"…` → `eyJ…`), a dot, and a signature.
+    const tokenLike = /eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{20,}/;
+    const runnerLogs = stack.runner.logs();
+    expect(runnerLogs).toMatch(/room .*: connected/); // the logs are there to be checked
+    expect(runnerLogs).not.toMatch(tokenLike);
+    expect(stack.worker.logs()).not.toMatch(tokenLike);
+    expect(runnerLogs.includes(stack.worker.secret)).toBe(false);
+    expect(stack.worker.logs().includes(stack.worker.secret)).toBe(false);
+  });
 });
