@@ -85,6 +85,8 @@ const PRESENCE_MAX_USERS = 200;
  */
 const PRESENCE_DEBOUNCE_MS = 100;
 const PRESENCE_DEBOUNCE_PER_PERSON_MS = 2;
+/** Distinct replay ranges kept serialized (a replay is at most ~20k events of merged text). */
+const REPLAY_CACHE_ENTRIES = 4;
 /** The index hears about title/status changes at once and about mere activity at most this often. */
 const LOBBY_ACTIVITY_INTERVAL_MS = 10_000;
 
@@ -109,6 +111,13 @@ export class SessionRoom extends Server<Env> {
   #snapshotCache: string | undefined;
   /** People connected at the last flush or presence frame (sizes the flush window and presence debounce). */
   #peopleAtLastFlush = 0;
+  /**
+   * Joiners holding events past the last flush (their catch-up was taken after it): the next
+   * flush sends them only what follows. Memory only: the buffer it refers to is memory only too.
+   */
+  #aheadOfFlush = new Map<WebSocket, number>();
+  /** Serialized replays by `cursor:upTo` (see `#replayFrames`). */
+  #replayCache = new Map<string, string[]>();
   #peopleRate: RateLimiter;
   #agentRate: RateLimiter;
 
@@ -247,20 +256,48 @@ export class SessionRoom extends Server<Env> {
     return flushWindowMs(this.limits.flushIntervalMs, this.#peopleAtLastFlush);
   }
 
-  /** Sends the buffered events to every person (not the agent), each frame serialized once. */
-  flush(except?: WebSocket): void {
+  /**
+   * The highest seq every connected person has been sent (or told about by their catch-up): the
+   * live buffer holds exactly the committed events after it, so it needs no state of its own.
+   */
+  #flushedSeq(): number {
+    const first = this.#buffer.events[0];
+    return first ? first.seq - 1 : this.meta.seq();
+  }
+
+  /**
+   * Sends the buffered events to every person (not the agent), each frame serialized once.
+   * Joiners that already hold some of them (a snapshot taken after the last flush, see
+   * `#aheadOfFlush`) get the same events filtered past what they hold, serialized once per
+   * distinct starting point.
+   */
+  flush(): void {
     if (this.#flushTimer !== undefined) {
       clearTimeout(this.#flushTimer);
       this.#flushTimer = undefined;
     }
     const events = this.#buffer.take();
+    const ahead = this.#aheadOfFlush;
+    this.#aheadOfFlush = new Map();
     if (events.length === 0) return;
+    const last = events[events.length - 1]!.seq;
     const frames = eventFrames(mergeDeltas(events), this.limits.maxOutgoingFrameBytes, false);
+    const partial = new Map<number, string[]>();
     const people = this.ctx.getWebSockets(TAG_PEOPLE);
     this.#peopleAtLastFlush = people.length;
     for (const ws of people) {
-      if (ws === except) continue;
-      for (const f of frames) {
+      let out = frames;
+      const holds = ahead.get(ws);
+      if (holds !== undefined) {
+        if (holds >= last) continue;
+        let p = partial.get(holds);
+        if (!p) {
+          p = eventFrames(mergeDeltas(events.filter((e) => e.seq > holds)), this.limits.maxOutgoingFrameBytes, false);
+          partial.set(holds, p);
+        }
+        out = p;
+      }
+      for (const f of out) {
         try {
           ws.send(f);
         } catch {
@@ -316,26 +353,59 @@ export class SessionRoom extends Server<Env> {
   }
 
   /**
-   * Replay or snapshot. The live buffer is flushed first (to everyone else) so an event is never
-   * sent both in this catch-up and in the next live frame.
+   * Replay or snapshot, to this joiner only, up to the room's current seq. A join never flushes
+   * the live buffer: in a rejoin storm that turned every join into a send to every person (500
+   * joins × 500 people). The joiner is already in the broadcast set, so when its catch-up reaches
+   * past the last flush it is remembered in `#aheadOfFlush` and the next flush sends it only the
+   * events after its catch-up. Every event reaches it exactly once and in order: the catch-up is
+   * sent here, synchronously, before any later flush can run.
    */
   #catchUp(conn: Connection<ConnState>, cursor: number | undefined): void {
-    this.flush(conn);
     const seq = this.meta.seq();
     const st = conn.state!;
     const you: PresenceUser = { id: conn.id, name: st.name, role: st.role };
     if (cursor !== undefined && this.log.canReplayFrom(cursor, seq)) {
       send(conn, { type: "welcome", protocol: PROTOCOL_VERSION, you, catchup: "replay", seq });
-      if (cursor < seq) {
-        for (const f of eventFrames(this.log.readMerged(cursor, seq), this.limits.maxOutgoingFrameBytes, true)) {
-          conn.send(f);
-        }
-      }
+      for (const f of this.#replayFrames(cursor, seq)) conn.send(f);
+      this.#holds(conn, seq);
+      send(conn, { type: "caught-up", seq });
     } else {
       send(conn, { type: "welcome", protocol: PROTOCOL_VERSION, you, catchup: "snapshot", seq });
-      conn.send(this.snapshotFrame());
+      this.sendSnapshot(conn);
     }
+  }
+
+  /** This connection holds every event up to `seq`: the next flush skips those. */
+  #holds(conn: WebSocket, seq: number): void {
+    if (seq > this.#flushedSeq()) this.#aheadOfFlush.set(conn, seq);
+    else this.#aheadOfFlush.delete(conn);
+  }
+
+  /**
+   * A snapshot and its `caught-up` (a joiner, or a client's resync). The snapshot holds the room
+   * at its current seq; if that is past the last flush, the next flush skips what it holds.
+   */
+  sendSnapshot(conn: WebSocket): void {
+    const seq = this.meta.seq();
+    conn.send(this.snapshotFrame());
+    this.#holds(conn, seq);
     send(conn, { type: "caught-up", seq });
+  }
+
+  /**
+   * Replay frames for (cursor, upTo], cached: rejoiners after a drop mostly share a cursor (they
+   * were all live at the same seq), so a storm reads and serializes the log once, not per joiner.
+   */
+  #replayFrames(cursor: number, upTo: number): string[] {
+    if (cursor >= upTo) return [];
+    const key = `${cursor}:${upTo}`;
+    const hit = this.#replayCache.get(key);
+    if (hit) return hit;
+    const frames = eventFrames(this.log.readMerged(cursor, upTo), this.limits.maxOutgoingFrameBytes, true);
+    // Small and short-lived: a few distinct cursors per storm; older ranges are rarely asked again.
+    if (this.#replayCache.size >= REPLAY_CACHE_ENTRIES) this.#replayCache.delete(this.#replayCache.keys().next().value!);
+    this.#replayCache.set(key, frames);
+    return frames;
   }
 
   /** The latest page and current state, serialized once per change; kept under the frame cap. */
@@ -367,6 +437,7 @@ export class SessionRoom extends Server<Env> {
 
   override onClose(conn: Connection<ConnState>): void {
     try {
+      this.#aheadOfFlush.delete(conn);
       this.#peopleRate.forget(conn.id);
       this.#agentRate.forget(conn.id);
       if (!this.#ready) return;
@@ -671,6 +742,8 @@ export class SessionRoom extends Server<Env> {
     await this.ctx.storage.deleteAll();
     this.#ready = false;
     this.#snapshotCache = undefined;
+    this.#replayCache.clear();
+    this.#aheadOfFlush.clear();
     this.meta.invalidate();
     this.log.reset();
   }

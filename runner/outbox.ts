@@ -15,7 +15,11 @@ type BatchFrame = Extract<AgentFrame, { type: "agent.batch" }>;
 export interface OutboxOptions {
   /** Sends a frame; returns false when there is no open, leased connection right now. */
   send: (frame: AgentFrame) => boolean;
-  /** Unique per runner process; batch ids are `<prefix>-<n>`. */
+  /**
+   * Names the runner and room; batch ids are `<prefix>-<random>-<n>`. The random part is drawn
+   * per outbox, so a restarted runner (or a new outbox for the same room) whose counter starts
+   * at 1 again never reuses an id the room remembers.
+   */
   idPrefix: string;
   /** Flush window, ms (16 ms: one frame at display rate). */
   flushMs?: number;
@@ -33,6 +37,8 @@ export class Outbox {
   private pending: Pending[] = [];
   private timer: NodeJS.Timeout | null = null;
   private counter = 0;
+  /** `<idPrefix>-<8 random hex digits>`: see `idPrefix`. */
+  private readonly batchPrefix: string;
   private drainWaiters: (() => void)[] = [];
   /** Batches acknowledged so far (for stats and tests). */
   acked = 0;
@@ -41,6 +47,7 @@ export class Outbox {
 
   constructor(opts: OutboxOptions) {
     this.opts = { flushMs: 16, maxEvents: 500, maxBatchBytes: 1_000_000, ...opts };
+    this.batchPrefix = `${opts.idPrefix}-${crypto.randomUUID().slice(0, 8)}`;
   }
 
   get bufferedEvents(): number {
@@ -86,7 +93,7 @@ export class Outbox {
     let bytes = 0;
     const cut = (): void => {
       if (!cur.length) return;
-      const frame: BatchFrame = { type: "agent.batch", batchId: `${this.opts.idPrefix}-${++this.counter}`, events: cur };
+      const frame: BatchFrame = { type: "agent.batch", batchId: `${this.batchPrefix}-${++this.counter}`, events: cur };
       const p: Pending = { kind: "batch", frame, sentAt: 0, tries: 0 };
       this.pending.push(p);
       if (this.opts.send(frame)) {

@@ -23,8 +23,9 @@ export interface CommandHost {
   readonly requests: RequestStore;
   readonly transcript: TranscriptStore;
   commit(bodies: readonly RoomEventBody[], extra?: (lastSeq: number) => void, now?: number): RoomEvent[];
-  flush(except?: WebSocket): void;
-  snapshotFrame(): string;
+  flush(): void;
+  /** Sends a snapshot and its `caught-up`; the next live flush skips what the snapshot holds. */
+  sendSnapshot(conn: WebSocket): void;
   agentConnection(): WebSocket | undefined;
   maybeDispatch(): void;
   schedulePresence(): void;
@@ -96,11 +97,8 @@ export function handleClientFrame(room: CommandHost, conn: Connection<ConnState>
       conn.send(frame);
       return;
     }
-    case "resync": {
-      room.flush();
-      conn.send(room.snapshotFrame());
-      return send(conn, { type: "caught-up", seq: room.meta.seq() });
-    }
+    case "resync":
+      return room.sendSnapshot(conn);
     case "typing": {
       conn.setState({ ...st, typing: f.typing });
       return room.schedulePresence();
