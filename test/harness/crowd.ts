@@ -7,7 +7,7 @@
  *
  * Talks over stdio, one JSON line each way:
  *   → {"ready":true,"joined":N}                          once every client is live
- *   ← cut          → {"dropped":N,"opens":[ms…],"lives":[ms…],"maxLagMs":n}   (after all are live again)
+ *   ← cut          → {"dropped":N,"opens":[ms…],"lives":[ms…],"accepts":[ms…],"maxLagMs":n}   (after all are live again)
  *   ← wait <seq>   → {"hashes":{"<sha1>":count}}          once every client holds seq ≥ <seq>
  *   ← exit
  */
@@ -53,11 +53,15 @@ async function cut(): Promise<void> {
     });
   });
   maxLagMs = 0;
+  proxy.markTimeline();
   const dropped = proxy.cutAll("reset");
   const deadline = performance.now() + 120_000;
   while ([...back.values()].some((b) => b.live === undefined) && performance.now() < deadline) await sleep(50);
   for (const u of unsubs) u();
-  say({ dropped, opens: [...back.values()].map((b) => b.open ?? -1), lives: [...back.values()].map((b) => b.live ?? -1), maxLagMs });
+  // `accepts`: when each new TCP connection reached the proxy (the client's side of a rejoin);
+  // `opens`: when its WebSocket opened (the server's answer). The gap between is the room's.
+  const accepts = proxy.acceptTimes.map((t) => t - cutAt);
+  say({ dropped, opens: [...back.values()].map((b) => b.open ?? -1), lives: [...back.values()].map((b) => b.live ?? -1), accepts, maxLagMs });
 }
 
 async function waitSeq(seq: number): Promise<void> {
