@@ -442,3 +442,50 @@ describe("presence and the agent's state", () => {
     await v.waitFor((f) => f.type === "events" && (f.events as { type: string; online?: boolean }[]).some((e) => e.type === "agent.presence" && e.online));
   });
 });
+
+/**
+ * What a client holds after each frame, from its frames in order; throws on a gap or an overlap
+ * (an event sent twice, once in the catch-up and again live).
+ */
+function heldSeq(c: TestClient): number {
+  let have = -1;
+  for (const f of c.frames) {
+    if (f.type === "snapshot") have = (f as Snap).snapshot.seq;
+    else if (f.type === "events") {
+      const from = f.from as number;
+      if (have >= 0 && from !== have + 1) throw new Error(`${from <= have ? "overlap" : "gap"}: held ${have}, frame from ${from}`);
+      if (have < 0) have = from - 1; // a replay from the cursor
+      have = f.to as number;
+    } else if (f.type === "caught-up" && have >= 0 && f.seq !== have) throw new Error(`caught-up at ${String(f.seq)} but held ${have}`);
+    else if (f.type === "caught-up" && have < 0) have = f.seq as number;
+  }
+  return have;
+}
+
+describe("joins while events stream", () => {
+  it("every joiner gets each event exactly once: its catch-up, then live, with no gap and no overlap", async () => {
+    const { id } = await createSession();
+    const agent = await connectAgent(id);
+    const first = (await batch(agent, [msg("m1"), textPart("m1", "p1")])).seq as number;
+    const live = await joinViewer(id);
+    const joiners: TestClient[] = [];
+    let last = first;
+    for (let i = 0; i < 16; i++) { // the test room holds 20 connections
+      // Joins land between a batch's commit and the flush that sends it (the room no longer
+      // flushes on a join), half with a cursor (replay), half without (snapshot).
+      const sent = batch(agent, [delta("m1", "p1", `${i} `)]);
+      joiners.push(await connect(id, await token(id, "viewer", `j${i}`), i % 2 ? { cursor: first } : {}));
+      last = (await sent).seq as number;
+    }
+    for (const c of [live, ...joiners]) {
+      const deadline = Date.now() + 5_000;
+      while (heldSeq(c) < last) {
+        if (Date.now() > deadline) throw new Error(`held ${heldSeq(c)} of ${last}: ${JSON.stringify(c.frames).slice(0, 600)}`);
+        await sleep(10);
+      }
+      expect(heldSeq(c)).toBe(last);
+    }
+    await sleep(100); // nothing more arrives late and twice
+    for (const c of [live, ...joiners]) expect(heldSeq(c)).toBe(last);
+  });
+});
