@@ -12,9 +12,11 @@
  *    the Stop within a second included.
  *  - `wrangler proxy`: the same through `wrangler dev`'s proxy (a second workerd that forwards
  *    every request and frame, in front of the Worker's). Everything is asserted except the Stop's
- *    deadline, which is printed and recorded: on this 2-core machine the proxy's own copying of
- *    500 handshakes and their catch-ups costs a few hundred ms more (measured 2026-11-22: Stop
- *    ~0.3–0.9 s direct, ~1.1 s through the proxy), which is a dev-server cost, not the room's.
+ *    deadline, which is printed and recorded: on this 2-core machine (OpenCode streaming takes
+ *    one core) the proxy's own copying of 500 handshakes and their catch-ups adds to the wait
+ *    (measured 2026-11-22 over 10 runs: Stop 0.35–0.99 s direct, 0.85–1.07 s through the proxy;
+ *    before the room's join fixes 3.2–4.0 s through the proxy). That hop is a dev-server cost
+ *    production does not have.
  * STORM_PROFILE=<file>.cpuprofile records a V8 CPU profile of the Worker's isolate through the
  * direct storm (read bench/README.md on profiling).
  */
