@@ -14,9 +14,10 @@
  *    every request and frame, in front of the Worker's). Everything is asserted except the Stop's
  *    deadline, which is printed and recorded: on this 2-core machine (OpenCode streaming takes
  *    one core) the proxy's own copying of 500 handshakes and their catch-ups adds to the wait
- *    (measured 2026-11-22 over 10 runs: Stop 0.35–0.99 s direct, 0.85–1.07 s through the proxy;
- *    before the room's join fixes 3.2–4.0 s through the proxy). That hop is a dev-server cost
- *    production does not have.
+ *    (measured 2026-11-22: Stop 0.34–0.99 s direct in 9 of 12 runs, 1.0–1.7 s in the others,
+ *    which ran beside other people's workerd stacks at load 3+ on 2 cores; 0.49–1.07 s through
+ *    the proxy; before the room's join fixes 3.2–4.0 s through the proxy). That hop is a
+ *    dev-server cost production does not have.
  * STORM_PROFILE=<file>.cpuprofile records a V8 CPU profile of the Worker's isolate through the
  * direct storm (read bench/README.md on profiling).
  */
