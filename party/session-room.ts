@@ -42,9 +42,10 @@ import { PromptQueue } from "./room/queue.ts";
 import { RequestStore } from "./room/requests.ts";
 import { Dedupe } from "./room/dedupe.ts";
 import { RefusedEvent, applyEvent, derivedStatus, type RoomStores } from "./room/apply.ts";
-import { LiveBuffer, eventFrames, flushWindowMs, mergeDeltas } from "./room/fanout.ts";
+import { LiveBuffer, SendBucket, eventFrames, mergeDeltas, sliceCount, sliceOf } from "./room/fanout.ts";
 import { RateLimiter } from "./room/rate.ts";
 import { summaryOf } from "./room/summary.ts";
+import { PresenceRoster } from "./room/presence.ts";
 
 /** What a connection's attachment holds (survives hibernation). */
 export interface ConnState {
@@ -76,8 +77,6 @@ const TAG_PEOPLE = "people";
 export const CLOSE = { notFound: 4404, roomFull: 4429, leaseHeld: 4409, leaseExpired: 4408, archived: 4403, deleted: 4410 } as const;
 /** Agents send batches at the flush rate; they get a much larger bucket than people. */
 const AGENT_RATE_MULTIPLIER = 50;
-/** Presence lists are capped so one frame stays small in a big room; `users` holds the first N. */
-const PRESENCE_MAX_USERS = 200;
 /**
  * Presence frames are debounced: 100 ms in a small room, 2 ms per person in a big one (a presence
  * frame costs one send per person, so during a rejoin storm of N people per-join frames would be
@@ -86,6 +85,8 @@ const PRESENCE_MAX_USERS = 200;
  */
 const PRESENCE_DEBOUNCE_MS = 100;
 const PRESENCE_DEBOUNCE_PER_PERSON_MS = 4;
+/** The live send budget's burst: ~50 ms of sends may go back to back (a quiet room sends at once). */
+const SEND_BURST_SECONDS = 0.05;
 /** Distinct replay ranges kept serialized (a replay is at most ~20k events of merged text). */
 const REPLAY_CACHE_ENTRIES = 4;
 /** The index hears about title/status changes at once and about mere activity at most this often. */
@@ -105,18 +106,28 @@ export class SessionRoom extends Server<Env> {
 
   #ready = false;
   #buffer = new LiveBuffer();
+  #sendBudget: SendBucket;
+  /** Which slice of the audience the next live turn serves (room/fanout.ts `sliceOf`). */
+  #nextSlice = 0;
+  /**
+   * The highest seq each person holds, set by their catch-up and by every live send (memory only,
+   * like the buffer it indexes). A socket missing here was open before this instance started: it
+   * holds `#baseSeq`, because a room only hibernates with nothing left to send.
+   */
+  #heldSeq = new Map<WebSocket, number>();
+  #roster = new PresenceRoster();
+  #baseSeq = 0;
   #flushTimer: ReturnType<typeof setTimeout> | undefined;
   #presenceTimer: ReturnType<typeof setTimeout> | undefined;
   #lobbyLast: { key: string; at: number } | undefined;
   /** The serialized snapshot frame, reused by every joiner until the next change. */
   #snapshotCache: string | undefined;
-  /** People connected at the last flush or presence frame (sizes the flush window and presence debounce). */
-  #peopleAtLastFlush = 0;
   /**
-   * Joiners holding events past the last flush (their catch-up was taken after it): the next
-   * flush sends them only what follows. Memory only: the buffer it refers to is memory only too.
+   * The people's sockets, kept between flushes and dropped on every connect and close: asking the
+   * runtime (`getWebSockets`) builds a fresh array of 1,000 sockets each time, ~5 µs a socket, on
+   * every flush of a big room.
    */
-  #aheadOfFlush = new Map<WebSocket, number>();
+  #peopleSockets: WebSocket[] | undefined;
   /**
    * An upper bound on open connections: the exact count at `counted.at` plus every join since.
    * Counting exactly means `getWebSockets()`, an array of every socket; doing that on every join
@@ -140,6 +151,7 @@ export class SessionRoom extends Server<Env> {
     this.dedupe = new Dedupe(sql, this.limits.rememberBatches);
     this.stores = { meta: this.meta, transcript: this.transcript, queue: this.queue, requests: this.requests };
     this.#peopleRate = new RateLimiter(this.limits.rateFramesPerSecond, this.limits.rateBurst);
+    this.#sendBudget = new SendBucket(this.limits.liveSendsPerSecond, SEND_BURST_SECONDS, Date.now());
     this.#agentRate = new RateLimiter(
       this.limits.rateFramesPerSecond * AGENT_RATE_MULTIPLIER,
       this.limits.rateBurst * AGENT_RATE_MULTIPLIER,
@@ -161,6 +173,7 @@ export class SessionRoom extends Server<Env> {
     migrate(sql);
     if (!this.meta.get("session")) return false;
     this.#ready = true;
+    this.#baseSeq = this.meta.seq();
     this.#reconcileAgent();
     return true;
   }
@@ -201,6 +214,7 @@ export class SessionRoom extends Server<Env> {
       this.meta.set("rawStatus", "idle");
     });
     this.#ready = true;
+    this.#baseSeq = 0;
     await this.scheduleAlarm();
     return session;
   }
@@ -251,67 +265,101 @@ export class SessionRoom extends Server<Env> {
   // ───────────────────────────── live fan-out ─────────────────────────────
 
   #scheduleFlush(): void {
-    if (this.#flushTimer !== undefined) return;
+    if (this.#flushTimer !== undefined || this.#buffer.length === 0) return;
     this.#flushTimer = setTimeout(() => {
       this.#flushTimer = undefined;
-      this.flush();
-    }, this.#flushWindow());
-  }
-
-  /** The live flush window: `flushIntervalMs`, widened with the audience (room/fanout.ts). */
-  #flushWindow(): number {
-    return flushWindowMs(this.limits.flushIntervalMs, this.#peopleAtLastFlush);
+      this.#liveTurn();
+    }, this.#flushWait(Date.now()));
   }
 
   /**
-   * The highest seq every connected person has been sent (or told about by their catch-up): the
-   * live buffer holds exactly the committed events after it, so it needs no state of its own.
+   * How long the live buffer still waits; 0 means the next slice goes now. The oldest event waits
+   * `flushIntervalMs` so a burst of tokens leaves as one frame (unless `flushMaxEvents` are
+   * waiting), and a slice waits for the send budget to cover it.
    */
-  #flushedSeq(): number {
-    const first = this.#buffer.events[0];
-    return first ? first.seq - 1 : this.meta.seq();
+  #flushWait(now: number): number {
+    const oldest = this.#buffer.oldestAt();
+    if (oldest === undefined) return Number.POSITIVE_INFINITY;
+    const people = this.#people().length;
+    const gather = this.#buffer.length >= this.limits.flushMaxEvents ? 0 : oldest + this.limits.flushIntervalMs - now;
+    const budget = this.#sendBudget.waitFor(Math.ceil(people / sliceCount(people)), now);
+    return Math.max(0, gather, budget);
   }
 
-  /**
-   * Sends the buffered events to every person (not the agent), each frame serialized once.
-   * Joiners that already hold some of them (a snapshot taken after the last flush, see
-   * `#aheadOfFlush`) get the same events filtered past what they hold, serialized once per
-   * distinct starting point.
-   */
+  #people(): WebSocket[] {
+    return (this.#peopleSockets ??= this.ctx.getWebSockets(TAG_PEOPLE));
+  }
+
+  #held(ws: WebSocket): number {
+    return this.#heldSeq.get(ws) ?? this.#baseSeq;
+  }
+
+  /** One turn of live delivery: the next slice of the audience gets what it lacks. */
+  #liveTurn(): void {
+    const people = this.#people();
+    const count = sliceCount(people.length);
+    const slice = count === 1 ? people : sliceOf(people, this.#nextSlice++ % count, count);
+    this.#deliver(slice);
+    this.#scheduleFlush();
+  }
+
+  /** Sends every buffered event to every person now, whatever the budget (RPCs, archiving, delete). */
   flush(): void {
     if (this.#flushTimer !== undefined) {
       clearTimeout(this.#flushTimer);
       this.#flushTimer = undefined;
     }
-    const events = this.#buffer.take();
-    const ahead = this.#aheadOfFlush;
-    this.#aheadOfFlush = new Map();
-    if (events.length === 0) return;
-    const last = events[events.length - 1]!.seq;
-    const frames = eventFrames(mergeDeltas(events), this.limits.maxOutgoingFrameBytes, false);
-    const partial = new Map<number, string[]>();
-    const people = this.ctx.getWebSockets(TAG_PEOPLE);
-    this.#peopleAtLastFlush = people.length;
-    for (const ws of people) {
-      let out = frames;
-      const holds = ahead.get(ws);
-      if (holds !== undefined) {
-        if (holds >= last) continue;
-        let p = partial.get(holds);
-        if (!p) {
-          p = eventFrames(mergeDeltas(events.filter((e) => e.seq > holds)), this.limits.maxOutgoingFrameBytes, false);
-          partial.set(holds, p);
-        }
-        out = p;
+    this.#deliver(this.#people());
+  }
+
+  /**
+   * Sends these sockets the buffered events they do not hold yet, then drops from the buffer what
+   * every person holds. Sockets that hold the same seq (a whole slice, normally) share frames
+   * serialized once; a joiner whose catch-up went further gets only what follows it.
+   */
+  #deliver(sockets: readonly WebSocket[]): void {
+    const last = this.#buffer.lastSeq();
+    if (last === undefined) return;
+    const framesFrom = new Map<number, string[]>();
+    let sends = 0;
+    for (const ws of sockets) {
+      const held = this.#held(ws);
+      if (held >= last) continue;
+      let frames = framesFrom.get(held);
+      if (!frames) {
+        frames = this.#framesAfter(held, last);
+        framesFrom.set(held, frames);
       }
-      for (const f of out) {
+      for (const f of frames) {
         try {
           ws.send(f);
         } catch {
           // A socket closing under us; its close handler cleans up.
         }
       }
+      this.#heldSeq.set(ws, last);
+      sends++;
     }
+    if (sends) this.#sendBudget.spend(sends, Date.now());
+    this.#trimBuffer();
+  }
+
+  /** Live frames for (held, last]: from the buffer, or from the log if the buffer no longer has them. */
+  #framesAfter(held: number, last: number): string[] {
+    const buffered = this.#buffer.after(held);
+    // Not reachable while the buffer is trimmed by what everyone holds; the log is the safe answer.
+    const events = buffered ?? (this.log.canReplayFrom(held, last) ? this.log.readMerged(held, last) : undefined);
+    if (!events) throw new Error(`live buffer and log both lack events after ${held}`);
+    return eventFrames(mergeDeltas(events), this.limits.maxOutgoingFrameBytes, false);
+  }
+
+  /** Drops what every person holds; with nobody listening that is everything (joiners read the log). */
+  #trimBuffer(): void {
+    const people = this.#people();
+    if (people.length === 0) return this.#buffer.clear();
+    let min = Number.POSITIVE_INFINITY;
+    for (const ws of people) min = Math.min(min, this.#held(ws));
+    this.#buffer.trimThrough(min);
   }
 
   // ───────────────────────────── connections ─────────────────────────────
@@ -331,6 +379,8 @@ export class SessionRoom extends Server<Env> {
   }
 
   #onConnect(conn: Connection<ConnState>, ctx: ConnectionContext): void {
+    // partyserver accepted the socket just before calling us: it is in `getWebSockets` from now.
+    this.#peopleSockets = undefined;
     if (!this.#open()) {
       conn.close(CLOSE.notFound, "no such session");
       return;
@@ -348,6 +398,7 @@ export class SessionRoom extends Server<Env> {
       return;
     }
     conn.setState({ role: role.data, name });
+    this.#roster.set({ id: conn.id, name, role: role.data });
     if (role.data === "agent") {
       const runner = new URL(ctx.request.url).searchParams.get("runner");
       this.#agentJoin(conn, runner && runner.length <= 128 ? runner : undefined);
@@ -379,10 +430,9 @@ export class SessionRoom extends Server<Env> {
   /**
    * Replay or snapshot, to this joiner only, up to the room's current seq. A join never flushes
    * the live buffer: in a rejoin storm that turned every join into a send to every person (500
-   * joins × 500 people). The joiner is already in the broadcast set, so when its catch-up reaches
-   * past the last flush it is remembered in `#aheadOfFlush` and the next flush sends it only the
-   * events after its catch-up. Every event reaches it exactly once and in order: the catch-up is
-   * sent here, synchronously, before any later flush can run.
+   * joins × 500 people). The joiner is already in the broadcast set; its catch-up's seq is recorded
+   * in `#heldSeq`, so live turns send it only the events after it. Every event reaches it exactly
+   * once and in order: the catch-up is sent here, synchronously, before any live turn can run.
    */
   #catchUp(conn: Connection<ConnState>, cursor: number | undefined): void {
     const seq = this.meta.seq();
@@ -401,8 +451,7 @@ export class SessionRoom extends Server<Env> {
 
   /** This connection holds every event up to `seq`: the next flush skips those. */
   #holds(conn: WebSocket, seq: number): void {
-    if (seq > this.#flushedSeq()) this.#aheadOfFlush.set(conn, seq);
-    else this.#aheadOfFlush.delete(conn);
+    this.#heldSeq.set(conn, seq);
   }
 
   /**
@@ -461,7 +510,9 @@ export class SessionRoom extends Server<Env> {
 
   override onClose(conn: Connection<ConnState>): void {
     try {
-      this.#aheadOfFlush.delete(conn);
+      this.#peopleSockets = undefined;
+      this.#heldSeq.delete(conn);
+      this.#roster.remove(conn.id);
       this.#peopleRate.forget(conn.id);
       this.#agentRate.forget(conn.id);
       if (!this.#ready) return;
@@ -526,7 +577,11 @@ export class SessionRoom extends Server<Env> {
       sendError(conn, "internal", "the room could not process this frame; nothing changed", ref);
     } finally {
       // The timer alone can starve under a continuous stream of frames; flush from here too.
-      if (this.#buffer.due(Date.now(), this.#flushWindow(), this.limits.flushMaxEvents)) this.flush();
+      if (this.#buffer.length > 0 && this.#flushWait(Date.now()) === 0) {
+        if (this.#flushTimer !== undefined) clearTimeout(this.#flushTimer);
+        this.#flushTimer = undefined;
+        this.#liveTurn();
+      }
     }
   }
 
@@ -633,25 +688,34 @@ export class SessionRoom extends Server<Env> {
       } catch (e) {
         console.error("presence failed", e);
       }
-    }, Math.max(PRESENCE_DEBOUNCE_MS, this.#peopleAtLastFlush * PRESENCE_DEBOUNCE_PER_PERSON_MS));
+    }, Math.max(PRESENCE_DEBOUNCE_MS, this.#people().length * PRESENCE_DEBOUNCE_PER_PERSON_MS));
   }
 
-  /** Built from the connections' attachments, so it is right after hibernation too. */
-  presenceUsers(): PresenceUser[] {
-    const users: PresenceUser[] = [];
+  /** A person started or stopped typing: kept in their attachment (durable) and in the roster. */
+  setTyping(conn: Connection<ConnState>, typing: boolean): void {
+    const st: ConnState = { ...conn.state!, typing };
+    conn.setState(st);
+    this.#roster.set({ id: conn.id, name: st.name, role: st.role, ...(typing ? { typing: true } : {}) });
+    this.schedulePresence();
+  }
+
+  /** Everyone connected; after hibernation rebuilt once from the connections' attachments. */
+  presence(): { users: PresenceUser[]; total: number } {
+    this.#roster.ensure(() => this.#presenceFromAttachments());
+    return this.#roster.frame();
+  }
+
+  *#presenceFromAttachments(): Iterable<PresenceUser> {
     for (const c of this.getConnections<ConnState>()) {
       const st = c.state;
-      if (!st) continue;
-      users.push({ id: c.id, name: st.name, role: st.role, ...(st.typing ? { typing: true } : {}) });
-      if (users.length >= PRESENCE_MAX_USERS) break;
+      if (st) yield { id: c.id, name: st.name, role: st.role, ...(st.typing ? { typing: true } : {}) };
     }
-    return users;
   }
 
+  /** One presence frame to everyone; its sends count against the live send budget. */
   #broadcastPresence(): void {
-    const frame = JSON.stringify({ type: "presence", users: this.presenceUsers() } satisfies ServerFrame);
-    const people = this.ctx.getWebSockets(TAG_PEOPLE);
-    this.#peopleAtLastFlush = people.length;
+    const frame = JSON.stringify({ type: "presence", ...this.presence() } satisfies ServerFrame);
+    const people = this.#people();
     for (const ws of people) {
       try {
         ws.send(frame);
@@ -659,6 +723,7 @@ export class SessionRoom extends Server<Env> {
         // closing
       }
     }
+    this.#sendBudget.spend(people.length, Date.now());
   }
 
   // ───────────────────────────── the index ─────────────────────────────
@@ -767,7 +832,9 @@ export class SessionRoom extends Server<Env> {
     this.#ready = false;
     this.#snapshotCache = undefined;
     this.#replayCache.clear();
-    this.#aheadOfFlush.clear();
+    this.#heldSeq.clear();
+    this.#buffer.clear();
+    this.#roster.clear();
     this.meta.invalidate();
     this.log.reset();
   }

@@ -29,6 +29,13 @@ export const DEFAULT_LIMITS = {
    * handler once the buffer is this old, so a busy socket cannot starve the timer.
    */
   flushIntervalMs: 16,
+  /**
+   * Socket sends per second the live fan-out aims to stay under. Each send costs the room's
+   * thread ~40–50 µs in workerd (measured on a 2-core machine: its pump, its promise, a syscall),
+   * so a flush to 1,000 viewers takes ~45 ms; flushes are spaced so that sends × cost leaves the
+   * thread about half free for the agent's frames and joiners. Raise it on faster machines.
+   */
+  liveSendsPerSecond: 12_500,
   /** Flush early once this many events are buffered. */
   flushMaxEvents: 100,
   /** A part field longer than this is stored in chunks and sent truncated, with a marker. */

@@ -361,7 +361,11 @@ export const ServerFrameSchema = z.discriminatedUnion("type", [
     messages: z.array(MessageWithPartsSchema),
     hasMore: z.boolean(),
   }),
-  z.object({ type: z.literal("presence"), users: z.array(PresenceUserSchema) }),
+  /**
+   * `users` lists at most 50 people (typists and those who can act first); `total` counts every
+   * connection, agent included. Older rooms sent no `total`: then it is `users.length`.
+   */
+  z.object({ type: z.literal("presence"), users: z.array(PresenceUserSchema), total: z.number().int().nonnegative().optional() }),
   /** `duplicate`: an idempotent command (a prompt id) seen before; nothing changed. */
   z.object({ type: z.literal("ack"), ref: z.string().optional(), command: z.string(), duplicate: z.boolean().optional() }),
   z.object({ type: z.literal("error"), code: ErrorCodeSchema, message: z.string(), ref: z.string().optional() }),

@@ -428,6 +428,18 @@ describe("RoomClient: presence, raw frames, validation", () => {
     expect(seen.at(-1)).toBe(2);
   });
 
+  it("a big room's presence lists some and counts everyone", async () => {
+    const c = client();
+    const totals: number[] = [];
+    c.onPresence((_users, _you, total) => totals.push(total));
+    const ws = await socket(1);
+    joinWithSnapshot(ws, snap(0));
+    ws.receive({ type: "presence", users: [you], total: 1_204 });
+    expect(c.presence).toHaveLength(1);
+    expect(c.presenceTotal).toBe(1_204);
+    expect(totals.at(-1)).toBe(1_204);
+  });
+
   it("hands frames it does not handle (the runner's agent.*) to onFrame", async () => {
     const c = client();
     const frames: string[] = [];

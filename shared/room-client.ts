@@ -193,6 +193,8 @@ export class RoomClient {
   you: PresenceUser | null = null;
   /** Everyone connected, as of the last presence frame. */
   presence: PresenceUser[] = [];
+  /** How many are connected, listed or not (a big room's presence frame lists only some). */
+  presenceTotal = 0;
   readonly stats: RoomClientStats = { frames: 0, events: 0, skippedEvents: 0, snapshots: 0, gaps: 0, resyncs: 0, opens: 0 };
 
   private readonly opts: RoomClientOptions;
@@ -212,7 +214,7 @@ export class RoomClient {
   private readonly changeEvents = new Emitter<[TranscriptChanges, Transcript]>();
   private readonly stateEvents = new Emitter<[ConnectionState]>();
   private readonly errorEvents = new Emitter<[RoomError]>();
-  private readonly presenceEvents = new Emitter<[PresenceUser[], PresenceUser | null]>();
+  private readonly presenceEvents = new Emitter<[PresenceUser[], PresenceUser | null, number]>();
   private readonly frameEvents = new Emitter<[{ type: string } & Record<string, unknown>]>();
 
   constructor(opts: RoomClientOptions) {
@@ -265,7 +267,7 @@ export class RoomClient {
     return this.errorEvents.on(fn);
   }
 
-  onPresence(fn: (users: PresenceUser[], you: PresenceUser | null) => void): () => void {
+  onPresence(fn: (users: PresenceUser[], you: PresenceUser | null, total: number) => void): () => void {
     return this.presenceEvents.on(fn);
   }
 
@@ -605,7 +607,7 @@ export class RoomClient {
         // A replay needs state to replay onto; and a room behind our cursor lost or replaced
         // history (restored storage, a recreated session): start over from its snapshot.
         if (f.catchup === "replay" && (!t.session || f.seq < t.lastSeq)) this.requestResync();
-        this.presenceEvents.emit(this.presence, this.you);
+        this.presenceEvents.emit(this.presence, this.you, this.presenceTotal);
         return;
       case "snapshot":
         t.loadSnapshot(f.snapshot);
@@ -646,7 +648,8 @@ export class RoomClient {
         return;
       case "presence":
         this.presence = f.users;
-        this.presenceEvents.emit(this.presence, this.you);
+        this.presenceTotal = f.total ?? f.users.length;
+        this.presenceEvents.emit(this.presence, this.you, this.presenceTotal);
         return;
       case "ack":
         this.settle(f.ref, true, f);

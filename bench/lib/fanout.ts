@@ -275,6 +275,11 @@ export async function runFanout(room: FanoutRoom, opts: FanoutOptions): Promise<
     frames += v.frames;
     bytes += v.bytes;
   }
+  if (process.env.FANOUT_DUMP) {
+    const rows: string[] = [];
+    for (let i = 0; i < count; i += Math.max(1, Math.floor(count / 40))) rows.push(`${i}:${worst[i]!.toFixed(0)}`);
+    console.log("worst by delta:", rows.join(" "), "lag p99", (eld.percentile(99) / 1e6).toFixed(1), "lag max", (eld.max / 1e6).toFixed(1), "sendLag p99", sendLag.quantile(0.99).toFixed(1));
+  }
   await agent.close();
   await closeAll(viewers.map((v) => v.ws));
   return {

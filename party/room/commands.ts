@@ -28,7 +28,7 @@ export interface CommandHost {
   sendSnapshot(conn: WebSocket): void;
   agentConnection(): WebSocket | undefined;
   maybeDispatch(): void;
-  schedulePresence(): void;
+  setTyping(conn: Connection<ConnState>, typing: boolean): void;
 }
 
 export function handleClientFrame(room: CommandHost, conn: Connection<ConnState>, st: ConnState, f: ClientFrame, now: number): void {
@@ -99,10 +99,8 @@ export function handleClientFrame(room: CommandHost, conn: Connection<ConnState>
     }
     case "resync":
       return room.sendSnapshot(conn);
-    case "typing": {
-      conn.setState({ ...st, typing: f.typing });
-      return room.schedulePresence();
-    }
+    case "typing":
+      return room.setTyping(conn, f.typing);
   }
 }
 

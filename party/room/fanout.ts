@@ -71,37 +71,113 @@ export function eventFrames(events: readonly RoomEvent[], maxFrameBytes: number,
 }
 
 /**
- * Socket sends per second the room aims to stay under (measured capacity on local workerd: about
- * 25–43k/s). With few viewers the flush window is `flushIntervalMs`; with many it widens so that
- * flushes × viewers stays within budget: 1,000 viewers → one flush per 40 ms instead of per 16 ms,
- * where back-to-back send loops would otherwise queue every frame behind the last.
+ * People per slice of a live flush. A flush to 1,000 sockets takes the room ~45 ms (each send
+ * costs workerd ~40–50 µs: its pump, a promise, a syscall), and the last socket of the loop waits
+ * all of it. A big audience is therefore served in slices, one slice per turn, each slice getting
+ * everything it has not had yet: a viewer waits for its slice's turn plus ~250 sends, not 1,000.
  */
-export const SEND_BUDGET_PER_SECOND = 25_000;
+export const SLICE_PEOPLE = 250;
 
-export function flushWindowMs(baseMs: number, viewers: number, budget = SEND_BUDGET_PER_SECOND): number {
-  return Math.max(baseMs, Math.ceil((viewers * 1000) / budget));
+/** How many slices an audience is served in (1 up to `SLICE_PEOPLE`). */
+export function sliceCount(people: number): number {
+  return Math.max(1, Math.ceil(people / SLICE_PEOPLE));
 }
 
-/** The buffer of committed-but-unsent live events. */
+/** The sockets of slice `k` (of `count`): every `count`-th one, so slices stay even as people come and go. */
+export function sliceOf<T>(people: readonly T[], k: number, count: number): T[] {
+  const out: T[] = [];
+  for (let i = k % count; i < people.length; i += count) out.push(people[i]!);
+  return out;
+}
+
+/**
+ * The committed-but-unsent live events, with when each arrived. Events stay until every person
+ * holds them (`trimThrough`): with slices, some people have an event while others wait their turn.
+ */
 export class LiveBuffer {
-  events: RoomEvent[] = [];
-  /** When the oldest buffered event arrived (ms), 0 when empty. */
-  since = 0;
+  #events: RoomEvent[] = [];
+  #arrived: number[] = [];
+
+  get length(): number {
+    return this.#events.length;
+  }
+
+  /** When the oldest event still buffered arrived (ms); undefined when empty. */
+  oldestAt(): number | undefined {
+    return this.#arrived[0];
+  }
+
+  /** The seq of the newest buffered event; undefined when empty. */
+  lastSeq(): number | undefined {
+    return this.#events.at(-1)?.seq;
+  }
 
   push(e: RoomEvent, now: number): void {
-    if (this.events.length === 0) this.since = now;
-    this.events.push(e);
+    this.#events.push(e);
+    this.#arrived.push(now);
   }
 
-  /** Should the message handler flush now instead of waiting for the timer? */
-  due(now: number, windowMs: number, maxEvents: number): boolean {
-    return this.events.length > 0 && (now - this.since >= windowMs || this.events.length >= maxEvents);
+  /**
+   * The buffered events after `seq`, or undefined when some of them are no longer buffered (the
+   * caller then reads the log). Seqs in the buffer are contiguous, so this is an index.
+   */
+  after(seq: number): RoomEvent[] | undefined {
+    const first = this.#events[0];
+    if (!first) return [];
+    if (seq < first.seq - 1) return undefined;
+    return this.#events.slice(seq - first.seq + 1);
   }
 
-  take(): RoomEvent[] {
-    const out = this.events;
-    this.events = [];
-    this.since = 0;
-    return out;
+  /** Drops the events every person holds (seq ≤ `seq`). */
+  trimThrough(seq: number): void {
+    const first = this.#events[0];
+    if (!first || seq < first.seq) return;
+    const n = Math.min(this.#events.length, seq - first.seq + 1);
+    this.#events.splice(0, n);
+    this.#arrived.splice(0, n);
+  }
+
+  clear(): void {
+    this.#events = [];
+    this.#arrived = [];
+  }
+}
+
+/**
+ * Sends per second the live fan-out may spend, as a token bucket: a quiet room sends at once
+ * (the bucket is full), a busy big room is held to `perSecond` (the `liveSendsPerSecond` limit),
+ * which leaves the room's thread time for the agent's frames and for joiners.
+ */
+export class SendBucket {
+  #tokens: number;
+  #at: number;
+  readonly #cap: number;
+  readonly perSecond: number;
+
+  /** `burstSeconds`: how many seconds' worth of sends may go back to back. */
+  constructor(perSecond: number, burstSeconds = 0.05, now = 0) {
+    this.perSecond = perSecond;
+    this.#cap = Math.max(1, perSecond * burstSeconds);
+    this.#tokens = this.#cap;
+    this.#at = now;
+  }
+
+  #refill(now: number): void {
+    if (now > this.#at) {
+      this.#tokens = Math.min(this.#cap, this.#tokens + ((now - this.#at) * this.perSecond) / 1000);
+      this.#at = now;
+    }
+  }
+
+  /** Milliseconds until `sends` may go (0: now). More than the burst waits for a full bucket. */
+  waitFor(sends: number, now: number): number {
+    this.#refill(now);
+    const need = Math.min(sends, this.#cap);
+    return this.#tokens >= need ? 0 : Math.ceil(((need - this.#tokens) * 1000) / this.perSecond);
+  }
+
+  spend(sends: number, now: number): void {
+    this.#refill(now);
+    this.#tokens -= sends;
   }
 }

@@ -94,8 +94,9 @@ describe("connections", () => {
     const stub = ns().getByName(id);
     await evictDurableObject(stub, { webSockets: "hibernate" });
     // A new instance: ask it who is here.
-    const users = await runInDurableObject(stub, (room: SessionRoom) => room.presenceUsers());
+    const { users, total } = await runInDurableObject(stub, (room: SessionRoom) => room.presence());
     expect(users.map((u) => `${u.name}:${u.role}`).sort()).toEqual(["Ann:viewer", "Bob:driver"]);
+    expect(total).toBe(2);
     // The hibernated sockets still work.
     expect(await b.request({ type: "prompt", ref: "p", id: "after-wake", text: "hello" })).toMatchObject({ type: "ack" });
   });

@@ -7,7 +7,7 @@ import type { SessionRoom } from "../session-room.ts";
 import type { RoomEvent, RoomEventBody } from "../../shared/protocol.ts";
 import { migrate } from "./migrations.ts";
 import { EventLog } from "./log.ts";
-import { eventFrames, flushWindowMs, mergeDeltas } from "./fanout.ts";
+import { LiveBuffer, SLICE_PEOPLE, SendBucket, eventFrames, mergeDeltas, sliceCount, sliceOf } from "./fanout.ts";
 
 const ns = () => (env as unknown as Env).SessionRoom;
 const d = (partID: string, delta: string, field = "text"): RoomEventBody => ({ type: "part.delta", messageID: "m", partID, field, delta });
@@ -88,13 +88,56 @@ describe("framing", () => {
     for (const s of eventFrames(events, 1200, false)) expect(s.length).toBeLessThanOrEqual(1200);
   });
 
-  it("the flush window widens with the audience to stay within the send budget", () => {
-    expect(flushWindowMs(16, 0)).toBe(16);
-    expect(flushWindowMs(16, 100)).toBe(16);
-    expect(flushWindowMs(16, 500)).toBe(20);
-    expect(flushWindowMs(16, 1000)).toBe(40);
-    // flushes per second × viewers never exceeds the budget
-    for (const v of [1, 10, 400, 1000, 2000]) expect((1000 / flushWindowMs(16, v)) * v).toBeLessThanOrEqual(25_000);
+  it("a big audience is served in even slices that together hold everyone once", () => {
+    expect(sliceCount(0)).toBe(1);
+    expect(sliceCount(SLICE_PEOPLE)).toBe(1);
+    expect(sliceCount(SLICE_PEOPLE + 1)).toBe(2);
+    expect(sliceCount(1000)).toBe(4);
+    const people = Array.from({ length: 1003 }, (_, i) => i);
+    const slices = [0, 1, 2, 3].map((k) => sliceOf(people, k, 4));
+    expect(slices.map((s) => s.length)).toEqual([251, 251, 251, 250]);
+    expect(slices.flat().sort((a, b) => a - b)).toEqual(people);
+  });
+
+  it("the send budget lets a quiet room send at once and holds a busy one to its rate", () => {
+    const b = new SendBucket(10_000, 0.05, 0); // burst 500 sends
+    expect(b.waitFor(250, 0)).toBe(0);
+    b.spend(250, 0);
+    expect(b.waitFor(250, 0)).toBe(0);
+    b.spend(250, 0);
+    expect(b.waitFor(250, 0)).toBe(25); // 250 sends at 10/ms
+    expect(b.waitFor(250, 25)).toBe(0);
+    // more than the burst waits for a full bucket, then goes into debt
+    expect(b.waitFor(2_000, 25)).toBe(25);
+    b.spend(2_000, 50);
+    expect(b.waitFor(1, 50)).toBe(151);
+    // over any long stretch, sends stay within the rate
+    const c = new SendBucket(10_000, 0.05, 0);
+    let t = 0;
+    let sent = 0;
+    while (t < 1_000) {
+      t += c.waitFor(250, t);
+      c.spend(250, t);
+      sent += 250;
+      t += 1;
+    }
+    expect(sent).toBeLessThanOrEqual(10_000 + 500 + 250);
+  });
+
+  it("the live buffer hands out what a person lacks and keeps what someone still lacks", () => {
+    const buf = new LiveBuffer();
+    for (let seq = 11; seq <= 15; seq++) buf.push({ ...(d("a", String(seq)) as object), seq, ts: 0 } as RoomEvent, seq * 10);
+    expect(buf.after(10)!.map((e) => e.seq)).toEqual([11, 12, 13, 14, 15]);
+    expect(buf.after(13)!.map((e) => e.seq)).toEqual([14, 15]);
+    expect(buf.after(15)).toEqual([]);
+    expect(buf.after(9)).toBeUndefined(); // seq 10 is not buffered: the caller reads the log
+    buf.trimThrough(12);
+    expect(buf.oldestAt()).toBe(130);
+    expect(buf.after(12)!.map((e) => e.seq)).toEqual([13, 14, 15]);
+    expect(buf.after(11)).toBeUndefined();
+    buf.trimThrough(99);
+    expect(buf.length).toBe(0);
+    expect(buf.lastSeq()).toBeUndefined();
   });
 
   it("a merged event's frame starts at its fromSeq", () => {

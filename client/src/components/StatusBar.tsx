@@ -69,8 +69,11 @@ function initials(name: string): string {
   return (parts.length > 1 ? parts[0]![0]! + parts[1]![0]! : name.slice(0, 2)).toUpperCase();
 }
 
-export function PresenceList(props: { users: readonly PresenceUser[]; youId?: string }): JSX.Element {
+/** `total`: everyone connected; a big room lists only some of them in `users`. */
+export function PresenceList(props: { users: readonly PresenceUser[]; total?: number; youId?: string }): JSX.Element {
   const people = () => props.users.filter((u) => u.role !== "agent");
+  const unlisted = () => Math.max(0, (props.total ?? props.users.length) - props.users.length);
+  const more = () => people().length - 8 + unlisted();
   const typing = () => people().filter((u) => u.typing && u.id !== props.youId);
   return (
     <div class="presence" aria-label="People here">
@@ -86,8 +89,8 @@ export function PresenceList(props: { users: readonly PresenceUser[]; youId?: st
             </li>
           )}
         </For>
-        <Show when={people().length > 8}>
-          <li class="avatar more">+{people().length - 8}</li>
+        <Show when={more() > 0}>
+          <li class="avatar more" title={`${more()} more here`}>+{more()}</li>
         </Show>
       </ul>
       <Show when={typing().length > 0}>

@@ -176,4 +176,11 @@ describe("status", () => {
     expect(container.textContent).toContain("Vic is typing");
     expect(container.textContent).not.toContain("runner");
   });
+
+  it("presence counts the people a big room does not list", () => {
+    const users = Array.from({ length: 10 }, (_, i) => ({ id: `c${i}`, name: `Person ${i}`, role: "viewer" as const }));
+    const { container } = render(() => <PresenceList users={users} total={1_000} />);
+    expect(container.querySelectorAll(".avatar:not(.more)")).toHaveLength(8);
+    expect(container.querySelector(".avatar.more")!.textContent).toBe("+992");
+  });
 });

@@ -68,9 +68,10 @@ export function createRoomStore(sessionId: string, token: string, host: string =
     if (s.status === "open" && !room.ready && performance.getEntriesByName("agentroom:socket-open").length === 0) performance.mark("agentroom:socket-open");
     set("connection", connectionView(s));
   });
-  const offPresence = client.onPresence((users, you) =>
+  const offPresence = client.onPresence((users, you, total) =>
     batch(() => {
       set("presence", reconcile(users.slice(), { key: "id" }));
+      set("presenceTotal", total);
       set("you", you ? reconcile(you) : null);
     }),
   );

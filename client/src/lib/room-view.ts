@@ -50,6 +50,8 @@ export interface RoomView {
   todos: Todo[];
   diff: FileDiff[];
   presence: PresenceUser[];
+  /** Everyone connected, listed in `presence` or not. */
+  presenceTotal: number;
   notices: Notice[];
   /** Stop was pressed and the room has not yet reported the agent idle. */
   stopping: boolean;
@@ -71,6 +73,7 @@ export const emptyRoomView = (): RoomView => ({
   todos: [],
   diff: [],
   presence: [],
+  presenceTotal: 0,
   notices: [],
   stopping: false,
   ready: false,

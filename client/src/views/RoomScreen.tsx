@@ -85,7 +85,7 @@ export function RoomScreen(props: {
             <AgentBadge session={props.room.session} />
             <ConnectionBadge connection={props.room.connection} />
             <Show when={!props.chromeless}>
-              <PresenceList users={props.room.presence} youId={props.room.you?.id} />
+              <PresenceList users={props.room.presence} total={props.room.presenceTotal} youId={props.room.you?.id} />
               <button type="button" class="btn small side-toggle" aria-expanded={sideOpen()} onClick={() => setSideOpen(!sideOpen())}>
                 Changes{props.room.diff.length ? ` (${props.room.diff.length})` : ""}
               </button>
