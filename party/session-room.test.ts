@@ -17,7 +17,7 @@ import {
   type TestClient,
 } from "./test-helpers.ts";
 
-type Snap = { snapshot: { seq: number; messages: { info: { id: string }; parts: { id: string; text?: string }[] }[]; queue: { id: string; state: string }[]; permissions: { id: string }[]; session: { mode: string; agentOnline: boolean } } };
+type Snap = { snapshot: { seq: number; messages: { info: { id: string }; parts: { id: string; text?: string }[] }[]; queue: { id: string; state: string }[]; permissions: { id: string }[]; session: { mode: string; agentOnline: boolean; lastError?: string } } };
 
 async function joinViewer(id: string, role: "viewer" | "driver" | "owner" = "viewer", cursor?: number): Promise<TestClient> {
   const c = await connect(id, await token(id, role, `${role}-1`), { cursor });
@@ -137,6 +137,30 @@ describe("agent batches", () => {
     const after = await snapshotOf(id);
     expect(after.seq).toBe(before.seq);
     expect(after.messages[0]!.parts[0]!.text).toBe("abc");
+  });
+
+  it("a turn's error stays until the next turn starts", async () => {
+    const { id } = await createSession();
+    const agent = await connectAgent(id);
+    await batch(agent, [{ type: "status", status: "busy" }, { type: "session.error", error: "provider exploded" }, { type: "status", status: "idle" }]);
+    expect((await snapshotOf(id)).session.lastError).toBe("provider exploded");
+    await batch(agent, [{ type: "status", status: "busy" }]);
+    expect((await snapshotOf(id)).session.lastError).toBeUndefined();
+  });
+
+  it("deltas keep streaming into the right part when a batch that created one rolled back", async () => {
+    const { id } = await createSession();
+    const agent = await connectAgent(id);
+    await batch(agent, [msg("m1"), textPart("m1", "p1", "a"), delta("m1", "p1", "b")]);
+    // A delta to a new part, then a bad event: the whole batch rolls back, the new part too.
+    agent.send({ type: "agent.batch", batchId: "doomed-part", events: [{ body: delta("m1", "p2", "x") }, { body: { type: "part.delta", partID: 3 } }] });
+    await agent.waitFor((f) => f.type === "error" && f.ref === "doomed-part");
+    await batch(agent, [delta("m1", "p2", "y")]);
+    const parts = (await snapshotOf(id)).messages[0]!.parts;
+    expect(parts.map((p) => [p.id, p.text])).toEqual([
+      ["p1", "ab"],
+      ["p2", "y"],
+    ]);
   });
 
   it("a batch id reused for different content (a restarted runner's counter) is applied, not dropped", async () => {

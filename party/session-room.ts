@@ -246,6 +246,7 @@ export class SessionRoom extends Server<Env> {
       // Rolled back: drop caches that may hold values written inside the transaction.
       this.meta.invalidate();
       this.log.reset();
+      this.transcript.forget();
       throw e;
     }
     if (events.length === 0) return events;
@@ -837,6 +838,7 @@ export class SessionRoom extends Server<Env> {
     this.#roster.clear();
     this.meta.invalidate();
     this.log.reset();
+    this.transcript.forget();
   }
 }
 

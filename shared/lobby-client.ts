@@ -3,7 +3,7 @@
  * full list on connect and then each change. Same reconnecting connection and jittered backoff
  * as the room client; a reconnect simply gets the full list again (it is small and bounded).
  */
-import type { LobbyFrame, SessionSummary } from "./protocol.ts";
+import { LobbyFrameSchema, type LobbyFrame, type SessionSummary } from "./protocol.ts";
 import type { BackoffOptions } from "./backoff.ts";
 import {
   Connection,
@@ -155,7 +155,10 @@ export class LobbyClient {
   private onFrame(data: string): void {
     let f: LobbyFrame;
     try {
-      f = JSON.parse(data) as LobbyFrame;
+      // A frame that is not a lobby frame (a newer room's, a broken proxy's) changes nothing.
+      const parsed = LobbyFrameSchema.safeParse(JSON.parse(data));
+      if (!parsed.success) return;
+      f = parsed.data;
     } catch {
       return;
     }

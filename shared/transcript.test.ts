@@ -309,6 +309,18 @@ describe("Transcript: session, queue and requests", () => {
     expect(t.statusDetail).toEqual({ message: "rate limited", attempt: 2 });
   });
 
+  it("a turn's error stays through idle and goes when the next turn starts", () => {
+    const t = fresh();
+    t.applyBatch(1, 3, seqd(1, [
+      { type: "status", status: "busy" },
+      { type: "session.error", error: "provider exploded" },
+      { type: "status", status: "idle" },
+    ]));
+    expect(t.session?.lastError).toBe("provider exploded");
+    t.applyEvent({ type: "status", status: "busy", seq: 4, ts: 4 });
+    expect(t.session?.lastError).toBeUndefined();
+  });
+
   it("replaces the session object on change so consumers can compare by identity", () => {
     const t = fresh();
     const before = t.session;

@@ -391,8 +391,12 @@ export class Transcript {
         this.rawStatus = ev.status;
         this.statusDetail = { message: ev.message, attempt: ev.attempt };
         if (ev.status === "idle") this.lastStop = null;
-        // `lastError` stays until the next `session.error` replaces it, as in the room's state.
-        this.patchSession(noPatch);
+        // `lastError` stays until the next turn starts, as in the room's state (party/room/apply.ts).
+        if (ev.status === "busy") {
+          this.patchSession((s) => {
+            delete s.lastError;
+          });
+        } else this.patchSession(noPatch);
         return;
       }
       case "session.error":

@@ -248,6 +248,42 @@ describe("a room in the browser", () => {
     expect(await viewer.page.evaluate(() => (window as unknown as { __noReload?: boolean }).__noReload)).toBe(true);
   });
 
+  it("keeps a prompt typed offline on screen and through a closed tab, and runs it once", async () => {
+    const s = await newSession("Offline prompt");
+    const url = `${stack.worker.url}/s/${s.id}#token=${await s.token("driver", "Dana")}`;
+    const first = await open(url);
+    await first.page.waitForFunction(() => (window as unknown as { __agentroom: RoomHandle }).__agentroom.room.connection.kind === "open");
+    await first.context.setOffline(true);
+    await first.page.waitForSelector('[data-connection="offline"], [data-connection="reconnecting"]', { timeout: 10_000 });
+
+    const text = "typed while offline: say hello";
+    await first.page.fill(".composer-input", text);
+    await first.page.keyboard.press("Enter");
+    // Not lost from view: listed as not sent yet.
+    const unsent = first.page.locator(".queue-item.unsent");
+    await unsent.waitFor();
+    expect(await unsent.textContent()).toContain(text);
+    expect(await unsent.textContent()).toContain("not sent yet");
+    await screenshot(first.page, "driver-offline-prompt");
+    const stored = await first.page.evaluate((id) => localStorage.getItem(`agentroom:unsent:${id}`), s.id);
+    expect(JSON.parse(stored ?? "[]")).toMatchObject([{ text }]);
+
+    // The tab closes before the network comes back; the same browser opens the room again.
+    await first.page.close();
+    await first.context.setOffline(false);
+    const page = await first.context.newPage();
+    await page.goto(url);
+    await page.waitForFunction(
+      (t) => [...document.querySelectorAll(".msg-user")].some((m) => m.textContent?.includes(t)),
+      text,
+      { timeout: 30_000 },
+    );
+    await page.waitForFunction(() => (window as unknown as { __agentroom: RoomHandle }).__agentroom.room.session?.agentStatus === "idle", null, { timeout: 60_000 });
+    expect(await page.locator(".msg-user", { hasText: text }).count()).toBe(1);
+    expect(await page.locator(".queue-item.unsent").count()).toBe(0);
+    expect(await page.evaluate((id) => localStorage.getItem(`agentroom:unsent:${id}`), s.id)).toBeNull();
+  });
+
   it("is embedded by a page on another origin with <agent-room>", async () => {
     const hostPort = await freePort();
     const hostOrigin = `http://127.0.0.1:${hostPort}`;
@@ -306,6 +342,16 @@ describe("a room in the browser", () => {
     await viewer.page.waitForFunction(() => document.querySelector(".room")?.getAttribute("data-role") === "viewer");
     expect(await viewer.page.locator(".composer-input").count()).toBe(0);
     expect(await viewer.page.getByRole("button", { name: "Share", exact: true }).count()).toBe(0);
+  });
+
+  it("tells the operator a refused token is refused instead of reconnecting forever", async () => {
+    const operator = await stack.worker.operatorToken();
+    const sig = operator.slice(operator.lastIndexOf(".") + 1);
+    const forged = `${operator.slice(0, operator.lastIndexOf(".") + 1)}${sig[0] === "A" ? "B" : "A"}${sig.slice(1)}`;
+    const list = await openPage(browser, `${stack.worker.url}/#token=${forged}`, { waitFor: "[data-lobby-closed]" });
+    pages.push(list);
+    expect(await list.page.locator("[data-lobby-closed]").textContent()).toContain("refused");
+    expect(await list.page.locator(".session-row").count()).toBe(0);
   });
 
   it("shows the live session list and the dark theme", async () => {

@@ -52,6 +52,8 @@ export function applyEvent(stores: RoomStores, body: RoomEventBody, seq: number,
       return body;
     case "status":
       meta.set("rawStatus", body.status);
+      // A new turn starts: the last turn's error banner goes (shared/transcript.ts does the same).
+      if (body.status === "busy") meta.patchSession({ lastError: undefined });
       meta.patchSession({ agentStatus: derivedStatus(stores) });
       return body;
     case "session.error":

@@ -154,13 +154,28 @@ export class TranscriptStore {
    * snapshot) a text part is created for it so the text is not lost.
    */
   appendDelta(messageID: string, partID: string, field: string, delta: string, seq: number): void {
-    if (this.sql.exec(`SELECT 1 FROM parts WHERE id = ?`, partID).toArray().length === 0) {
-      this.#writePart({ id: partID, messageID, type: "text", [field]: "" } as Part, seq);
+    // A stream sends thousands of deltas to one part in a row: look it up once, not per delta.
+    if (this.#streamingPart !== partID) {
+      if (this.sql.exec(`SELECT 1 FROM parts WHERE id = ?`, partID).toArray().length === 0) {
+        this.#writePart({ id: partID, messageID, type: "text", [field]: "" } as Part, seq);
+      }
+      this.#streamingPart = partID;
     }
     this.sql.exec(`INSERT INTO deltas (part_id, field, delta) VALUES (?, ?, ?)`, partID, field, delta);
   }
 
+  /**
+   * The part the last delta went to, known to exist. Forgotten when a part is removed and when a
+   * transaction rolls back (`forget`), since the row it vouches for may be gone.
+   */
+  #streamingPart: string | undefined;
+
+  forget(): void {
+    this.#streamingPart = undefined;
+  }
+
   removePart(id: string): void {
+    if (this.#streamingPart === id) this.#streamingPart = undefined;
     this.sql.exec(`DELETE FROM parts WHERE id = ?`, id);
     this.sql.exec(`DELETE FROM deltas WHERE part_id = ?`, id);
     this.sql.exec(`DELETE FROM chunks WHERE part_id = ?`, id);

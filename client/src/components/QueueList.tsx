@@ -1,12 +1,26 @@
 /** The room's prompt queue, visible to everyone; drivers may cancel items not yet handed out. */
 import { For, Show, type JSX } from "solid-js";
 import type { QueueItem } from "../../../shared/protocol.ts";
+import type { UnsentPrompt } from "../../../shared/room-client.ts";
 
-export function QueueList(props: { queue: readonly QueueItem[]; canCancel: boolean; onCancel: (id: string) => void }): JSX.Element {
+/**
+ * `unsent`: this browser's prompts the room has not acknowledged yet, shown after the queue until
+ * they are in it, so a prompt typed offline never just disappears from the screen.
+ */
+export function QueueList(props: {
+  queue: readonly QueueItem[];
+  unsent?: readonly UnsentPrompt[];
+  online?: boolean;
+  canCancel: boolean;
+  onCancel: (id: string) => void;
+}): JSX.Element {
+  const inQueue = () => new Set(props.queue.map((q) => q.id));
+  const unsent = () => (props.unsent ?? []).filter((p) => !inQueue().has(p.id));
+  const count = () => props.queue.length + unsent().length;
   return (
-    <Show when={props.queue.length > 0}>
+    <Show when={count() > 0}>
       <section class="queue" aria-label="Queued prompts">
-        <div class="queue-head muted">Queued ({props.queue.length})</div>
+        <div class="queue-head muted">Queued ({count()})</div>
         <ol class="queue-list">
           <For each={props.queue}>
             {(item) => (
@@ -21,6 +35,17 @@ export function QueueList(props: { queue: readonly QueueItem[]; canCancel: boole
                     ✕
                   </button>
                 </Show>
+              </li>
+            )}
+          </For>
+          <For each={unsent()}>
+            {(p) => (
+              <li class="queue-item unsent" data-unsent-id={p.id}>
+                <span class="badge">{p.mode ?? "…"}</span>
+                <span class="queue-text" title={p.text}>
+                  {p.text}
+                </span>
+                <span class="muted queue-by">{props.online === false ? "not sent yet — will send when reconnected" : "sending…"}</span>
               </li>
             )}
           </For>

@@ -6,7 +6,7 @@
  */
 import { batch, onCleanup } from "solid-js";
 import { createStore, reconcile } from "solid-js/store";
-import { RoomClient, RoomCommandError, type ConnectionState } from "../../../shared/room-client.ts";
+import { RoomClient, RoomCommandError, webStoragePromptStore, type ConnectionState, type UnsentPromptStore } from "../../../shared/room-client.ts";
 import type { Transcript } from "../../../shared/transcript.ts";
 import { api } from "./api.ts";
 import { emptyRoomView, type ConnectionView, type RoomActions, type RoomView } from "./room-view.ts";
@@ -28,6 +28,19 @@ export function connectionView(s: ConnectionState): ConnectionView {
   }
 }
 
+/**
+ * Prompts not yet acknowledged survive a reload or a closed tab in localStorage, one key per
+ * session; the room drops a resent one by its id. Storage can be denied (a sandboxed embed):
+ * then they live in memory only.
+ */
+function browserPromptStore(sessionId: string): UnsentPromptStore | undefined {
+  try {
+    return webStoragePromptStore(window.localStorage, `agentroom:unsent:${sessionId}`);
+  } catch {
+    return undefined;
+  }
+}
+
 export interface RoomStore {
   room: RoomView;
   actions: RoomActions;
@@ -40,7 +53,9 @@ let noticeIds = 0;
 /** Connects to a room for the lifetime of the calling component. */
 export function createRoomStore(sessionId: string, token: string, host: string = location.origin): RoomStore {
   const [room, set] = createStore<RoomView>(emptyRoomView());
-  const client = new RoomClient({ host, sessionId, token });
+  const client = new RoomClient({ host, sessionId, token, promptStore: browserPromptStore(sessionId) });
+  // Acks carry no event of their own; the queue change they cause (or a state change) does.
+  const refreshUnsent = () => set("unsent", reconcile(client.unsentPromptList(), { key: "id" }));
 
   const notify = (code: RoomView["notices"][number]["code"], message: string) => {
     const id = ++noticeIds;
@@ -63,8 +78,10 @@ export function createRoomStore(sessionId: string, token: string, host: string =
   const offChange = client.onChange((changes, t) => {
     if (!room.ready) first(t);
     else syncChanges(t, changes, set);
+    if (room.unsent.length) refreshUnsent();
   });
   const offState = client.onStateChange((s) => {
+    refreshUnsent();
     if (s.status === "open" && !room.ready && performance.getEntriesByName("agentroom:socket-open").length === 0) performance.mark("agentroom:socket-open");
     set("connection", connectionView(s));
   });
@@ -91,7 +108,11 @@ export function createRoomStore(sessionId: string, token: string, host: string =
 
   const actions: RoomActions = {
     prompt: (text, mode) => {
-      client.prompt(text, mode ? { mode } : {}).catch(report);
+      client
+        .prompt(text, mode ? { mode } : {})
+        .catch(report)
+        .finally(refreshUnsent);
+      refreshUnsent();
     },
     cancelQueued: (id) => {
       client.cancelQueued(id).catch(report);

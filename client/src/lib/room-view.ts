@@ -13,6 +13,7 @@ import type {
   SessionMeta,
 } from "../../../shared/protocol.ts";
 import type { FileDiff, Message, Part, Todo } from "../../../shared/parts.ts";
+import type { UnsentPrompt } from "../../../shared/room-client.ts";
 
 export interface MessageView {
   info: Message;
@@ -52,6 +53,8 @@ export interface RoomView {
   presence: PresenceUser[];
   /** Everyone connected, listed in `presence` or not. */
   presenceTotal: number;
+  /** Prompts this browser sent that the room has not acknowledged yet (offline, or in flight). */
+  unsent: UnsentPrompt[];
   notices: Notice[];
   /** Stop was pressed and the room has not yet reported the agent idle. */
   stopping: boolean;
@@ -74,6 +77,7 @@ export const emptyRoomView = (): RoomView => ({
   diff: [],
   presence: [],
   presenceTotal: 0,
+  unsent: [],
   notices: [],
   stopping: false,
   ready: false,

@@ -148,7 +148,13 @@ export function RoomScreen(props: {
               <For each={props.room.questions}>
                 {(q) => <QuestionDock request={q} canAnswer={driving()} onReply={(a) => props.actions.replyQuestion(q.id, a)} />}
               </For>
-              <QueueList queue={props.room.queue} canCancel={driving()} onCancel={(id) => props.actions.cancelQueued(id)} />
+              <QueueList
+                queue={props.room.queue}
+                unsent={props.room.unsent}
+                online={props.room.connection.kind === "open" || props.room.connection.kind === "catching-up"}
+                canCancel={driving()}
+                onCancel={(id) => props.actions.cancelQueued(id)}
+              />
               <Show
                 when={driving()}
                 fallback={

@@ -10,7 +10,8 @@ import { api } from "../lib/api.ts";
 import { forgetOperatorToken, operatorToken } from "../lib/auth.ts";
 import { formatRelative } from "../lib/format.ts";
 import { useNow } from "../lib/clock.ts";
-import { connectLobby } from "../lib/lobby.ts";
+import { LobbyClient } from "../../../shared/lobby-client.ts";
+import { connectionView } from "../lib/room-store.ts";
 import type { ConnectionView } from "../lib/room-view.ts";
 import { ConnectionBadge } from "../components/StatusBar.tsx";
 import { ThemeToggle } from "../components/ThemeToggle.tsx";
@@ -114,21 +115,30 @@ export function SessionList(): JSX.Element {
 
   onMount(() => {
     if (!token) return;
-    const lobby = connectLobby(token, {
-      onSessions: (list, cursor) => {
-        setSessions("list", reconcile(list, { key: "id" }));
-        setNextCursor(cursor);
+    // The shared lobby client: a refused token ends in "closed" (it asks the HTTP API why an
+    // attempt failed) instead of reconnecting forever.
+    const lobby = new LobbyClient({ host: location.origin, token });
+    const offChange = lobby.onChange((change, c) => {
+      if (change.kind === "reset") {
+        setSessions("list", reconcile(c.list(), { key: "id" }));
+        setNextCursor(c.nextCursor);
         setLoaded(true);
-      },
-      onChanged: (s) => {
+      } else if (change.kind === "changed") {
+        const s = change.session;
         const i = sessions.list.findIndex((x) => x.id === s.id);
         if (i >= 0) setSessions("list", i, reconcile(s));
         else setSessions("list", (l) => [s, ...l]);
-      },
-      onDeleted: (id) => setSessions("list", (l) => l.filter((x) => x.id !== id)),
-      onConnection: setConnection,
+      } else {
+        setSessions("list", (l) => l.filter((x) => x.id !== change.id));
+      }
     });
-    onCleanup(() => lobby.close());
+    const offState = lobby.onStateChange((s) => setConnection(connectionView(s)));
+    setConnection(connectionView(lobby.state));
+    onCleanup(() => {
+      offChange();
+      offState();
+      lobby.close();
+    });
   });
 
   const matches = (s: SessionSummary) => {
@@ -138,6 +148,10 @@ export function SessionList(): JSX.Element {
   const sorted = createMemo(() => [...sessions.list].sort((a, b) => b.updatedAt - a.updatedAt).filter(matches));
   const active = () => sorted().filter((s) => !s.archived);
   const archived = () => sorted().filter((s) => s.archived);
+  const closedReason = () => {
+    const c = connection();
+    return c.kind === "closed" ? c.reason || "the connection ended" : undefined;
+  };
 
   return (
     <div class="list-page">
@@ -181,7 +195,15 @@ export function SessionList(): JSX.Element {
             {active().length} active{archived().length ? `, ${archived().length} archived` : ""}
           </span>
         </div>
-        <Show when={loaded()} fallback={<div class="card empty muted">Loading sessions…</div>}>
+        <Show when={closedReason()}>
+          {(reason) => (
+            <div class="banner error" role="alert" data-lobby-closed>
+              The session list is closed: {reason()}. Open the link <code>npm start</code> printed (or mint a new operator token with{" "}
+              <code>npm run token</code>), or sign out.
+            </div>
+          )}
+        </Show>
+        <Show when={loaded()} fallback={<div class="card empty muted">{closedReason() ? "No sessions to show." : "Loading sessions…"}</div>}>
           <Show when={active().length > 0} fallback={<div class="card empty muted">{filter() ? "No session matches." : "No sessions yet. Create one above."}</div>}>
             <ul class="card session-list" aria-label="Sessions">
               <For each={active()}>{(s) => <SessionRow s={s} now={now()} />}</For>
