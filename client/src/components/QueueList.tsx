@@ -41,7 +41,7 @@ export function QueueList(props: {
           <For each={unsent()}>
             {(p) => (
               <li class="queue-item unsent" data-unsent-id={p.id}>
-                <span class="badge">{p.mode ?? "…"}</span>
+                <span class="badge">{p.mode ?? "unsent"}</span>
                 <span class="queue-text" title={p.text}>
                   {p.text}
                 </span>
