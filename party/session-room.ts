@@ -110,13 +110,14 @@ export class SessionRoom extends Server<Env> {
   /** Which slice of the audience the next live turn serves (room/fanout.ts `sliceOf`). */
   #nextSlice = 0;
   /**
-   * The highest seq each person holds, set by their catch-up and by every live send (memory only,
-   * like the buffer it indexes). A socket missing here was open before this instance started: it
-   * holds `#baseSeq`, because a room only hibernates with nothing left to send.
+   * The highest seq each live person holds: set by their catch-up and by every live send, seeded
+   * when the instance opens (a room only hibernates with nothing left to send, so every socket it
+   * wakes with holds the room's seq), deleted on close. Live delivery goes only to sockets listed
+   * here: one that is closing may still be in `getWebSockets` after its close handler ran, and
+   * treating it as new once made every turn of a rejoin storm re-read the log.
    */
   #heldSeq = new Map<WebSocket, number>();
   #roster = new PresenceRoster();
-  #baseSeq = 0;
   #flushTimer: ReturnType<typeof setTimeout> | undefined;
   #presenceTimer: ReturnType<typeof setTimeout> | undefined;
   #lobbyLast: { key: string; at: number } | undefined;
@@ -173,7 +174,8 @@ export class SessionRoom extends Server<Env> {
     migrate(sql);
     if (!this.meta.get("session")) return false;
     this.#ready = true;
-    this.#baseSeq = this.meta.seq();
+    const seq = this.meta.seq();
+    for (const ws of this.ctx.getWebSockets(TAG_PEOPLE)) if (!this.#heldSeq.has(ws)) this.#heldSeq.set(ws, seq);
     this.#reconcileAgent();
     return true;
   }
@@ -214,7 +216,6 @@ export class SessionRoom extends Server<Env> {
       this.meta.set("rawStatus", "idle");
     });
     this.#ready = true;
-    this.#baseSeq = 0;
     await this.scheduleAlarm();
     return session;
   }
@@ -291,10 +292,6 @@ export class SessionRoom extends Server<Env> {
     return (this.#peopleSockets ??= this.ctx.getWebSockets(TAG_PEOPLE));
   }
 
-  #held(ws: WebSocket): number {
-    return this.#heldSeq.get(ws) ?? this.#baseSeq;
-  }
-
   /** One turn of live delivery: the next slice of the audience gets what it lacks. */
   #liveTurn(): void {
     const people = this.#people();
@@ -324,8 +321,9 @@ export class SessionRoom extends Server<Env> {
     const framesFrom = new Map<number, string[]>();
     let sends = 0;
     for (const ws of sockets) {
-      const held = this.#held(ws);
-      if (held >= last) continue;
+      const held = this.#heldSeq.get(ws);
+      // Not listed: closed (its close handler ran) or not caught up yet (its catch-up lists it).
+      if (held === undefined || held >= last) continue;
       let frames = framesFrom.get(held);
       if (!frames) {
         frames = this.#framesAfter(held, last);
@@ -356,10 +354,9 @@ export class SessionRoom extends Server<Env> {
 
   /** Drops what every person holds; with nobody listening that is everything (joiners read the log). */
   #trimBuffer(): void {
-    const people = this.#people();
-    if (people.length === 0) return this.#buffer.clear();
+    if (this.#heldSeq.size === 0) return this.#buffer.clear();
     let min = Number.POSITIVE_INFINITY;
-    for (const ws of people) min = Math.min(min, this.#held(ws));
+    for (const held of this.#heldSeq.values()) if (held < min) min = held;
     this.#buffer.trimThrough(min);
   }
 
@@ -813,6 +810,15 @@ export class SessionRoom extends Server<Env> {
       void this.scheduleAlarm();
     }
     return this.meta.session();
+  }
+
+  /** Replaces the pages allowed to embed the session; an archived session is read-only. */
+  setAllowedOrigins(origins: string[]): { session: SessionMeta } | { archived: true } | null {
+    if (!this.#open()) return null;
+    if (this.meta.session().archived) return { archived: true };
+    this.commit([{ type: "session.allowedOrigins", origins }]);
+    this.flush();
+    return { session: this.meta.session() };
   }
 
   /** Deletes everything: sockets closed, storage purged. The Worker then drops the index entry. */

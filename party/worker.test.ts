@@ -184,6 +184,39 @@ describe("embed", () => {
     expect(res.headers.get("Content-Security-Policy")).toBe("frame-ancestors 'self' https://blog.example.com http://localhost:5173");
     expect(await res.text()).toContain("<");
   });
+
+  it("the owner changes the allowed origins; others, bad origins and archived sessions are refused", async () => {
+    const { id, ownerToken } = await createSession({ allowedOrigins: ["https://blog.example.com"] });
+    const put = (token: string, body: unknown) => api(`/api/sessions/${id}/origins`, { method: "PUT", token, body });
+    const csp = async () => (await api(`/embed/${id}`)).headers.get("Content-Security-Policy");
+
+    const ok = await put(ownerToken, { origins: ["https://docs.example.com/guide", "https://docs.example.com", "http://localhost:5173"] });
+    expect(ok.status).toBe(200);
+    expect(((await ok.json()) as { session: { allowedOrigins: string[] } }).session.allowedOrigins).toEqual(["https://docs.example.com", "http://localhost:5173"]);
+    expect(await csp()).toBe("frame-ancestors 'self' https://docs.example.com http://localhost:5173");
+
+    for (const role of ["viewer", "driver"] as const) {
+      const r = await put(await token(id, role), { origins: ["https://evil.example"] });
+      expect(r.status).toBe(403);
+    }
+    for (const origins of [["javascript:alert(1)"], ["not a url"], ["data:text/html,hi"], Array(51).fill("https://a.example")]) {
+      const r = await put(ownerToken, { origins });
+      expect(r.status).toBe(400);
+      expect(((await r.json()) as { error: { code: string } }).error.code).toBe("bad_request");
+    }
+    expect((await api(`/api/sessions/${id}/origins`, { method: "POST", token: ownerToken, body: { origins: [] } })).status).toBe(405);
+    expect(await csp()).toBe("frame-ancestors 'self' https://docs.example.com http://localhost:5173");
+
+    // Clearing them leaves only the app itself.
+    expect((await put(ownerToken, { origins: [] })).status).toBe(200);
+    expect(await csp()).toBe("frame-ancestors 'self'");
+
+    await api(`/api/sessions/${id}/archive`, { method: "POST", token: ownerToken, body: { archived: true } });
+    const archived = await put(ownerToken, { origins: ["https://docs.example.com"] });
+    expect(archived.status).toBe(409);
+    expect(((await archived.json()) as { error: { code: string } }).error.code).toBe("archived");
+    expect(await csp()).toBe("frame-ancestors 'self'");
+  });
 });
 
 describe("lobby", () => {

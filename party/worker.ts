@@ -10,6 +10,7 @@
  */
 import {
   CreateSessionBodySchema,
+  OriginsBodySchema,
   ShareBodySchema,
   type CreateSessionBody,
   type Role,
@@ -198,6 +199,16 @@ async function apiSessions(req: Request, env: Env, secret: string, rest: string[
     await lobby(env).upsert(summaryOf(session));
     return json({ session });
   }
+  if (sub[0] === "origins" && sub.length === 1) {
+    if (method !== "PUT") return httpError(405, "method_not_allowed", "use PUT");
+    if (role !== "owner") return httpError(403, "forbidden", "only the owner may change where a session can be embedded");
+    const body = await readJsonBody(req, OriginsBodySchema);
+    if (!body.ok) return body.response;
+    const r = await room.setAllowedOrigins(originsOf(body.value.origins));
+    if (!r) return httpError(404, "not_found", "no such session");
+    if ("archived" in r) return httpError(409, "archived", "this session is archived (read-only)");
+    return json({ session: r.session });
+  }
   if (sub[0] === "share" && sub.length === 1) {
     if (method !== "POST") return httpError(405, "method_not_allowed", "use POST");
     if (role !== "owner") return httpError(403, "forbidden", "only the owner may mint share links");
@@ -215,13 +226,18 @@ async function apiSessions(req: Request, env: Env, secret: string, rest: string[
   return httpError(404, "not_found", "no such route");
 }
 
+/** Validated origins (EmbedOriginsSchema) reduced to their origin, without repeats. */
+function originsOf(list: readonly string[]): string[] {
+  return [...new Set(list.map((o) => new URL(o).origin))];
+}
+
 async function createSession(env: Env, secret: string, body: CreateSessionBody, by: TokenPayload): Promise<Response> {
   const id = newSessionId();
   const session = await env.SessionRoom.getByName(id).create({
     id,
     title: body.title,
     mode: body.mode,
-    allowedOrigins: body.allowedOrigins?.map((o) => new URL(o).origin),
+    allowedOrigins: body.allowedOrigins && originsOf(body.allowedOrigins),
     workspace: body.directory,
   });
   // The room exists before the index lists it, so a listed id always has a room.

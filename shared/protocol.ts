@@ -403,12 +403,28 @@ export type LobbyFrame = z.infer<typeof LobbyFrameSchema>;
 
 // ───────────────────────────── HTTP API bodies ─────────────────────────────
 
+/**
+ * Pages allowed to embed a session (`frame-ancestors`): http(s) origins only; a path is dropped
+ * (`https://a.example/x` means `https://a.example`).
+ */
+export const EmbedOriginsSchema = z
+  .array(
+    z
+      .string()
+      .max(500)
+      .refine((s) => URL.canParse(s) && /^https?:$/.test(new URL(s).protocol), "an http(s) origin such as https://docs.example.com"),
+  )
+  .max(50);
+
+/** `PUT /api/sessions/:id/origins` (owner only). */
+export const OriginsBodySchema = z.object({ origins: EmbedOriginsSchema });
+
 export const CreateSessionBodySchema = z.object({
   title: z.string().max(500).optional(),
   /** A directory inside the runner's workspace root; omitted means a fresh git repository. */
   directory: z.string().max(4096).optional(),
   mode: ModeSchema.optional(),
-  allowedOrigins: z.array(z.string().url().max(500)).max(50).optional(),
+  allowedOrigins: EmbedOriginsSchema.optional(),
   /** Display name of the creator (shown in presence). */
   name: z.string().max(100).optional(),
 });

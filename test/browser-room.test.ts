@@ -333,9 +333,16 @@ describe("a room in the browser", () => {
     await owner.page.getByRole("button", { name: "Create viewer link" }).click();
     const link = await owner.page.locator('.dialog input[readonly]').inputValue();
     expect(link).toContain(`/s/${s.id}#token=`);
-    const snippet = await owner.page.locator(".dialog textarea").inputValue();
+    const snippet = await owner.page.locator(".dialog textarea[readonly]").inputValue();
     expect(snippet).toContain(`<agent-room session="${s.id}"`);
     expect(snippet).toContain("/embed.js");
+    // The owner lets a docs site embed it: the embed route's frame-ancestors follows at once.
+    await owner.page.locator(".dialog textarea:not([readonly])").fill("https://docs.example.com/guide\nhttp://localhost:5173");
+    await owner.page.locator("[data-save-origins]").click();
+    await owner.page.waitForSelector("text=Saved ✓");
+    expect(await owner.page.locator(".dialog textarea:not([readonly])").inputValue()).toBe("https://docs.example.com\nhttp://localhost:5173");
+    const csp = (await fetch(`${stack.worker.url}/embed/${s.id}`)).headers.get("content-security-policy");
+    expect(csp).toBe("frame-ancestors 'self' https://docs.example.com http://localhost:5173");
     await screenshot(owner.page, "owner-share");
     await owner.page.keyboard.press("Escape");
     const viewer = await open(link);

@@ -1,6 +1,7 @@
 /**
  * The owner's share menu: mint a viewer or driver link (POST /api/sessions/:id/share) and copy it,
- * or copy an embed snippet for `<agent-room>`.
+ * copy an embed snippet for `<agent-room>`, and edit the pages allowed to embed the session
+ * (PUT /api/sessions/:id/origins).
  */
 import { Show, createSignal, type JSX } from "solid-js";
 import { api } from "../lib/api.ts";
@@ -18,7 +19,27 @@ async function copy(text: string): Promise<boolean> {
   }
 }
 
-export function ShareDialog(props: { sessionId: string; token: string; onClose: () => void }): JSX.Element {
+/** One origin per line (or comma-separated); blank lines ignored. */
+export function parseOrigins(text: string): string[] {
+  return text
+    .split(/[\s,]+/)
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+export function ShareDialog(props: { sessionId: string; token: string; origins: readonly string[]; onClose: () => void }): JSX.Element {
+  const [originsText, setOriginsText] = createSignal(props.origins.join("\n"));
+  const [originsState, setOriginsState] = createSignal<{ saving?: boolean; saved?: boolean; error?: string }>({});
+  const saveOrigins = async () => {
+    setOriginsState({ saving: true });
+    try {
+      const r = await api.setOrigins(props.token, props.sessionId, parseOrigins(originsText()));
+      setOriginsText(r.session.allowedOrigins.join("\n"));
+      setOriginsState({ saved: true });
+    } catch (e) {
+      setOriginsState({ error: e instanceof Error ? e.message : String(e) });
+    }
+  };
   const [role, setRole] = createSignal<"viewer" | "driver">("viewer");
   const [link, setLink] = createSignal<{ url: string; embed: string } | null>(null);
   const [busy, setBusy] = createSignal(false);
@@ -75,11 +96,30 @@ export function ShareDialog(props: { sessionId: string; token: string; onClose: 
               <button type="button" class="btn" onClick={() => doCopy("embed", l().embed)}>
                 {copied() === "embed" ? "Copied ✓" : "Copy embed snippet"}
               </button>
-              <p class="hint muted">
-                The page that embeds the room must be one of the session's allowed origins (set when the session is created); browsers refuse the frame anywhere else.
-              </p>
+              <p class="hint muted">The page that embeds the room must be one of the allowed origins below; browsers refuse the frame anywhere else.</p>
             </>
           )}
+        </Show>
+        <label class="field">
+          <span>Pages allowed to embed this session (one origin per line)</span>
+          <textarea
+            class="input mono"
+            rows={3}
+            placeholder="https://docs.example.com"
+            value={originsText()}
+            onInput={(e) => {
+              setOriginsText(e.currentTarget.value);
+              setOriginsState({});
+            }}
+          />
+        </label>
+        <button type="button" class="btn" data-save-origins onClick={saveOrigins} disabled={originsState().saving}>
+          {originsState().saving ? "Saving…" : originsState().saved ? "Saved ✓" : "Save origins"}
+        </button>
+        <Show when={originsState().error}>
+          <p class="error-text" role="alert">
+            {originsState().error}
+          </p>
         </Show>
         <div class="dialog-actions">
           <button type="button" class="btn" onClick={props.onClose}>

@@ -71,6 +71,11 @@ export const api = {
       method: "POST",
       body: JSON.stringify({ role, ...(name ? { name } : {}) }),
     }),
+  setOrigins: (token: string, id: string, origins: string[]) =>
+    call(z.object({ session: SessionMetaSchema }).passthrough(), token, `/api/sessions/${encodeURIComponent(id)}/origins`, {
+      method: "PUT",
+      body: JSON.stringify({ origins }),
+    }),
   archive: (token: string, id: string, archived: boolean) =>
     call(z.unknown(), token, `/api/sessions/${encodeURIComponent(id)}/archive`, { method: "POST", body: JSON.stringify({ archived }) }),
 };

@@ -183,7 +183,7 @@ export function RoomScreen(props: {
           </Show>
         </div>
         <Show when={sharing()}>
-          <ShareDialog sessionId={props.sessionId} token={props.token} onClose={() => setSharing(false)} />
+          <ShareDialog sessionId={props.sessionId} token={props.token} origins={props.room.session?.allowedOrigins ?? []} onClose={() => setSharing(false)} />
         </Show>
       </div>
     </PartEnvContext.Provider>
