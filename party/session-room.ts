@@ -124,9 +124,10 @@ export class SessionRoom extends Server<Env> {
   /** The serialized snapshot frame, reused by every joiner until the next change. */
   #snapshotCache: string | undefined;
   /**
-   * The people's sockets, kept between flushes and dropped on every connect and close: asking the
-   * runtime (`getWebSockets`) builds a fresh array of 1,000 sockets each time, ~5 µs a socket, on
-   * every flush of a big room.
+   * The live people's sockets (the keys of `#heldSeq`, in join order), as an array for slicing;
+   * rebuilt after a join or a close. Asking the runtime (`getWebSockets`) instead builds an array
+   * of every socket, ~5 µs a socket, and lists closing ones too: in a rejoin storm, where every
+   * join and close invalidates it, that cost seconds.
    */
   #peopleSockets: WebSocket[] | undefined;
   /**
@@ -176,6 +177,7 @@ export class SessionRoom extends Server<Env> {
     this.#ready = true;
     const seq = this.meta.seq();
     for (const ws of this.ctx.getWebSockets(TAG_PEOPLE)) if (!this.#heldSeq.has(ws)) this.#heldSeq.set(ws, seq);
+    this.#peopleSockets = undefined;
     this.#reconcileAgent();
     return true;
   }
@@ -230,19 +232,21 @@ export class SessionRoom extends Server<Env> {
   commit(bodies: readonly RoomEventBody[], extra?: (lastSeq: number) => void, now = Date.now()): RoomEvent[] {
     let events: RoomEvent[] = [];
     try {
-      events = this.ctx.storage.transactionSync(() => {
-        let seq = this.meta.seq();
-        const out: RoomEvent[] = [];
-        for (const body of bodies) {
-          seq++;
-          const logged = applyEvent(this.stores, body, seq, now);
-          out.push(this.log.append(seq, now, logged));
-        }
-        this.meta.set("seq", seq);
-        if (out.length) this.meta.patchSession({ updatedAt: now });
-        extra?.(seq);
-        return out;
-      });
+      events = this.ctx.storage.transactionSync(() =>
+        this.meta.deferWrites(() => {
+          let seq = this.meta.seq();
+          const out: RoomEvent[] = [];
+          for (const body of bodies) {
+            seq++;
+            const logged = applyEvent(this.stores, body, seq, now);
+            out.push(this.log.append(seq, now, logged));
+          }
+          this.meta.set("seq", seq);
+          if (out.length) this.meta.patchSession({ updatedAt: now });
+          extra?.(seq);
+          return out;
+        }),
+      );
     } catch (e) {
       // Rolled back: drop caches that may hold values written inside the transaction.
       this.meta.invalidate();
@@ -289,7 +293,7 @@ export class SessionRoom extends Server<Env> {
   }
 
   #people(): WebSocket[] {
-    return (this.#peopleSockets ??= this.ctx.getWebSockets(TAG_PEOPLE));
+    return (this.#peopleSockets ??= [...this.#heldSeq.keys()]);
   }
 
   /** One turn of live delivery: the next slice of the audience gets what it lacks. */
@@ -377,8 +381,6 @@ export class SessionRoom extends Server<Env> {
   }
 
   #onConnect(conn: Connection<ConnState>, ctx: ConnectionContext): void {
-    // partyserver accepted the socket just before calling us: it is in `getWebSockets` from now.
-    this.#peopleSockets = undefined;
     if (!this.#open()) {
       conn.close(CLOSE.notFound, "no such session");
       return;
@@ -449,6 +451,7 @@ export class SessionRoom extends Server<Env> {
 
   /** This connection holds every event up to `seq`: the next flush skips those. */
   #holds(conn: WebSocket, seq: number): void {
+    if (!this.#heldSeq.has(conn)) this.#peopleSockets = undefined;
     this.#heldSeq.set(conn, seq);
   }
 
@@ -508,8 +511,7 @@ export class SessionRoom extends Server<Env> {
 
   override onClose(conn: Connection<ConnState>): void {
     try {
-      this.#peopleSockets = undefined;
-      this.#heldSeq.delete(conn);
+      if (this.#heldSeq.delete(conn)) this.#peopleSockets = undefined;
       this.#roster.remove(conn.id);
       this.#peopleRate.forget(conn.id);
       this.#agentRate.forget(conn.id);

@@ -94,7 +94,6 @@ function agentBatch(room: AgentHost, conn: Connection<ConnState>, f: Extract<Age
       eids.forEach((eid, i) => room.dedupe.rememberEid(eid, base + i));
       const n = base + eids.length;
       room.dedupe.rememberBatch(f.batchId, digest, lastSeq, n);
-      if (eids.length) room.dedupe.trimEids(n);
     },
     now,
   );

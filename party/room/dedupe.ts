@@ -35,18 +35,31 @@ export class Dedupe {
 
   rememberBatch(batchId: string, digest: string, seq: number, n: number): void {
     this.sql.exec(`INSERT OR REPLACE INTO batches (batch_id, seq, n, digest) VALUES (?, ?, ?, ?)`, batchId, seq, n, digest);
+    this.#trim(n);
+  }
+
+  /** The counter value of the last trim (memory only: a new instance trims on its first batch). */
+  #trimmedAt = Number.NEGATIVE_INFINITY;
+
+  /**
+   * Trims both sets every `TRIM_EVERY` counter steps rather than on every batch (two DELETEs per
+   * batch were a statement-heavy share of a busy room's SQL); the sets overshoot by at most that.
+   */
+  #trim(n: number): void {
+    if (n - this.#trimmedAt < TRIM_EVERY) return;
+    this.#trimmedAt = n;
     this.sql.exec(`DELETE FROM batches WHERE n <= ?`, n - this.remember);
+    this.sql.exec(`DELETE FROM eids WHERE n <= ?`, n - this.rememberEids);
   }
 
   rememberEid(eid: string, n: number): void {
     this.sql.exec(`INSERT OR IGNORE INTO eids (eid, n) VALUES (?, ?)`, eid, n);
   }
 
-  /** Forgets event ids older than the remembered window (called once per batch). */
-  trimEids(n: number): void {
-    this.sql.exec(`DELETE FROM eids WHERE n <= ?`, n - this.rememberEids);
-  }
 }
+
+/** Counter steps between trims of the remembered batch and event ids. */
+const TRIM_EVERY = 64;
 
 /** FNV-1a (32-bit) of a string, hex: cheap, and enough to tell a resend from a different batch. */
 export function digestOf(text: string): string {
