@@ -512,4 +512,39 @@ describe("joins while events stream", () => {
     await sleep(100); // nothing more arrives late and twice
     for (const c of [live, ...joiners]) expect(heldSeq(c)).toBe(last);
   });
+
+  it("served in slices, people who stay get everything once while others leave and join", async () => {
+    // The test room slices at 2 people (party/vitest.config.ts): 7 viewers are 4 slices.
+    const { id } = await createSession();
+    const agent = await connectAgent(id);
+    await batch(agent, [msg("m1"), textPart("m1", "p1")]);
+    const stay = await Promise.all(Array.from({ length: 5 }, () => joinViewer(id)));
+    const leave = await Promise.all(Array.from({ length: 2 }, () => joinViewer(id)));
+    const late: TestClient[] = [];
+    let last = 0;
+    for (let i = 0; i < 40; i++) {
+      // Several deltas per batch, not all awaited: events pile up between turns.
+      const sent = batch(agent, [delta("m1", "p1", `${i}a `), delta("m1", "p1", `${i}b `)]);
+      if (i === 10) for (const c of leave) c.close();
+      if (i === 20 || i === 30) late.push(await joinViewer(id, "viewer", i === 30 ? 1 : undefined));
+      if (i % 3 === 0) last = (await sent).seq as number;
+      else void sent.then((a) => (last = Math.max(last, a.seq as number)));
+    }
+    last = (await batch(agent, [msg("m1", "assistant", 5)])).seq as number;
+    const want = Array.from({ length: 40 }, (_, i) => `${i}a ${i}b `).join("");
+    for (const c of [...stay, ...late]) {
+      const deadline = Date.now() + 5_000;
+      while (heldSeq(c) < last) {
+        if (Date.now() > deadline) throw new Error(`held ${heldSeq(c)} of ${last}`);
+        await sleep(10);
+      }
+    }
+    await sleep(100);
+    for (const c of stay) {
+      expect(heldSeq(c)).toBe(last);
+      const text = c.ofType<{ events: { type: string; delta?: string }[] }>("events").flatMap((f) => f.events).filter((e) => e.type === "part.delta").map((e) => e.delta).join("");
+      expect(text).toBe(want);
+    }
+    for (const c of late) expect(heldSeq(c)).toBe(last);
+  });
 });

@@ -288,7 +288,7 @@ export class SessionRoom extends Server<Env> {
     if (oldest === undefined) return Number.POSITIVE_INFINITY;
     const people = this.#people().length;
     const gather = this.#buffer.length >= this.limits.flushMaxEvents ? 0 : oldest + this.limits.flushIntervalMs - now;
-    const budget = this.#sendBudget.waitFor(Math.ceil(people / sliceCount(people)), now);
+    const budget = this.#sendBudget.waitFor(Math.ceil(people / sliceCount(people, this.limits.liveSlicePeople)), now);
     return Math.max(0, gather, budget);
   }
 
@@ -299,7 +299,7 @@ export class SessionRoom extends Server<Env> {
   /** One turn of live delivery: the next slice of the audience gets what it lacks. */
   #liveTurn(): void {
     const people = this.#people();
-    const count = sliceCount(people.length);
+    const count = sliceCount(people.length, this.limits.liveSlicePeople);
     const slice = count === 1 ? people : sliceOf(people, this.#nextSlice++ % count, count);
     this.#deliver(slice);
     this.#scheduleFlush();
@@ -322,16 +322,21 @@ export class SessionRoom extends Server<Env> {
   #deliver(sockets: readonly WebSocket[]): void {
     const last = this.#buffer.lastSeq();
     if (last === undefined) return;
-    const framesFrom = new Map<number, string[]>();
+    const framesFrom = new Map<number, string[] | null>();
     let sends = 0;
     for (const ws of sockets) {
       const held = this.#heldSeq.get(ws);
       // Not listed: closed (its close handler ran) or not caught up yet (its catch-up lists it).
       if (held === undefined || held >= last) continue;
       let frames = framesFrom.get(held);
-      if (!frames) {
+      if (frames === undefined) {
         frames = this.#framesAfter(held, last);
         framesFrom.set(held, frames);
+      }
+      if (frames === null) {
+        // Never expected (see #framesAfter); a snapshot brings this person up to date regardless.
+        this.sendSnapshot(ws);
+        continue;
       }
       for (const f of frames) {
         try {
@@ -347,13 +352,14 @@ export class SessionRoom extends Server<Env> {
     this.#trimBuffer();
   }
 
-  /** Live frames for (held, last]: from the buffer, or from the log if the buffer no longer has them. */
-  #framesAfter(held: number, last: number): string[] {
-    const buffered = this.#buffer.after(held);
-    // Not reachable while the buffer is trimmed by what everyone holds; the log is the safe answer.
-    const events = buffered ?? (this.log.canReplayFrom(held, last) ? this.log.readMerged(held, last) : undefined);
-    if (!events) throw new Error(`live buffer and log both lack events after ${held}`);
-    return eventFrames(mergeDeltas(events), this.limits.maxOutgoingFrameBytes, false);
+  /**
+   * Live frames for (held, last]: from the buffer, or from the log if the buffer no longer has
+   * them (not reachable while the buffer is trimmed by what everyone holds), or null when the log
+   * was compacted past them too.
+   */
+  #framesAfter(held: number, last: number): string[] | null {
+    const events = this.#buffer.after(held) ?? (this.log.canReplayFrom(held, last) ? this.log.readMerged(held, last) : undefined);
+    return events ? eventFrames(mergeDeltas(events), this.limits.maxOutgoingFrameBytes, false) : null;
   }
 
   /** Drops what every person holds; with nobody listening that is everything (joiners read the log). */

@@ -36,6 +36,11 @@ export const DEFAULT_LIMITS = {
    * thread about half free for the agent's frames and joiners. Raise it on faster machines.
    */
   liveSendsPerSecond: 12_500,
+  /**
+   * People per slice of live delivery: a bigger audience is served one slice per turn, so a
+   * viewer waits for ~250 sends, not for a loop over everyone (~45 ms at 1,000).
+   */
+  liveSlicePeople: 250,
   /** Flush early once this many events are buffered. */
   flushMaxEvents: 100,
   /** A part field longer than this is stored in chunks and sent truncated, with a marker. */

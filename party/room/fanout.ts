@@ -71,16 +71,14 @@ export function eventFrames(events: readonly RoomEvent[], maxFrameBytes: number,
 }
 
 /**
- * People per slice of a live flush. A flush to 1,000 sockets takes the room ~45 ms (each send
- * costs workerd ~40–50 µs: its pump, a promise, a syscall), and the last socket of the loop waits
- * all of it. A big audience is therefore served in slices, one slice per turn, each slice getting
- * everything it has not had yet: a viewer waits for its slice's turn plus ~250 sends, not 1,000.
+ * How many slices an audience is served in: 1 up to `perSlice` people (the `liveSlicePeople`
+ * limit). A flush to 1,000 sockets takes the room ~45 ms (each send costs workerd ~40–50 µs: its
+ * pump, a promise, a syscall), and the last socket of the loop waits all of it. A big audience is
+ * therefore served in slices, one slice per turn, each slice getting everything it has not had
+ * yet: a viewer waits for its slice's turn plus ~250 sends, not 1,000.
  */
-export const SLICE_PEOPLE = 250;
-
-/** How many slices an audience is served in (1 up to `SLICE_PEOPLE`). */
-export function sliceCount(people: number): number {
-  return Math.max(1, Math.ceil(people / SLICE_PEOPLE));
+export function sliceCount(people: number, perSlice: number): number {
+  return Math.max(1, Math.ceil(people / Math.max(1, perSlice)));
 }
 
 /** The sockets of slice `k` (of `count`): every `count`-th one, so slices stay even as people come and go. */

@@ -7,7 +7,7 @@ import type { SessionRoom } from "../session-room.ts";
 import type { RoomEvent, RoomEventBody } from "../../shared/protocol.ts";
 import { migrate } from "./migrations.ts";
 import { EventLog } from "./log.ts";
-import { LiveBuffer, SLICE_PEOPLE, SendBucket, eventFrames, mergeDeltas, sliceCount, sliceOf } from "./fanout.ts";
+import { LiveBuffer, SendBucket, eventFrames, mergeDeltas, sliceCount, sliceOf } from "./fanout.ts";
 
 const ns = () => (env as unknown as Env).SessionRoom;
 const d = (partID: string, delta: string, field = "text"): RoomEventBody => ({ type: "part.delta", messageID: "m", partID, field, delta });
@@ -89,10 +89,11 @@ describe("framing", () => {
   });
 
   it("a big audience is served in even slices that together hold everyone once", () => {
-    expect(sliceCount(0)).toBe(1);
-    expect(sliceCount(SLICE_PEOPLE)).toBe(1);
-    expect(sliceCount(SLICE_PEOPLE + 1)).toBe(2);
-    expect(sliceCount(1000)).toBe(4);
+    expect(sliceCount(0, 250)).toBe(1);
+    expect(sliceCount(250, 250)).toBe(1);
+    expect(sliceCount(251, 250)).toBe(2);
+    expect(sliceCount(1000, 250)).toBe(4);
+    expect(sliceCount(5, 0)).toBe(5); // a misconfigured 0 means one person per slice
     const people = Array.from({ length: 1003 }, (_, i) => i);
     const slices = [0, 1, 2, 3].map((k) => sliceOf(people, k, 4));
     expect(slices.map((s) => s.length)).toEqual([251, 251, 251, 250]);
