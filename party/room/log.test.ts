@@ -93,7 +93,7 @@ describe("framing", () => {
     expect(sliceCount(250, 250)).toBe(1);
     expect(sliceCount(251, 250)).toBe(2);
     expect(sliceCount(1000, 250)).toBe(4);
-    expect(sliceCount(5, 0)).toBe(5); // a misconfigured 0 means one person per slice
+    expect(sliceCount(5_000, 0)).toBe(1); // 0: slicing off
     const people = Array.from({ length: 1003 }, (_, i) => i);
     const slices = [0, 1, 2, 3].map((k) => sliceOf(people, k, 4));
     expect(slices.map((s) => s.length)).toEqual([251, 251, 251, 250]);
