@@ -42,7 +42,7 @@ import { PromptQueue } from "./room/queue.ts";
 import { RequestStore } from "./room/requests.ts";
 import { Dedupe } from "./room/dedupe.ts";
 import { RefusedEvent, applyEvent, derivedStatus, type RoomStores } from "./room/apply.ts";
-import { LiveBuffer, SendBucket, eventFrames, mergeDeltas, sliceCount, sliceOf } from "./room/fanout.ts";
+import { LiveBuffer, SendBucket, eventFrames, mergeDeltas } from "./room/fanout.ts";
 import { RateLimiter } from "./room/rate.ts";
 import { summaryOf } from "./room/summary.ts";
 import { PresenceRoster } from "./room/presence.ts";
@@ -107,8 +107,6 @@ export class SessionRoom extends Server<Env> {
   #ready = false;
   #buffer = new LiveBuffer();
   #sendBudget: SendBucket;
-  /** Which slice of the audience the next live turn serves (room/fanout.ts `sliceOf`). */
-  #nextSlice = 0;
   /**
    * The highest seq each live person holds: set by their catch-up and by every live send, seeded
    * when the instance opens (a room only hibernates with nothing left to send, so every socket it
@@ -124,8 +122,8 @@ export class SessionRoom extends Server<Env> {
   /** The serialized snapshot frame, reused by every joiner until the next change. */
   #snapshotCache: string | undefined;
   /**
-   * The live people's sockets (the keys of `#heldSeq`, in join order), as an array for slicing;
-   * rebuilt after a join or a close. Asking the runtime (`getWebSockets`) instead builds an array
+   * The live people's sockets (the keys of `#heldSeq`, in join order), rebuilt after a join or a
+   * close. Asking the runtime (`getWebSockets`) instead builds an array
    * of every socket, ~5 µs a socket, and lists closing ones too: in a rejoin storm, where every
    * join and close invalidates it, that cost seconds.
    */
@@ -279,16 +277,15 @@ export class SessionRoom extends Server<Env> {
   }
 
   /**
-   * How long the live buffer still waits; 0 means the next slice goes now. The oldest event waits
+   * How long the live buffer still waits; 0 means it goes now. The oldest event waits
    * `flushIntervalMs` so a burst of tokens leaves as one frame (unless `flushMaxEvents` are
-   * waiting), and a slice waits for the send budget to cover it.
+   * waiting), and the send budget must cover one frame per person.
    */
   #flushWait(now: number): number {
     const oldest = this.#buffer.oldestAt();
     if (oldest === undefined) return Number.POSITIVE_INFINITY;
-    const people = this.#people().length;
     const gather = this.#buffer.length >= this.limits.flushMaxEvents ? 0 : oldest + this.limits.flushIntervalMs - now;
-    const budget = this.#sendBudget.waitFor(Math.ceil(people / sliceCount(people, this.limits.liveSlicePeople)), now);
+    const budget = this.#sendBudget.waitFor(this.#heldSeq.size, now);
     return Math.max(0, gather, budget);
   }
 
@@ -296,12 +293,9 @@ export class SessionRoom extends Server<Env> {
     return (this.#peopleSockets ??= [...this.#heldSeq.keys()]);
   }
 
-  /** One turn of live delivery: the next slice of the audience gets what it lacks. */
+  /** One turn of live delivery: everyone gets what they lack. */
   #liveTurn(): void {
-    const people = this.#people();
-    const count = sliceCount(people.length, this.limits.liveSlicePeople);
-    const slice = count === 1 ? people : sliceOf(people, this.#nextSlice++ % count, count);
-    this.#deliver(slice);
+    this.#deliver(this.#people());
     this.#scheduleFlush();
   }
 
@@ -316,7 +310,7 @@ export class SessionRoom extends Server<Env> {
 
   /**
    * Sends these sockets the buffered events they do not hold yet, then drops from the buffer what
-   * every person holds. Sockets that hold the same seq (a whole slice, normally) share frames
+   * every person holds. Sockets that hold the same seq (nearly everyone, normally) share frames
    * serialized once; a joiner whose catch-up went further gets only what follows it.
    */
   #deliver(sockets: readonly WebSocket[]): void {
@@ -694,7 +688,7 @@ export class SessionRoom extends Server<Env> {
       } catch (e) {
         console.error("presence failed", e);
       }
-    }, Math.max(PRESENCE_DEBOUNCE_MS, this.#people().length * PRESENCE_DEBOUNCE_PER_PERSON_MS));
+    }, Math.max(PRESENCE_DEBOUNCE_MS, this.#heldSeq.size * PRESENCE_DEBOUNCE_PER_PERSON_MS));
   }
 
   /** A person started or stopped typing: kept in their attachment (durable) and in the roster. */

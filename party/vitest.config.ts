@@ -31,9 +31,6 @@ export default defineConfig({
           LIMIT_MAX_AGENT_FRAME_BYTES: String(8 * 1024 * 1024),
           LIMIT_MAX_QUEUED_PROMPTS: "5",
           LIMIT_MAX_CONNECTIONS_PER_ROOM: "20",
-          // Rooms of more than 2 people are served in slices here, so every multi-viewer test
-          // exercises sliced live delivery (production slices at 250).
-          LIMIT_LIVE_SLICE_PEOPLE: "2",
         },
       },
     }),

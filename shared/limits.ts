@@ -36,15 +36,6 @@ export const DEFAULT_LIMITS = {
    * thread about half free for the agent's frames and joiners. Raise it on faster machines.
    */
   liveSendsPerSecond: 12_500,
-  /**
-   * People per slice of live delivery; 0 (the default) serves everyone in each turn. With slices
-   * (e.g. 250) a big audience is served one slice per turn, so a viewer waits for ~250 sends, not a
-   * loop over everyone (~45 ms at 1,000): p99 at 1,000 viewers fell from 380 to 169 ms. It is off
-   * because in 5 of 12 rejoin storms of 500 it stalled live viewers 5–11 s (none of 12 without;
-   * bench/RESULTS.md); the cause is not found yet. Delivery stays exactly-once either way (the
-   * workerd tests run with slices of 2).
-   */
-  liveSlicePeople: 0,
   /** Flush early once this many events are buffered. */
   flushMaxEvents: 100,
   /** A part field longer than this is stored in chunks and sent truncated, with a marker. */

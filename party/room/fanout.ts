@@ -71,26 +71,8 @@ export function eventFrames(events: readonly RoomEvent[], maxFrameBytes: number,
 }
 
 /**
- * How many slices an audience is served in: 1 up to `perSlice` people (the `liveSlicePeople`
- * limit; 0 means never slice). A flush to 1,000 sockets takes the room ~45 ms (each send costs workerd ~40–50 µs: its
- * pump, a promise, a syscall), and the last socket of the loop waits all of it. A big audience is
- * therefore served in slices, one slice per turn, each slice getting everything it has not had
- * yet: a viewer waits for its slice's turn plus ~250 sends, not 1,000.
- */
-export function sliceCount(people: number, perSlice: number): number {
-  return perSlice > 0 ? Math.max(1, Math.ceil(people / perSlice)) : 1;
-}
-
-/** The sockets of slice `k` (of `count`): every `count`-th one, so slices stay even as people come and go. */
-export function sliceOf<T>(people: readonly T[], k: number, count: number): T[] {
-  const out: T[] = [];
-  for (let i = k % count; i < people.length; i += count) out.push(people[i]!);
-  return out;
-}
-
-/**
  * The committed-but-unsent live events, with when each arrived. Events stay until every person
- * holds them (`trimThrough`): with slices, some people have an event while others wait their turn.
+ * holds them (`trimThrough`).
  */
 export class LiveBuffer {
   #events: RoomEvent[] = [];

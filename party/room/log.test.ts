@@ -7,7 +7,7 @@ import type { SessionRoom } from "../session-room.ts";
 import type { RoomEvent, RoomEventBody } from "../../shared/protocol.ts";
 import { migrate } from "./migrations.ts";
 import { EventLog } from "./log.ts";
-import { LiveBuffer, SendBucket, eventFrames, mergeDeltas, sliceCount, sliceOf } from "./fanout.ts";
+import { LiveBuffer, SendBucket, eventFrames, mergeDeltas } from "./fanout.ts";
 
 const ns = () => (env as unknown as Env).SessionRoom;
 const d = (partID: string, delta: string, field = "text"): RoomEventBody => ({ type: "part.delta", messageID: "m", partID, field, delta });
@@ -86,18 +86,6 @@ describe("framing", () => {
     }
     expect(next).toBe(51);
     for (const s of eventFrames(events, 1200, false)) expect(s.length).toBeLessThanOrEqual(1200);
-  });
-
-  it("a big audience is served in even slices that together hold everyone once", () => {
-    expect(sliceCount(0, 250)).toBe(1);
-    expect(sliceCount(250, 250)).toBe(1);
-    expect(sliceCount(251, 250)).toBe(2);
-    expect(sliceCount(1000, 250)).toBe(4);
-    expect(sliceCount(5_000, 0)).toBe(1); // 0: slicing off
-    const people = Array.from({ length: 1003 }, (_, i) => i);
-    const slices = [0, 1, 2, 3].map((k) => sliceOf(people, k, 4));
-    expect(slices.map((s) => s.length)).toEqual([251, 251, 251, 250]);
-    expect(slices.flat().sort((a, b) => a - b)).toEqual(people);
   });
 
   it("the send budget lets a quiet room send at once and holds a busy one to its rate", () => {
