@@ -17,7 +17,7 @@ export default defineConfig({
         test: {
           name: "unit",
           environment: "node",
-          include: ["shared/**/*.test.ts", "runner/**/*.test.ts", "bench/**/*.test.ts"],
+          include: ["shared/**/*.test.ts", "runner/**/*.test.ts", "bench/**/*.test.ts", "scripts/**/*.test.ts"],
         },
       },
       {

@@ -15,7 +15,7 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync, appendFileSync } from "node:fs";
-import { createServer } from "node:net";
+import { freePort, portFree } from "./ports.ts";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { signToken, ALL_SESSIONS } from "../shared/token.ts";
@@ -55,25 +55,9 @@ function ensureAssetsDir(): void {
   writeFileSync(join(dir, "index.html"), "<!doctype html><title>agentroom</title><p>The app is not built yet.</p>\n");
 }
 
-function portFree(port: number): Promise<boolean> {
-  return new Promise((res) => {
-    const srv = createServer();
-    srv.once("error", () => res(false));
-    srv.listen(port, "127.0.0.1", () => srv.close(() => res(true)));
-  });
-}
-
 async function pickPort(preferred: number): Promise<number> {
   if (preferred > 0 && (await portFree(preferred))) return preferred;
-  return new Promise((res, rej) => {
-    const srv = createServer();
-    srv.once("error", rej);
-    srv.listen(0, "127.0.0.1", () => {
-      const a = srv.address();
-      const p = typeof a === "object" && a ? a.port : 0;
-      srv.close(() => res(p));
-    });
-  });
+  return freePort();
 }
 
 async function waitHealthy(url: string, proc: ChildProcess, timeoutMs: number): Promise<void> {

@@ -8,7 +8,7 @@
  */
 import { spawn, execFileSync, type ChildProcess } from "node:child_process";
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
+import { freePort } from "../../scripts/ports.ts";
 import { dirname, join, resolve } from "node:path";
 
 export type RunningWorker = {
@@ -36,18 +36,6 @@ process.on("exit", () => {
     }
   }
 });
-
-export async function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.once("error", rej);
-    s.listen(0, "127.0.0.1", () => {
-      const addr = s.address();
-      const port = typeof addr === "object" && addr ? addr.port : 0;
-      s.close(() => res(port));
-    });
-  });
-}
 
 function childPids(pid: number): number[] {
   const out: number[] = [];

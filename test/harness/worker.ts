@@ -15,12 +15,12 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtemp, mkdir, rm, stat, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { randomBytes } from "node:crypto";
 import { signToken } from "../../shared/token.ts";
+import { ADDRESS_IN_USE, freePort } from "../../scripts/ports.ts";
 import type { CreateSessionBody, Role } from "../../shared/protocol.ts";
 
 export const REPO_ROOT = resolve(fileURLToPath(new URL("../..", import.meta.url)));
@@ -85,19 +85,10 @@ export interface WorkerHandle {
   logs(): string;
 }
 
-/** A free TCP port on 127.0.0.1. */
-export async function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on("error", rej);
-    srv.listen(0, "127.0.0.1", () => {
-      const addr = srv.address();
-      const port = typeof addr === "object" && addr ? addr.port : 0;
-      srv.close(() => res(port));
-    });
-  });
-}
+export { freePort };
+
+/** Starts tried when a port turns out taken; each failed start costs about a second. */
+const LAUNCH_ATTEMPTS = 4;
 
 async function exists(p: string): Promise<boolean> {
   try {
@@ -121,8 +112,8 @@ export async function startWorker(opts: StartWorkerOptions = {}): Promise<Worker
   const ownDir = !opts.persistDir;
   const persistDir = opts.persistDir ?? (await mkdtemp(join(tmpdir(), "agentroom-worker-")));
   const secret = opts.secret ?? randomBytes(32).toString("hex");
-  const port = opts.port ?? (await freePort());
-  const url = `http://127.0.0.1:${port}`;
+  let port = opts.port ?? (await freePort());
+  let url = `http://127.0.0.1:${port}`;
   let child: ChildProcess | undefined;
   let exited: Promise<void> = Promise.resolve();
   let output = "";
@@ -212,7 +203,27 @@ export async function startWorker(opts: StartWorkerOptions = {}): Promise<Worker
     child = undefined;
   };
 
-  await launch();
+  // A port can still be taken between the probe and wrangler's bind (another suite's server, a
+  // restarted workerd's old socket in TIME_WAIT): try again, on a new port when we chose it.
+  const launchRetrying = async (mayMove: boolean) => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await launch();
+      } catch (err) {
+        const inUse = err instanceof Error && ADDRESS_IN_USE.test(err.message);
+        if (!inUse || attempt >= LAUNCH_ATTEMPTS) throw err;
+        await kill("SIGKILL");
+        if (mayMove) {
+          port = await freePort();
+          url = `http://127.0.0.1:${port}`;
+        } else {
+          await new Promise((r) => setTimeout(r, 500 * attempt));
+        }
+      }
+    }
+  };
+
+  await launchRetrying(opts.port === undefined);
 
   const mintToken = (c: TokenClaims) =>
     signToken(secret, { sid: c.sid, role: c.role, name: c.name ?? c.role, ttlSeconds: c.ttlSeconds ?? 86_400 });
@@ -243,7 +254,7 @@ export async function startWorker(opts: StartWorkerOptions = {}): Promise<Worker
     kill,
     async restart() {
       await kill("SIGKILL");
-      await launch();
+      await launchRetrying(false);
     },
     async stop() {
       await kill("SIGTERM");
