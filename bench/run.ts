@@ -213,9 +213,11 @@ async function agentroomSections(ar: (base: string) => Agentroom, w: RunningWork
       section(`rejoin storm via ${path}`);
       const list = (results.rejoin[path] = [] as Results["rejoin"][string]);
       for (const withCursor of [true, false]) {
-        const run = () => rejoinStorm(ar(base), { ...cfg.rejoin, rate: RATE, seconds: quick ? 3 : 6, withCursor });
+        const run = () => rejoinStorm(ar(base), { ...cfg.rejoin, rate: RATE, seconds: quick ? 3 : 6, withCursor, roomPid: w?.innerPid });
         list.push(path === "direct" && withCursor ? await profiled(w, "rejoin storm", run) : await run());
       }
+      // What a real deploy does: the room client spreads its first retry by full jitter.
+      list.push(await rejoinStorm(ar(base), { ...cfg.rejoin, rate: RATE, seconds: quick ? 3 : 6, withCursor: true, schedule: "client jitter", roomPid: w?.innerPid }));
     }
   }
 }

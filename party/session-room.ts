@@ -299,6 +299,19 @@ export class SessionRoom extends Server<Env> {
     this.#scheduleFlush();
   }
 
+  /**
+   * Runs a live turn now if one is due. The timer alone starves when the room's event queue is
+   * full: a continuous stream of frames, or a rejoin storm's hundreds of queued joins and closes,
+   * each of which runs before the timer's callback. Checking at the end of every socket event keeps
+   * the live viewers' frames going out on time, within the send budget.
+   */
+  #liveTurnIfDue(): void {
+    if (this.#buffer.length === 0 || this.#flushWait(Date.now()) > 0) return;
+    if (this.#flushTimer !== undefined) clearTimeout(this.#flushTimer);
+    this.#flushTimer = undefined;
+    this.#liveTurn();
+  }
+
   /** Sends every buffered event to every person now, whatever the budget (RPCs, archiving, delete). */
   flush(): void {
     if (this.#flushTimer !== undefined) {
@@ -408,6 +421,7 @@ export class SessionRoom extends Server<Env> {
       this.#catchUp(conn, cursor);
     }
     this.schedulePresence();
+    this.#liveTurnIfDue();
   }
 
   /**
@@ -518,6 +532,7 @@ export class SessionRoom extends Server<Env> {
       if (!this.#ready) return;
       if (this.holdsLease(conn)) this.#releaseLease();
       this.schedulePresence();
+      this.#liveTurnIfDue();
     } catch (e) {
       console.error("onClose failed", e);
     }
@@ -576,12 +591,7 @@ export class SessionRoom extends Server<Env> {
       console.error("frame handler failed", e);
       sendError(conn, "internal", "the room could not process this frame; nothing changed", ref);
     } finally {
-      // The timer alone can starve under a continuous stream of frames; flush from here too.
-      if (this.#buffer.length > 0 && this.#flushWait(Date.now()) === 0) {
-        if (this.#flushTimer !== undefined) clearTimeout(this.#flushTimer);
-        this.#flushTimer = undefined;
-        this.#liveTurn();
-      }
+      this.#liveTurnIfDue();
     }
   }
 

@@ -1,26 +1,39 @@
 /**
  * A deploy, as the live viewers feel it: L viewers watch a stream while N other viewers of the same
- * room drop and all rejoin at the same instant (no jitter: the worst case). Reported: how long the
- * live viewers were held up (worst delta latency in the storm window against the usual p50), and
- * how long until every rejoiner was caught up.
+ * room drop and rejoin. Two schedules: all at the same instant (no jitter: the worst case), or each
+ * after the delay the room client itself draws for its first retry (`jitteredDelay(1)` from
+ * shared/backoff.ts, the schedule a real deploy produces). Reported: how long the live viewers were
+ * held up (worst delta latency in the storm window against the usual p50), and how long until
+ * every rejoiner was caught up.
  */
 import type WebSocket from "ws";
 import { runFanout, openSocket, closeAll, type FanoutResult } from "../lib/fanout.ts";
 import { timeJoin } from "../lib/join.ts";
 import { median } from "../lib/stats.ts";
+import { jitteredDelay } from "../../shared/backoff.ts";
+import { cpuSeconds } from "../lib/workerd.ts";
 import { agentroomRoom, assistantMessage, BenchAgent, createSession, protocols, roomUrl, textPart, viewerToken, type Agentroom } from "../systems/agentroom.ts";
 import { isCaughtUp } from "../systems/agentroom.ts";
 import type { FanoutRoom } from "../lib/fanout.ts";
 
+export type RejoinSchedule = "at once" | "client jitter";
+
 export type RejoinResult = FanoutResult & {
   rejoiners: number;
   withCursor: boolean;
+  /** "at once", or "client jitter": each rejoiner waits the room client's first-retry delay. */
+  schedule: RejoinSchedule;
   /** First reconnect → last rejoiner caught up. */
   allCaughtUpMs: number;
   medianRejoinMs: number;
   historyMessages: number;
   /** Rejoin attempts that failed (upgrade refused or reset) and were retried. */
   failedJoins: number;
+  /**
+   * Cores used from the drop until the last rejoiner was caught up: the room's workerd (the Worker
+   * and the room share its one thread) and this load generator, which competes for the same two.
+   */
+  stormCpu: { room: number; loadgen: number };
 };
 
 function openReady(ep: { url: string; protocols: string[] }): Promise<WebSocket> {
@@ -39,8 +52,9 @@ function openReady(ep: { url: string; protocols: string[] }): Promise<WebSocket>
 
 export async function rejoinStorm(
   ar: Agentroom,
-  opts: { live: number; rejoiners: number; rate: number; seconds: number; withCursor: boolean; history: number },
+  opts: { live: number; rejoiners: number; rate: number; seconds: number; withCursor: boolean; history: number; schedule?: RejoinSchedule; roomPid?: number },
 ): Promise<RejoinResult> {
+  const schedule = opts.schedule ?? "at once";
   // A session with some history, so a snapshot is not trivially small.
   const s = await createSession(ar, "bench rejoin");
   const token = await viewerToken(ar, s.id, s.ownerToken);
@@ -69,6 +83,7 @@ export async function rejoinStorm(
   };
   let allCaughtUpMs = 0;
   let failedJoins = 0;
+  let stormCpu = { room: NaN, loadgen: NaN };
   let rejoinTimes: number[] = [];
   const result = await runFanout(room, {
     viewers: opts.live,
@@ -80,7 +95,10 @@ export async function rejoinStorm(
         const cursor = opts.withCursor ? agentSeq() : undefined;
         for (const ws of sockets) ws.terminate();
         const t0 = performance.now();
+        const room0 = cpuSeconds(opts.roomPid ?? 0);
+        const self0 = process.cpuUsage();
         const joinWithRetry = async (): Promise<Awaited<ReturnType<typeof timeJoin>>> => {
+          if (schedule === "client jitter") await new Promise((r) => setTimeout(r, jitteredDelay(1)));
           for (let attempt = 1; ; attempt++) {
             try {
               return await timeJoin(rejoinerEp(cursor));
@@ -93,6 +111,11 @@ export async function rejoinStorm(
         };
         const joins = await Promise.all(Array.from({ length: opts.rejoiners }, joinWithRetry));
         allCaughtUpMs = performance.now() - t0;
+        const self = process.cpuUsage(self0);
+        stormCpu = {
+          room: (cpuSeconds(opts.roomPid ?? 0) - room0) / (allCaughtUpMs / 1000),
+          loadgen: (self.user + self.system) / 1e6 / (allCaughtUpMs / 1000),
+        };
         rejoinTimes = joins.map((j) => j.ms);
         sockets = [];
       },
@@ -103,16 +126,18 @@ export async function rejoinStorm(
     ...result,
     rejoiners: opts.rejoiners,
     withCursor: opts.withCursor,
+    schedule,
     allCaughtUpMs,
     medianRejoinMs: median(rejoinTimes),
     historyMessages: opts.history,
     failedJoins,
+    stormCpu,
   };
   const w = r.window!;
   console.log(
-    `  rejoin ${opts.rejoiners} (${opts.withCursor ? "with cursor" : "no cursor: snapshot"}) beside ${opts.live} live viewers at ${opts.rate}/s: ` +
+    `  rejoin ${opts.rejoiners} ${schedule} (${opts.withCursor ? "with cursor" : "no cursor: snapshot"}) beside ${opts.live} live viewers at ${opts.rate}/s: ` +
       `all caught up in ${allCaughtUpMs.toFixed(0)} ms; live worst ${w.maxInWindow.toFixed(1)} ms vs p50 ${w.p50Outside.toFixed(1)} → stall ${w.stallMs.toFixed(1)} ms; ` +
-      `missing ${r.missing}, failed joins retried ${failedJoins}`,
+      `missing ${r.missing}, failed joins retried ${failedJoins}; cores during the storm: room ${stormCpu.room.toFixed(2)}, load generator ${stormCpu.loadgen.toFixed(2)}`,
   );
   return r;
 }
