@@ -24,6 +24,13 @@ import {
 const TOKEN = "lorem ip";
 /** Events per agent batch when filling a session (the protocol allows 5,000). */
 const FILL_BATCH = 1_000;
+/**
+ * Joins whose replay the room has not cached: each reconnects from its own cursor (one event
+ * earlier each time), so each is a distinct range the room must read from its log and serialize.
+ * The first join of `runs` is uncached too, but it also pays one-off warm-up (about 100 ms even
+ * for 1k deltas), so it tells little about the log read.
+ */
+const UNCACHED_RUNS = 3;
 
 export type ReconnectResult = {
   missed: number;
@@ -34,6 +41,9 @@ export type ReconnectResult = {
   catchup: string;
   /** Bytes received per byte of missed text (1.0 = only the text). */
   bytesPerTextByte: number;
+  /** Joins from distinct cursors (no cached replay), after the warm-up. */
+  uncachedRuns: JoinResult[];
+  uncachedMedianMs: number;
 };
 
 export async function reconnectCatchup(ar: Agentroom, missedCounts: number[], runs: number): Promise<ReconnectResult[]> {
@@ -55,6 +65,10 @@ export async function reconnectCatchup(ar: Agentroom, missedCounts: number[], ru
       await agent.settled();
       const results: JoinResult[] = [];
       for (let r = 0; r < runs; r++) results.push(await timeJoin({ url: roomUrl(ar.base, s.id, cursor), protocols: protocols(token) }));
+      const uncached: JoinResult[] = [];
+      for (let r = 1; r <= UNCACHED_RUNS; r++) {
+        uncached.push(await timeJoin({ url: roomUrl(ar.base, s.id, cursor - r), protocols: protocols(token) }));
+      }
       const medianBytes = median(results.map((x) => x.bytes));
       const res: ReconnectResult = {
         missed: n,
@@ -64,9 +78,11 @@ export async function reconnectCatchup(ar: Agentroom, missedCounts: number[], ru
         medianBytes,
         catchup: results[0]!.catchup,
         bytesPerTextByte: medianBytes / (n * TOKEN.length),
+        uncachedRuns: uncached,
+        uncachedMedianMs: median(uncached.map((x) => x.ms)),
       };
       console.log(
-        `  reconnect after ${n} deltas: ${res.medianMs.toFixed(1)} ms, ${(medianBytes / 1024).toFixed(1)} KB (${res.catchup}; ` +
+        `  reconnect after ${n} deltas: ${res.medianMs.toFixed(1)} ms (uncached ${res.uncachedMedianMs.toFixed(1)} ms), ${(medianBytes / 1024).toFixed(1)} KB (${res.catchup}; ` +
           `${res.bytesPerTextByte.toFixed(2)} B per missed text byte)`,
       );
       out.push(res);
