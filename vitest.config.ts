@@ -34,6 +34,8 @@ export default defineConfig({
           name: "integration",
           environment: "node",
           include: ["test/**/*.test.ts"],
+          // The app is built once for every file (the Worker serves it to the browser tests).
+          globalSetup: ["test/harness/build-app.ts"],
           fileParallelism: false,
           testTimeout: 120_000,
           hookTimeout: 180_000,

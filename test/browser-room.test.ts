@@ -6,11 +6,10 @@
  * <agent-room>. Screenshots go to test-results/browser/.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { execFileSync } from "node:child_process";
 import { createServer, type Server } from "node:http";
 import type { Browser, Page } from "playwright-core";
 import { startStack, type Stack } from "./harness/stack.ts";
-import { REPO_ROOT, freePort } from "./harness/worker.ts";
+import { freePort } from "./harness/worker.ts";
 import { launchBrowser, openPage, screenshot, type WatchedPage } from "./harness/browser.ts";
 
 let stack: Stack;
@@ -43,8 +42,6 @@ async function newSession(title: string, allowedOrigins?: string[]) {
 }
 
 beforeAll(async () => {
-  // The Worker serves dist/client: build the app as it is now.
-  execFileSync(process.execPath, [`${REPO_ROOT}/node_modules/vite/bin/vite.js`, "build", "--logLevel", "error"], { cwd: REPO_ROOT, stdio: "inherit" });
   [stack, browser] = await Promise.all([startStack(), launchBrowser()]);
   await stack.runner.ready();
 });

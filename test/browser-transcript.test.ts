@@ -6,9 +6,8 @@
  * runner here: the scripted model cannot make 5,000 messages on demand).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { execFileSync } from "node:child_process";
 import type { Browser } from "playwright-core";
-import { startWorker, REPO_ROOT, type WorkerHandle } from "./harness/worker.ts";
+import { startWorker, type WorkerHandle } from "./harness/worker.ts";
 import { RoomFeeder, launchBrowser, openPage, screenshot, syntheticMessages } from "./harness/browser.ts";
 import type { EventBody } from "../shared/protocol.ts";
 
@@ -18,7 +17,6 @@ let browser: Browser;
 type Handle = { __agentroom: { room: { order: string[]; hasMore: boolean; loadingHistory: boolean } } };
 
 beforeAll(async () => {
-  execFileSync(process.execPath, [`${REPO_ROOT}/node_modules/vite/bin/vite.js`, "build", "--logLevel", "error"], { cwd: REPO_ROOT, stdio: "inherit" });
   [worker, browser] = await Promise.all([startWorker(), launchBrowser()]);
 });
 

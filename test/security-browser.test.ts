@@ -141,7 +141,6 @@ function events(): EventBody[] {
 }
 
 beforeAll(async () => {
-  execFileSync(process.execPath, [`${REPO_ROOT}/node_modules/vite/bin/vite.js`, "build", "--logLevel", "error"], { cwd: REPO_ROOT, stdio: "inherit" });
   otherOrigin = createServer((_req, res) => {
     res.writeHead(200, { "content-type": "text/html" });
     res.end(framePage);
