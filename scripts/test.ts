@@ -1,6 +1,6 @@
 /**
  * `npm test`: every vitest project, then one closing line "N passed, N failed" (plus tests not run and
- * failed suites, when there are any) that CI reads.
+ * test files that failed, when there are any) that CI reads.
  * Extra arguments go to vitest (e.g. `npm test -- --project unit`).
  */
 import { spawnSync } from "node:child_process";
@@ -11,15 +11,17 @@ const report = "test-results/vitest.json";
 const args = ["vitest", "run", "--reporter=default", "--reporter=json", `--outputFile.json=${report}`, ...process.argv.slice(2)];
 const r = spawnSync("npx", args, { stdio: "inherit", env: process.env });
 
-type Report = { numPassedTests: number; numFailedTests: number; numPendingTests: number; numFailedTestSuites: number };
+type Report = { numPassedTests: number; numFailedTests: number; numPendingTests: number; testResults: { status: string }[] };
 let summary = "no test report was written";
 if (existsSync(report)) {
   const j = JSON.parse(readFileSync(report, "utf8")) as Report;
   summary = `${j.numPassedTests} passed, ${j.numFailedTests} failed`;
-  // A suite whose setup fails fails no test by itself; its tests show as not run. Say so, so the
+  // A file whose setup fails fails no test by itself; its tests show as not run. Say so, so the
   // closing line never reads clean on a red run.
   if (j.numPendingTests > 0) summary += `, ${j.numPendingTests} not run`;
-  if (j.numFailedTestSuites > 0) summary += ` (${j.numFailedTestSuites} suite${j.numFailedTestSuites === 1 ? "" : "s"} failed)`;
+  // Files, not vitest's "suites" (which count every describe block on the failing path).
+  const failedFiles = j.testResults.filter((f) => f.status === "failed").length;
+  if (failedFiles > 0) summary += ` (${failedFiles} file${failedFiles === 1 ? "" : "s"} failed)`;
 }
 console.log(`\n${summary}`);
 process.exit(r.status ?? 1);

@@ -25,9 +25,8 @@ export const DEFAULT_LIMITS = {
   /** Compact when the log exceeds retain + slack, so compaction runs in batches, not per event. */
   logCompactSlack: 5_000,
   /**
-   * Live flush window. At token speed 16 ms feels live; the flush also runs at the end of every
-   * message, join and close once the buffer is this old, so a busy socket or a rejoin storm's
-   * queued joins cannot starve the timer.
+   * Live flush window. At token speed 16 ms feels live; the flush also runs from the message
+   * handler once the buffer is this old, so a busy socket cannot starve the timer.
    */
   flushIntervalMs: 16,
   /**
