@@ -304,10 +304,9 @@ export class SessionRoom extends Server<Env> {
    * frames, each of which runs before the timer's callback; checking after every message keeps the
    * live frames going out on time, within the send budget.
    *
-   * Not run after joins and closes: tried, it made a 500-viewer reconnect storm slower for
-   * everyone (opens 1.5 → 3.3 s, a driver's Stop acked in 1.1–1.3 s instead of 0.2 s), because
-   * each due turn was a full pass over hundreds of people in the middle of the storm, while the
-   * live stall it was meant to cut did not move measurably.
+   * Not run after joins and closes: tried, it did not shorten the live viewers' stall in a rejoin
+   * storm (the agent's frames wait behind the queued joins anyway), and each due turn is a full
+   * pass over hundreds of people in the middle of the storm (bench/RESULTS.md).
    */
   #liveTurnIfDue(): void {
     if (this.#buffer.length === 0 || this.#flushWait(Date.now()) > 0) return;
