@@ -45,6 +45,15 @@ export async function readJsonBody<T>(
   return { ok: true, value: r.data };
 }
 
+/**
+ * Bytes past the cap that are read and dropped before a refused body is cut off. Like a web
+ * server's lingering close: a client that is still sending a modestly oversized body gets to read
+ * the 413 instead of a reset. Cancelling at once also broke the local runtime's own forwarding
+ * (miniflare's entry worker answered 500 "Network connection lost" for a 96 KB chunked body).
+ * Beyond this the stream is cancelled: draining without bound would be a way to tie up the Worker.
+ */
+const REFUSED_BODY_DRAIN_BYTES = 1024 * 1024;
+
 /** The body as text, or null once it passes `max` bytes (a chunked body has no content-length). */
 async function readCapped(req: Request, max: number): Promise<string | null> {
   if (!req.body) return "";
@@ -56,7 +65,7 @@ async function readCapped(req: Request, max: number): Promise<string | null> {
     if (done) break;
     size += value.byteLength;
     if (size > max) {
-      await reader.cancel();
+      await drainOrCancel(reader, size, max + REFUSED_BODY_DRAIN_BYTES);
       return null;
     }
     chunks.push(value);
@@ -68,4 +77,15 @@ async function readCapped(req: Request, max: number): Promise<string | null> {
     off += c.byteLength;
   }
   return new TextDecoder().decode(all);
+}
+
+/** Reads and drops the rest of a refused body up to `limit` bytes in all, then cancels it. */
+async function drainOrCancel(reader: ReadableStreamDefaultReader<Uint8Array>, read: number, limit: number): Promise<void> {
+  let size = read;
+  while (size <= limit) {
+    const { done, value } = await reader.read();
+    if (done) return;
+    size += value.byteLength;
+  }
+  await reader.cancel();
 }

@@ -65,6 +65,44 @@ describe("sessions API", () => {
     expect(big.status).toBe(413);
   });
 
+  it("refuses a streamed body past the cap with 413: a modest excess is drained, a huge one cut off", async () => {
+    const op = await operator();
+    const ns = (env as unknown as Env).SessionRoom;
+    const before = (await listDurableObjectIds(ns)).length;
+    // A chunked body has no content-length, so the Worker counts as it reads.
+    const streamed = (chunks: number) => {
+      const chunk = new TextEncoder().encode("x".repeat(16 * 1024));
+      const seen = { pulled: 0, cancelled: false };
+      const body = new ReadableStream<Uint8Array>({
+        pull(ctrl) {
+          if (seen.pulled++ < chunks) ctrl.enqueue(chunk);
+          else ctrl.close();
+        },
+        cancel() {
+          seen.cancelled = true;
+        },
+      });
+      return { body, seen };
+    };
+    const post = (body: ReadableStream<Uint8Array>) =>
+      worker().fetch("http://agentroom.test/api/sessions", {
+        method: "POST",
+        headers: { authorization: `Bearer ${op}`, "content-type": "application/json" },
+        body,
+      });
+    const modest = streamed(6); // 96 KB against a 64 KB cap
+    const r1 = await post(modest.body);
+    expect(r1.status).toBe(413);
+    expect(await errorOf(r1)).toMatchObject({ code: "body_too_large" });
+    expect(modest.seen.cancelled).toBe(false);
+    const huge = streamed(256); // 4 MB
+    const r2 = await post(huge.body);
+    expect(r2.status).toBe(413);
+    expect(await errorOf(r2)).toMatchObject({ code: "body_too_large" });
+    expect(huge.seen.pulled).toBeLessThan(256);
+    expect((await listDurableObjectIds(ns)).length).toBe(before);
+  });
+
   it("an unknown session id is 404 and creates no room object", async () => {
     const ns = (env as unknown as Env).SessionRoom;
     const before = (await listDurableObjectIds(ns)).length;
