@@ -21,7 +21,7 @@ import { startWrangler, type RunningWorker } from "./lib/workerd.ts";
 import { capacity, measurePoint, series, warmup, type PathName, type Point, type SystemName, type Target } from "./scenarios/fanout.ts";
 import { newViewer, reconnectCatchup } from "./scenarios/catchup.ts";
 import { partGrowth, sessionGrowth } from "./scenarios/storage.ts";
-import { rejoinStorm } from "./scenarios/rejoin.ts";
+import { rejoinStorm, type RejoinSchedule } from "./scenarios/rejoin.ts";
 import { markdown, plotSvg, type Capacity, type Results } from "./report.ts";
 import { startProfile } from "./lib/profile.ts";
 import { agentroomRoom, AGENTROOM_CONFIG, type Agentroom, type Credentials } from "./systems/agentroom.ts";
@@ -212,12 +212,14 @@ async function agentroomSections(ar: (base: string) => Agentroom, w: RunningWork
     for (const [path, base] of paths) {
       section(`rejoin storm via ${path}`);
       const list = (results.rejoin[path] = [] as Results["rejoin"][string]);
+      const storm = (o: { withCursor: boolean; schedule?: RejoinSchedule }) =>
+        rejoinStorm(ar(base), { ...cfg.rejoin, rate: RATE, seconds: quick ? 3 : 6, roomPid: w?.innerPid, ...o });
       for (const withCursor of [true, false]) {
-        const run = () => rejoinStorm(ar(base), { ...cfg.rejoin, rate: RATE, seconds: quick ? 3 : 6, withCursor, roomPid: w?.innerPid });
+        const run = () => storm({ withCursor });
         list.push(path === "direct" && withCursor ? await profiled(w, "rejoin storm", run) : await run());
       }
       // What a real deploy does: the room client spreads its first retry by full jitter.
-      list.push(await rejoinStorm(ar(base), { ...cfg.rejoin, rate: RATE, seconds: quick ? 3 : 6, withCursor: true, schedule: "client jitter", roomPid: w?.innerPid }));
+      list.push(await storm({ withCursor: true, schedule: "client jitter" }));
     }
   }
 }

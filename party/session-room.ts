@@ -112,7 +112,9 @@ export class SessionRoom extends Server<Env> {
    * when the instance opens (a room only hibernates with nothing left to send, so every socket it
    * wakes with holds the room's seq), deleted on close. Live delivery goes only to sockets listed
    * here: one that is closing may still be in `getWebSockets` after its close handler ran, and
-   * treating it as new once made every turn of a rejoin storm re-read the log.
+   * treating it as new once made every turn of a rejoin storm re-read the log. Its keys are the
+   * live people: iterating them costs nothing per turn, where `getWebSockets` builds an array of
+   * every socket (~5 µs a socket).
    */
   #heldSeq = new Map<WebSocket, number>();
   #roster = new PresenceRoster();
@@ -121,13 +123,6 @@ export class SessionRoom extends Server<Env> {
   #lobbyLast: { key: string; at: number } | undefined;
   /** The serialized snapshot frame, reused by every joiner until the next change. */
   #snapshotCache: string | undefined;
-  /**
-   * The live people's sockets (the keys of `#heldSeq`, in join order), rebuilt after a join or a
-   * close. Asking the runtime (`getWebSockets`) instead builds an array
-   * of every socket, ~5 µs a socket, and lists closing ones too: in a rejoin storm, where every
-   * join and close invalidates it, that cost seconds.
-   */
-  #peopleSockets: WebSocket[] | undefined;
   /**
    * An upper bound on open connections: the exact count at `counted.at` plus every join since.
    * Counting exactly means `getWebSockets()`, an array of every socket; doing that on every join
@@ -175,7 +170,6 @@ export class SessionRoom extends Server<Env> {
     this.#ready = true;
     const seq = this.meta.seq();
     for (const ws of this.ctx.getWebSockets(TAG_PEOPLE)) if (!this.#heldSeq.has(ws)) this.#heldSeq.set(ws, seq);
-    this.#peopleSockets = undefined;
     this.#reconcileAgent();
     return true;
   }
@@ -289,13 +283,9 @@ export class SessionRoom extends Server<Env> {
     return Math.max(0, gather, budget);
   }
 
-  #people(): WebSocket[] {
-    return (this.#peopleSockets ??= [...this.#heldSeq.keys()]);
-  }
-
   /** One turn of live delivery: everyone gets what they lack. */
   #liveTurn(): void {
-    this.#deliver(this.#people());
+    this.#deliver();
     this.#scheduleFlush();
   }
 
@@ -321,23 +311,23 @@ export class SessionRoom extends Server<Env> {
       clearTimeout(this.#flushTimer);
       this.#flushTimer = undefined;
     }
-    this.#deliver(this.#people());
+    this.#deliver();
   }
 
   /**
-   * Sends these sockets the buffered events they do not hold yet, then drops from the buffer what
-   * every person holds. Sockets that hold the same seq (nearly everyone, normally) share frames
+   * Sends every live person the buffered events they do not hold yet, then drops from the buffer
+   * what everyone holds. Sockets that hold the same seq (nearly everyone, normally) share frames
    * serialized once; a joiner whose catch-up went further gets only what follows it.
    */
-  #deliver(sockets: readonly WebSocket[]): void {
+  #deliver(): void {
     const last = this.#buffer.lastSeq();
     if (last === undefined) return;
     const framesFrom = new Map<number, string[] | null>();
     let sends = 0;
-    for (const ws of sockets) {
-      const held = this.#heldSeq.get(ws);
-      // Not listed: closed (its close handler ran) or not caught up yet (its catch-up lists it).
-      if (held === undefined || held >= last) continue;
+    // Only existing keys are updated below (no join or close runs inside), which a Map's iterator
+    // allows. A socket not listed is closed or not caught up yet (its catch-up lists it).
+    for (const [ws, held] of this.#heldSeq) {
+      if (held >= last) continue;
       let frames = framesFrom.get(held);
       if (frames === undefined) {
         frames = this.#framesAfter(held, last);
@@ -467,7 +457,6 @@ export class SessionRoom extends Server<Env> {
 
   /** This connection holds every event up to `seq`: the next flush skips those. */
   #holds(conn: WebSocket, seq: number): void {
-    if (!this.#heldSeq.has(conn)) this.#peopleSockets = undefined;
     this.#heldSeq.set(conn, seq);
   }
 
@@ -527,7 +516,7 @@ export class SessionRoom extends Server<Env> {
 
   override onClose(conn: Connection<ConnState>): void {
     try {
-      if (this.#heldSeq.delete(conn)) this.#peopleSockets = undefined;
+      this.#heldSeq.delete(conn);
       this.#roster.remove(conn.id);
       this.#peopleRate.forget(conn.id);
       this.#agentRate.forget(conn.id);
@@ -726,15 +715,14 @@ export class SessionRoom extends Server<Env> {
   /** One presence frame to everyone; its sends count against the live send budget. */
   #broadcastPresence(): void {
     const frame = JSON.stringify({ type: "presence", ...this.presence() } satisfies ServerFrame);
-    const people = this.#people();
-    for (const ws of people) {
+    for (const ws of this.#heldSeq.keys()) {
       try {
         ws.send(frame);
       } catch {
         // closing
       }
     }
-    this.#sendBudget.spend(people.length, Date.now());
+    this.#sendBudget.spend(this.#heldSeq.size, Date.now());
   }
 
   // ───────────────────────────── the index ─────────────────────────────
