@@ -640,7 +640,8 @@ export class SessionRoom extends Server<Env> {
     if (stuck) bodies.push({ type: "queue.update", item: { ...stuck, state: "queued" } });
     if (!session.agentOnline) bodies.push({ type: "agent.presence", online: true });
     if (bodies.length) this.commit(bodies);
-    sendAgent(conn, { type: "agent.lease", granted: true, session: this.meta.session(), leaseMs: this.limits.agentLeaseMs });
+    const openRequests = [...this.requests.open("permission"), ...this.requests.open("question"), ...this.requests.answeredNotClosed()].map((r) => r.id);
+    sendAgent(conn, { type: "agent.lease", granted: true, session: this.meta.session(), leaseMs: this.limits.agentLeaseMs, openRequests });
     // Replies given while no runner held the session still reach OpenCode.
     for (const r of this.requests.answeredNotClosed()) {
       const a = r.answer as { reply?: "once" | "always" | "reject"; message?: string; answers?: string[][] | null };

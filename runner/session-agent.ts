@@ -186,6 +186,9 @@ export class SessionAgent {
           return;
         }
         this.meta = f.session;
+        // What the room shows as open: the resync closes whatever OpenCode no longer has (after
+        // this runner restarted, its own memory of open requests is empty).
+        for (const id of f.openRequests ?? []) this.openRequests.add(id);
         this.leasedAt = Date.now();
         this.setState("held");
         this.startHeartbeat(f.leaseMs);

@@ -375,8 +375,18 @@ export type ServerFrame = z.infer<typeof ServerFrameSchema>;
 /** Frames the room sends only to the agent connection. */
 export const RoomToAgentFrameSchema = z.discriminatedUnion("type", [
   z.object({ type: z.literal("agent.ack"), batchId: z.string(), seq: z.number().int().nonnegative(), duplicate: z.boolean().optional() }),
-  /** The room granted this connection the session's lease; `meta` tells it what it serves. */
-  z.object({ type: z.literal("agent.lease"), granted: z.boolean(), session: SessionMetaSchema, leaseMs: z.number() }),
+  /**
+   * The room granted this connection the session's lease; `session` tells it what it serves, and
+   * `openRequests` which permission and question requests the room still shows as open, so a
+   * runner that starts afresh can close those its OpenCode no longer has.
+   */
+  z.object({
+    type: z.literal("agent.lease"),
+    granted: z.boolean(),
+    session: SessionMetaSchema,
+    leaseMs: z.number(),
+    openRequests: z.array(z.string()).optional(),
+  }),
   /** Run this prompt now (the agent is idle and it is the queue's head). */
   z.object({ type: z.literal("agent.prompt"), item: QueueItemSchema }),
   z.object({ type: z.literal("agent.stop"), by: z.string() }),

@@ -135,4 +135,23 @@ describe("runner: recovery", () => {
     expect(driver.transcript.session?.agentStatus).toBe("idle");
     driver.close();
   }, 360_000);
+
+  it("runner and OpenCode both gone while a permission is pending: the restarted runner closes it", async () => {
+    const s = await stack.worker.createSession({ title: "both gone while asking" });
+    await stack.runner.waitHolding(s.id);
+    const driver = await joinRoom(stack, s.id, "driver");
+    await driver.prompt("please run bash");
+    await driver.waitFor((x) => x.transcript.permissions.length === 1 && x.transcript.session?.agentStatus === "waiting", 90_000);
+    // What Ctrl-C on `npm start` and a new start do: a runner that remembers nothing, a new OpenCode.
+    const oc = stack.runner.opencode()!.pid;
+    await stack.runner.kill("SIGKILL");
+    process.kill(oc, "SIGKILL");
+    await driver.waitFor((x) => x.transcript.session?.agentOnline === false, 15_000);
+    const ready = await stack.runner.restart();
+    expect(ready.opencodePid).not.toBe(oc);
+    await stack.runner.waitHolding(s.id, 90_000);
+    await waitOr(driver, (x) => x.transcript.permissions.length === 0 && x.transcript.session?.agentStatus === "idle", 120_000, "the stale permission closed");
+    expect(partSummary(driver.transcript.messages).running).toEqual([]);
+    driver.close();
+  }, 360_000);
 });
