@@ -53,6 +53,16 @@ async function expectSameAsOpencode(c: RoomClient): Promise<void> {
   expect(summary.running).toEqual([]);
 }
 
+/** A session whose agent waits on a bash permission, and its driver. */
+async function askingPermission(title: string): Promise<{ id: string; driver: RoomClient }> {
+  const s = await stack.worker.createSession({ title });
+  await stack.runner.waitHolding(s.id);
+  const driver = await joinRoom(stack, s.id, "driver");
+  await driver.prompt("please run bash");
+  await driver.waitFor((x) => x.transcript.permissions.length === 1 && x.transcript.session?.agentStatus === "waiting", 90_000);
+  return { id: s.id, driver };
+}
+
 describe("runner: recovery", () => {
   it("runner SIGKILLed mid-turn and restarted: the room converges to OpenCode's transcript", async () => {
     const s = await stack.worker.createSession({ title: "runner crash" });
@@ -119,11 +129,7 @@ describe("runner: recovery", () => {
   }, 360_000);
 
   it("OpenCode killed while a permission is pending: the request closes and nothing waits forever", async () => {
-    const s = await stack.worker.createSession({ title: "crash while asking" });
-    await stack.runner.waitHolding(s.id);
-    const driver = await joinRoom(stack, s.id, "driver");
-    await driver.prompt("please run bash");
-    await driver.waitFor((x) => x.transcript.permissions.length === 1 && x.transcript.session?.agentStatus === "waiting", 90_000);
+    const { driver } = await askingPermission("crash while asking");
     const killed = await stack.runner.killOpencode();
     await until(() => {
       const rec = stack.runner.opencode();
@@ -137,11 +143,7 @@ describe("runner: recovery", () => {
   }, 360_000);
 
   it("runner and OpenCode both gone while a permission is pending: the restarted runner closes it", async () => {
-    const s = await stack.worker.createSession({ title: "both gone while asking" });
-    await stack.runner.waitHolding(s.id);
-    const driver = await joinRoom(stack, s.id, "driver");
-    await driver.prompt("please run bash");
-    await driver.waitFor((x) => x.transcript.permissions.length === 1 && x.transcript.session?.agentStatus === "waiting", 90_000);
+    const { id, driver } = await askingPermission("both gone while asking");
     // What Ctrl-C on `npm start` and a new start do: a runner that remembers nothing, a new OpenCode.
     const oc = stack.runner.opencode()!.pid;
     await stack.runner.kill("SIGKILL");
@@ -149,7 +151,7 @@ describe("runner: recovery", () => {
     await driver.waitFor((x) => x.transcript.session?.agentOnline === false, 15_000);
     const ready = await stack.runner.restart();
     expect(ready.opencodePid).not.toBe(oc);
-    await stack.runner.waitHolding(s.id, 90_000);
+    await stack.runner.waitHolding(id, 90_000);
     await waitOr(driver, (x) => x.transcript.permissions.length === 0 && x.transcript.session?.agentStatus === "idle", 120_000, "the stale permission closed");
     expect(partSummary(driver.transcript.messages).running).toEqual([]);
     driver.close();
