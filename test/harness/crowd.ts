@@ -7,7 +7,7 @@
  *
  * Talks over stdio, one JSON line each way:
  *   → {"ready":true,"joined":N}                          once every client is live
- *   ← cut          → {"dropped":N,"opens":[ms…],"lives":[ms…],"accepts":[ms…],"maxLagMs":n}   (after all are live again)
+ *   ← cut          → {"dropped":N,"planned":[ms…],"opens":[ms…],"lives":[ms…],"accepts":[ms…],"maxLagMs":n}   (after all are live again)
  *   ← wait <seq>   → {"hashes":{"<sha1>":count}}          once every client holds seq ≥ <seq>
  *   ← exit
  */
@@ -42,12 +42,14 @@ setInterval(() => {
 }, 50).unref();
 
 async function cut(): Promise<void> {
-  const back = new Map<RoomClient, { open?: number; live?: number }>();
+  const back = new Map<RoomClient, { planned?: number; open?: number; live?: number }>();
   const cutAt = performance.now();
+  const cutAtEpoch = Date.now();
   const unsubs = clients.map((c) => {
     back.set(c, {});
     return c.onStateChange((st) => {
       const b = back.get(c)!;
+      if (st.status === "reconnecting" && b.planned === undefined) b.planned = st.retryAt - cutAtEpoch;
       if (st.status === "open" && b.open === undefined) b.open = performance.now() - cutAt;
       if (st.status === "open" && st.live && b.live === undefined) b.live = performance.now() - cutAt;
     });
@@ -58,10 +60,12 @@ async function cut(): Promise<void> {
   const deadline = performance.now() + 120_000;
   while ([...back.values()].some((b) => b.live === undefined) && performance.now() < deadline) await sleep(50);
   for (const u of unsubs) u();
-  // `accepts`: when each new TCP connection reached the proxy (the client's side of a rejoin);
-  // `opens`: when its WebSocket opened (the server's answer). The gap between is the room's.
+  // `planned`: when each client's backoff scheduled its first retry (the jitter, our client's
+  // decision); `accepts`: when each new TCP connection reached the proxy, which lives in this
+  // process and so is late when this process is starved; `opens`: when its WebSocket opened (the
+  // server's answer). The gap between accepts and opens is the room's.
   const accepts = proxy.acceptTimes.map((t) => t - cutAt);
-  say({ dropped, opens: [...back.values()].map((b) => b.open ?? -1), lives: [...back.values()].map((b) => b.live ?? -1), accepts, maxLagMs });
+  say({ dropped, planned: [...back.values()].map((b) => b.planned ?? -1), opens: [...back.values()].map((b) => b.open ?? -1), lives: [...back.values()].map((b) => b.live ?? -1), accepts, maxLagMs });
 }
 
 async function waitSeq(seq: number): Promise<void> {
