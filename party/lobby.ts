@@ -17,6 +17,7 @@ type Row = {
   title: string;
   status: string;
   workspace: string | null;
+  repository: string | null;
   created_at: number;
   updated_at: number;
   archived: number;
@@ -29,6 +30,7 @@ function fromRow(r: Row): SessionSummary {
     title: r.title,
     status: r.status as SessionSummary["status"],
     ...(r.workspace !== null ? { workspace: r.workspace } : {}),
+    ...(r.repository !== null ? { repository: r.repository } : {}),
     createdAt: r.created_at,
     updatedAt: r.updated_at,
     archived: r.archived === 1,
@@ -60,6 +62,9 @@ export class Lobby extends Server<Env> {
         id TEXT PRIMARY KEY, title TEXT NOT NULL, status TEXT NOT NULL, workspace TEXT,
         created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, archived INTEGER NOT NULL, demo INTEGER)`);
       sql.exec(`CREATE INDEX IF NOT EXISTS sessions_recent ON sessions (archived, updated_at DESC, id DESC)`);
+      // Added after the first release: an index made before it gains the column, empty.
+      const hasRepository = sql.exec(`SELECT 1 FROM pragma_table_info('sessions') WHERE name = 'repository'`).toArray().length > 0;
+      if (!hasRepository) sql.exec(`ALTER TABLE sessions ADD COLUMN repository TEXT`);
       this.#migrated = true;
     }
     return sql;
@@ -68,14 +73,15 @@ export class Lobby extends Server<Env> {
   /** Adds or updates a session's row and tells every live list. */
   upsert(s: SessionSummary): void {
     this.#db().exec(
-      `INSERT INTO sessions (id, title, status, workspace, created_at, updated_at, archived, demo)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+      `INSERT INTO sessions (id, title, status, workspace, repository, created_at, updated_at, archived, demo)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT(id) DO UPDATE SET title = excluded.title, status = excluded.status, workspace = excluded.workspace,
-         updated_at = excluded.updated_at, archived = excluded.archived, demo = excluded.demo`,
+         repository = excluded.repository, updated_at = excluded.updated_at, archived = excluded.archived, demo = excluded.demo`,
       s.id,
       s.title,
       s.status,
       s.workspace ?? null,
+      s.repository ?? null,
       s.createdAt,
       s.updatedAt,
       s.archived ? 1 : 0,

@@ -67,6 +67,7 @@ export interface CreateRoomInit {
   mode?: Mode;
   allowedOrigins?: string[];
   workspace?: string;
+  repository?: string;
   now?: number;
 }
 
@@ -202,6 +203,7 @@ export class SessionRoom extends Server<Env> {
       createdAt: now,
       updatedAt: now,
       workspace: init.workspace,
+      ...(init.repository !== undefined ? { repository: init.repository } : {}),
       allowedOrigins: init.allowedOrigins ?? [],
     };
     this.ctx.storage.transactionSync(() => {

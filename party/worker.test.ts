@@ -4,7 +4,8 @@
  */
 import { describe, expect, it } from "vitest";
 import { env } from "cloudflare:workers";
-import { listDurableObjectIds } from "cloudflare:test";
+import { listDurableObjectIds, runInDurableObject } from "cloudflare:test";
+import type { Lobby } from "./lobby.ts";
 import type { Env } from "./env.ts";
 import { api, connect, connectRaw, createSession, operator, runner, token, worker, SECRET } from "./test-helpers.ts";
 
@@ -49,6 +50,32 @@ describe("sessions API", () => {
     expect((await api("/api/sessions", { token: a.ownerToken })).status).toBe(403);
     expect((await api("/api/sessions", { method: "POST", token: a.ownerToken, body: {} })).status).toBe(403);
     expect((await api("/api/sessions", { method: "POST", token: await runner(), body: {} })).status).toBe(403);
+  });
+
+  it("keeps the git URL a session is cloned from, in the session and the list; refuses a bad one", async () => {
+    const url = "https://github.com/owner/repo.git";
+    const { id, ownerToken } = await createSession({ title: "from git", repository: url });
+    const one = (await (await api(`/api/sessions/${id}`, { token: ownerToken })).json()) as { session: { repository?: string; workspace?: string } };
+    expect(one.session.repository).toBe(url);
+    expect(one.session.workspace).toBeUndefined(); // the runner reports where it cloned to
+    const list = (await (await api("/api/sessions?limit=200", { token: await operator() })).json()) as { sessions: { id: string; repository?: string }[] };
+    expect(list.sessions.find((s) => s.id === id)?.repository).toBe(url);
+
+    const op = await operator();
+    const before = (await listDurableObjectIds(env.SessionRoom)).length;
+    for (const [body, says] of [
+      [{ repository: "ext::sh -c id" }, "a git URL"],
+      [{ repository: "-uhack" }, "a git URL"],
+      [{ repository: "https://me:secret@github.com/o/r.git" }, "no password"],
+      [{ repository: url, directory: "/srv/x" }, "not both"],
+    ] as const) {
+      const res = await api("/api/sessions", { method: "POST", token: op, body });
+      expect(res.status, JSON.stringify(body)).toBe(400);
+      const err = await errorOf(res);
+      expect(err.code).toBe("bad_request");
+      expect(err.message).toContain(says);
+    }
+    expect((await listDurableObjectIds(env.SessionRoom)).length).toBe(before);
   });
 
   it("validates bodies: bad JSON 400, wrong shape 400, too large 413", async () => {
@@ -281,5 +308,21 @@ describe("lobby", () => {
     expect(frames[0]!.type).toBe("sessions");
     expect(frames.some((f) => f.type === "session.changed" && f.session?.id === id)).toBe(true);
     ws.close();
+  });
+
+  it("an index made before sessions had a repository gains the column and keeps its rows", async () => {
+    const stub = env.Lobby.get(env.Lobby.idFromName("before-repository"));
+    await runInDurableObject(stub, (lobby: Lobby, state) => {
+      // The first release's table, with a row in it.
+      state.storage.sql.exec(`CREATE TABLE sessions (
+        id TEXT PRIMARY KEY, title TEXT NOT NULL, status TEXT NOT NULL, workspace TEXT,
+        created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, archived INTEGER NOT NULL, demo INTEGER)`);
+      state.storage.sql.exec(`INSERT INTO sessions VALUES ('old', 'old one', 'idle', '/w/old', 1, 2, 0, NULL)`);
+      expect(lobby.get("old")).toEqual({ id: "old", title: "old one", status: "idle", workspace: "/w/old", createdAt: 1, updatedAt: 2, archived: false });
+      const fresh = { id: "new", title: "new one", status: "offline" as const, repository: "https://github.com/o/r.git", createdAt: 3, updatedAt: 4, archived: false };
+      lobby.upsert(fresh);
+      expect(lobby.get("new")).toEqual(fresh);
+      expect(lobby.list({}).sessions.map((x) => x.id)).toEqual(["new", "old"]);
+    });
   });
 });

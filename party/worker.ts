@@ -239,6 +239,7 @@ async function createSession(env: Env, secret: string, body: CreateSessionBody, 
     mode: body.mode,
     allowedOrigins: body.allowedOrigins && originsOf(body.allowedOrigins),
     workspace: body.directory,
+    repository: body.repository,
   });
   // The room exists before the index lists it, so a listed id always has a room.
   await lobby(env).upsert(summaryOf(session));

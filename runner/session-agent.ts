@@ -26,6 +26,7 @@ import { Outbox } from "./outbox.ts";
 import { reconcile, type OpencodeMessage } from "./reconcile.ts";
 import { ReconnectingSocket } from "./socket.ts";
 import { resolveWorkspace, type WorkspaceConfig } from "./workspace.ts";
+import { cloneRepository } from "./clone.ts";
 import { isPromptFor, promptMessageId } from "./ids.ts";
 
 /** Close codes the room uses (party/session-room.ts CLOSE). */
@@ -267,9 +268,13 @@ export class SessionAgent {
           },
         ]);
       }
-      const ws = resolveWorkspace(meta.workspace, meta.id, this.deps.workspace);
+      // A session made from a git URL is cloned once; after that its workspace is the clone.
+      const ws =
+        meta.repository && !meta.workspace
+          ? await cloneRepository(meta.repository, meta.id, this.deps.workspace)
+          : resolveWorkspace(meta.workspace, meta.id, this.deps.workspace);
       if (!ws.ok) {
-        this.send([{ type: "session.error", name: "WorkspaceRefused", error: ws.error }]);
+        this.send([{ type: "session.error", name: ws.cloneFailed ? "CloneFailed" : "WorkspaceRefused", error: ws.error }]);
         this.deps.log(`room ${this.roomId}: ${ws.error}`);
         return false;
       }

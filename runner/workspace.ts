@@ -16,7 +16,10 @@ export interface WorkspaceConfig {
   workspacesDir: string;
 }
 
-export type WorkspaceResult = { ok: true; directory: string; created: boolean } | { ok: false; error: string };
+export type WorkspaceResult =
+  | { ok: true; directory: string; created: boolean }
+  /** `cloneFailed`: git ran and failed (the URL was acceptable); otherwise the request was refused. */
+  | { ok: false; error: string; cloneFailed?: true };
 
 /** The real path of `p`, resolving symlinks of its nearest existing ancestor. */
 function realish(p: string): string {
@@ -37,7 +40,7 @@ export function isInside(child: string, root: string): boolean {
 }
 
 /** Session ids come from the Worker (`[A-Za-z0-9_-]`); anything else never becomes a path. */
-const SAFE_ID = /^[A-Za-z0-9_-]{1,64}$/;
+export const SAFE_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
 export function freshRepository(workspacesDir: string, sessionId: string): WorkspaceResult {
   if (!SAFE_ID.test(sessionId)) return { ok: false, error: `invalid session id for a workspace: ${JSON.stringify(sessionId)}` };

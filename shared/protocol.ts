@@ -51,8 +51,10 @@ export const SessionMetaSchema = z.object({
   archived: z.boolean(),
   createdAt: z.number(),
   updatedAt: z.number(),
-  /** Workspace directory or repository the agent works in, as shown to people. */
+  /** Workspace directory the agent works in, as shown to people. */
   workspace: z.string().optional(),
+  /** The git URL the workspace is cloned from, when the session was created from one. */
+  repository: z.string().optional(),
   /** OpenCode's session id, once the runner created it. */
   opencodeSessionId: z.string().optional(),
   /** Model in use, e.g. "scripted/demo"; `demo` is true for the built-in scripted model. */
@@ -71,6 +73,7 @@ export const SessionSummarySchema = z.object({
   title: z.string(),
   status: SessionStatusSchema,
   workspace: z.string().optional(),
+  repository: z.string().optional(),
   createdAt: z.number(),
   updatedAt: z.number(),
   archived: z.boolean(),
@@ -429,15 +432,45 @@ export const EmbedOriginsSchema = z
 /** `PUT /api/sessions/:id/origins` (owner only). */
 export const OriginsBodySchema = z.object({ origins: EmbedOriginsSchema });
 
-export const CreateSessionBodySchema = z.object({
-  title: z.string().max(500).optional(),
-  /** A directory inside the runner's workspace root; omitted means a fresh git repository. */
-  directory: z.string().max(4096).optional(),
-  mode: ModeSchema.optional(),
-  allowedOrigins: EmbedOriginsSchema.optional(),
-  /** Display name of the creator (shown in presence). */
-  name: z.string().max(100).optional(),
-});
+/**
+ * A git repository to clone a session's workspace from: `https://`, `http://`, `ssh://`,
+ * `git://`, `file://` or scp-like `user@host:path`. Anything else (git's `ext::` transport, an
+ * option-like `-u…`, a bare path) is refused here; the runner checks again and refuses a
+ * `file://` URL outside its workspace roots. A password in the URL is refused too: the URL is
+ * session metadata every viewer sees, so credentials belong in the runner's git configuration.
+ */
+export const RepositoryUrlSchema = z
+  .string()
+  .max(2048)
+  .refine(isRepositoryUrl, "a git URL such as https://github.com/owner/repo.git or git@github.com:owner/repo.git")
+  .refine((s) => !URL.canParse(s) || new URL(s).password === "", "no password in the URL: every viewer sees it; give the runner git credentials instead");
+
+/** scp-like `user@host:path` (git's short ssh form); `user@` is required so `C:dir` is not one. */
+const SCP_LIKE = /^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:(?!\/\/)\S+$/;
+
+/** Whether `s` names a git remote by a transport the runner allows (see RepositoryUrlSchema). */
+export function isRepositoryUrl(s: string): boolean {
+  if (/[\s\0]/.test(s) || s.startsWith("-")) return false;
+  if (SCP_LIKE.test(s)) return true;
+  if (!URL.canParse(s)) return false;
+  const u = new URL(s);
+  if (u.protocol === "file:") return u.pathname.length > 1;
+  return /^(https?|ssh|git):$/.test(u.protocol) && u.hostname !== "";
+}
+
+export const CreateSessionBodySchema = z
+  .object({
+    title: z.string().max(500).optional(),
+    /** A directory inside the runner's workspace root; omitted means a fresh git repository. */
+    directory: z.string().max(4096).optional(),
+    /** A git URL the runner clones into a fresh workspace (instead of `directory`). */
+    repository: RepositoryUrlSchema.optional(),
+    mode: ModeSchema.optional(),
+    allowedOrigins: EmbedOriginsSchema.optional(),
+    /** Display name of the creator (shown in presence). */
+    name: z.string().max(100).optional(),
+  })
+  .refine((b) => !(b.directory?.trim() && b.repository), { message: "give a directory or a repository, not both", path: ["repository"] });
 export type CreateSessionBody = z.infer<typeof CreateSessionBodySchema>;
 
 export const CreateSessionResultSchema = z.object({

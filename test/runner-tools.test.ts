@@ -4,8 +4,11 @@
  * it all live; a driver approves or rejects; a viewer can make the agent do nothing.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { existsSync, readFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { startStack, joinRoom, turnDone, partSummary, opencodeMessages, type Stack } from "./harness/stack.ts";
 import type { RoomClient } from "../shared/room-client.ts";
 import type { RoomEvent } from "../shared/protocol.ts";
@@ -166,5 +169,47 @@ describe("runner: tools and permissions", () => {
       throw new Error(`${String(e)}\nsession: ${JSON.stringify(t.session)}\nqueue: ${JSON.stringify(t.queue)}\nmessages: ${JSON.stringify(t.messages.map((m) => [m.info.role, m.info.time, m.info.error?.name, m.parts.length]))}\nmodel: ${JSON.stringify(stack.model.requests().slice(-5))}\n${stack.runner.logs().slice(-3000)}`);
     });
     for (const c of [driver, ...viewers]) c.close();
+  }, 240_000);
+
+  it("clones a session's workspace from a git URL and works in the clone; a local repository outside the roots is refused", async () => {
+    // An origin the runner may read (inside its workspaces dir), holding one committed file.
+    const git = (cwd: string, ...args: string[]): string =>
+      execFileSync("git", ["-c", "user.name=t", "-c", "user.email=t@example.com", ...args], { cwd, encoding: "utf8" }).trim();
+    const makeOrigin = (bare: string): string => {
+      const src = mkdtempSync(join(tmpdir(), "origin-src-"));
+      git(src, "init", "-q");
+      writeFileSync(join(src, "README.md"), "the cloned project\n");
+      git(src, "add", "README.md");
+      git(src, "commit", "-q", "-m", "first");
+      git(src, "clone", "-q", "--bare", src, bare);
+      return pathToFileURL(bare).href;
+    };
+    mkdirSync(join(stack.workspacesDir, "origins"), { recursive: true });
+    const url = makeOrigin(join(stack.workspacesDir, "origins", "project.git"));
+
+    const s = await stack.worker.createSession({ title: "cloned", repository: url });
+    await stack.runner.waitHolding(s.id);
+    const driver = await joinRoom(stack, s.id, "driver", "dana");
+    expect(driver.transcript.session?.repository).toBe(url);
+    await driver.waitFor((x) => x.transcript.session?.workspace !== undefined, 60_000);
+    const ws = driver.transcript.session!.workspace!;
+    expect(ws).toBe(join(stack.workspacesDir, s.id));
+    expect(readFileSync(join(ws, "README.md"), "utf8")).toBe("the cloned project\n");
+    expect(git(ws, "remote", "get-url", "origin")).toBe(url);
+
+    // The agent works in the clone: its new file shows up as untracked there.
+    await driver.prompt("please write notes.md");
+    await driver.waitFor((x) => turnDone(x, 2), 90_000);
+    expect(git(ws, "status", "--porcelain")).toBe("?? notes.md");
+
+    // A repository elsewhere on the runner's disk is not the session creator's to read.
+    const elsewhere = makeOrigin(join(mkdtempSync(join(tmpdir(), "not-a-root-")), "secret.git"));
+    const refused = await stack.worker.createSession({ title: "refused", repository: elsewhere });
+    const watcher = await joinRoom(stack, refused.id, "viewer", "vic");
+    await watcher.waitFor((x) => (x.transcript.session?.lastError ?? "").includes("outside the directories this runner may use"), 60_000);
+    expect(watcher.transcript.session?.workspace).toBeUndefined();
+    expect(existsSync(join(stack.workspacesDir, refused.id))).toBe(false);
+    driver.close();
+    watcher.close();
   }, 240_000);
 });

@@ -15,6 +15,7 @@ export function summaryOf(s: SessionMeta): SessionSummary {
     title: s.title,
     status: statusOf(s),
     ...(s.workspace !== undefined ? { workspace: s.workspace } : {}),
+    ...(s.repository !== undefined ? { repository: s.repository } : {}),
     createdAt: s.createdAt,
     updatedAt: s.updatedAt,
     archived: s.archived,

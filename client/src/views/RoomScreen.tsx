@@ -67,8 +67,12 @@ export function RoomScreen(props: {
           <div class="room-title">
             <h1 title={props.room.session?.title}>{props.room.session?.title || "Untitled session"}</h1>
             <div class="room-sub muted">
-              <Show when={props.room.session?.workspace}>
-                <span class="mono">{props.room.session?.workspace}</span>
+              <Show when={props.room.session?.repository ?? props.room.session?.workspace}>
+                {(where) => (
+                  <span class="mono" title={props.room.session?.repository ? `cloned into ${props.room.session?.workspace ?? "(cloning…)"}` : undefined}>
+                    {where()}
+                  </span>
+                )}
               </Show>
               <Show when={props.room.session?.demo}>
                 <span class="badge demo" title="This session runs the built-in scripted model, not a real LLM">

@@ -5,7 +5,7 @@
  */
 import { For, Show, createMemo, createSignal, onCleanup, onMount, type JSX } from "solid-js";
 import { createStore, reconcile } from "solid-js/store";
-import type { SessionStatus, SessionSummary } from "../../../shared/protocol.ts";
+import { isRepositoryUrl, type SessionStatus, type SessionSummary } from "../../../shared/protocol.ts";
 import { api } from "../lib/api.ts";
 import { forgetOperatorToken, operatorToken } from "../lib/auth.ts";
 import { formatRelative } from "../lib/format.ts";
@@ -39,7 +39,7 @@ function SessionRow(props: { s: SessionSummary; now: number }): JSX.Element {
             <span class="badge demo">demo</span>
           </Show>
         </span>
-        <span class="session-meta mono">{props.s.workspace ?? props.s.id}</span>
+        <span class="session-meta mono">{props.s.repository ?? props.s.workspace ?? props.s.id}</span>
         <span class="session-when" title={new Date(props.s.updatedAt).toLocaleString()}>
           {formatRelative(props.s.updatedAt, props.now)}
         </span>
@@ -57,10 +57,12 @@ function CreateForm(props: { token: string }): JSX.Element {
     e.preventDefault();
     setBusy(true);
     setError(undefined);
+    const where = directory().trim();
     try {
       const r = await api.createSession(props.token, {
         ...(title().trim() ? { title: title().trim() } : {}),
-        ...(directory().trim() ? { directory: directory().trim() } : {}),
+        // One field for both: a git URL is cloned, anything else names a directory.
+        ...(where ? (isRepositoryUrl(where) ? { repository: where } : { directory: where }) : {}),
       });
       location.assign(r.url.includes("#") ? r.url : `${r.url}#token=${encodeURIComponent(r.ownerToken)}`);
     } catch (err) {
@@ -75,8 +77,8 @@ function CreateForm(props: { token: string }): JSX.Element {
         <input class="input" value={title()} onInput={(e) => setTitle(e.currentTarget.value)} placeholder="Fix the flaky test" />
       </label>
       <label class="field">
-        <span>Directory (optional; empty = a fresh git repository)</span>
-        <input class="input mono" value={directory()} onInput={(e) => setDirectory(e.currentTarget.value)} placeholder="projects/my-app" />
+        <span>Directory or git URL (optional; empty = a fresh git repository)</span>
+        <input class="input mono" value={directory()} onInput={(e) => setDirectory(e.currentTarget.value)} placeholder="/srv/projects/my-app or https://…/repo.git" />
       </label>
       <button type="submit" class="btn primary" disabled={busy()}>
         {busy() ? "Creating…" : "New session"}
@@ -143,7 +145,7 @@ export function SessionList(): JSX.Element {
 
   const matches = (s: SessionSummary) => {
     const q = filter().trim().toLowerCase();
-    return !q || s.title.toLowerCase().includes(q) || (s.workspace ?? "").toLowerCase().includes(q) || s.id.includes(q) || s.status.includes(q);
+    return !q || s.title.toLowerCase().includes(q) || (s.workspace ?? "").toLowerCase().includes(q) || (s.repository ?? "").toLowerCase().includes(q) || s.id.includes(q) || s.status.includes(q);
   };
   const sorted = createMemo(() => [...sessions.list].sort((a, b) => b.updatedAt - a.updatedAt).filter(matches));
   const active = () => sorted().filter((s) => !s.archived);
