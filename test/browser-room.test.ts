@@ -7,6 +7,11 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createServer, type Server } from "node:http";
+import { execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import type { Browser, Page } from "playwright-core";
 import { startStack, type Stack } from "./harness/stack.ts";
 import { freePort } from "./harness/worker.ts";
@@ -402,5 +407,32 @@ describe("a room in the browser", () => {
     await dark.page.waitForSelector(".diff-line.add");
     await screenshot(dark.page, "session-dark");
     expect(dark.errors).toEqual([]);
+  });
+
+  it("creates a session from a git URL in the form: the runner clones it and the header shows where from", async () => {
+    const git = (cwd: string, ...args: string[]) => execFileSync("git", ["-c", "user.name=t", "-c", "user.email=t@example.com", ...args], { cwd });
+    const src = mkdtempSync(join(tmpdir(), "form-origin-"));
+    git(src, "init", "-q");
+    writeFileSync(join(src, "README.md"), "from the form\n");
+    git(src, "add", "README.md");
+    git(src, "commit", "-q", "-m", "first");
+    mkdirSync(join(stack.workspacesDir, "origins"), { recursive: true });
+    const bare = join(stack.workspacesDir, "origins", "form.git");
+    git(src, "clone", "-q", "--bare", src, bare);
+    const url = pathToFileURL(bare).href;
+
+    const list = await openPage(browser, `${stack.worker.url}/#token=${await stack.worker.operatorToken()}`, { waitFor: ".create-form" });
+    pages.push(list);
+    await list.page.getByLabel("Title (optional)").fill("Cloned from the form");
+    await list.page.getByLabel(/Directory or git URL/).fill(url);
+    await list.page.getByRole("button", { name: "New session" }).click();
+    await list.page.waitForSelector(".room", { timeout: 30_000 });
+    // The header shows the repository at once and, once the runner has cloned it, where to.
+    const where = list.page.locator(".room-sub .mono").first();
+    expect(await where.textContent()).toBe(url);
+    const id = new URL(list.page.url()).pathname.split("/").pop()!;
+    await list.page.waitForFunction((dir) => document.querySelector(".room-sub .mono")?.getAttribute("title") === `cloned into ${dir}`, join(stack.workspacesDir, id), { timeout: 60_000 });
+    expect(readFileSync(join(stack.workspacesDir, id, "README.md"), "utf8")).toBe("from the form\n");
+    expect(list.errors).toEqual([]);
   });
 });
