@@ -42,6 +42,9 @@ export function agentLabel(s: SessionMeta | null): { text: string; tone: string 
   if (!s) return { text: "…", tone: "muted" };
   if (s.archived) return { text: "Archived (read-only)", tone: "muted" };
   if (!s.agentOnline) return { text: "Agent offline", tone: "offline" };
+  // A session made from a git URL has no workspace until the runner's clone completes (a large
+  // repository takes minutes); a failed clone leaves its reason in lastError instead.
+  if (s.repository && !s.workspace && !s.lastError) return { text: "Cloning the repository…", tone: "busy" };
   switch (s.agentStatus) {
     case "busy":
       return { text: "Agent working", tone: "busy" };

@@ -158,6 +158,10 @@ describe("status", () => {
     expect(text({ agentStatus: "waiting" })).toContain("Waiting for approval");
     expect(text({ agentOnline: false })).toContain("Agent offline");
     expect(text({ archived: true })).toContain("Archived");
+    const git = "https://github.com/o/r.git";
+    expect(text({ repository: git })).toContain("Cloning the repository");
+    expect(text({ repository: git, workspace: "/w/s" })).toContain("Agent idle");
+    expect(text({ repository: git, lastError: "git clone failed" })).toContain("Agent idle");
   });
 
   it("lists people with roles and who is typing, never the agent", () => {
