@@ -268,11 +268,11 @@ export class SessionAgent {
           },
         ]);
       }
-      // A session made from a git URL is cloned once; after that its workspace is the clone.
-      const ws =
-        meta.repository && !meta.workspace
-          ? await cloneRepository(meta.repository, meta.id, this.deps.workspace)
-          : resolveWorkspace(meta.workspace, meta.id, this.deps.workspace);
+      // A session made from a git URL works in its clone: the one this runner finds (a restart),
+      // or a new one (the first start, or a takeover on a machine that never had it).
+      const ws = meta.repository
+        ? await cloneRepository(meta.repository, meta.id, this.deps.workspace)
+        : resolveWorkspace(meta.workspace, meta.id, this.deps.workspace);
       if (!ws.ok) {
         this.send([{ type: "session.error", name: ws.cloneFailed ? "CloneFailed" : "WorkspaceRefused", error: ws.error }]);
         this.deps.log(`room ${this.roomId}: ${ws.error}`);
