@@ -113,6 +113,8 @@ describe("a room in the browser", () => {
       expect(await v.page.locator('[data-tool="bash"]').count()).toBeGreaterThan(0);
     }
     expect(await agentStatus(viewerA.page)).toBe("waiting");
+    // A driver in another tab sees it in the tab's title.
+    await driver.page.waitForFunction(() => document.title === "Needs approval · Add a notes file — agentroom", null, { timeout: 10_000 });
     // Tool blocks start collapsed; open them to show the diff and the command.
     for (const head of await driver.page.locator(".tool-head").all()) await head.click();
     await driver.page.waitForSelector(".diff-line.add");
@@ -125,6 +127,7 @@ describe("a room in the browser", () => {
       await p.page.waitForFunction(() => (window as unknown as { __agentroom: RoomHandle }).__agentroom.room.session?.agentStatus === "idle", null, { timeout: 60_000 });
     }
     expect(await viewerA.page.locator(".dock-permission").count()).toBe(0);
+    expect(await driver.page.title()).toBe("Add a notes file — agentroom");
     // Everyone ends with the same transcript.
     const texts = await Promise.all([driver, viewerA, viewerB].map((p) => transcriptText(p.page)));
     expect(texts[0]).toContain("Done.");
@@ -388,6 +391,11 @@ describe("a room in the browser", () => {
     }
     await list.page.waitForSelector(`[data-session-id="${busy.id}"][data-status="busy"]`, { timeout: 30_000 });
     await list.page.waitForSelector(`[data-session-id="${waiting.id}"][data-status="waiting"]`, { timeout: 60_000 });
+    // The tab counts what waits on a person (earlier tests' sessions may be waiting too).
+    await list.page.waitForFunction(() => {
+      const n = document.querySelectorAll('li[data-status="waiting"]').length;
+      return n >= 1 && document.title === `(${n}) need approval — agentroom`;
+    }, null, { timeout: 10_000 });
     await screenshot(list.page, "session-list");
     // A row opens the session with the operator's stored token (the owner of every session).
     await list.page.click("text=Created while watching");

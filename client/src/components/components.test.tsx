@@ -4,7 +4,7 @@ import { cleanup, fireEvent, render, screen } from "@solidjs/testing-library";
 import { Composer } from "./Composer.tsx";
 import { PermissionDock, QuestionDock } from "./Docks.tsx";
 import { QueueList } from "./QueueList.tsx";
-import { AgentBadge, ConnectionBadge, PresenceList } from "./StatusBar.tsx";
+import { AgentBadge, ConnectionBadge, PresenceList, tabTitle } from "./StatusBar.tsx";
 import type { PermissionRequest, QuestionRequest, QueueItem, SessionMeta } from "../../../shared/protocol.ts";
 
 afterEach(cleanup);
@@ -162,6 +162,12 @@ describe("status", () => {
     expect(text({ repository: git })).toContain("Cloning the repository");
     expect(text({ repository: git, workspace: "/w/s" })).toContain("Agent idle");
     expect(text({ repository: git, lastError: "git clone failed" })).toContain("Agent idle");
+    // The tab says what needs someone, first.
+    expect(tabTitle({ ...base, title: "Fix CI" })).toBe("Fix CI — agentroom");
+    expect(tabTitle({ ...base, title: "Fix CI", agentStatus: "waiting" })).toBe("Needs approval · Fix CI — agentroom");
+    expect(tabTitle({ ...base, title: "Fix CI", agentStatus: "busy" })).toBe("● Fix CI — agentroom");
+    expect(tabTitle({ ...base, title: "Fix CI", agentStatus: "busy", agentOnline: false })).toBe("Fix CI — agentroom");
+    expect(tabTitle(null)).toBe("agentroom");
   });
 
   it("lists people with roles and who is typing, never the agent", () => {

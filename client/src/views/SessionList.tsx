@@ -3,7 +3,7 @@
  * rows show status (idle / busy / waiting for approval / archived / agent offline), title,
  * workspace and last activity. Create a session, filter, archived sessions in their own section.
  */
-import { For, Show, createMemo, createSignal, onCleanup, onMount, type JSX } from "solid-js";
+import { For, Show, createEffect, createMemo, createSignal, onCleanup, onMount, type JSX } from "solid-js";
 import { createStore, reconcile } from "solid-js/store";
 import { isRepositoryUrl, type SessionStatus, type SessionSummary } from "../../../shared/protocol.ts";
 import { api } from "../lib/api.ts";
@@ -114,6 +114,11 @@ export function SessionList(): JSX.Element {
     }
   };
   const now = useNow();
+  // The tab counts the sessions waiting on a person, so an operator sees them from another tab.
+  createEffect(() => {
+    const waiting = sessions.list.filter((s) => s.status === "waiting").length;
+    document.title = waiting ? `(${waiting}) need approval — agentroom` : "agentroom";
+  });
 
   onMount(() => {
     if (!token) return;

@@ -3,12 +3,12 @@ import { Show, createEffect, type JSX } from "solid-js";
 import { sessionToken } from "../lib/auth.ts";
 import { createRoomStore } from "../lib/room-store.ts";
 import { RoomScreen } from "./RoomScreen.tsx";
+import { tabTitle } from "../components/StatusBar.tsx";
 
 function RoomWithToken(props: { id: string; token: string }): JSX.Element {
   const store = createRoomStore(props.id, props.token);
   createEffect(() => {
-    const t = store.room.session?.title;
-    document.title = t ? `${t} — agentroom` : "agentroom";
+    document.title = tabTitle(store.room.session);
   });
   // Tests and the bench reach the client through this handle (never used by the app itself).
   (window as unknown as { __agentroom?: unknown }).__agentroom = store;
