@@ -118,6 +118,8 @@ describe("a room in the browser", () => {
     // Tool blocks start collapsed; open them to show the diff and the command.
     for (const head of await driver.page.locator(".tool-head").all()) await head.click();
     await driver.page.waitForSelector(".diff-line.add");
+    // The command is coloured once the highlighter (loaded on demand) is in.
+    await driver.page.waitForSelector('[data-tool="bash"] code .hljs-built_in', { timeout: 10_000 });
     await screenshot(driver.page, "driver-permission");
     await screenshot(viewerB.page, "viewer-phone-permission");
 

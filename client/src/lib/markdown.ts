@@ -2,10 +2,39 @@
  * Markdown → safe HTML. Agent output and prompts are untrusted: marked turns them into HTML,
  * DOMPurify removes anything that could run (script, event handlers, javascript: URLs, forms,
  * iframes), and highlight.js colours fenced code. Links open in a new tab with no opener.
+ *
+ * highlight.js is loaded on demand, the first time code is rendered: with its common languages
+ * it was a third of the app's script (164 KB of 514 KB minified), paid on every first load,
+ * embeds included, and by sessions that never show code. Code renders plain until it arrives;
+ * the highlighter is a signal read inside the code renderer, so exactly the blocks that hold code
+ * render again, coloured.
  */
 import { Marked } from "marked";
 import DOMPurify from "dompurify";
-import hljs from "highlight.js/lib/common";
+import { createSignal } from "solid-js";
+import type { HLJSApi } from "highlight.js";
+
+const [highlighter, setHighlighter] = createSignal<HLJSApi>();
+let loading: Promise<HLJSApi> | undefined;
+
+/** Starts loading highlight.js once; resolves when code renders coloured. */
+export function loadHighlighter(): Promise<HLJSApi> {
+  loading ??= import("highlight.js/lib/common").then((m) => {
+    setHighlighter(() => m.default);
+    return m.default;
+  });
+  return loading;
+}
+
+/** Coloured HTML for `text` in `language` once highlight.js is here; escaped text until then. */
+function highlighted(text: string, language: string | undefined): string {
+  const hljs = highlighter();
+  if (!hljs) {
+    void loadHighlighter();
+    return escapeHtml(text);
+  }
+  return language && hljs.getLanguage(language) ? hljs.highlight(text, { language, ignoreIllegals: true }).value : escapeHtml(text);
+}
 
 const marked = new Marked({ gfm: true, breaks: false, async: false });
 
@@ -13,9 +42,7 @@ marked.use({
   renderer: {
     code({ text, lang }) {
       const language = (lang ?? "").trim().split(/\s+/)[0] ?? "";
-      const html = language && hljs.getLanguage(language)
-        ? hljs.highlight(text, { language, ignoreIllegals: true }).value
-        : escapeHtml(text);
+      const html = highlighted(text, language || undefined);
       const label = language ? `<span class="code-lang">${escapeHtml(language)}</span>` : "";
       // A copy control; Markdown.tsx handles its clicks by delegation (no inline handlers survive
       // sanitising, and none are needed).
@@ -64,23 +91,5 @@ export function renderMarkdown(src: string): string {
 
 /** Highlighted code as sanitized HTML (for tool inputs/outputs with a known language). */
 export function highlightCode(code: string, language?: string): string {
-  const html = language && hljs.getLanguage(language)
-    ? hljs.highlight(code, { language, ignoreIllegals: true }).value
-    : escapeHtml(code);
-  return purifier().sanitize(html) as string;
-}
-
-/** A language name for highlight.js from a file path. */
-export function languageOf(path: string | undefined): string | undefined {
-  if (!path) return undefined;
-  const ext = path.split(".").pop()?.toLowerCase() ?? "";
-  const map: Record<string, string> = {
-    ts: "typescript", tsx: "typescript", js: "javascript", jsx: "javascript", mjs: "javascript", cjs: "javascript",
-    py: "python", rs: "rust", go: "go", rb: "ruby", java: "java", c: "c", h: "c", cc: "cpp", cpp: "cpp",
-    cs: "csharp", sh: "bash", bash: "bash", zsh: "bash", json: "json", md: "markdown", yml: "yaml", yaml: "yaml",
-    toml: "ini", ini: "ini", html: "xml", xml: "xml", svg: "xml", css: "css", scss: "scss", sql: "sql",
-    kt: "kotlin", swift: "swift", php: "php", diff: "diff",
-  };
-  const lang = map[ext];
-  return lang && hljs.getLanguage(lang) ? lang : undefined;
+  return purifier().sanitize(highlighted(code, language)) as string;
 }

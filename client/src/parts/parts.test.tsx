@@ -6,6 +6,7 @@ import { PartView, PART_RENDERERS, isHiddenPart } from "./registry.tsx";
 import { PartEnvContext } from "./context.ts";
 import { parts, toolPart, textPart, T0 } from "../../test/fixtures.ts";
 import type { Part } from "../../../shared/parts.ts";
+import { loadHighlighter } from "../lib/markdown.ts";
 
 afterEach(cleanup);
 
@@ -47,7 +48,8 @@ describe("registry", () => {
 });
 
 describe("text", () => {
-  it("renders Markdown with highlighted code", () => {
+  it("renders Markdown with highlighted code", async () => {
+    await loadHighlighter(); // on demand in the app; lib/markdown.test.tsx covers the plain-first render
     const { container } = renderPart(parts.text());
     expect(container.querySelector("strong")?.textContent).toBe("bold");
     expect(container.querySelectorAll("li")).toHaveLength(2);
