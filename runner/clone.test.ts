@@ -64,6 +64,15 @@ describe("cloning a workspace", () => {
     expect((await cloneRepository(originAt(join(root, "o2.git"), "x"), "../escape", cfg)).ok).toBe(false);
   });
 
+  it("two attempts at once (a lease granted again mid-clone) end with one clone, both told where", async () => {
+    const url = originAt(join(root, "o4.git"), "raced\n");
+    const [a, b] = await Promise.all([cloneRepository(url, "sess6", cfg), cloneRepository(url, "sess6", cfg)]);
+    expect([a, b].map((r) => r.ok && r.directory)).toEqual([join(cfg.workspacesDir, "sess6"), join(cfg.workspacesDir, "sess6")]);
+    expect([a, b].map((r) => r.ok && r.created).sort()).toEqual([false, true]);
+    expect(readFileSync(join(cfg.workspacesDir, "sess6", "README.md"), "utf8")).toBe("raced\n");
+    expect(readdirSync(cfg.workspacesDir).filter((n) => n.startsWith("sess6"))).toEqual(["sess6"]);
+  });
+
   it("does not clone over a directory that holds something else", async () => {
     const url = originAt(join(root, "o3.git"), "x");
     mkdirSync(join(cfg.workspacesDir, "sess5"), { recursive: true });

@@ -13,7 +13,7 @@
  *   runner killed) is never mistaken for a workspace; the next attempt starts over.
  */
 import { execFile } from "node:child_process";
-import { existsSync, readdirSync, renameSync, rmSync, rmdirSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, rmdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { isRepositoryUrl } from "../shared/protocol.ts";
@@ -48,13 +48,24 @@ export async function cloneRepository(url: string, sessionId: string, cfg: Works
     if (readdirSync(dir).length > 0) return { ok: false, error: `workspace ${dir} exists and is not a clone of ${url}` };
     rmdirSync(dir);
   }
-  const partial = `${dir}.cloning-${process.pid}-${Date.now()}`;
+  mkdirSync(resolve(cfg.workspacesDir), { recursive: true });
+  // A fresh empty directory per attempt (git clones into an empty one), unique even for two
+  // attempts in the same millisecond.
+  const partial = mkdtempSync(`${dir}.cloning-`);
   const failed = await git(["clone", "--quiet", "--", url, partial], opts.timeoutMs ?? CLONE_TIMEOUT_MS);
   if (failed) {
     rmSync(partial, { recursive: true, force: true });
     return { ok: false, error: `git clone ${url} failed: ${failed}`, cloneFailed: true };
   }
-  renameSync(partial, dir);
+  try {
+    renameSync(partial, dir);
+  } catch (e) {
+    // Another attempt for the same session (a reconnect re-granted the lease mid-clone) finished
+    // first: its clone is the workspace.
+    rmSync(partial, { recursive: true, force: true });
+    if (existsSync(join(dir, ".git"))) return { ok: true, directory: dir, created: false };
+    throw e;
+  }
   return { ok: true, directory: dir, created: true };
 }
 

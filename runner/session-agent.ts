@@ -75,6 +75,8 @@ export class SessionAgent {
   readonly liveText = new Map<string, string>();
   /** Last time a lease was granted (ms). */
   leasedAt = 0;
+  /** Counts lease grants: work started under one grant stops when a newer one (or a loss) came. */
+  private grants = 0;
   /** When refused: how long the holder's lease still runs (ms). */
   refusedForMs = 0;
   resyncs = 0;
@@ -191,6 +193,7 @@ export class SessionAgent {
         // this runner restarted, its own memory of open requests is empty).
         for (const id of f.openRequests ?? []) this.openRequests.add(id);
         this.leasedAt = Date.now();
+        this.grants++;
         this.setState("held");
         this.startHeartbeat(f.leaseMs);
         this.outbox.resend();
@@ -231,16 +234,18 @@ export class SessionAgent {
 
   /** `prepare`, retried a few times over transient failures (OpenCode restarting or overloaded). */
   private async prepareWithRetries(): Promise<boolean> {
+    const grant = this.grants;
+    const stillMine = () => this.state === "held" && this.grants === grant;
     for (let attempt = 0; ; attempt++) {
-      const r = await this.prepare(attempt >= 4);
+      const r = await this.prepare(attempt >= 4, stillMine);
       if (r !== "retry") return r;
       await sleep(500 * 2 ** attempt);
-      if (this.state !== "held") return false;
+      if (!stillMine()) return false;
     }
   }
 
   /** Makes sure the OpenCode session exists (creating it and the workspace on first use). */
-  private async prepare(lastTry: boolean): Promise<boolean | "retry"> {
+  private async prepare(lastTry: boolean, stillMine: () => boolean): Promise<boolean | "retry"> {
     const meta = this.meta;
     if (!meta) return false;
     try {
@@ -273,6 +278,9 @@ export class SessionAgent {
       const ws = meta.repository
         ? await cloneRepository(meta.repository, meta.id, this.deps.workspace)
         : resolveWorkspace(meta.workspace, meta.id, this.deps.workspace);
+      // A clone can take minutes. If the lease was lost or granted again meanwhile (a reconnect
+      // starts its own prepare), this one stops here rather than open a second OpenCode session.
+      if (!stillMine()) return false;
       if (!ws.ok) {
         this.send([{ type: "session.error", name: ws.cloneFailed ? "CloneFailed" : "WorkspaceRefused", error: ws.error }]);
         this.deps.log(`room ${this.roomId}: ${ws.error}`);
