@@ -120,6 +120,8 @@ export class SessionRoom extends Server<Env> {
   #heldSeq = new Map<WebSocket, number>();
   #roster = new PresenceRoster();
   #flushTimer: ReturnType<typeof setTimeout> | undefined;
+  /** When the last live turn sent anything (ms): the window gathers only right after one. */
+  #lastLiveTurnAt = Number.NEGATIVE_INFINITY;
   #presenceTimer: ReturnType<typeof setTimeout> | undefined;
   #lobbyLast: { key: string; at: number } | undefined;
   /** The serialized snapshot frame, reused by every joiner until the next change. */
@@ -250,8 +252,7 @@ export class SessionRoom extends Server<Env> {
     }
     if (events.length === 0) return events;
     this.#snapshotCache = undefined;
-    const t = Date.now();
-    for (const e of events) this.#buffer.push(e, t);
+    for (const e of events) this.#buffer.push(e);
     this.#scheduleFlush();
     this.#compactIfNeeded();
     void this.#syncLobby(false);
@@ -273,14 +274,15 @@ export class SessionRoom extends Server<Env> {
   }
 
   /**
-   * How long the live buffer still waits; 0 means it goes now. The oldest event waits
-   * `flushIntervalMs` so a burst of tokens leaves as one frame (unless `flushMaxEvents` are
-   * waiting), and the send budget must cover one frame per person.
+   * How long the live buffer still waits; 0 means it goes now. Batching applies only while frames
+   * are already going out: live turns are spaced `flushIntervalMs` apart, so a burst of tokens
+   * leaves as one frame, but a room that sent nothing for a window sends the next event at once
+   * (unless `flushMaxEvents` are waiting, which go at once too). The send budget must cover one
+   * frame per person.
    */
   #flushWait(now: number): number {
-    const oldest = this.#buffer.oldestAt();
-    if (oldest === undefined) return Number.POSITIVE_INFINITY;
-    const gather = this.#buffer.length >= this.limits.flushMaxEvents ? 0 : oldest + this.limits.flushIntervalMs - now;
+    if (this.#buffer.length === 0) return Number.POSITIVE_INFINITY;
+    const gather = this.#buffer.length >= this.limits.flushMaxEvents ? 0 : this.#lastLiveTurnAt + this.limits.flushIntervalMs - now;
     const budget = this.#sendBudget.waitFor(this.#heldSeq.size, now);
     return Math.max(0, gather, budget);
   }
@@ -350,7 +352,11 @@ export class SessionRoom extends Server<Env> {
       this.#heldSeq.set(ws, last);
       sends++;
     }
-    if (sends) this.#sendBudget.spend(sends, Date.now());
+    if (sends) {
+      const now = Date.now();
+      this.#sendBudget.spend(sends, now);
+      this.#lastLiveTurnAt = now;
+    }
     this.#trimBuffer();
   }
 

@@ -14,11 +14,27 @@ function setup() {
 const delta = (partID: string, d: string) => ({ body: { type: "part.delta" as const, messageID: "m", partID, field: "text", delta: d } });
 
 describe("Outbox", () => {
-  it("merges consecutive deltas to one part and batches within the window", async () => {
+  it("sends the first event after a quiet window at once, then batches while batches go out", async () => {
+    const { box, sent } = setup();
+    // Quiet outbox: the lone event is sent synchronously, with no window to wait for.
+    box.push([delta("p0", "first")]);
+    expect(sent).toHaveLength(1);
+    // A batch just went out, so what follows within the window is gathered and merged.
+    box.push([delta("p1", "a"), delta("p1", "b")]);
+    box.push([delta("p2", "c"), delta("p1", "d")]);
+    expect(sent).toHaveLength(1);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(sent).toHaveLength(2);
+    const b = sent[1] as Batch;
+    expect(b.events.map((e) => (e.body as { delta: string }).delta)).toEqual(["ab", "c", "d"]);
+    // Quiet again for a window: the next event goes at once again.
+    box.push([delta("p3", "late")]);
+    expect(sent).toHaveLength(3);
+  });
+
+  it("merges consecutive deltas within one push even when it goes at once", () => {
     const { box, sent } = setup();
     box.push([delta("p1", "a"), delta("p1", "b"), delta("p2", "c"), delta("p1", "d")]);
-    expect(sent).toEqual([]);
-    await new Promise((r) => setTimeout(r, 20));
     expect(sent).toHaveLength(1);
     const b = sent[0] as Batch;
     expect(b.events.map((e) => (e.body as { delta: string }).delta)).toEqual(["ab", "c", "d"]);

@@ -1,6 +1,7 @@
 /**
- * The runner's outbox to one room: events are buffered for a short flush window (consecutive deltas
- * to one part merged), cut into `agent.batch` frames, and kept until the room acknowledges them
+ * The runner's outbox to one room: an event after a quiet flush window is sent at once; while
+ * batches are going out, events are buffered for the rest of the window (consecutive deltas to one
+ * part merged) and cut into `agent.batch` frames, and kept until the room acknowledges them
  * (`agent.ack`, sent after its commit). After a reconnect every unacknowledged batch is sent again
  * with the same id, and the room drops what it already applied — so nothing is lost or doubled.
  *
@@ -36,6 +37,11 @@ export class Outbox {
   private buffer: MappedEvent[] = [];
   private pending: Pending[] = [];
   private timer: NodeJS.Timeout | null = null;
+  /**
+   * When the last batch was cut (ms). The window batches only while batches are already going
+   * out: an event after a quiet window goes at once, so the first token of a turn does not wait.
+   */
+  private lastFlushAt = Number.NEGATIVE_INFINITY;
   private counter = 0;
   /** `<idPrefix>-<8 random hex digits>`: see `idPrefix`. */
   private readonly batchPrefix: string;
@@ -78,8 +84,11 @@ export class Outbox {
       }
       this.buffer.push({ ...e });
     }
-    if (this.buffer.length >= this.opts.maxEvents) this.flush();
-    else if (this.buffer.length && !this.timer) this.timer = setTimeout(() => this.flush(), this.opts.flushMs);
+    if (this.buffer.length >= this.opts.maxEvents) return this.flush();
+    if (!this.buffer.length || this.timer) return;
+    const wait = this.lastFlushAt + this.opts.flushMs - Date.now();
+    if (wait <= 0) this.flush();
+    else this.timer = setTimeout(() => this.flush(), wait);
   }
 
   /** Cuts the buffer into batches now and sends them if connected. */
@@ -87,6 +96,7 @@ export class Outbox {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     if (!this.buffer.length) return;
+    this.lastFlushAt = Date.now();
     const events = this.buffer;
     this.buffer = [];
     let cur: MappedEvent[] = [];

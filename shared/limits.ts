@@ -25,8 +25,10 @@ export const DEFAULT_LIMITS = {
   /** Compact when the log exceeds retain + slack, so compaction runs in batches, not per event. */
   logCompactSlack: 5_000,
   /**
-   * Live flush window. At token speed 16 ms feels live; the flush also runs from the message
-   * handler once the buffer is this old, so a busy socket cannot starve the timer.
+   * Live flush window: live frames go out at most this often while frames are going out; a room
+   * that sent nothing for this long sends the next event at once (no wait when quiet). At token
+   * speed 16 ms feels live; the flush also runs from the message handler once it is due, so a
+   * busy socket cannot starve the timer.
    */
   flushIntervalMs: 16,
   /**

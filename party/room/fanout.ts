@@ -71,20 +71,13 @@ export function eventFrames(events: readonly RoomEvent[], maxFrameBytes: number,
 }
 
 /**
- * The committed-but-unsent live events, with when each arrived. Events stay until every person
- * holds them (`trimThrough`).
+ * The committed-but-unsent live events. Events stay until every person holds them (`trimThrough`).
  */
 export class LiveBuffer {
   #events: RoomEvent[] = [];
-  #arrived: number[] = [];
 
   get length(): number {
     return this.#events.length;
-  }
-
-  /** When the oldest event still buffered arrived (ms); undefined when empty. */
-  oldestAt(): number | undefined {
-    return this.#arrived[0];
   }
 
   /** The seq of the newest buffered event; undefined when empty. */
@@ -92,9 +85,8 @@ export class LiveBuffer {
     return this.#events.at(-1)?.seq;
   }
 
-  push(e: RoomEvent, now: number): void {
+  push(e: RoomEvent): void {
     this.#events.push(e);
-    this.#arrived.push(now);
   }
 
   /**
@@ -114,12 +106,10 @@ export class LiveBuffer {
     if (!first || seq < first.seq) return;
     const n = Math.min(this.#events.length, seq - first.seq + 1);
     this.#events.splice(0, n);
-    this.#arrived.splice(0, n);
   }
 
   clear(): void {
     this.#events = [];
-    this.#arrived = [];
   }
 }
 

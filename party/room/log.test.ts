@@ -150,13 +150,12 @@ describe("framing", () => {
 
   it("the live buffer hands out what a person lacks and keeps what someone still lacks", () => {
     const buf = new LiveBuffer();
-    for (let seq = 11; seq <= 15; seq++) buf.push({ ...(d("a", String(seq)) as object), seq, ts: 0 } as RoomEvent, seq * 10);
+    for (let seq = 11; seq <= 15; seq++) buf.push({ ...(d("a", String(seq)) as object), seq, ts: 0 } as RoomEvent);
     expect(buf.after(10)!.map((e) => e.seq)).toEqual([11, 12, 13, 14, 15]);
     expect(buf.after(13)!.map((e) => e.seq)).toEqual([14, 15]);
     expect(buf.after(15)).toEqual([]);
     expect(buf.after(9)).toBeUndefined(); // seq 10 is not buffered: the caller reads the log
     buf.trimThrough(12);
-    expect(buf.oldestAt()).toBe(130);
     expect(buf.after(12)!.map((e) => e.seq)).toEqual([13, 14, 15]);
     expect(buf.after(11)).toBeUndefined();
     buf.trimThrough(99);
