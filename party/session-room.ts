@@ -42,7 +42,8 @@ import { PromptQueue } from "./room/queue.ts";
 import { RequestStore } from "./room/requests.ts";
 import { Dedupe } from "./room/dedupe.ts";
 import { RefusedEvent, applyEvent, derivedStatus, type RoomStores } from "./room/apply.ts";
-import { LiveBuffer, SendBucket, eventFrames, mergeDeltas } from "./room/fanout.ts";
+import { LiveBuffer, SendBucket } from "./room/fanout.ts";
+import { deltaTextBudget as deltaRunBytes, eventFrames, mergeDeltas } from "../shared/delta.ts";
 import { RateLimiter } from "./room/rate.ts";
 import { summaryOf } from "./room/summary.ts";
 import { PresenceRoster } from "./room/presence.ts";
@@ -366,8 +367,9 @@ export class SessionRoom extends Server<Env> {
    * was compacted past them too.
    */
   #framesAfter(held: number, last: number): string[] | null {
-    const events = this.#buffer.after(held) ?? (this.log.canReplayFrom(held, last) ? this.log.readMerged(held, last) : undefined);
-    return events ? eventFrames(mergeDeltas(events), this.limits.maxOutgoingFrameBytes, false) : null;
+    const max = this.limits.maxOutgoingFrameBytes;
+    const events = this.#buffer.after(held) ?? (this.log.canReplayFrom(held, last) ? this.log.readMerged(held, last, deltaRunBytes(max)) : undefined);
+    return events ? eventFrames(mergeDeltas(events, deltaRunBytes(max)), max, false, oversized) : null;
   }
 
   /** Drops what every person holds; with nobody listening that is everything (joiners read the log). */
@@ -488,7 +490,8 @@ export class SessionRoom extends Server<Env> {
     const key = `${cursor}:${upTo}`;
     const hit = this.#replayCache.get(key);
     if (hit) return hit;
-    const frames = eventFrames(this.log.readMerged(cursor, upTo), this.limits.maxOutgoingFrameBytes, true);
+    const max = this.limits.maxOutgoingFrameBytes;
+    const frames = eventFrames(this.log.readMerged(cursor, upTo, deltaRunBytes(max)), max, true, oversized);
     // Small and short-lived: a few distinct cursors per storm; older ranges are rarely asked again.
     if (this.#replayCache.size >= REPLAY_CACHE_ENTRIES) this.#replayCache.delete(this.#replayCache.keys().next().value!);
     this.#replayCache.set(key, frames);
@@ -867,6 +870,11 @@ function batchIdOf(text: string | ArrayBuffer): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** An event too large for any frame: never expected (fields are shortened, deltas split on ingestion). */
+function oversized(bytes: number, e: RoomEvent): void {
+  console.error(`event ${e.seq} (${e.type}) is ${bytes} bytes, over the frame cap; sent alone`);
 }
 
 function safeDecode(s: string): string {

@@ -95,4 +95,28 @@ describe("Outbox", () => {
     box.ack((sent[0] as Batch).batchId);
     await expect(done).resolves.toBe(true);
   });
+
+  it("never sends a batch ending inside a character: a split emoji's high half waits across flushes", () => {
+    const { box, sent } = setup();
+    const e = "🧑🏽";
+    box.push([delta("p", "a" + e[0])]);
+    box.flush();
+    box.push([delta("p", e.slice(1, 3))]);
+    box.flush();
+    box.push([delta("p", e[3]! + "b")]);
+    box.flush();
+    const texts = sent.map((f) => ((f as Batch).events[0]!.body as { delta: string }).delta);
+    expect(texts).toEqual(["a", e.slice(0, 2), e.slice(2) + "b"]);
+    expect(texts.join("")).toBe("a" + e + "b");
+  });
+
+  it("a half the agent really ended a part with goes alone, before the part's final snapshot", () => {
+    const { box, sent } = setup();
+    box.push([delta("p", "x\ud83e")]);
+    box.push([{ eid: "u1", body: { type: "part.upsert", part: { id: "p", messageID: "m", type: "text", text: "x\ud83e" } } }]);
+    box.flush();
+    const events = (sent[0] as Batch).events.map((ev) => ev.body);
+    expect(events.map((b) => b.type)).toEqual(["part.delta", "part.upsert"]);
+    expect((events[0] as { delta: string }).delta).toBe("x\ud83e");
+  });
 });

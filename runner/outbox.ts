@@ -10,6 +10,7 @@
  */
 import type { AgentFrame } from "../shared/protocol.ts";
 import type { MappedEvent } from "./event-map.ts";
+import { SurrogateHold, jsonTextBytes, sameTarget, type DeltaTarget } from "../shared/delta.ts";
 
 type BatchFrame = Extract<AgentFrame, { type: "agent.batch" }>;
 
@@ -46,6 +47,8 @@ export class Outbox {
   /** `<idPrefix>-<8 random hex digits>`: see `idPrefix`. */
   private readonly batchPrefix: string;
   private drainWaiters: (() => void)[] = [];
+  /** High surrogates ending a delta, held until their low half arrives (see shared/delta.ts). */
+  private readonly held = new SurrogateHold();
   /** Batches acknowledged so far (for stats and tests). */
   acked = 0;
   /** Batches sent again after a reconnect. */
@@ -66,22 +69,16 @@ export class Outbox {
 
   push(events: MappedEvent[]): void {
     for (const e of events) {
-      const last = this.buffer[this.buffer.length - 1];
       const b = e.body;
-      // Merge a delta into the previous one when they extend the same field of the same part.
-      if (
-        last &&
-        b.type === "part.delta" &&
-        last.body.type === "part.delta" &&
-        last.eid === undefined &&
-        e.eid === undefined &&
-        last.body.partID === b.partID &&
-        last.body.messageID === b.messageID &&
-        last.body.field === b.field
-      ) {
-        last.body = { ...last.body, delta: last.body.delta + b.delta };
+      if (b.type === "part.delta" && e.eid === undefined) {
+        // A high surrogate ending a delta waits for its low half: no batch ends inside a character.
+        const text = this.held.take(b, b.delta);
+        if (text) this.#pushDelta(b, text);
         continue;
       }
+      // The part (or its message) ended: a half still held was sent alone by the agent; it goes now.
+      if (b.type === "part.upsert") this.#release((t) => t.partID === b.part.id);
+      if (b.type === "message.upsert" && b.message.time.completed !== undefined) this.#release((t) => t.messageID === b.message.id);
       this.buffer.push({ ...e });
     }
     if (this.buffer.length >= this.opts.maxEvents) return this.flush();
@@ -89,6 +86,21 @@ export class Outbox {
     const wait = this.lastFlushAt + this.opts.flushMs - Date.now();
     if (wait <= 0) this.flush();
     else this.timer = setTimeout(() => this.flush(), wait);
+  }
+
+  /** Appends a delta, merged into the previous one when it extends the same field and still fits a batch. */
+  #pushDelta(target: DeltaTarget, text: string): void {
+    const last = this.buffer[this.buffer.length - 1];
+    const lb = last?.body;
+    if (lb && lb.type === "part.delta" && last.eid === undefined && sameTarget(lb, target) && jsonTextBytes(lb.delta) + jsonTextBytes(text) <= this.opts.maxBatchBytes / 2) {
+      last.body = { ...lb, delta: lb.delta + text };
+      return;
+    }
+    this.buffer.push({ body: { type: "part.delta", messageID: target.messageID, partID: target.partID, field: target.field, delta: text } });
+  }
+
+  #release(match: (t: DeltaTarget) => boolean): void {
+    for (const { target, text } of this.held.release(match)) this.#pushDelta(target, text);
   }
 
   /** Cuts the buffer into batches now and sends them if connected. */
@@ -187,5 +199,6 @@ export class Outbox {
     this.timer = null;
     this.buffer = [];
     this.pending = [];
+    this.held.clear();
   }
 }

@@ -12,6 +12,7 @@ import type { PromptQueue } from "./queue.ts";
 import type { RequestStore } from "./requests.ts";
 import { digestOf, type Dedupe } from "./dedupe.ts";
 import { sendAgent, sendError } from "./send.ts";
+import { deltaTextBudget, splitToBytes } from "../../shared/delta.ts";
 
 /** What the runner's frames need from the room. */
 export interface AgentHost {
@@ -83,7 +84,7 @@ function agentBatch(room: AgentHost, conn: Connection<ConnState>, f: Extract<Age
       inBatch.add(e.eid);
       eids.push(e.eid);
     }
-    for (const body of splitLarge(e.body, room.limits.chunkChars)) bodies.push(body);
+    for (const body of splitLarge(e.body, room.limits)) bodies.push(body);
   }
   let seq = room.meta.seq();
   room.commit(
@@ -101,13 +102,14 @@ function agentBatch(room: AgentHost, conn: Connection<ConnState>, f: Extract<Age
   if (bodies.some((b) => b.type === "status")) room.maybeDispatch();
 }
 
-/** A delta longer than a chunk is split so no single log row nears SQLite's value cap. */
-function* splitLarge(body: EventBody, chunkChars: number): Generator<EventBody> {
-  if (body.type !== "part.delta" || body.delta.length <= chunkChars) {
+/**
+ * A long delta is split on character boundaries so each piece fits one SQLite value (`chunkChars`)
+ * and, alone, one frame to a viewer (`maxOutgoingFrameBytes`): no log row nears a cap.
+ */
+function* splitLarge(body: EventBody, limits: Limits): Generator<EventBody> {
+  if (body.type !== "part.delta" || body.delta.length <= 1024) {
     yield body;
     return;
   }
-  for (let i = 0; i < body.delta.length; i += chunkChars) {
-    yield { ...body, delta: body.delta.slice(i, i + chunkChars) };
-  }
+  for (const delta of splitToBytes(body.delta, limits.chunkChars, deltaTextBudget(limits.maxOutgoingFrameBytes))) yield { ...body, delta };
 }

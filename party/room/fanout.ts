@@ -2,73 +2,12 @@
  * Live delivery: committed events wait in a short buffer and go out as one `events` frame.
  *
  * - Consecutive deltas to the same part and field merge into one event (`fromSeq..seq`), so a
- *   frame's size follows the text, not the number of tokens.
+ *   frame's size follows the text, not the number of tokens (`mergeDeltas`, shared/delta.ts).
  * - A flush serializes each frame ONCE and sends the same string to every connection: the room's
  *   cost is counted in sends, not bytes.
- * - The same merging and splitting (frames under `maxFrameBytes`) serves catch-up replays.
+ * - The same merging and framing (`eventFrames`, under `maxOutgoingFrameBytes`) serves replays.
  */
 import type { RoomEvent } from "../../shared/protocol.ts";
-
-type DeltaEvent = Extract<RoomEvent, { type: "part.delta" }>;
-
-/** Merges runs of deltas to one part+field into single events covering fromSeq..seq. */
-export function mergeDeltas(events: readonly RoomEvent[]): RoomEvent[] {
-  const out: RoomEvent[] = [];
-  let run: { head: DeltaEvent; texts: string[]; seq: number; ts: number } | null = null;
-  for (const e of events) {
-    if (run && e.type === "part.delta" && sameTarget(run.head, e)) {
-      run.texts.push(e.delta);
-      run.seq = e.seq;
-      run.ts = e.ts;
-      continue;
-    }
-    if (run) out.push(closeRun(run));
-    run = e.type === "part.delta" ? { head: e, texts: [e.delta], seq: e.seq, ts: e.ts } : null;
-    if (!run) out.push(e);
-  }
-  if (run) out.push(closeRun(run));
-  return out;
-}
-
-function sameTarget(a: DeltaEvent, b: DeltaEvent): boolean {
-  return a.partID === b.partID && a.field === b.field && a.messageID === b.messageID;
-}
-
-/** One run → one event; a run of one keeps its own shape (no fromSeq). */
-function closeRun(run: { head: DeltaEvent; texts: string[]; seq: number; ts: number }): RoomEvent {
-  if (run.texts.length === 1) return run.head;
-  const fromSeq = run.head.fromSeq ?? run.head.seq;
-  return { ...run.head, delta: run.texts.join(""), seq: run.seq, ts: run.ts, fromSeq };
-}
-
-/**
- * Serializes events into `events` frames covering contiguous seq ranges, each under
- * `maxFrameBytes` (measured in UTF-16 units of the JSON; a single oversized event goes alone).
- */
-export function eventFrames(events: readonly RoomEvent[], maxFrameBytes: number, replay: boolean): string[] {
-  const frames: string[] = [];
-  let batch: string[] = [];
-  let size = 0;
-  let from = 0;
-  let to = 0;
-  const emit = () => {
-    if (batch.length === 0) return;
-    const head = replay ? `{"type":"events","replay":true` : `{"type":"events"`;
-    frames.push(`${head},"from":${from},"to":${to},"events":[${batch.join(",")}]}`);
-    batch = [];
-    size = 0;
-  };
-  for (const e of events) {
-    const s = JSON.stringify(e);
-    if (batch.length && size + s.length + 1 > maxFrameBytes - 100) emit();
-    if (batch.length === 0) from = e.fromSeq ?? e.seq;
-    batch.push(s);
-    size += s.length + 1;
-    to = e.seq;
-  }
-  emit();
-  return frames;
-}
 
 /**
  * The committed-but-unsent live events. Events stay until every person holds them (`trimThrough`).

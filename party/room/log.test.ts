@@ -7,7 +7,8 @@ import type { SessionRoom } from "../session-room.ts";
 import type { RoomEvent, RoomEventBody } from "../../shared/protocol.ts";
 import { migrate } from "./migrations.ts";
 import { EventLog } from "./log.ts";
-import { LiveBuffer, SendBucket, eventFrames, mergeDeltas } from "./fanout.ts";
+import { LiveBuffer, SendBucket } from "./fanout.ts";
+import { eventFrames, mergeDeltas } from "../../shared/delta.ts";
 
 const ns = () => (env as unknown as Env).SessionRoom;
 const d = (partID: string, delta: string, field = "text"): RoomEventBody => ({ type: "part.delta", messageID: "m", partID, field, delta });

@@ -6,6 +6,7 @@
  * of deltas to one part by joining strings, with no JSON parsing per token.
  */
 import type { RoomEvent, RoomEventBody } from "../../shared/protocol.ts";
+import { DeltaMerger } from "../../shared/delta.ts";
 
 type Row = {
   seq: number;
@@ -16,8 +17,6 @@ type Row = {
   d_field: string | null;
   d_text: string | null;
 };
-
-type DeltaEvent = Extract<RoomEvent, { type: "part.delta" }>;
 
 export class EventLog {
   /** Smallest seq still in the log, or undefined before the first read. */
@@ -80,19 +79,12 @@ export class EventLog {
 
   /**
    * Like `read`, with runs of consecutive deltas to one part+field merged into one event covering
-   * `fromSeq..seq` (the same result as `mergeDeltas(read(...))`, without the per-row objects).
+   * `fromSeq..seq` while the merged text's JSON stays within `maxRunBytes` (the same result as
+   * `mergeDeltas(read(...), maxRunBytes)`: both go through shared/delta.ts's `DeltaMerger`).
    */
-  readMerged(after: number, upTo: number): RoomEvent[] {
-    const out: RoomEvent[] = [];
-    let run: { m: string; p: string; f: string; texts: string[]; from: number; seq: number; ts: number } | null = null;
-    const close = () => {
-      if (!run) return;
-      const e: DeltaEvent = { type: "part.delta", messageID: run.m, partID: run.p, field: run.f, delta: run.texts.join(""), seq: run.seq, ts: run.ts };
-      if (run.from !== run.seq) e.fromSeq = run.from;
-      out.push(e);
-      run = null;
-    };
-    // raw() yields arrays: no object per row on the hot path (a replay reads up to 20k rows).
+  readMerged(after: number, upTo: number, maxRunBytes?: number): RoomEvent[] {
+    const merger = new DeltaMerger(maxRunBytes);
+    // raw() yields arrays: no row objects on the hot path (a replay reads up to 20k rows).
     const rows = this.sql
       .exec(
         `SELECT seq, ts, d_message, d_part, d_field, d_text, body FROM events WHERE seq > ? AND seq <= ? ORDER BY seq`,
@@ -101,34 +93,9 @@ export class EventLog {
       )
       .raw<[number, number, string | null, string | null, string | null, string | null, string]>();
     for (const [seq, ts, dm, dp, df, dt, body] of rows) {
-      let m = dm;
-      let p = dp;
-      let f = df;
-      let text = dt;
-      if (p === null) {
-        const ev = toEvent({ seq, ts, body, d_message: dm, d_part: dp, d_field: df, d_text: dt });
-        if (ev.type !== "part.delta") {
-          close();
-          out.push(ev);
-          continue;
-        }
-        // A delta written as JSON (before migration 2).
-        m = ev.messageID;
-        p = ev.partID;
-        f = ev.field;
-        text = ev.delta;
-      }
-      if (run && run.p === p && run.f === f && run.m === m) {
-        run.texts.push(text ?? "");
-        run.seq = seq;
-        run.ts = ts;
-        continue;
-      }
-      close();
-      run = { m: m ?? "", p, f: f ?? "text", texts: [text ?? ""], from: seq, seq, ts };
+      merger.add(toEvent({ seq, ts, body, d_message: dm, d_part: dp, d_field: df, d_text: dt }));
     }
-    close();
-    return out;
+    return merger.done();
   }
 
   count(): number {
