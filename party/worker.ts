@@ -15,7 +15,7 @@ import {
   type CreateSessionBody,
   type Role,
 } from "../shared/protocol.ts";
-import { ALL_SESSIONS, signToken, verifyToken, type TokenPayload } from "../shared/token.ts";
+import { ALL_SESSIONS, linkIdOf, newLinkId, signToken, verifyToken, type TokenPayload } from "../shared/token.ts";
 import type { Env } from "./env.ts";
 import { summaryOf } from "./room/summary.ts";
 import { LOBBY_NAME } from "./lobby.ts";
@@ -220,8 +220,11 @@ async function apiSessions(req: Request, env: Env, secret: string, rest: string[
       role: share.role,
       name: share.name ?? share.role,
       ttlSeconds: share.ttlSeconds ?? SHARE_TOKEN_TTL_S,
+      lid: newLinkId(),
+      chat: share.canChat === true,
     });
-    return json({ token, url: `/s/${id}#token=${token}`, embedUrl: `/embed/${id}#token=${token}`, role: share.role });
+    const canChat = share.role === "driver" || share.canChat === true;
+    return json({ token, url: `/s/${id}#token=${token}`, embedUrl: `/embed/${id}#token=${token}`, role: share.role, canChat });
   }
   return httpError(404, "not_found", "no such route");
 }
@@ -244,7 +247,7 @@ async function createSession(env: Env, secret: string, body: CreateSessionBody, 
   // The room exists before the index lists it, so a listed id always has a room.
   await lobby(env).upsert(summaryOf(session));
   known.set(id, Date.now() + KNOWN_TTL_MS);
-  const ownerToken = await signToken(secret, { sid: id, role: "owner", name: body.name ?? by.name, ttlSeconds: OWNER_TOKEN_TTL_S });
+  const ownerToken = await signToken(secret, { sid: id, role: "owner", name: body.name ?? by.name, ttlSeconds: OWNER_TOKEN_TTL_S, lid: newLinkId() });
   return json({ id, ownerToken, url: `/s/${id}#token=${ownerToken}` }, 201);
 }
 
@@ -256,6 +259,9 @@ async function connectRoom(req: Request, env: Env, secret: string, id: string, u
   if (!auth.ok) return auth.response;
   if (!(await sessionExists(env, id))) return httpError(404, "not_found", "no such session");
   const forward = forwardedUpgrade(req, url, auth.payload.role, auth.payload.name);
+  // Chat identity and permission (shared/chat.ts): the link a message is written with.
+  forward.headers.set("x-agentroom-link", await linkIdOf(auth.payload));
+  if (auth.payload.chat) forward.headers.set("x-agentroom-chat", "1");
   const res = await env.SessionRoom.getByName(id).fetch(forward);
   return withSubprotocol(res, auth.viaSubprotocol);
 }

@@ -487,7 +487,13 @@ export const ShareBodySchema = z.object({
   ttlSeconds: z.number().int().positive().max(365 * 24 * 3600).optional(),
 });
 
-export const ShareResultSchema = z.object({ token: z.string(), url: z.string(), embedUrl: z.string(), role: z.enum(["viewer", "driver"]) });
+export const ShareResultSchema = z.object({
+  token: z.string(),
+  url: z.string(),
+  embedUrl: z.string(),
+  role: z.enum(["viewer", "driver"]),
+  canChat: z.boolean().optional(),
+});
 
 /** Every HTTP error answers with this body. */
 export const HttpErrorSchema = z.object({ error: z.object({ code: z.string(), message: z.string() }) });
@@ -514,3 +520,8 @@ export function parseFrame<T>(
   const where = first && first.path.length ? ` at ${first.path.join(".")}` : "";
   return { ok: false, code: "bad_frame", message: `invalid frame${where}: ${first?.message ?? "unknown"}`, ref: refValue };
 }
+  /**
+   * Viewers with this link may post in the chat (and an embed shows the chat). Default false:
+   * a viewer link reads the chat but cannot post. Drivers always may chat.
+   */
+  canChat: z.boolean().optional(),

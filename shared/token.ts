@@ -16,6 +16,10 @@ export const TokenPayloadSchema = z.object({
   name: z.string().max(100),
   /** Issued at, seconds since the epoch. */
   iat: z.number().int(),
+  /** The link's id (its chat messages carry it as the author's `linkId`); absent on older tokens. */
+  lid: z.string().max(64).regex(/^[A-Za-z0-9_-]+$/).optional(),
+  /** A viewer with this link may chat (ShareBody `canChat`). */
+  chat: z.boolean().optional(),
 });
 export type TokenPayload = z.infer<typeof TokenPayloadSchema>;
 
@@ -56,14 +60,37 @@ function hmacKey(secret: string): Promise<CryptoKey> {
 
 export async function signToken(
   secret: string,
-  claims: { sid: string; role: Role; name: string; ttlSeconds: number },
+  claims: { sid: string; role: Role; name: string; ttlSeconds: number; lid?: string; chat?: boolean },
   now: number = Date.now(),
 ): Promise<string> {
   const iat = Math.floor(now / 1000);
-  const payload: TokenPayload = { sid: claims.sid, role: claims.role, name: claims.name, iat, exp: iat + claims.ttlSeconds };
+  const payload: TokenPayload = {
+    sid: claims.sid,
+    role: claims.role,
+    name: claims.name,
+    iat,
+    exp: iat + claims.ttlSeconds,
+    ...(claims.lid !== undefined ? { lid: claims.lid } : {}),
+    ...(claims.chat ? { chat: true } : {}),
+  };
   const body = b64url(enc.encode(JSON.stringify(payload)));
   const sig = new Uint8Array(await crypto.subtle.sign("HMAC", await hmacKey(secret), enc.encode(body)));
   return `${body}.${b64url(sig)}`;
+}
+
+/** A new link id: 16 random base64url characters. */
+export function newLinkId(): string {
+  return b64url(crypto.getRandomValues(new Uint8Array(12)));
+}
+
+/**
+ * The id of the link a token belongs to: its `lid`, or for tokens minted before links had ids a
+ * digest of the whole payload (stable for that token, the same for nobody else).
+ */
+export async function linkIdOf(p: TokenPayload): Promise<string> {
+  if (p.lid) return p.lid;
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", enc.encode(JSON.stringify(p))));
+  return "t" + b64url(digest).slice(0, 15);
 }
 
 /**
