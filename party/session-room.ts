@@ -27,6 +27,7 @@ import {
   type SessionMeta,
   type Snapshot,
 } from "../shared/protocol.ts";
+import { mayChat } from "../shared/chat.ts";
 import type { MessageWithParts, Part } from "../shared/parts.ts";
 import { limitsFromEnv, type Limits } from "../shared/limits.ts";
 import type { Env } from "./env.ts";
@@ -47,12 +48,20 @@ import { deltaTextBudget as deltaRunBytes, eventFrames, mergeDeltas } from "../s
 import { RateLimiter } from "./room/rate.ts";
 import { summaryOf } from "./room/summary.ts";
 import { PresenceRoster } from "./room/presence.ts";
+import { ChatStore } from "./room/chat-store.ts";
+import { CHAT_PAGE_CHARS } from "./room/commands.ts";
 
 /** What a connection's attachment holds (survives hibernation). */
 export interface ConnState {
   role: Role;
   name: string;
   typing?: boolean;
+  /** Typing a chat message (shown apart from typing a prompt). */
+  chatTyping?: boolean;
+  /** The link (token) this person came in with: their chat messages' author id. */
+  linkId?: string;
+  /** Their link lets a viewer chat. */
+  chat?: boolean;
   /**
    * Set on the runner connection that holds the lease. The lease names this random id, not the
    * connection id: partyserver takes that from the client's `_pk`, which a reconnecting client
@@ -103,6 +112,7 @@ export class SessionRoom extends Server<Env> {
   readonly transcript: TranscriptStore;
   readonly queue: PromptQueue;
   readonly requests: RequestStore;
+  readonly chat: ChatStore;
   readonly dedupe: Dedupe;
   readonly stores: RoomStores;
 
@@ -137,6 +147,7 @@ export class SessionRoom extends Server<Env> {
   #replayCache = new Map<string, string[]>();
   #peopleRate: RateLimiter;
   #agentRate: RateLimiter;
+  #chatRate: RateLimiter;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -148,7 +159,9 @@ export class SessionRoom extends Server<Env> {
     this.queue = new PromptQueue(sql);
     this.requests = new RequestStore(sql);
     this.dedupe = new Dedupe(sql, this.limits.rememberBatches);
-    this.stores = { meta: this.meta, transcript: this.transcript, queue: this.queue, requests: this.requests };
+    this.chat = new ChatStore(sql, this.log);
+    this.stores = { meta: this.meta, transcript: this.transcript, queue: this.queue, requests: this.requests, chat: this.chat };
+    this.#chatRate = new RateLimiter(this.limits.chatRatePerSecond, this.limits.chatBurst);
     this.#peopleRate = new RateLimiter(this.limits.rateFramesPerSecond, this.limits.rateBurst);
     this.#sendBudget = new SendBucket(this.limits.liveSendsPerSecond, SEND_BURST_SECONDS, Date.now());
     this.#agentRate = new RateLimiter(
@@ -413,7 +426,8 @@ export class SessionRoom extends Server<Env> {
       conn.close(CLOSE.roomFull, "room full");
       return;
     }
-    conn.setState({ role: role.data, name });
+    const linkId = (ctx.request.headers.get("x-agentroom-link") ?? "").slice(0, 64) || `conn-${conn.id}`;
+    conn.setState({ role: role.data, name, linkId, ...(ctx.request.headers.get("x-agentroom-chat") === "1" ? { chat: true } : {}) });
     this.#roster.set({ id: conn.id, name, role: role.data });
     if (role.data === "agent") {
       const runner = new URL(ctx.request.url).searchParams.get("runner");
@@ -453,7 +467,7 @@ export class SessionRoom extends Server<Env> {
   #catchUp(conn: Connection<ConnState>, cursor: number | undefined): void {
     const seq = this.meta.seq();
     const st = conn.state!;
-    const you: PresenceUser = { id: conn.id, name: st.name, role: st.role };
+    const you: PresenceUser = { id: conn.id, name: st.name, role: st.role, ...(st.linkId ? { linkId: st.linkId } : {}), canChat: mayChat({ role: st.role, linkAllowsChat: st.chat === true }) };
     if (cursor !== undefined && this.log.canReplayFrom(cursor, seq)) {
       send(conn, { type: "welcome", protocol: PROTOCOL_VERSION, you, catchup: "replay", seq });
       for (const f of this.#replayFrames(cursor, seq)) conn.send(f);
@@ -513,6 +527,7 @@ export class SessionRoom extends Server<Env> {
   }
 
   #stateWithout(messages: MessageWithParts[]): Omit<Snapshot, "hasMore"> {
+    const chat = this.chat.page(undefined, this.limits.chatSnapshotMessages, CHAT_PAGE_CHARS);
     return {
       seq: this.meta.seq(),
       session: this.meta.session(),
@@ -522,6 +537,8 @@ export class SessionRoom extends Server<Env> {
       questions: this.requests.open("question").map((r) => r.data) as Snapshot["questions"],
       todos: this.meta.get("todos") ?? [],
       diff: this.meta.get("diff") ?? [],
+      chat: chat.messages,
+      chatHasMore: chat.hasMore,
     };
   }
 
@@ -531,6 +548,7 @@ export class SessionRoom extends Server<Env> {
       this.#roster.remove(conn.id);
       this.#peopleRate.forget(conn.id);
       this.#agentRate.forget(conn.id);
+      this.#chatRate.forget(conn.id);
       if (!this.#ready) return;
       if (this.holdsLease(conn)) this.#releaseLease();
       this.schedulePresence();
@@ -703,12 +721,17 @@ export class SessionRoom extends Server<Env> {
     }, Math.max(PRESENCE_DEBOUNCE_MS, this.#heldSeq.size * PRESENCE_DEBOUNCE_PER_PERSON_MS));
   }
 
-  /** A person started or stopped typing: kept in their attachment (durable) and in the roster. */
-  setTyping(conn: Connection<ConnState>, typing: boolean): void {
-    const st: ConnState = { ...conn.state!, typing };
+  /** A person started or stopped typing (a prompt or a chat message): kept in their attachment (durable) and in the roster. */
+  setTyping(conn: Connection<ConnState>, typing: boolean, where: "prompt" | "chat"): void {
+    const st: ConnState = { ...conn.state!, [where === "chat" ? "chatTyping" : "typing"]: typing };
     conn.setState(st);
-    this.#roster.set({ id: conn.id, name: st.name, role: st.role, ...(typing ? { typing: true } : {}) });
+    this.#roster.set(presenceOf(conn.id, st));
     this.schedulePresence();
+  }
+
+  /** Takes one token from this connection's chat bucket. */
+  takeChat(connId: string, now: number): boolean {
+    return this.#chatRate.take(connId, now);
   }
 
   /** Everyone connected; after hibernation rebuilt once from the connections' attachments. */
@@ -720,7 +743,7 @@ export class SessionRoom extends Server<Env> {
   *#presenceFromAttachments(): Iterable<PresenceUser> {
     for (const c of this.getConnections<ConnState>()) {
       const st = c.state;
-      if (st) yield { id: c.id, name: st.name, role: st.role, ...(st.typing ? { typing: true } : {}) };
+      if (st) yield presenceOf(c.id, st);
     }
   }
 
@@ -859,6 +882,11 @@ export class SessionRoom extends Server<Env> {
     this.log.reset();
     this.transcript.forget();
   }
+}
+
+/** A connection as presence lists it. */
+function presenceOf(id: string, st: ConnState): PresenceUser {
+  return { id, name: st.name, role: st.role, ...(st.typing ? { typing: true } : {}), ...(st.chatTyping ? { chatTyping: true } : {}) };
 }
 
 /** The batchId of a refused agent frame, when it has one, for the error's `ref`. */

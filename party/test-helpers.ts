@@ -87,7 +87,7 @@ export class TestClient {
   async request(frame: Record<string, unknown> & { ref: string }): Promise<Record<string, unknown>> {
     const from = this.frames.length;
     this.send(frame);
-    return this.waitFor((f) => (f.type === "ack" || f.type === "error" || f.type === "history") && f.ref === frame.ref, 5000, from);
+    return this.waitFor((f) => (f.type === "ack" || f.type === "error" || f.type === "history" || f.type === "chat.history") && f.ref === frame.ref, 5000, from);
   }
   close(): void {
     try {

@@ -10,6 +10,16 @@ export const DEFAULT_LIMITS = {
   maxAgentFrameBytes: 4 * 1024 * 1024,
   /** Longest prompt text, in characters. */
   maxPromptChars: 100_000,
+  /** Longest chat message, in characters: chat is conversation, long text belongs in a prompt. */
+  maxChatChars: 4_000,
+  /**
+   * Chat messages (and edits) per connection, on top of the frame bucket: a person types at most
+   * a few a second; a burst covers pasting several short lines.
+   */
+  chatRatePerSecond: 2,
+  chatBurst: 10,
+  /** Latest chat messages in a snapshot (older ones by `chat.history`), also capped at 256 KB of JSON. */
+  chatSnapshotMessages: 100,
   /** Token bucket per connection: sustained frames per second and burst size. */
   rateFramesPerSecond: 20,
   rateBurst: 60,

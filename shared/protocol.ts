@@ -92,6 +92,8 @@ export const QueueItemSchema = z.object({
   createdAt: z.number(),
   /** `dispatched` once handed to the runner, until the runner reports it started. */
   state: z.enum(["queued", "dispatched"]),
+  /** Set when a driver sent a chat message to the agent ("Ask the agent"): whose message it was. */
+  from: z.object({ chatID: z.string(), author: z.string() }).optional(),
 });
 export type QueueItem = z.infer<typeof QueueItemSchema>;
 
@@ -134,6 +136,35 @@ export type QuestionRequest = z.infer<typeof QuestionRequestSchema>;
 
 /** Answers to a question request: one list of chosen labels (or free text) per question. */
 export const QuestionAnswersSchema = z.array(z.array(z.string().max(10_000)).max(50)).max(50);
+
+// ───────────────────────────── chat (shared/chat.ts folds these) ─────────────────────────────
+
+/** Who wrote a chat message: display name, role, and the link (token) they came in with. */
+export const ChatAuthorSchema = z.object({ name: z.string(), role: RoleSchema, linkId: z.string() });
+export type ChatAuthor = z.infer<typeof ChatAuthorSchema>;
+
+/**
+ * One chat message as the room keeps it. A deleted message keeps its id, author and place (so
+ * replies and counts stay whole) and loses its text: `text` is "" and `deleted` says by whom.
+ */
+export const ChatMessageSchema = z.object({
+  /** Chosen by the client; the idempotency key. */
+  id: z.string().min(1).max(128),
+  /** The seq of the event that added it: the chat's order and its paging cursor. */
+  seq: z.number().int().positive(),
+  at: z.number(),
+  author: ChatAuthorSchema,
+  text: z.string(),
+  /** A comment on this part of the transcript. */
+  partID: z.string().max(128).optional(),
+  /** The chat message this one answers. */
+  replyTo: z.string().max(128).optional(),
+  editedAt: z.number().optional(),
+  deleted: z.object({ by: z.string(), at: z.number() }).optional(),
+  /** A driver sent it to the agent as a prompt ("Ask the agent"). */
+  asked: z.object({ by: z.string(), queueId: z.string() }).optional(),
+});
+export type ChatMessage = z.infer<typeof ChatMessageSchema>;
 
 // ───────────────────────────── durable room events ─────────────────────────────
 
@@ -209,6 +240,12 @@ export const RoomOwnEventSchema = z.discriminatedUnion("type", [
   z.object({ type: z.literal("request.closed"), requestID: z.string() }),
   z.object({ type: z.literal("session.archived"), archived: z.boolean() }),
   z.object({ type: z.literal("session.allowedOrigins"), origins: z.array(z.string()) }),
+  /** Chat (people talking, never shown to the agent): see shared/chat.ts. */
+  z.object({ type: z.literal("chat.add"), message: ChatMessageSchema.omit({ seq: true }) }),
+  z.object({ type: z.literal("chat.edit"), id: z.string(), text: z.string() }),
+  /** The text is gone from the room's state and from the log's earlier events of this message. */
+  z.object({ type: z.literal("chat.delete"), id: z.string(), by: z.string() }),
+  z.object({ type: z.literal("chat.asked"), id: z.string(), by: z.string(), queueId: z.string() }),
 ]);
 
 export const RoomEventBodySchema = z.union([EventBodySchema, RoomOwnEventSchema]);
@@ -253,13 +290,34 @@ export const ClientFrameSchema = z.discriminatedUnion("type", [
   z.object({ type: z.literal("history"), ref, before: z.string().max(128).optional(), limit: z.number().int().min(1).max(200).optional() }),
   /** Ask for a fresh snapshot (after a gap in seq). */
   z.object({ type: z.literal("resync"), ref }),
-  z.object({ type: z.literal("typing"), ref, typing: z.boolean() }),
+  /** `where`: typing a prompt (the default) or a chat message, shown apart. */
+  z.object({ type: z.literal("typing"), ref, typing: z.boolean(), where: z.enum(["prompt", "chat"]).optional() }),
+  /** Say something to the people in the room. `id` is the idempotency key. */
+  z.object({
+    type: z.literal("chat"),
+    ref,
+    id: z.string().min(1).max(128),
+    text: z.string().min(1),
+    partID: z.string().min(1).max(128).optional(),
+    replyTo: z.string().min(1).max(128).optional(),
+  }),
+  z.object({ type: z.literal("chat.edit"), ref, id: z.string().min(1).max(128), text: z.string().min(1) }),
+  z.object({ type: z.literal("chat.delete"), ref, id: z.string().min(1).max(128) }),
+  /** Queue a chat message as a prompt ("Ask the agent"); `promptId` is the prompt's idempotency key. */
+  z.object({ type: z.literal("chat.ask"), ref, id: z.string().min(1).max(128), promptId: z.string().min(1).max(128) }),
+  /** A page of chat messages older than seq `before`, newest last. */
+  z.object({ type: z.literal("chat.history"), ref, before: z.number().int().positive().optional(), limit: z.number().int().min(1).max(200).optional() }),
 ]);
 export type ClientFrame = z.infer<typeof ClientFrameSchema>;
 export type ClientFrameType = ClientFrame["type"];
 
 /** Client frame types a viewer may send: reading only. */
-export const VIEWER_FRAME_TYPES: readonly ClientFrameType[] = ["history", "resync", "typing"];
+export const VIEWER_FRAME_TYPES: readonly ClientFrameType[] = ["history", "resync", "typing", "chat.history"];
+
+/** Chat frames: who may send them is decided by shared/chat.ts `mayChat`, not by the driving roles. */
+export const CHAT_FRAME_TYPES = ["chat", "chat.edit", "chat.delete", "chat.ask"] as const satisfies readonly ClientFrameType[];
+export type ChatFrame = Extract<ClientFrame, { type: (typeof CHAT_FRAME_TYPES)[number] }>;
+export const isChatFrame = (f: ClientFrame): f is ChatFrame => (CHAT_FRAME_TYPES as readonly string[]).includes(f.type);
 
 // ───────────────────────────── agent (runner) → room ─────────────────────────────
 
@@ -296,6 +354,11 @@ export const PresenceUserSchema = z.object({
   name: z.string(),
   role: RoleSchema,
   typing: z.boolean().optional(),
+  /** Typing a chat message (kept apart from typing a prompt). */
+  chatTyping: z.boolean().optional(),
+  /** In `welcome.you` only: the link you came in with (your chat messages carry it) and whether you may chat. */
+  linkId: z.string().optional(),
+  canChat: z.boolean().optional(),
 });
 export type PresenceUser = z.infer<typeof PresenceUserSchema>;
 
@@ -311,6 +374,9 @@ export const SnapshotSchema = z.object({
   questions: z.array(QuestionRequestSchema),
   todos: z.array(TodoSchema),
   diff: z.array(FileDiffSchema),
+  /** The latest chat messages, oldest first; `chatHasMore` when older ones exist (`chat.history`). */
+  chat: z.array(ChatMessageSchema).optional(),
+  chatHasMore: z.boolean().optional(),
 });
 export type Snapshot = z.infer<typeof SnapshotSchema>;
 
@@ -329,6 +395,7 @@ export const ErrorCodeSchema = z.enum([
   "agent_offline", // stop with no runner connected
   "lease_held", // another runner holds the session
   "room_full",
+  "chat_too_large", // chat text over maxChatChars (shared/limits.ts)
   "internal", // a bug: the room caught it and changed nothing
 ]);
 export type ErrorCode = z.infer<typeof ErrorCodeSchema>;
@@ -369,6 +436,7 @@ export const ServerFrameSchema = z.discriminatedUnion("type", [
    * connection, agent included. Older rooms sent no `total`: then it is `users.length`.
    */
   z.object({ type: z.literal("presence"), users: z.array(PresenceUserSchema), total: z.number().int().nonnegative().optional() }),
+  z.object({ type: z.literal("chat.history"), ref, messages: z.array(ChatMessageSchema), hasMore: z.boolean() }),
   /** `duplicate`: an idempotent command (a prompt id) seen before; nothing changed. */
   z.object({ type: z.literal("ack"), ref: z.string().optional(), command: z.string(), duplicate: z.boolean().optional() }),
   z.object({ type: z.literal("error"), code: ErrorCodeSchema, message: z.string(), ref: z.string().optional() }),
@@ -485,6 +553,11 @@ export const ShareBodySchema = z.object({
   name: z.string().max(100).optional(),
   /** Lifetime in seconds; default 7 days. */
   ttlSeconds: z.number().int().positive().max(365 * 24 * 3600).optional(),
+  /**
+   * Viewers with this link may post in the chat (and an embed shows the chat). Default false:
+   * a viewer link reads the chat but cannot post. Drivers always may chat.
+   */
+  canChat: z.boolean().optional(),
 });
 
 export const ShareResultSchema = z.object({
@@ -520,8 +593,3 @@ export function parseFrame<T>(
   const where = first && first.path.length ? ` at ${first.path.join(".")}` : "";
   return { ok: false, code: "bad_frame", message: `invalid frame${where}: ${first?.message ?? "unknown"}`, ref: refValue };
 }
-  /**
-   * Viewers with this link may post in the chat (and an embed shows the chat). Default false:
-   * a viewer link reads the chat but cannot post. Drivers always may chat.
-   */
-  canChat: z.boolean().optional(),

@@ -17,6 +17,7 @@
 import {
   PROTOCOL_VERSION,
   ServerFrameSchema,
+  type ChatMessage,
   type ClientFrame,
   type ErrorCode,
   type Mode,
@@ -208,7 +209,7 @@ export class RoomClient {
   private resyncTimer: ReturnType<typeof setTimeout> | undefined;
   private resyncRef: string | undefined;
   private readonly rateRetryMs: number;
-  private typingSent = false;
+  private typingSent = { prompt: false, chat: false };
   private olderInFlight: Promise<number> | undefined;
 
   private readonly changeEvents = new Emitter<[TranscriptChanges, Transcript]>();
@@ -289,7 +290,7 @@ export class RoomClient {
   /** Prompts not yet acknowledged by the room (typed offline, or in flight). */
   get unsentPrompts(): number {
     let n = 0;
-    for (const p of this.pending.values()) if (p.durable) n++;
+    for (const p of this.pending.values()) if (p.durable && p.kind === "prompt") n++;
     return n;
   }
 
@@ -297,7 +298,7 @@ export class RoomClient {
   unsentPromptList(): UnsentPrompt[] {
     const out: UnsentPrompt[] = [];
     for (const p of this.pending.values()) {
-      if (!p.durable) continue;
+      if (!p.durable || p.kind !== "prompt") continue;
       const f = JSON.parse(p.frame) as Extract<ClientFrame, { type: "prompt" }>;
       out.push({ id: f.id, text: f.text, ...(f.mode ? { mode: f.mode } : {}) });
     }
@@ -387,10 +388,60 @@ export class RoomClient {
     return request;
   }
 
-  /** Tells the others this person is (not) typing. Sent only on change; no answer expected. */
-  typing(on: boolean): void {
-    if (on === this.typingSent) return;
-    if (this.conn.send(JSON.stringify({ type: "typing", typing: on } satisfies ClientFrame))) this.typingSent = on;
+  /**
+   * Tells the others this person is (not) typing a prompt or (`where: "chat"`) a chat message.
+   * Sent only on change; no answer expected.
+   */
+  typing(on: boolean, where: "prompt" | "chat" = "prompt"): void {
+    if (on === this.typingSent[where]) return;
+    const frame: ClientFrame = { type: "typing", typing: on, ...(where === "chat" ? { where } : {}) };
+    if (this.conn.send(JSON.stringify(frame))) this.typingSent[where] = on;
+  }
+
+  // ───────────────────────────── chat (shared/chat.ts) ─────────────────────────────
+
+  /**
+   * Says something in the room's chat (a comment on a part with `partID`, an answer with
+   * `replyTo`). Like a prompt it is kept and resent after a reconnect until acknowledged; the room
+   * drops a resend by its id. Resolves with the id.
+   */
+  chat(text: string, opts: { id?: string; partID?: string; replyTo?: string } = {}): Promise<{ id: string; duplicate: boolean }> {
+    const id = opts.id ?? randomId("c_");
+    const frame: ClientFrame = {
+      type: "chat",
+      ref: this.nextRef(),
+      id,
+      text,
+      ...(opts.partID ? { partID: opts.partID } : {}),
+      ...(opts.replyTo ? { replyTo: opts.replyTo } : {}),
+    };
+    return this.command<{ duplicate?: boolean }>(frame, true).then((ack) => ({ id, duplicate: ack.duplicate === true }));
+  }
+
+  editChat(id: string, text: string): Promise<void> {
+    return this.command({ type: "chat.edit", ref: this.nextRef(), id, text }).then(noop);
+  }
+
+  deleteChat(id: string): Promise<void> {
+    return this.command({ type: "chat.delete", ref: this.nextRef(), id }).then(noop);
+  }
+
+  /** "Ask the agent": queues a chat message as a prompt (drivers and owners). */
+  askAgent(chatId: string, promptId: string = randomId("q_")): Promise<void> {
+    return this.command({ type: "chat.ask", ref: this.nextRef(), id: chatId, promptId }).then(noop);
+  }
+
+  /** Loads the page of chat before the oldest message held. Resolves with how many were added. */
+  loadOlderChat(limit?: number): Promise<number> {
+    const chat = this.transcript.chat;
+    if (!chat.hasMore) return Promise.resolve(0);
+    const before = chat.oldestSeq;
+    const frame: ClientFrame = { type: "chat.history", ref: this.nextRef(), ...(before !== undefined ? { before } : {}), ...(limit ? { limit } : {}) };
+    return this.command<{ messages: ChatMessage[]; hasMore: boolean }>(frame).then((page) => {
+      const added = this.transcript.prependChat(page.messages, page.hasMore);
+      this.emitChanges();
+      return added;
+    });
   }
 
   /** Asks the room for a fresh snapshot. */
@@ -524,7 +575,7 @@ export class RoomClient {
     this.stats.opens++;
     this.resyncing = false;
     clearTimeout(this.resyncTimer);
-    this.typingSent = false;
+    this.typingSent = { prompt: false, chat: false };
     // Prompts typed while away, and ones whose ack the drop swallowed: same ids, the room dedups.
     for (const p of this.pending.values()) if (p.durable) this.conn.send(p.frame);
   }
@@ -646,6 +697,9 @@ export class RoomClient {
           }
         }
         return;
+      case "chat.history":
+        this.settle(f.ref, true, { messages: f.messages, hasMore: f.hasMore });
+        return;
       case "presence":
         this.presence = f.users;
         this.presenceTotal = f.total ?? f.users.length;
@@ -719,6 +773,6 @@ const RESYNC_TIMEOUT_MS = 10_000;
 /** Base delay before resending a frame the room refused as rate-limited (jittered up to 2x). */
 const RATE_RETRY_MS = 1_000;
 
-const KNOWN_SERVER_FRAMES = new Set(["welcome", "snapshot", "events", "caught-up", "history", "presence", "ack", "error"]);
+const KNOWN_SERVER_FRAMES = new Set(["welcome", "snapshot", "events", "caught-up", "history", "chat.history", "presence", "ack", "error"]);
 
 function noop(): void {}

@@ -27,8 +27,10 @@
  * resyncs rather than render a wrong transcript).
  */
 import type { FileDiff, Message, MessageWithParts, Part, Todo } from "./parts.ts";
+import { ChatThread, isChatEvent, type ChatEvent } from "./chat.ts";
 import type {
   AgentStatus,
+  ChatMessage,
   PermissionRequest,
   QueueItem,
   QuestionRequest,
@@ -64,6 +66,8 @@ export interface TranscriptChanges {
   prepended: number;
   /** A `stop.requested` event was applied (for instant "stopping…" feedback). */
   stop: boolean;
+  /** The chat changed (shared/chat.ts; `Transcript.chat`). */
+  chat: boolean;
   /** Seq range of the events applied in this batch; 0 when none. */
   fromSeq: number;
   toSeq: number;
@@ -94,6 +98,7 @@ function emptyChanges(): TranscriptChanges {
     parts: new Map(),
     prepended: 0,
     stop: false,
+    chat: false,
     fromSeq: 0,
     toSeq: 0,
   };
@@ -177,6 +182,8 @@ export class Transcript {
   hasMore = false;
   /** Increases with every change. */
   version = 0;
+  /** People's chat, folded from the same events (shared/chat.ts). */
+  readonly chat = new ChatThread();
 
   private readonly index = new Map<string, MessageEntry>();
   /** Parts that arrived before their message, by message id; attached when it arrives. */
@@ -232,6 +239,7 @@ export class Transcript {
       c.diff ||
       c.messageList ||
       c.stop ||
+      c.chat ||
       c.prepended > 0 ||
       c.messages.size > 0 ||
       c.parts.size > 0 ||
@@ -281,6 +289,7 @@ export class Transcript {
     this.statusDetail = {};
     this.lastStop = null;
     this.lastSeq = snapshot.seq;
+    this.chat.load(snapshot.chat ?? [], snapshot.chatHasMore ?? false);
 
     this.changes = emptyChanges();
     this.changes.reset = true;
@@ -309,6 +318,14 @@ export class Transcript {
     this.hasMore = hasMore;
     this.version++;
     return fresh.length;
+  }
+
+  /** Puts an older chat page (`chat.history`) in front. Returns how many messages were added. */
+  prependChat(page: readonly ChatMessage[], hasMore: boolean): number {
+    const added = this.chat.prepend(page, hasMore);
+    this.changes.chat = true;
+    this.version++;
+    return added;
   }
 
   // ───────────────────────────── events ─────────────────────────────
@@ -358,6 +375,10 @@ export class Transcript {
   /** Folds one event body into the state; `ev.seq` is already checked. */
   private reduce(ev: RoomEvent): void {
     const c = this.changes;
+    if (isChatEvent(ev)) {
+      if (this.chat.apply(ev as ChatEvent)) c.chat = true;
+      return;
+    }
     switch (ev.type) {
       case "message.upsert":
         this.upsertMessage(ev.message);

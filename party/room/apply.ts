@@ -8,12 +8,14 @@ import type { MetaStore } from "./meta.ts";
 import type { TranscriptStore } from "./transcript-store.ts";
 import type { PromptQueue } from "./queue.ts";
 import type { RequestStore } from "./requests.ts";
+import type { ChatStore } from "./chat-store.ts";
 
 export interface RoomStores {
   meta: MetaStore;
   transcript: TranscriptStore;
   queue: PromptQueue;
   requests: RequestStore;
+  chat: ChatStore;
 }
 
 /** The status people see: the runner's own, or `waiting` while a request is open. */
@@ -117,6 +119,12 @@ export function applyEvent(stores: RoomStores, body: RoomEventBody, seq: number,
       return body;
     case "session.allowedOrigins":
       meta.patchSession({ allowedOrigins: body.origins });
+      return body;
+    case "chat.add":
+    case "chat.edit":
+    case "chat.delete":
+    case "chat.asked":
+      stores.chat.apply(body, seq, ts);
       return body;
   }
 }

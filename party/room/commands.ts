@@ -5,13 +5,15 @@
  * error with its ref and changes nothing.
  */
 import type { Connection } from "partyserver";
-import { VIEWER_FRAME_TYPES, canDrive, type ClientFrame, type QueueItem, type RoomEvent, type RoomEventBody, type ServerFrame } from "../../shared/protocol.ts";
+import { VIEWER_FRAME_TYPES, canDrive, isChatFrame, type ClientFrame, type QueueItem, type RoomEvent, type RoomEventBody, type ServerFrame } from "../../shared/protocol.ts";
 import type { Limits } from "../../shared/limits.ts";
 import type { ConnState } from "../session-room.ts";
 import type { MetaStore } from "./meta.ts";
 import type { PromptQueue } from "./queue.ts";
 import type { RequestStore } from "./requests.ts";
 import type { TranscriptStore } from "./transcript-store.ts";
+import type { ChatStore } from "./chat-store.ts";
+import { handleChatFrame } from "./chat-commands.ts";
 import { fitPage } from "./fit.ts";
 import { ack, send, sendAgent, sendError } from "./send.ts";
 
@@ -22,16 +24,20 @@ export interface CommandHost {
   readonly queue: PromptQueue;
   readonly requests: RequestStore;
   readonly transcript: TranscriptStore;
+  readonly chat: ChatStore;
+  /** Takes one token from this connection's chat bucket (chatRatePerSecond / chatBurst). */
+  takeChat(connId: string, now: number): boolean;
   commit(bodies: readonly RoomEventBody[], extra?: (lastSeq: number) => void, now?: number): RoomEvent[];
   flush(): void;
   /** Sends a snapshot and its `caught-up`; the next live flush skips what the snapshot holds. */
   sendSnapshot(conn: WebSocket): void;
   agentConnection(): WebSocket | undefined;
   maybeDispatch(): void;
-  setTyping(conn: Connection<ConnState>, typing: boolean): void;
+  setTyping(conn: Connection<ConnState>, typing: boolean, where: "prompt" | "chat"): void;
 }
 
 export function handleClientFrame(room: CommandHost, conn: Connection<ConnState>, st: ConnState, f: ClientFrame, now: number): void {
+  if (isChatFrame(f)) return handleChatFrame(room, conn, st, f, now);
   if (st.role === "viewer" && !VIEWER_FRAME_TYPES.includes(f.type)) {
     sendError(conn, "forbidden", `a viewer may not send ${f.type}`, f.ref);
     return;
@@ -97,12 +103,20 @@ export function handleClientFrame(room: CommandHost, conn: Connection<ConnState>
       conn.send(frame);
       return;
     }
+    case "chat.history": {
+      room.flush();
+      const page = room.chat.page(f.before, f.limit ?? room.limits.chatSnapshotMessages, CHAT_PAGE_CHARS);
+      return send(conn, { type: "chat.history", ref: f.ref, ...page });
+    }
     case "resync":
       return room.sendSnapshot(conn);
     case "typing":
-      return room.setTyping(conn, f.typing);
+      return room.setTyping(conn, f.typing, f.where ?? "prompt");
   }
 }
+
+/** JSON characters of chat in a snapshot or a `chat.history` page: well inside the frame cap. */
+export const CHAT_PAGE_CHARS = 256 * 1024;
 
 function prompt(room: CommandHost, conn: Connection<ConnState>, st: ConnState, f: Extract<ClientFrame, { type: "prompt" }>, now: number): void {
   if (f.text.length > room.limits.maxPromptChars) {
@@ -112,9 +126,6 @@ function prompt(room: CommandHost, conn: Connection<ConnState>, st: ConnState, f
     // Idempotent: the client resent a prompt we already have (e.g. after a reconnect).
     return send(conn, { type: "ack", ref: f.ref, command: "prompt", duplicate: true });
   }
-  if (room.queue.size() >= room.limits.maxQueuedPrompts) {
-    return sendError(conn, "queue_full", `at most ${room.limits.maxQueuedPrompts} prompts may wait`, f.ref);
-  }
   const item: QueueItem = {
     id: f.id,
     text: f.text,
@@ -123,7 +134,16 @@ function prompt(room: CommandHost, conn: Connection<ConnState>, st: ConnState, f
     createdAt: now,
     state: "queued",
   };
-  room.commit([{ type: "queue.add", item }], undefined, now);
+  if (enqueuePrompt(room, item) === "queue_full") {
+    return sendError(conn, "queue_full", `at most ${room.limits.maxQueuedPrompts} prompts may wait`, f.ref);
+  }
   ack(conn, f.ref, "prompt");
   room.maybeDispatch();
+}
+
+/** Queues a prompt (with `also` in the same commit), unless the queue is full. The caller dispatches. */
+export function enqueuePrompt(room: CommandHost, item: QueueItem, also: readonly RoomEventBody[] = []): "queued" | "queue_full" {
+  if (room.queue.size() >= room.limits.maxQueuedPrompts) return "queue_full";
+  room.commit([{ type: "queue.add", item }, ...also], undefined, item.createdAt);
+  return "queued";
 }

@@ -98,6 +98,18 @@ export class EventLog {
     return merger.done();
   }
 
+  /**
+   * Replaces the stored bodies of these events through `rewrite` (rows compacted away are simply
+   * gone). For chat deletes: the log keeps that a message existed and was deleted, not its text.
+   */
+  rewriteBodies(seqs: readonly number[], rewrite: (body: RoomEventBody) => RoomEventBody): void {
+    for (const seq of seqs) {
+      const row = this.sql.exec<{ body: string }>(`SELECT body FROM events WHERE seq = ? AND d_part IS NULL`, seq).toArray()[0];
+      if (!row) continue;
+      this.sql.exec(`UPDATE events SET body = ? WHERE seq = ?`, JSON.stringify(rewrite(JSON.parse(row.body) as RoomEventBody)), seq);
+    }
+  }
+
   count(): number {
     return this.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM events`).one().n;
   }

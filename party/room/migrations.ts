@@ -44,6 +44,12 @@ export const MIGRATIONS: readonly (readonly string[])[] = [
   // 3: a digest of each applied batch's frame, so a batch id reused for different content (a
   // runner restarted with its counter back at 1) is applied instead of taken for a resend.
   [`ALTER TABLE batches ADD COLUMN digest TEXT`],
+  // 4: chat messages (shared/chat.ts), by id; seq orders and pages them; log_seqs lists the log
+  // rows that carry the message's text, scrubbed when it is deleted.
+  [
+    `CREATE TABLE IF NOT EXISTS chat (id TEXT PRIMARY KEY, seq INTEGER NOT NULL, data TEXT NOT NULL, log_seqs TEXT NOT NULL)`,
+    `CREATE INDEX IF NOT EXISTS chat_seq ON chat (seq)`,
+  ],
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -101,6 +101,10 @@ export class TranscriptStore {
     return this.sql.exec(`SELECT 1 FROM messages WHERE id = ?`, id).toArray().length > 0;
   }
 
+  hasPart(id: string): boolean {
+    return this.sql.exec(`SELECT 1 FROM parts WHERE id = ?`, id).toArray().length > 0;
+  }
+
   messageCount(): number {
     return this.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM messages`).one().n;
   }
