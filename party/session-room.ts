@@ -28,7 +28,7 @@ import {
   type Snapshot,
 } from "../shared/protocol.ts";
 import { mayChat } from "../shared/chat.ts";
-import type { MessageWithParts, Part } from "../shared/parts.ts";
+import type { Message, MessageWithParts, Part } from "../shared/parts.ts";
 import { limitsFromEnv, type Limits } from "../shared/limits.ts";
 import type { Env } from "./env.ts";
 import { hasSchema, migrate } from "./room/migrations.ts";
@@ -828,6 +828,12 @@ export class SessionRoom extends Server<Env> {
   getFullPart(partId: string): Part | null {
     if (!this.#open()) return null;
     return this.transcript.readPart(partId, true);
+  }
+
+  /** The full message info (long fields restored from chunks). */
+  getFullMessage(messageId: string): Message | null {
+    if (!this.#open()) return null;
+    return this.transcript.readMessage(messageId, true);
   }
 
   setArchived(archived: boolean): SessionMeta | null {

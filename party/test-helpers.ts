@@ -38,9 +38,13 @@ export async function createSession(body: Record<string, unknown> = {}): Promise
   return (await res.json()) as { id: string; ownerToken: string };
 }
 
-/** A WebSocket client that records every frame it receives. */
+/** The largest frame any test client received in this run (bytes, frame type). */
+export const largestFrame = { bytes: 0, type: "" };
+
+/** A WebSocket client that records every frame it receives, and the size of each (UTF-8 bytes). */
 export class TestClient {
   frames: Record<string, unknown>[] = [];
+  frameBytes: number[] = [];
   closed: { code: number; reason: string } | undefined;
   #waiters: (() => void)[] = [];
   readonly ws: WebSocket;
@@ -48,7 +52,12 @@ export class TestClient {
     this.ws = ws;
     ws.accept();
     ws.addEventListener("message", (e) => {
-      this.frames.push(JSON.parse(String(e.data)) as Record<string, unknown>);
+      const raw = String(e.data);
+      const frame = JSON.parse(raw) as Record<string, unknown>;
+      const bytes = new TextEncoder().encode(raw).length;
+      this.frames.push(frame);
+      this.frameBytes.push(bytes);
+      if (bytes > largestFrame.bytes) Object.assign(largestFrame, { bytes, type: String(frame.type) });
       this.#wake();
     });
     ws.addEventListener("close", (e) => {

@@ -189,6 +189,11 @@ async function apiSessions(req: Request, env: Env, secret: string, rest: string[
     const part = await room.getFullPart(sub[1]!);
     return part ? json({ part }) : httpError(404, "not_found", "no such part");
   }
+  if (sub[0] === "messages" && sub.length === 2) {
+    if (method !== "GET") return httpError(405, "method_not_allowed", "use GET");
+    const message = await room.getFullMessage(sub[1]!);
+    return message ? json({ message }) : httpError(404, "not_found", "no such message");
+  }
   if (sub[0] === "archive" && sub.length === 1) {
     if (method !== "POST") return httpError(405, "method_not_allowed", "use POST");
     if (role !== "owner") return httpError(403, "forbidden", "only the owner may archive a session");

@@ -13,8 +13,13 @@ const num = z.number().finite();
 export const TruncationSchema = z.object({
   /** Dotted path of the shortened field, e.g. "state.output" or "text". */
   field: z.string(),
-  /** Full length in characters. */
+  /** Full length in characters (of the value's JSON when `json`). */
   fullChars: z.number().int().nonnegative(),
+  /**
+   * The value at `field` was an object or array too big to send (e.g. a 2 MB tool `metadata` of
+   * many small strings): it arrives empty; the full part or message has it.
+   */
+  json: z.boolean().optional(),
 });
 export type Truncation = z.infer<typeof TruncationSchema>;
 
@@ -211,6 +216,8 @@ export const MessageSchema = z
     finish: z.string().optional(),
     /** The room's queue item that produced this user message, when known. */
     queueId: z.string().max(128).optional(),
+    /** Set by the room when a large field was shortened; fetch the full message over HTTP. */
+    truncated: z.array(TruncationSchema).optional(),
   })
   .passthrough();
 export type Message = z.infer<typeof MessageSchema>;

@@ -37,9 +37,9 @@ export function applyEvent(stores: RoomStores, body: RoomEventBody, seq: number,
       if (JSON.stringify(body.message).length > MAX_MESSAGE_INFO_CHARS) {
         throw new RefusedEvent(`message ${body.message.id} info is over ${MAX_MESSAGE_INFO_CHARS} characters`);
       }
-      transcript.upsertMessage(body.message, seq);
+      const message = transcript.upsertMessage(body.message, seq);
       if (body.message.time.completed !== undefined) transcript.foldMessage(body.message.id);
-      return body;
+      return { type: "message.upsert", message };
     }
     case "message.remove":
       transcript.removeMessage(body.messageID);

@@ -5,70 +5,36 @@
  * - A delta is one INSERT (O(1)); it is folded into its part when the part's full snapshot
  *   arrives (the snapshot replaces the deltas) or when its message completes. Never
  *   `text = text || ?`, which rewrites the growing text on every token.
- * - A string field longer than `inlineFieldChars` is stored in chunks of `chunkChars` (SQLite caps
- *   a value at 2 MB and a statement at 100 KB); the part row keeps a prefix and a `truncated`
- *   marker, which is what clients receive. `readPart(id, true)` restores the full text.
+ * - A string longer than `inlineFieldChars`, at any depth of a part or message info, is stored in
+ *   chunks of `chunkChars` cut on character boundaries (SQLite caps a value at 2 MB and a statement
+ *   at 100 KB); the row keeps a prefix and a `truncated` marker, which is what clients receive.
+ *   Objects still too big after that (many small strings) are set aside whole (deep-fields.ts).
+ *   `readPart(id, true)` / `readMessage(id, true)` restore the full value.
  */
 import type { Message, MessageWithParts, Part, Truncation } from "../../shared/parts.ts";
+import { splitText } from "../../shared/delta.ts";
+import { budgetFor, getPath, marksFor, setPath, shorten, type Json } from "./deep-fields.ts";
 
 export interface TranscriptLimits {
   inlineFieldChars: number;
   chunkChars: number;
 }
 
-type Json = Record<string, unknown>;
-
-/** Paths of string fields that may be large: top level and one object down (e.g. state.output). */
-function largeStringPaths(part: Json, limit: number): string[] {
-  const out: string[] = [];
-  for (const [k, v] of Object.entries(part)) {
-    if (k === "id" || k === "messageID" || k === "type" || k === "truncated") continue;
-    if (typeof v === "string" && v.length > limit) out.push(k);
-    else if (v && typeof v === "object" && !Array.isArray(v)) {
-      for (const [k2, v2] of Object.entries(v as Json)) {
-        if (typeof v2 === "string" && v2.length > limit) out.push(`${k}.${k2}`);
-      }
-    }
-  }
-  return out;
-}
-
-function getPath(obj: Json, path: string): unknown {
-  const [a, b] = path.split(".") as [string, string | undefined];
-  const v = obj[a];
-  return b === undefined ? v : v && typeof v === "object" ? (v as Json)[b] : undefined;
-}
-
-/** Sets a top-level or one-level-down field, copying the inner object (never mutate inputs). */
-function setPath(obj: Json, path: string, value: unknown): void {
-  const [a, b] = path.split(".") as [string, string | undefined];
-  if (b === undefined) obj[a] = value;
-  else obj[a] = { ...((obj[a] as Json | undefined) ?? {}), [b]: value };
-}
+/** Chunks of a message info live beside parts' chunks, under this prefix (ids never start with it). */
+const MESSAGE_CHUNKS = "message:";
 
 /**
- * Shortens every large string field of the parts to `chars`, with `truncated` markers (keeping a
- * marker's fullChars when the field was already shortened). For a page that would not fit in one
- * frame even with a single message (a message with dozens of large tool outputs).
+ * Shortens every part and message info of a page to `chars` per string (and `budgetFor(chars)`
+ * per object), with `truncated` marks (keeping a mark's fullChars when the field was already
+ * shortened). For a page that would not fit in one frame even with a single message.
  */
 export function shrinkParts(messages: MessageWithParts[], chars: number): MessageWithParts[] {
-  return messages.map((m) => ({
-    info: m.info,
-    parts: m.parts.map((part) => {
-      const paths = largeStringPaths(part as Json, chars);
-      if (paths.length === 0) return part;
-      const out: Json = { ...part };
-      const marks = ((out.truncated as Truncation[] | undefined) ?? []).map((t) => ({ ...t }));
-      for (const path of paths) {
-        const value = getPath(out, path) as string;
-        setPath(out, path, value.slice(0, chars));
-        const known = marks.find((t) => t.field === path);
-        if (!known) marks.push({ field: path, fullChars: value.length });
-      }
-      out.truncated = marks;
-      return out as Part;
-    }),
-  }));
+  const shrink = <T extends { truncated?: Truncation[] }>(o: T): T => {
+    const { value, cuts } = shorten(o as unknown as Json, chars, budgetFor(chars));
+    if (cuts.length === 0) return o;
+    return { ...value, truncated: marksFor(cuts, o.truncated) } as unknown as T;
+  };
+  return messages.map((m) => ({ info: shrink(m.info), parts: m.parts.map(shrink) }));
 }
 
 export class TranscriptStore {
@@ -81,13 +47,24 @@ export class TranscriptStore {
 
   // ───────────── messages ─────────────
 
-  upsertMessage(info: Message, seq: number): void {
+  /** Stores a message info; returns it as clients should see it (long fields shortened, marked). */
+  upsertMessage(info: Message, seq: number): Message {
+    const stored = this.#shortenAndChunk(MESSAGE_CHUNKS + info.id, info as unknown as Json);
     this.sql.exec(
       `INSERT INTO messages (id, ord, info) VALUES (?, ?, ?) ON CONFLICT(id) DO UPDATE SET info = excluded.info`,
       info.id,
       seq,
-      JSON.stringify(info),
+      JSON.stringify(stored),
     );
+    return stored as unknown as Message;
+  }
+
+  /** A message info as stored, or whole (`full`: chunks restored). */
+  readMessage(id: string, full: boolean): Message | null {
+    const row = this.sql.exec<{ info: string }>(`SELECT info FROM messages WHERE id = ?`, id).toArray()[0];
+    if (!row) return null;
+    const info = JSON.parse(row.info) as Json;
+    return (full && info.truncated ? this.#restoreChunks(MESSAGE_CHUNKS + id, info) : info) as unknown as Message;
   }
 
   removeMessage(id: string): void {
@@ -95,6 +72,7 @@ export class TranscriptStore {
       this.removePart(row.id);
     }
     this.sql.exec(`DELETE FROM messages WHERE id = ?`, id);
+    this.sql.exec(`DELETE FROM chunks WHERE part_id = ?`, MESSAGE_CHUNKS + id);
   }
 
   hasMessage(id: string): boolean {
@@ -121,26 +99,7 @@ export class TranscriptStore {
   }
 
   #writePart(part: Part, seq: number): Part {
-    const limit = this.limits.inlineFieldChars;
-    const stored: Json = { ...part };
-    delete stored.truncated;
-    this.sql.exec(`DELETE FROM chunks WHERE part_id = ?`, part.id);
-    const truncated: Truncation[] = [];
-    for (const path of largeStringPaths(stored, limit)) {
-      const full = getPath(stored, path) as string;
-      for (let i = 0, idx = 0; i < full.length; i += this.limits.chunkChars, idx++) {
-        this.sql.exec(
-          `INSERT INTO chunks (part_id, field, idx, data) VALUES (?, ?, ?, ?)`,
-          part.id,
-          path,
-          idx,
-          full.slice(i, i + this.limits.chunkChars),
-        );
-      }
-      setPath(stored, path, full.slice(0, limit));
-      truncated.push({ field: path, fullChars: full.length });
-    }
-    if (truncated.length) stored.truncated = truncated;
+    const stored = this.#shortenAndChunk(part.id, part as Json);
     this.sql.exec(
       `INSERT INTO parts (id, message_id, ord, data, chunked) VALUES (?, ?, ?, ?, ?)
        ON CONFLICT(id) DO UPDATE SET message_id = excluded.message_id, data = excluded.data, chunked = excluded.chunked`,
@@ -148,9 +107,27 @@ export class TranscriptStore {
       part.messageID,
       seq,
       JSON.stringify(stored),
-      truncated.length ? 1 : 0,
+      stored.truncated ? 1 : 0,
     );
     return stored as Part;
+  }
+
+  /**
+   * The short form of `value` (any string over `inlineFieldChars` shortened, objects over the
+   * budget set aside), with what was cut written to chunks under `owner` and marked `truncated`.
+   */
+  #shortenAndChunk(owner: string, value: Json): Json {
+    const input: Json = { ...value };
+    delete input.truncated;
+    this.sql.exec(`DELETE FROM chunks WHERE part_id = ?`, owner);
+    const { value: short, cuts } = shorten(input, this.limits.inlineFieldChars, budgetFor(this.limits.inlineFieldChars));
+    for (const cut of cuts) {
+      splitText(cut.full, this.limits.chunkChars).forEach((data, idx) => {
+        this.sql.exec(`INSERT INTO chunks (part_id, field, idx, data) VALUES (?, ?, ?, ?)`, owner, cut.field, idx, data);
+      });
+    }
+    if (cuts.length) short.truncated = marksFor(cuts);
+    return short;
   }
 
   /**
@@ -225,23 +202,41 @@ export class TranscriptStore {
     return applyDeltas(part, deltas) as Part;
   }
 
-  #restoreChunks(id: string, part: Json): Json {
-    const out: Json = { ...part };
+  /**
+   * The value with its chunks put back: containers set aside first (outermost first: their JSON
+   * holds the previews of strings inside them), then the strings.
+   */
+  #restoreChunks(owner: string, value: Json): Json {
     const byField = new Map<string, string[]>();
     for (const r of this.sql.exec<{ field: string; data: string }>(
       `SELECT field, data FROM chunks WHERE part_id = ? ORDER BY field, idx`,
-      id,
+      owner,
     )) {
       let list = byField.get(r.field);
       if (!list) byField.set(r.field, (list = []));
       list.push(r.data);
     }
-    for (const [field, list] of byField) setPath(out, field, list.join(""));
+    const marks = (value.truncated as Truncation[] | undefined) ?? [];
+    const order = (m: Truncation) => (m.json ? m.field.length : Number.MAX_SAFE_INTEGER);
+    let out: Json = { ...value };
     delete out.truncated;
+    for (const m of [...marks].sort((a, b) => order(a) - order(b))) {
+      const list = byField.get(m.field);
+      if (!list) continue;
+      const text = list.join("");
+      out = setPath(out, m.field, m.json ? JSON.parse(text) : text);
+    }
     return out;
   }
 
   // ───────────── pages ─────────────
+
+  /** A part grown by deltas past `inlineFieldChars`, shortened as a stored part would be. */
+  #shortForm(part: Json): Json {
+    const { value, cuts } = shorten(part, this.limits.inlineFieldChars, budgetFor(this.limits.inlineFieldChars));
+    if (cuts.length === 0) return part;
+    return { ...value, truncated: marksFor(cuts, part.truncated as Truncation[] | undefined) };
+  }
 
   /**
    * The newest `limit` messages older than message `before` (all, when absent), oldest first,
@@ -295,7 +290,7 @@ export class TranscriptStore {
       if (!list) parts.set(p.message_id, (list = []));
       const part = JSON.parse(p.data) as Json;
       const ds = deltasByPart.get(p.id);
-      list.push(ds ? applyDeltas(part, ds) : part);
+      list.push(ds ? this.#shortForm(applyDeltas(part, ds)) : part);
     }
     return {
       messages: chosen.map((m) => ({ info: JSON.parse(m.info) as Message, parts: (parts.get(m.id) ?? []) as Part[] })),
@@ -305,12 +300,13 @@ export class TranscriptStore {
 }
 
 /**
- * Appends deltas to their fields. A shortened (chunked) field keeps its prefix and only grows
- * its `fullChars`: the preview stays a preview; the full text is read with `full`.
+ * Appends deltas to their fields (a dotted path reaches inside the part). A shortened (chunked)
+ * field keeps its prefix and only grows its `fullChars`: the preview stays a preview; the full
+ * text is read with `full`.
  */
 function applyDeltas(part: Json, deltas: readonly { field: string; delta: string }[]): Json {
   if (deltas.length === 0) return part;
-  const out: Json = { ...part };
+  let out: Json = { ...part };
   const truncated = (out.truncated as Truncation[] | undefined)?.map((t) => ({ ...t }));
   const add = new Map<string, string[]>();
   for (const d of deltas) {
@@ -323,8 +319,8 @@ function applyDeltas(part: Json, deltas: readonly { field: string; delta: string
     const t = truncated?.find((x) => x.field === field);
     if (t) t.fullChars += text.length;
     else {
-      const cur = out[field];
-      out[field] = (typeof cur === "string" ? cur : "") + text;
+      const cur = getPath(out, field);
+      out = setPath(out, field, (typeof cur === "string" ? cur : "") + text);
     }
   }
   if (truncated) out.truncated = truncated;
