@@ -4,10 +4,13 @@
  */
 import type { SessionRoom } from "./session-room.ts";
 import type { Lobby } from "./lobby.ts";
+import type { SessionRelay } from "./relay.ts";
 
 export interface Env {
   SessionRoom: DurableObjectNamespace<SessionRoom>;
   Lobby: DurableObjectNamespace<Lobby>;
+  /** Relays holding viewers of big sessions (party/relay.ts); without it every viewer is on the room. */
+  SessionRelay?: DurableObjectNamespace<SessionRelay>;
   /** Static assets of the built app (dist/client); absent in some tests. */
   ASSETS?: Fetcher;
   /** HMAC secret for tokens. Required: the Worker refuses to serve without it. */

@@ -47,9 +47,11 @@ import { LiveBuffer, SendBucket } from "./room/fanout.ts";
 import { deltaTextBudget as deltaRunBytes, eventFrames, mergeDeltas } from "../shared/delta.ts";
 import { RateLimiter } from "./room/rate.ts";
 import { summaryOf } from "./room/summary.ts";
-import { PresenceRoster } from "./room/presence.ts";
 import { ChatStore } from "./room/chat-store.ts";
-import { CHAT_PAGE_CHARS } from "./room/commands.ts";
+import { CHAT_PAGE_CHARS, chatHistoryFrame, historyFrame } from "./room/commands.ts";
+import { PRESENCE_LISTED, PresenceRoster } from "./room/presence.ts";
+import { RelayRouter, type Route } from "./room/relay-router.ts";
+import { RELAY_HEADER, RelayReportSchema, type RelayRevoke } from "../shared/relay.ts";
 
 /** What a connection's attachment holds (survives hibernation). */
 export interface ConnState {
@@ -68,6 +70,11 @@ export interface ConnState {
    * reuses, so the old socket's late close must not release the new socket's lease.
    */
   leaseId?: string;
+  /**
+   * Set on a relay's connection (party/relay.ts): its index and its last report. Kept in the
+   * attachment so the relays' viewers still count after the room hibernates.
+   */
+  relay?: { readonly index: number; readonly count: number; readonly users: readonly PresenceUser[] };
 }
 
 /** Values the Worker hands a new room. */
@@ -84,8 +91,10 @@ export interface CreateRoomInit {
 /** Tags: agents and people get different traffic (people get events, the agent gets commands). */
 const TAG_AGENT = "agent";
 const TAG_PEOPLE = "people";
+/** A relay gets what people get (events, presence) and reports its viewers; it is not a person. */
+const TAG_RELAY = "relay";
 /** Close codes (4000–4999 are ours). */
-export const CLOSE = { notFound: 4404, roomFull: 4429, leaseHeld: 4409, leaseExpired: 4408, archived: 4403, deleted: 4410 } as const;
+export const CLOSE = { notFound: 4404, roomFull: 4429, leaseHeld: 4409, leaseExpired: 4408, archived: 4403, deleted: 4410, relayRetired: 4412 } as const;
 /** Agents send batches at the flush rate; they get a much larger bucket than people. */
 const AGENT_RATE_MULTIPLIER = 50;
 /**
@@ -148,6 +157,7 @@ export class SessionRoom extends Server<Env> {
   #peopleRate: RateLimiter;
   #agentRate: RateLimiter;
   #chatRate: RateLimiter;
+  #router: RelayRouter;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -162,6 +172,7 @@ export class SessionRoom extends Server<Env> {
     this.chat = new ChatStore(sql, this.log);
     this.stores = { meta: this.meta, transcript: this.transcript, queue: this.queue, requests: this.requests, chat: this.chat };
     this.#chatRate = new RateLimiter(this.limits.chatRatePerSecond, this.limits.chatBurst);
+    this.#router = new RelayRouter(this.limits);
     this.#peopleRate = new RateLimiter(this.limits.rateFramesPerSecond, this.limits.rateBurst);
     this.#sendBudget = new SendBucket(this.limits.liveSendsPerSecond, SEND_BURST_SECONDS, Date.now());
     this.#agentRate = new RateLimiter(
@@ -186,7 +197,9 @@ export class SessionRoom extends Server<Env> {
     if (!this.meta.get("session")) return false;
     this.#ready = true;
     const seq = this.meta.seq();
-    for (const ws of this.ctx.getWebSockets(TAG_PEOPLE)) if (!this.#heldSeq.has(ws)) this.#heldSeq.set(ws, seq);
+    for (const tag of [TAG_PEOPLE, TAG_RELAY]) {
+      for (const ws of this.ctx.getWebSockets(tag)) if (!this.#heldSeq.has(ws)) this.#heldSeq.set(ws, seq);
+    }
     this.#reconcileAgent();
     return true;
   }
@@ -396,6 +409,7 @@ export class SessionRoom extends Server<Env> {
   // ───────────────────────────── connections ─────────────────────────────
 
   override getConnectionTags(_c: Connection, ctx: ConnectionContext): string[] {
+    if (ctx.request.headers.has(RELAY_HEADER)) return [TAG_RELAY];
     return [ctx.request.headers.get("x-agentroom-role") === "agent" ? TAG_AGENT : TAG_PEOPLE];
   }
 
@@ -426,9 +440,19 @@ export class SessionRoom extends Server<Env> {
       conn.close(CLOSE.roomFull, "room full");
       return;
     }
+    const relayIndex = ctx.request.headers.get(RELAY_HEADER);
+    if (relayIndex !== null) {
+      // A relay of this session (only the Worker's objects can set the header): a viewer that
+      // is not listed, whose report counts its own viewers.
+      conn.setState({ role: "viewer", name: "relay", relay: { index: Number(relayIndex) || 0, count: 0, users: [] } });
+      const cursorRaw = new URL(ctx.request.url).searchParams.get("cursor");
+      this.#catchUp(conn, cursorRaw !== null && /^\d+$/.test(cursorRaw) ? Number(cursorRaw) : undefined);
+      return;
+    }
     const linkId = (ctx.request.headers.get("x-agentroom-link") ?? "").slice(0, 64) || `conn-${conn.id}`;
     conn.setState({ role: role.data, name, linkId, ...(ctx.request.headers.get("x-agentroom-chat") === "1" ? { chat: true } : {}) });
     this.#roster.set({ id: conn.id, name, role: role.data });
+    if (role.data !== "agent") this.#router.joinedRoom();
     if (role.data === "agent") {
       const runner = new URL(ctx.request.url).searchParams.get("runner");
       this.#agentJoin(conn, runner && runner.length <= 128 ? runner : undefined);
@@ -584,6 +608,10 @@ export class SessionRoom extends Server<Env> {
         return;
       }
       const text = typeof raw === "string" ? raw : new ArrayBuffer(0);
+      if (st.relay) {
+        this.#relayReport(conn, text);
+        return;
+      }
       if (isAgent) {
         const parsed = parseFrame(AgentFrameSchema, text);
         if (!parsed.ok) {
@@ -737,13 +765,102 @@ export class SessionRoom extends Server<Env> {
   /** Everyone connected; after hibernation rebuilt once from the connections' attachments. */
   presence(): { users: PresenceUser[]; total: number } {
     this.#roster.ensure(() => this.#presenceFromAttachments());
-    return this.#roster.frame();
+    return this.#roster.frame(undefined, [...this.#relayStates()]);
+  }
+
+  // ───────────────────────────── relays ─────────────────────────────
+
+  /** Each connected relay's last report. */
+  *#relayStates(): Iterable<NonNullable<ConnState["relay"]>> {
+    for (const c of this.getConnections<ConnState>(TAG_RELAY)) if (c.state?.relay) yield c.state.relay;
+  }
+
+  /** A relay's report of its viewers: kept in its attachment; everyone's presence follows. */
+  #relayReport(conn: Connection<ConnState>, text: string | ArrayBuffer): void {
+    const parsed = parseFrame(RelayReportSchema, text);
+    if (!parsed.ok) {
+      sendError(conn, parsed.code, parsed.message);
+      return;
+    }
+    const relay = conn.state!.relay!;
+    conn.setState({ ...conn.state!, relay: { index: relay.index, count: parsed.frame.count, users: parsed.frame.users.slice(0, PRESENCE_LISTED) } });
+    this.#router.reported(relay.index);
+    this.schedulePresence();
+  }
+
+  /**
+   * Where the Worker sends a new viewer: this room while its audience is small, then relays
+   * (see room/relay-router.ts). An archived session has no live stream to share: its viewers stay
+   * here.
+   */
+  routeViewer(): Route | null {
+    if (!this.#open()) return null;
+    if (this.meta.session().archived) return { to: "room" };
+    const counts = new Map<number, number>();
+    let relays = 0;
+    for (const r of this.#relayStates()) {
+      counts.set(r.index, (counts.get(r.index) ?? 0) + r.count);
+      relays++;
+    }
+    return this.#router.route(this.#heldSeq.size - relays, counts, Date.now());
+  }
+
+  /** A relay's rejoining viewer whose cursor the relay's tail does not cover: replay from the log. */
+  relayReplay(cursor: number): { seq: number; frames: string[] } | null {
+    if (!this.#open()) return null;
+    this.flush();
+    const seq = this.meta.seq();
+    if (!this.log.canReplayFrom(cursor, seq)) return null;
+    return { seq, frames: this.#replayFrames(cursor, seq) };
+  }
+
+  /** The snapshot frame and its seq, for a relay to serve to any number of its joiners. */
+  relaySnapshot(): { seq: number; frame: string } | null {
+    if (!this.#open()) return null;
+    this.flush();
+    return { seq: this.meta.seq(), frame: this.snapshotFrame() };
+  }
+
+  /** A history page for a relay's viewer: the same frame the room sends its own people. */
+  relayHistory(ref: string | undefined, before: string | undefined, limit: number | undefined): string | null {
+    if (!this.#open()) return null;
+    return historyFrame(this, ref, before, limit);
+  }
+
+  /** A chat history page for a relay's viewer. */
+  relayChatHistory(ref: string | undefined, before: number | undefined, limit: number | undefined): string | null {
+    if (!this.#open()) return null;
+    return chatHistoryFrame(this, ref, before, limit);
+  }
+
+  /** Tells every relay to close its sockets opened with these links (revocation). */
+  revokeOnRelays(links: readonly string[]): void {
+    if (links.length === 0) return;
+    const frame = JSON.stringify({ type: "relay.revoke", links: [...links] } satisfies RelayRevoke);
+    for (const ws of this.ctx.getWebSockets(TAG_RELAY)) {
+      try {
+        ws.send(frame);
+      } catch {
+        // closing
+      }
+    }
+  }
+
+  /** Closes every relay's link with `code`; the relays close their viewers with it and retire. */
+  #closeRelays(code: number, reason: string): void {
+    for (const ws of this.ctx.getWebSockets(TAG_RELAY)) {
+      try {
+        ws.close(code, reason);
+      } catch {
+        // closed
+      }
+    }
   }
 
   *#presenceFromAttachments(): Iterable<PresenceUser> {
     for (const c of this.getConnections<ConnState>()) {
       const st = c.state;
-      if (st) yield presenceOf(c.id, st);
+      if (st && !st.relay) yield presenceOf(c.id, st);
     }
   }
 
@@ -849,6 +966,9 @@ export class SessionRoom extends Server<Env> {
         }
       }
       this.flush();
+      // An archived session has no live stream left to share: its relays close their viewers
+      // (after the archive event, which went out just above), who reconnect to the room.
+      if (archived) this.#closeRelays(CLOSE.relayRetired, "archived: reconnect to the room");
       void this.scheduleAlarm();
     }
     return this.meta.session();

@@ -20,9 +20,11 @@ import type { Env } from "./env.ts";
 import { summaryOf } from "./room/summary.ts";
 import { LOBBY_NAME } from "./lobby.ts";
 import { archiveBodySchema, httpError, json, readJsonBody } from "./http.ts";
+import { routeToRelay } from "./relay-route.ts";
 
 export { SessionRoom } from "./session-room.ts";
 export { Lobby } from "./lobby.ts";
+export { SessionRelay } from "./relay.ts";
 
 const VERSION = "0.1.0";
 /** Set on the first request: at global scope a Worker's clock reads 0. */
@@ -267,7 +269,7 @@ async function connectRoom(req: Request, env: Env, secret: string, id: string, u
   // Chat identity and permission (shared/chat.ts): the link a message is written with.
   forward.headers.set("x-agentroom-link", await linkIdOf(auth.payload));
   if (auth.payload.chat) forward.headers.set("x-agentroom-chat", "1");
-  const res = await env.SessionRoom.getByName(id).fetch(forward);
+  const res = (await routeToRelay(env, id, auth.payload.role, forward)) ?? (await env.SessionRoom.getByName(id).fetch(forward));
   return withSubprotocol(res, auth.viaSubprotocol);
 }
 

@@ -65,6 +65,21 @@ export const DEFAULT_LIMITS = {
   rememberBatches: 10_000,
   /** Agent lease: a runner holds a session this long without renewing. */
   agentLeaseMs: 30_000,
+  /**
+   * Viewers a room holds itself before the Worker sends further viewers (viewer role, embeds) to
+   * relays (party/relay.ts). Owners, drivers and the agent always stay on the room. Below this a
+   * relay's extra hop buys nothing; above it every viewer costs the room's one thread a send per
+   * live frame (bench: ~50 µs each).
+   */
+  relayAfterViewers: 200,
+  /** Viewers one relay holds before the next relay of the session is used. */
+  relayCapacity: 500,
+  /** Relays one session may use: the session's cap is the room's connections + relays × capacity. */
+  maxRelays: 200,
+  /** Events a relay keeps in memory to replay to its rejoining viewers without asking the room. */
+  relayTailEvents: 5_000,
+  /** A relay with no viewers this long closes its link to the room and is retired. */
+  relayIdleMs: 10_000,
 } as const;
 
 export type Limits = { -readonly [K in keyof typeof DEFAULT_LIMITS]: number };

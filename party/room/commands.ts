@@ -92,22 +92,12 @@ export function handleClientFrame(room: CommandHost, conn: Connection<ConnState>
       ack(conn, f.ref, f.type);
       return room.maybeDispatch();
     }
-    case "history": {
-      room.flush();
-      const frame = fitPage(
-        (limit) => room.transcript.page(f.before, limit),
-        (page) => JSON.stringify({ type: "history", ref: f.ref, ...page } satisfies ServerFrame),
-        f.limit ?? room.limits.historyPageMessages,
-        room.limits.maxOutgoingFrameBytes,
-      );
-      conn.send(frame);
+    case "history":
+      conn.send(historyFrame(room, f.ref, f.before, f.limit));
       return;
-    }
-    case "chat.history": {
-      room.flush();
-      const page = room.chat.page(f.before, f.limit ?? room.limits.chatSnapshotMessages, CHAT_PAGE_CHARS);
-      return send(conn, { type: "chat.history", ref: f.ref, ...page });
-    }
+    case "chat.history":
+      conn.send(chatHistoryFrame(room, f.ref, f.before, f.limit));
+      return;
     case "resync":
       return room.sendSnapshot(conn);
     case "typing":
@@ -146,4 +136,22 @@ export function enqueuePrompt(room: CommandHost, item: QueueItem, also: readonly
   if (room.queue.size() >= room.limits.maxQueuedPrompts) return "queue_full";
   room.commit([{ type: "queue.add", item }, ...also], undefined, item.createdAt);
   return "queued";
+}
+
+/** One page of older chat as a `chat.history` frame (also served to relays). */
+export function chatHistoryFrame(room: Pick<CommandHost, "flush" | "chat" | "limits">, ref: string | undefined, before: number | undefined, limit: number | undefined): string {
+  room.flush();
+  const page = room.chat.page(before, limit ?? room.limits.chatSnapshotMessages, CHAT_PAGE_CHARS);
+  return JSON.stringify({ type: "chat.history", ref, ...page } satisfies ServerFrame);
+}
+
+/** One page of older messages as a `history` frame under the frame cap (also served to relays). */
+export function historyFrame(room: Pick<CommandHost, "flush" | "transcript" | "limits">, ref: string | undefined, before: string | undefined, limit: number | undefined): string {
+  room.flush();
+  return fitPage(
+    (n) => room.transcript.page(before, n),
+    (page) => JSON.stringify({ type: "history", ref, ...page } satisfies ServerFrame),
+    limit ?? room.limits.historyPageMessages,
+    room.limits.maxOutgoingFrameBytes,
+  );
 }

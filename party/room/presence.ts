@@ -40,12 +40,20 @@ export class PresenceRoster {
     this.#users = undefined;
   }
 
-  /** The frame's content: at most `listed` people, typists and actors first, and the total. */
-  frame(listed = PRESENCE_LISTED): { users: PresenceUser[]; total: number } {
+  /**
+   * The frame's content: at most `listed` people, typists and actors first, and the total. `more`
+   * are the relays' reports (each lists a few of its viewers and counts all of them).
+   */
+  frame(listed = PRESENCE_LISTED, more: readonly { count: number; users: readonly PresenceUser[] }[] = []): { users: PresenceUser[]; total: number } {
     const all = [...(this.#users?.values() ?? [])];
+    let total = all.length;
+    for (const m of more) {
+      all.push(...m.users);
+      total += m.count;
+    }
     if (all.length > listed) {
       all.sort((a, b) => Number(!!b.typing) - Number(!!a.typing) || ROLE_RANK[a.role] - ROLE_RANK[b.role]);
     }
-    return { users: all.slice(0, listed), total: all.length };
+    return { users: all.slice(0, listed), total };
   }
 }

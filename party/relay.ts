@@ -1,0 +1,477 @@
+/**
+ * SessionRelay: a Durable Object that holds viewers of one session, so a session's audience grows
+ * with the number of objects and not with the room's one thread (docs/architecture.md, "Relays").
+ *
+ * - It connects to the room like a viewer (tagged by `x-agentroom-relay`, a header only the
+ *   Worker's objects can set) and takes the room's live `events` and `presence` frames, each
+ *   serialized once by the room and sent once per relay; it sends the same string on to each of
+ *   its viewers that holds the frame's start.
+ * - It keeps its own tail of events (relay/tail.ts): a rejoining viewer is replayed from it; the
+ *   room is asked only for what the tail lacks (`relayReplay`), and for a snapshot once per seq
+ *   (`relaySnapshot`, reused for every joiner while the tail covers what followed it).
+ * - It reports its viewers to the room (count and the first few, typists first), so everyone's
+ *   presence `total` counts the whole audience.
+ * - It keeps nothing in storage: a relay that dies loses its sockets, its viewers reconnect with
+ *   their cursors, and a new instance starts from the room (snapshot or replay). A relay whose
+ *   link to the room drops reconnects with its own cursor and its viewers notice nothing.
+ * - It is created on demand (the Worker addresses `<session>.<index>`) and retired when it has
+ *   had no viewers for `relayIdleMs`.
+ *
+ * Viewers only: a relay answers `history`, `resync` and `typing`; every other frame is refused
+ * with the error the room gives a viewer.
+ */
+import { Server, type Connection, type ConnectionContext, type WSMessage } from "partyserver";
+import {
+  ClientFrameSchema,
+  PROTOCOL_VERSION,
+  VIEWER_FRAME_TYPES,
+  parseFrame,
+  type PresenceUser,
+  type RoomEvent,
+} from "../shared/protocol.ts";
+import { limitsFromEnv, type Limits } from "../shared/limits.ts";
+import { jitteredDelay } from "../shared/backoff.ts";
+import { LINK_HEADER, RELAY_HEADER, RelayRevokeSchema, parseRelayName, type RelayReport } from "../shared/relay.ts";
+import type { Env } from "./env.ts";
+import { deltaTextBudget, eventFrames, mergeDeltas } from "../shared/delta.ts";
+import { RelayTail } from "./relay/tail.ts";
+import { PRESENCE_LISTED, PresenceRoster } from "./room/presence.ts";
+import { RateLimiter } from "./room/rate.ts";
+import { send, sendError } from "./room/send.ts";
+import { CLOSE } from "./session-room.ts";
+
+interface ViewerState {
+  name: string;
+  /** The share link the viewer's token names, for revocation. */
+  link?: string;
+  typing?: boolean;
+  chatTyping?: boolean;
+}
+
+/** The close code of a socket whose link was revoked (the room's own). */
+const CLOSE_REVOKED = 4411;
+
+/** Relay reports are debounced: one per this many ms at most. */
+const REPORT_MS = 100;
+/** Distinct replay ranges kept serialized, as in the room. */
+const REPLAY_CACHE_ENTRIES = 4;
+
+type EventsFrame = { type: "events"; from: number; to: number; events: RoomEvent[]; replay?: boolean };
+
+export class SessionRelay extends Server<Env> {
+  // Not hibernating: it holds a client socket to the room, which keeps it in memory anyway, and a
+  // relay that is evicted should drop its viewers (they reconnect with their cursors) rather
+  // than wake with sockets and no tail.
+  static override options = { hibernate: false };
+
+  readonly limits: Limits;
+  #sessionId = "";
+  #index = 0;
+  #tail: RelayTail;
+  /** The seq each live viewer holds; only these get live frames. */
+  #held = new Map<Connection<ViewerState>, number>();
+  #roster = new PresenceRoster();
+  #rate: RateLimiter;
+  #upstream: WebSocket | undefined;
+  /** Resolves once the link to the room is caught up; shared by every joiner meanwhile. */
+  #ready: Promise<void> | undefined;
+  #caughtUp: (() => void) | undefined;
+  #failed: ((e: Error) => void) | undefined;
+  #attempt = 0;
+  #retired = false;
+  /** The room's last snapshot: served to every joiner while the tail covers what followed it. */
+  #snapshot: { seq: number; frame: string } | undefined;
+  #replayCache = new Map<string, string[]>();
+  /** The room's last presence frame, sent to each joiner. */
+  #presence: string | undefined;
+  #reportTimer: ReturnType<typeof setTimeout> | undefined;
+  #idleTimer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.limits = limitsFromEnv(env);
+    this.#tail = new RelayTail(this.limits.relayTailEvents);
+    this.#rate = new RateLimiter(this.limits.rateFramesPerSecond, this.limits.rateBurst);
+    this.#roster.ensure(() => []);
+  }
+
+  // ───────────────────────────── the link to the room ─────────────────────────────
+
+  /** Connects to the room (once; joiners meanwhile wait for the same catch-up). */
+  #link(): Promise<void> {
+    if (this.#ready) return this.#ready;
+    this.#retired = false;
+    this.#ready = new Promise<void>((resolve, reject) => {
+      this.#caughtUp = resolve;
+      this.#failed = reject;
+    });
+    // A failure is reported to the joiners waiting on it; nobody else awaits this promise.
+    this.#ready.catch(() => {});
+    void this.#open();
+    return this.#ready;
+  }
+
+  async #open(): Promise<void> {
+    const parsed = parseRelayName(this.name);
+    try {
+      if (!parsed) throw new Error(`bad relay name ${this.name}`);
+      this.#sessionId = parsed.sessionId;
+      this.#index = parsed.index;
+      // The cursor is the relay's own: after a dropped link the room replays what it missed.
+      const cursor = this.#tail.seq > 0 || this.#snapshot ? `&cursor=${this.#tail.seq}` : "";
+      const url = `https://relay.internal/parties/session-room/${this.#sessionId}?_pk=relay-${this.#index}-${crypto.randomUUID()}${cursor}`;
+      const headers = new Headers({ Upgrade: "websocket", "x-agentroom-role": "viewer", "x-agentroom-name": "relay", [RELAY_HEADER]: String(this.#index) });
+      const res = await this.env.SessionRoom.getByName(this.#sessionId).fetch(new Request(url, { headers }));
+      const ws = res.webSocket;
+      if (res.status !== 101 || !ws) throw new Error(`the room refused the relay: ${res.status}`);
+      ws.accept();
+      this.#upstream = ws;
+      ws.addEventListener("message", (e) => this.#fromRoom(typeof e.data === "string" ? e.data : ""));
+      ws.addEventListener("close", (e) => this.#roomClosed(ws, e.code, e.reason));
+      ws.addEventListener("error", () => this.#roomClosed(ws, 1006, "error"));
+      this.#report();
+    } catch (e) {
+      this.#linkFailed(e instanceof Error ? e : new Error(String(e)));
+    }
+  }
+
+  #linkFailed(e: Error): void {
+    this.#upstream = undefined;
+    this.#ready = undefined;
+    this.#failed?.(e);
+    this.#failed = this.#caughtUp = undefined;
+  }
+
+  /** Frames from the room: live events and presence go on to the viewers; catch-up is the relay's. */
+  #fromRoom(text: string): void {
+    try {
+      const type = /^\{"type":"([a-z.-]+)"/.exec(text)?.[1];
+      switch (type) {
+        case "events":
+          return this.#events(text, JSON.parse(text) as EventsFrame);
+        case "presence":
+          this.#presence = text;
+          for (const ws of this.#held.keys()) trySend(ws, text);
+          return;
+        case "snapshot":
+          return this.#roomSnapshot(text);
+        case "caught-up": {
+          this.#attempt = 0;
+          const done = this.#caughtUp;
+          this.#caughtUp = this.#failed = undefined;
+          done?.();
+          return;
+        }
+        case "relay.revoke": {
+          const r = RelayRevokeSchema.safeParse(JSON.parse(text));
+          if (r.success) this.#revoke(new Set(r.data.links));
+          return;
+        }
+        case "error":
+          console.warn(`relay ${this.name}: the room says`, text.slice(0, 300));
+          return;
+      }
+    } catch (e) {
+      console.error(`relay ${this.name}: bad frame from the room`, e);
+    }
+  }
+
+  /** A snapshot from the room (the relay's catch-up, or a resync): the tail starts over at its seq. */
+  #roomSnapshot(text: string): void {
+    const seq = (JSON.parse(text) as { snapshot: { seq: number } }).snapshot.seq;
+    this.#snapshot = { seq, frame: text };
+    this.#tail.reset(seq);
+    this.#replayCache.clear();
+    this.#deliver(undefined);
+  }
+
+  /** Events from the room (its replay of what the relay missed, or live): into the tail, then out. */
+  #events(text: string, frame: EventsFrame): void {
+    const before = this.#tail.seq;
+    if (!this.#tail.append(frame.events)) {
+      // Never expected (the room sends contiguous ranges); start over from the room's snapshot.
+      console.warn(`relay ${this.name}: gap after ${before}; reconnecting`);
+      this.#upstream?.close(1000, "gap");
+      return;
+    }
+    this.#deliver(!frame.replay && frame.from === before + 1 ? { from: frame.from, text } : undefined);
+  }
+
+  /**
+   * Every live viewer gets what it lacks. Viewers that held the frame's start (nearly all) get the
+   * room's own string; the others get frames built from the tail, once per distinct seq held.
+   */
+  #deliver(raw: { from: number; text: string } | undefined): void {
+    const last = this.#tail.seq;
+    const built = new Map<number, string[] | null>();
+    for (const [ws, held] of this.#held) {
+      if (held >= last) continue;
+      if (raw && held === raw.from - 1) {
+        trySend(ws, raw.text);
+        this.#held.set(ws, last);
+        continue;
+      }
+      let frames = built.get(held);
+      if (frames === undefined) {
+        const events = this.#tail.after(held);
+        frames = events ? this.#frames(events, false) : null;
+        built.set(held, frames);
+      }
+      if (frames === null) {
+        // The tail cannot say what follows (the relay started over from a snapshot): this viewer
+        // starts over too, from the same snapshot.
+        void this.#sendSnapshot(ws).catch(() => ws.close(1011, "relay unavailable"));
+        continue;
+      }
+      for (const f of frames) trySend(ws, f);
+      this.#held.set(ws, last);
+    }
+  }
+
+  #roomClosed(ws: WebSocket, code: number, reason: string): void {
+    if (ws !== this.#upstream) return;
+    this.#upstream = undefined;
+    this.#linkFailed(new Error(`the room closed the relay's link: ${code} ${reason}`));
+    if (code === CLOSE.deleted || code === CLOSE.relayRetired || code === CLOSE.notFound) {
+      // The session was deleted or archived (its viewers go back to the room): close everyone.
+      this.#closeAll(code, reason || "closed by the room");
+      return;
+    }
+    if (this.#held.size === 0 || this.#retired) return;
+    // The room restarted or the link dropped: reconnect with the relay's cursor, viewers stay.
+    const delay = jitteredDelay(this.#attempt++);
+    setTimeout(() => {
+      if (!this.#upstream && this.#held.size > 0) void this.#link().catch(() => {});
+    }, delay);
+  }
+
+  #closeAll(code: number, reason: string): void {
+    for (const c of this.getConnections<ViewerState>()) {
+      try {
+        c.close(code, reason);
+      } catch {
+        // closed
+      }
+    }
+    this.#held.clear();
+    this.#roster.clear();
+    this.#roster.ensure(() => []);
+    this.#retire();
+  }
+
+  /** No viewers left: the link to the room closes and the relay forgets everything. */
+  #retire(): void {
+    this.#retired = true;
+    if (this.#idleTimer !== undefined) clearTimeout(this.#idleTimer);
+    this.#idleTimer = undefined;
+    const up = this.#upstream;
+    this.#upstream = undefined;
+    this.#ready = undefined;
+    try {
+      up?.close(1000, "relay retired");
+    } catch {
+      // closed
+    }
+    this.#tail.reset(0);
+    this.#snapshot = undefined;
+    this.#replayCache.clear();
+    this.#presence = undefined;
+  }
+
+  #revoke(links: Set<string>): void {
+    for (const c of this.getConnections<ViewerState>()) {
+      if (c.state?.link !== undefined && links.has(c.state.link)) c.close(CLOSE_REVOKED, "revoked");
+    }
+  }
+
+  // ───────────────────────────── viewers ─────────────────────────────
+
+  override async onConnect(conn: Connection<ViewerState>, ctx: ConnectionContext): Promise<void> {
+    const role = ctx.request.headers.get("x-agentroom-role");
+    if (role !== "viewer") {
+      // The Worker sends only viewers here; anything else belongs on the room.
+      conn.close(1008, "relays hold viewers only");
+      return;
+    }
+    const rawName = ctx.request.headers.get("x-agentroom-name") ?? "";
+    const name = (rawName.startsWith("~") ? safeDecode(rawName.slice(1)) : rawName).slice(0, 100) || "viewer";
+    const link = ctx.request.headers.get(LINK_HEADER) ?? undefined;
+    conn.setState({ name, ...(link ? { link } : {}) });
+    if (this.#idleTimer !== undefined) clearTimeout(this.#idleTimer);
+    this.#idleTimer = undefined;
+    this.#roster.set({ id: conn.id, name, role: "viewer" });
+    this.#scheduleReport();
+    try {
+      await this.#link();
+      const cursorRaw = new URL(ctx.request.url).searchParams.get("cursor");
+      await this.#catchUp(conn, cursorRaw !== null && /^\d+$/.test(cursorRaw) ? Number(cursorRaw) : undefined);
+    } catch (e) {
+      console.warn(`relay ${this.name}: could not catch a viewer up`, e);
+      // Retryable: the client reconnects with its cursor, to this relay or another.
+      conn.close(1011, "relay unavailable");
+    }
+  }
+
+  /** Replay from the relay's tail, else from the room's log, else a snapshot; then live. */
+  async #catchUp(conn: Connection<ViewerState>, cursor: number | undefined): Promise<void> {
+    const st = conn.state!;
+    // As the room says it: the link this socket came in with; relays hold reading viewers only.
+    const you: PresenceUser = { id: conn.id, name: st.name, role: "viewer", linkId: st.link ?? `conn-${conn.id}`, canChat: false };
+    const seq = this.#tail.seq;
+    if (cursor !== undefined && cursor <= seq) {
+      const frames = this.#replayFrames(cursor, seq);
+      if (frames) {
+        send(conn, { type: "welcome", protocol: PROTOCOL_VERSION, you, catchup: "replay", seq });
+        for (const f of frames) trySend(conn, f);
+        return this.#live(conn, seq);
+      }
+      const r = await this.env.SessionRoom.getByName(this.#sessionId).relayReplay(cursor);
+      if (r) {
+        send(conn, { type: "welcome", protocol: PROTOCOL_VERSION, you, catchup: "replay", seq: r.seq });
+        for (const f of r.frames) trySend(conn, f);
+        return this.#live(conn, r.seq);
+      }
+    }
+    send(conn, { type: "welcome", protocol: PROTOCOL_VERSION, you, catchup: "snapshot", seq });
+    await this.#sendSnapshot(conn);
+  }
+
+  /**
+   * A snapshot (the relay's cached one while its tail covers what followed it, otherwise the
+   * room's current one, fetched once), then the tail's events after it, then `caught-up`.
+   */
+  async #sendSnapshot(conn: Connection<ViewerState>): Promise<void> {
+    this.#held.delete(conn);
+    let snap = this.#snapshot;
+    if (!snap || !this.#tail.after(snap.seq)) {
+      const fresh = await this.env.SessionRoom.getByName(this.#sessionId).relaySnapshot();
+      if (!fresh) throw new Error("the room has no such session");
+      snap = fresh;
+      // Reuse it only while the tail can bring a joiner from it to the present.
+      if (this.#tail.after(fresh.seq)) this.#snapshot = fresh;
+    }
+    trySend(conn, snap.frame);
+    const after = this.#tail.after(snap.seq);
+    if (after && after.length) for (const f of this.#frames(after, false)) trySend(conn, f);
+    this.#live(conn, after ? this.#tail.seq : snap.seq);
+  }
+
+  /** The viewer is caught up to `seq` and live from here. */
+  #live(conn: Connection<ViewerState>, seq: number): void {
+    if (conn.readyState !== WebSocket.OPEN) return;
+    send(conn, { type: "caught-up", seq });
+    if (this.#presence) trySend(conn, this.#presence);
+    this.#held.set(conn, seq);
+    // Live frames that arrived while this viewer waited on the room go out now.
+    if (seq < this.#tail.seq) this.#deliver(undefined);
+  }
+
+  /** Events as `events` frames under the frame cap, consecutive deltas merged (as the room does). */
+  #frames(events: readonly RoomEvent[], replay: boolean): string[] {
+    const max = this.limits.maxOutgoingFrameBytes;
+    return eventFrames(mergeDeltas(events, deltaTextBudget(max)), max, replay);
+  }
+
+  /** Replay frames for (cursor, upTo] from the tail, cached; undefined when the tail lacks them. */
+  #replayFrames(cursor: number, upTo: number): string[] | undefined {
+    const key = `${cursor}:${upTo}`;
+    const hit = this.#replayCache.get(key);
+    if (hit) return hit;
+    const events = this.#tail.after(cursor);
+    if (!events) return undefined;
+    const frames = this.#frames(events, true);
+    if (this.#replayCache.size >= REPLAY_CACHE_ENTRIES) this.#replayCache.delete(this.#replayCache.keys().next().value!);
+    this.#replayCache.set(key, frames);
+    return frames;
+  }
+
+  override async onMessage(conn: Connection<ViewerState>, raw: WSMessage): Promise<void> {
+    let ref: string | undefined;
+    try {
+      const size = typeof raw === "string" ? raw.length : raw.byteLength;
+      if (size > this.limits.maxClientFrameBytes) return sendError(conn, "frame_too_large", `frames are limited to ${this.limits.maxClientFrameBytes} bytes`);
+      if (!this.#rate.take(conn.id, Date.now())) return sendError(conn, "rate_limited", "too many frames; slow down");
+      const parsed = parseFrame(ClientFrameSchema, typeof raw === "string" ? raw : new ArrayBuffer(0));
+      if (!parsed.ok) return sendError(conn, parsed.code, parsed.message, parsed.ref);
+      const f = parsed.frame;
+      ref = f.ref;
+      if (!VIEWER_FRAME_TYPES.includes(f.type)) return sendError(conn, "forbidden", `a viewer may not send ${f.type}`, f.ref);
+      switch (f.type) {
+        case "chat.history": {
+          const frame = await this.env.SessionRoom.getByName(this.#sessionId).relayChatHistory(f.ref, f.before, f.limit);
+          if (frame === null) return sendError(conn, "not_found", "no such session", f.ref);
+          return trySend(conn, frame);
+        }
+        case "history": {
+          const frame = await this.env.SessionRoom.getByName(this.#sessionId).relayHistory(f.ref, f.before, f.limit);
+          if (frame === null) return sendError(conn, "not_found", "no such session", f.ref);
+          return trySend(conn, frame);
+        }
+        case "resync":
+          return await this.#sendSnapshot(conn);
+        case "typing":
+          conn.setState({ ...conn.state!, ...((f.where ?? "prompt") === "chat" ? { chatTyping: f.typing } : { typing: f.typing }) });
+          this.#roster.set(presenceOf(conn.id, conn.state!));
+          return this.#scheduleReport();
+      }
+    } catch (e) {
+      console.error(`relay ${this.name}: frame handler failed`, e);
+      sendError(conn, "internal", "the relay could not process this frame; nothing changed", ref);
+    }
+  }
+
+  override onClose(conn: Connection<ViewerState>): void {
+    this.#held.delete(conn);
+    this.#roster.remove(conn.id);
+    this.#rate.forget(conn.id);
+    this.#scheduleReport();
+    if (this.#held.size === 0 && this.#idleTimer === undefined && !this.#retired) {
+      this.#idleTimer = setTimeout(() => {
+        this.#idleTimer = undefined;
+        if (this.#held.size === 0 && [...this.getConnections()].length === 0) this.#retire();
+      }, this.limits.relayIdleMs);
+    }
+  }
+
+  override onError(conn: Connection<ViewerState>, error: unknown): void {
+    console.warn(`relay ${this.name}: socket error on ${conn.id}`, error);
+  }
+
+  // ───────────────────────────── presence ─────────────────────────────
+
+  #scheduleReport(): void {
+    if (this.#reportTimer !== undefined) return;
+    this.#reportTimer = setTimeout(() => {
+      this.#reportTimer = undefined;
+      this.#report();
+    }, REPORT_MS);
+  }
+
+  /** Tells the room how many viewers this relay holds and lists a few (typists first). */
+  #report(): void {
+    const up = this.#upstream;
+    if (!up) return;
+    const { users, total } = this.#roster.frame(PRESENCE_LISTED);
+    trySend(up, JSON.stringify({ type: "relay.report", count: total, users } satisfies RelayReport));
+  }
+}
+
+function trySend(ws: WebSocket, text: string): void {
+  try {
+    ws.send(text);
+  } catch {
+    // closing; its close handler cleans up
+  }
+}
+
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
+
+function presenceOf(id: string, st: ViewerState): PresenceUser {
+  return { id, name: st.name, role: "viewer", ...(st.typing ? { typing: true } : {}), ...(st.chatTyping ? { chatTyping: true } : {}) };
+}

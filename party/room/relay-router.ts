@@ -1,0 +1,50 @@
+/**
+ * Where the Worker sends a new viewer of this session: the room itself while its audience is
+ * small, then relays, each filled to its capacity before the next is used (`relayAfterViewers`,
+ * `relayCapacity`, `maxRelays`). The counts are the room's people and the relays' reports; a
+ * viewer sent somewhere is counted there at once (pending), since its join or the relay's next
+ * report comes a little later and a burst of joins must not all see the same stale count.
+ */
+import type { Limits } from "../../shared/limits.ts";
+
+/** How long a viewer sent to the room counts as pending if its join never arrives. */
+const PENDING_MS = 2_000;
+
+export type Route = { to: "room" } | { to: "relay"; index: number } | { to: "full" };
+
+export class RelayRouter {
+  readonly #limits: Pick<Limits, "relayAfterViewers" | "relayCapacity" | "maxRelays">;
+  #pendingRoom: number[] = [];
+  #pendingRelay = new Map<number, number>();
+
+  constructor(limits: Pick<Limits, "relayAfterViewers" | "relayCapacity" | "maxRelays">) {
+    this.#limits = limits;
+  }
+
+  /** `roomViewers`: people on the room itself; `relayCounts`: each relay's last report. */
+  route(roomViewers: number, relayCounts: ReadonlyMap<number, number>, now: number): Route {
+    while (this.#pendingRoom.length && this.#pendingRoom[0]! < now - PENDING_MS) this.#pendingRoom.shift();
+    if (roomViewers + this.#pendingRoom.length < this.#limits.relayAfterViewers) {
+      this.#pendingRoom.push(now);
+      return { to: "room" };
+    }
+    for (let index = 0; index < this.#limits.maxRelays; index++) {
+      const pending = this.#pendingRelay.get(index) ?? 0;
+      if ((relayCounts.get(index) ?? 0) + pending < this.#limits.relayCapacity) {
+        this.#pendingRelay.set(index, pending + 1);
+        return { to: "relay", index };
+      }
+    }
+    return { to: "full" };
+  }
+
+  /** A person joined the room: one pending room place is taken. */
+  joinedRoom(): void {
+    this.#pendingRoom.shift();
+  }
+
+  /** A relay reported its count, which includes the viewers sent to it so far. */
+  reported(index: number): void {
+    this.#pendingRelay.delete(index);
+  }
+}
