@@ -13,17 +13,16 @@
  * Offline-safe: no cf.json fetch, no telemetry, no update check. The app is NOT built here; if
  * dist/client is missing a placeholder index.html is written so the assets binding works.
  */
-import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtemp, mkdir, rm, stat, writeFile } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { signToken } from "../../shared/token.ts";
-import { ADDRESS_IN_USE, freePort } from "../../scripts/ports.ts";
+import { freePort } from "../../scripts/ports.ts";
+import { REPO_ROOT, startWranglerDev, type WranglerDev } from "../../scripts/wrangler-dev.ts";
 import type { CreateSessionBody, Role } from "../../shared/protocol.ts";
 
-export const REPO_ROOT = resolve(fileURLToPath(new URL("../..", import.meta.url)));
+export { REPO_ROOT };
 
 export interface StartWorkerOptions {
   /** Where workerd keeps Durable Object state; a temp dir (removed by stop()) when omitted. */
@@ -87,143 +86,34 @@ export interface WorkerHandle {
 
 export { freePort };
 
-/** Starts tried when a port turns out taken; each failed start costs about a second. */
-const LAUNCH_ATTEMPTS = 4;
-
-async function exists(p: string): Promise<boolean> {
-  try {
-    await stat(p);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** The assets binding needs dist/client; a placeholder stands in until the app is built. */
-async function ensureClientDir(): Promise<void> {
-  const dir = join(REPO_ROOT, "dist", "client");
-  if (await exists(join(dir, "index.html"))) return;
-  await mkdir(dir, { recursive: true });
-  await writeFile(join(dir, "index.html"), "<!doctype html><title>agentroom</title><p>app not built</p>\n");
-}
-
 export async function startWorker(opts: StartWorkerOptions = {}): Promise<WorkerHandle> {
-  await ensureClientDir();
   const ownDir = !opts.persistDir;
   const persistDir = opts.persistDir ?? (await mkdtemp(join(tmpdir(), "agentroom-worker-")));
   const secret = opts.secret ?? randomBytes(32).toString("hex");
-  let port = opts.port ?? (await freePort());
-  let url = `http://127.0.0.1:${port}`;
-  let child: ChildProcess | undefined;
-  let exited: Promise<void> = Promise.resolve();
   let output = "";
-  let inspector = 0;
-
-  const launch = async () => {
-    const inspectorPort = await freePort();
-    inspector = inspectorPort;
-    const vars = { TOKEN_SECRET: secret, ...(opts.env ?? {}) };
-    const args = [
-      join(REPO_ROOT, "node_modules", "wrangler", "bin", "wrangler.js"),
-      "dev",
-      "--config",
-      join(REPO_ROOT, "wrangler.jsonc"),
-      "--ip",
-      "127.0.0.1",
-      "--port",
-      String(port),
-      "--inspector-port",
-      String(inspectorPort),
-      "--persist-to",
+  const launch = (port: number | undefined) =>
+    startWranglerDev({
+      port,
       persistDir,
-      "--show-interactive-dev-session=false",
-      "--log-level",
-      opts.verbose ? "info" : "warn",
-      ...Object.entries(vars).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
-    ];
-    // Node ≥ 22 runs wrangler; the devDependency `node` provides it when the system's is older.
-    const nodeBin = (await exists(join(REPO_ROOT, "node_modules", ".bin", "node")))
-      ? join(REPO_ROOT, "node_modules", ".bin", "node")
-      : process.execPath;
-    // A watchdog shell leads the process group: it starts wrangler and, as soon as this process
-    // (the test) or wrangler is gone, kills the whole group — so a test runner that is itself
-    // killed leaves no workerd behind.
-    const watchdog = [
-      'P="$1"; shift',
-      '"$@" &',
-      "W=$!",
-      'while kill -0 "$P" 2>/dev/null && kill -0 "$W" 2>/dev/null; do sleep 0.5; done',
-      "kill -KILL 0",
-    ].join("\n");
-    const proc = spawn("/bin/sh", ["-c", watchdog, "sh", String(process.pid), nodeBin, ...args], {
-      cwd: REPO_ROOT,
-      detached: true, // own process group: kill(-pid) reaches wrangler and workerd too
-      stdio: ["ignore", "pipe", "pipe"],
-      env: {
-        ...process.env,
-        WRANGLER_SEND_METRICS: "false",
-        CLOUDFLARE_CF_FETCH_ENABLED: "false",
-        WRANGLER_HIDE_BANNER: "true",
-        NO_UPDATE_NOTIFIER: "1",
-        CI: "1",
-        NO_COLOR: "1",
+      vars: { TOKEN_SECRET: secret, ...(opts.env ?? {}) },
+      logLevel: opts.verbose ? "info" : "warn",
+      startTimeoutMs: opts.startTimeoutMs,
+      onOutput: (s) => {
+        output += s;
+        if (output.length > 2_000_000) output = output.slice(-1_000_000);
+        if (opts.verbose) process.stderr.write(s);
       },
     });
-    child = proc;
-    const onData = (d: Buffer) => {
-      const s = d.toString();
-      output += s;
-      if (output.length > 2_000_000) output = output.slice(-1_000_000);
-      if (opts.verbose) process.stderr.write(s);
-    };
-    proc.stdout?.on("data", onData);
-    proc.stderr?.on("data", onData);
-    exited = new Promise((res) => proc.once("exit", () => res()));
-    await waitHealthy(url, opts.startTimeoutMs ?? 60_000, () => proc.exitCode !== null || proc.signalCode !== null, () => output);
-  };
+  let w: WranglerDev | undefined = await launch(opts.port);
+  const port = w.port;
+  const url = w.url;
+  let inspector = w.inspectorPort;
 
+  // SIGTERM gets a short grace (wrangler can take long to wind down), then SIGKILL.
   const kill = async (signal: NodeJS.Signals = "SIGTERM") => {
-    const proc = child;
-    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
-    try {
-      process.kill(-proc.pid!, signal);
-    } catch {
-      // already gone
-    }
-    // wrangler can take long to wind down on SIGTERM; a short grace, then SIGKILL.
-    const timeout = new Promise<"timeout">((res) => setTimeout(() => res("timeout"), signal === "SIGKILL" ? 10_000 : 2_000));
-    await Promise.race([exited, timeout]);
-    // Whatever is left of the group (workerd children outliving wrangler) goes too.
-    try {
-      process.kill(-proc.pid!, "SIGKILL");
-    } catch {
-      // gone
-    }
-    await exited;
-    child = undefined;
+    await w?.stop(signal, signal === "SIGKILL" ? 0 : 2_000);
+    w = undefined;
   };
-
-  // A port can still be taken between the probe and wrangler's bind (another suite's server, a
-  // restarted workerd's old socket in TIME_WAIT): try again, on a new port when we chose it.
-  const launchRetrying = async (mayMove: boolean) => {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await launch();
-      } catch (err) {
-        const inUse = err instanceof Error && ADDRESS_IN_USE.test(err.message);
-        if (!inUse || attempt >= LAUNCH_ATTEMPTS) throw err;
-        await kill("SIGKILL");
-        if (mayMove) {
-          port = await freePort();
-          url = `http://127.0.0.1:${port}`;
-        } else {
-          await new Promise((r) => setTimeout(r, 500 * attempt));
-        }
-      }
-    }
-  };
-
-  await launchRetrying(opts.port === undefined);
 
   const mintToken = (c: TokenClaims) =>
     signToken(secret, { sid: c.sid, role: c.role, name: c.name ?? c.role, ttlSeconds: c.ttlSeconds ?? 86_400 });
@@ -254,7 +144,8 @@ export async function startWorker(opts: StartWorkerOptions = {}): Promise<Worker
     kill,
     async restart() {
       await kill("SIGKILL");
-      await launchRetrying(false);
+      w = await launch(port);
+      inspector = w.inspectorPort;
     },
     async stop() {
       await kill("SIGTERM");
@@ -263,19 +154,4 @@ export async function startWorker(opts: StartWorkerOptions = {}): Promise<Worker
     logs: () => output,
   };
   return handle;
-}
-
-async function waitHealthy(url: string, timeoutMs: number, dead: () => boolean, logs: () => string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (dead()) throw new Error(`wrangler dev exited before it was ready:\n${logs().slice(-4000)}`);
-    try {
-      const res = await fetch(`${url}/health`, { signal: AbortSignal.timeout(1000) });
-      if (res.ok) return;
-    } catch {
-      // not up yet
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`wrangler dev did not answer /health within ${timeoutMs} ms:\n${logs().slice(-4000)}`);
 }
