@@ -103,7 +103,8 @@ export function userWords(text: string): string {
 // ───────────────────────────── scripts ─────────────────────────────
 
 export type Action =
-  | { kind: "text"; text: string; delayMs?: number }
+  /** `units`: stream in raw pieces of this many UTF-16 units, so characters split across chunks. */
+  | { kind: "text"; text: string; delayMs?: number; units?: number }
   | { kind: "reasoning"; text: string }
   | { kind: "tool"; name: string; args: Record<string, unknown> }
   | { kind: "error"; status: number; message: string }
@@ -179,6 +180,15 @@ export function planFor(ctx: PlanContext): Plan {
     const chunks = directive(p, "chunks") ?? ctx.slowChunks;
     const delayMs = directive(p, "delay") ?? ctx.slowChunkDelayMs;
     return { name: "long", steps: [{ actions: [{ kind: "long", chunks, delayMs }] }] };
+  }
+
+  if (/\bemoji\b/.test(p)) {
+    // Emoji, ZWJ sequences, skin tones, flags and combining marks, streamed 3 UTF-16 units at a
+    // time: most chunks end between the halves of a surrogate pair, as real providers' do.
+    const count = directive(p, "chunks") ?? 200;
+    const delayMs = directive(p, "delay") ?? ctx.slowChunkDelayMs;
+    const units = directive(p, "units") ?? 3;
+    return { name: "emoji", steps: [{ actions: [{ kind: "text", text: emojiText(count * units), delayMs, units }] }] };
   }
 
   const steps: Step[] = [];
@@ -271,6 +281,15 @@ function titleFor(prompt: string): string {
     .slice(0, 6);
   const t = words.join(" ") || "Demo session";
   return t.charAt(0).toUpperCase() + t.slice(1);
+}
+
+const EMOJI_WORDS = ["🧑🏽‍🚀", "launch", "👩‍👩‍👧‍👦", "family", "👋🏿", "café", "e\u0301", "🇫🇷", "🇯🇵", "naïve", "😀", "𝔘nicode", "👍🏻", "Z\u0351\u0362"];
+
+/** About `units` UTF-16 units of text dense with multi-unit characters. */
+export function emojiText(units: number): string {
+  let out = "";
+  for (let i = 0; out.length < units; i++) out += EMOJI_WORDS[i % EMOJI_WORDS.length] + (i % 9 === 8 ? "\n\n" : " ");
+  return out;
 }
 
 const LONG_WORDS =
@@ -394,8 +413,9 @@ export async function startScriptedModel(options: ScriptedModelOptions = {}): Pr
     let reasoningLen = 0;
     let completionChars = 0;
     let toolIndex = 0;
-    const sendText = async (text: string, kindOf: "text" | "reasoning", delayMs: number): Promise<boolean> => {
-      for (const piece of chunkText(text)) {
+    const sendText = async (text: string, kindOf: "text" | "reasoning", delayMs: number, units?: number): Promise<boolean> => {
+      const pieces = units ? Array.from({ length: Math.ceil(text.length / units) }, (_, i) => text.slice(i * units, (i + 1) * units)) : chunkText(text);
+      for (const piece of pieces) {
         if (em.closed()) return false;
         await sleep(delayMs);
         if (em.closed()) return false;
@@ -411,7 +431,7 @@ export async function startScriptedModel(options: ScriptedModelOptions = {}): Pr
     for (const a of actions) {
       if (em.closed()) return;
       if (a.kind === "text") {
-        if (!(await sendText(a.text, "text", a.delayMs ?? chunkDelayMs))) return;
+        if (!(await sendText(a.text, "text", a.delayMs ?? chunkDelayMs, a.units))) return;
       } else if (a.kind === "reasoning") {
         if (!(await sendText(a.text, "reasoning", chunkDelayMs))) return;
       } else if (a.kind === "long") {
