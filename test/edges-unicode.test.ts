@@ -5,21 +5,13 @@
  * it streams; none ever sees U+FFFD or a lone surrogate, in its snapshot or in any frame after,
  * and every one ends with exactly the text the model sent.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startStack, joinRoom, turnDone, until, type Stack } from "./harness/stack.ts";
+import { describe, expect, it } from "vitest";
+import { stackPerFile, joinRoom, turnDone, until } from "./harness/stack.ts";
 import { emojiText } from "../runner/scripted-model.ts";
 import { hasLoneSurrogate, isHighSurrogate } from "../shared/delta.ts";
 import type { RoomClient } from "../shared/room-client.ts";
 
-let stack: Stack;
-
-beforeAll(async () => {
-  stack = await startStack();
-}, 180_000);
-
-afterAll(async () => {
-  await stack?.stop();
-});
+const getStack = stackPerFile();
 
 /** The assistant's text as a client holds it now. */
 function answer(c: RoomClient): string {
@@ -29,6 +21,7 @@ function answer(c: RoomClient): string {
 
 describe("unicode at every cut", () => {
   it("viewers joining at ten moments mid-stream never see U+FFFD", async () => {
+    const stack = getStack();
     const s = await stack.worker.createSession({ title: "emoji" });
     await stack.runner.waitHolding(s.id);
     const driver = await joinRoom(stack, s.id, "driver", "dana");

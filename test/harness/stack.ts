@@ -18,6 +18,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { afterAll, beforeAll } from "vitest";
 import { startWorker, REPO_ROOT, type StartWorkerOptions, type WorkerHandle } from "./worker.ts";
 import { startScriptedModel, type ScriptedModel, type ScriptedModelOptions } from "../../runner/scripted-model.ts";
 import { RoomClient } from "../../shared/room-client.ts";
@@ -289,6 +290,21 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
 }
 
 // ───────────────────────────── helpers for tests on a stack ─────────────────────────────
+
+/** One stack for a test file: started before its tests, stopped after. Returns a getter. */
+export function stackPerFile(opts: StackOptions = {}): () => Stack {
+  let stack: Stack | undefined;
+  beforeAll(async () => {
+    stack = await startStack(opts);
+  }, 180_000);
+  afterAll(async () => {
+    await stack?.stop();
+  });
+  return () => {
+    if (!stack) throw new Error("the stack is not started");
+    return stack;
+  };
+}
 
 
 /** A room client with a freshly minted token (validating every frame, as tests should). */
