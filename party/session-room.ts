@@ -42,7 +42,8 @@ import { handleAgentFrame } from "./room/agent-frames.ts";
 import { PromptQueue } from "./room/queue.ts";
 import { RequestStore } from "./room/requests.ts";
 import { Dedupe } from "./room/dedupe.ts";
-import { RefusedEvent, applyEvent, derivedStatus, type RoomStores } from "./room/apply.ts";
+import { RefusedEvent, derivedStatus, roomSessionState, type RoomStores } from "./room/apply.ts";
+import { reduceSessionEvent, type SessionState } from "../shared/session-reducer.ts";
 import { LiveBuffer, SendBucket } from "./room/fanout.ts";
 import { deltaTextBudget as deltaRunBytes, eventFrames, mergeDeltas } from "../shared/delta.ts";
 import { RateLimiter } from "./room/rate.ts";
@@ -124,6 +125,8 @@ export class SessionRoom extends Server<Env> {
   readonly chat: ChatStore;
   readonly dedupe: Dedupe;
   readonly stores: RoomStores;
+  /** The stores as the shared reducer sees them. */
+  readonly #state: SessionState;
 
   #ready = false;
   #buffer = new LiveBuffer();
@@ -173,6 +176,7 @@ export class SessionRoom extends Server<Env> {
     this.stores = { meta: this.meta, transcript: this.transcript, queue: this.queue, requests: this.requests, chat: this.chat };
     this.#chatRate = new RateLimiter(this.limits.chatRatePerSecond, this.limits.chatBurst);
     this.#router = new RelayRouter(this.limits);
+    this.#state = roomSessionState(this.stores);
     this.#peopleRate = new RateLimiter(this.limits.rateFramesPerSecond, this.limits.rateBurst);
     this.#sendBudget = new SendBucket(this.limits.liveSendsPerSecond, SEND_BURST_SECONDS, Date.now());
     this.#agentRate = new RateLimiter(
@@ -261,7 +265,7 @@ export class SessionRoom extends Server<Env> {
           const out: RoomEvent[] = [];
           for (const body of bodies) {
             seq++;
-            const logged = applyEvent(this.stores, body, seq, now);
+            const logged = reduceSessionEvent(this.#state, body, seq, now);
             out.push(this.log.append(seq, now, logged));
           }
           this.meta.set("seq", seq);
@@ -563,6 +567,7 @@ export class SessionRoom extends Server<Env> {
       diff: this.meta.get("diff") ?? [],
       chat: chat.messages,
       chatHasMore: chat.hasMore,
+      rawStatus: this.meta.get("rawStatus") ?? "idle",
     };
   }
 

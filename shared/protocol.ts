@@ -377,6 +377,12 @@ export const SnapshotSchema = z.object({
   /** The latest chat messages, oldest first; `chatHasMore` when older ones exist (`chat.history`). */
   chat: z.array(ChatMessageSchema).optional(),
   chatHasMore: z.boolean().optional(),
+  /**
+   * What the runner last reported (idle/busy/retry), which `session.agentStatus` hides while it
+   * says `waiting`: a client needs it to show the right status once the request is answered.
+   * Older rooms sent none; clients then assume `busy`.
+   */
+  rawStatus: z.enum(["idle", "busy", "retry"]).optional(),
 });
 export type Snapshot = z.infer<typeof SnapshotSchema>;
 

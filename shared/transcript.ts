@@ -27,9 +27,8 @@
  * resyncs rather than render a wrong transcript).
  */
 import type { FileDiff, Message, MessageWithParts, Part, Todo } from "./parts.ts";
-import { ChatThread, isChatEvent, type ChatEvent } from "./chat.ts";
+import { ChatThread } from "./chat.ts";
 import type {
-  AgentStatus,
   ChatMessage,
   PermissionRequest,
   QueueItem,
@@ -38,6 +37,7 @@ import type {
   SessionMeta,
   Snapshot,
 } from "./protocol.ts";
+import { reduceSessionEvent, type RawAgentStatus, type SessionState } from "./session-reducer.ts";
 
 /** One message and its parts, in order. */
 export interface MessageEntry {
@@ -154,11 +154,6 @@ function appendDelta(part: Part, field: string, delta: string): Part | null {
   return { ...part, [field]: (current ?? "") + delta } as Part;
 }
 
-/** The status the room shows: an open permission or question means the agent is waiting. */
-export function effectiveAgentStatus(raw: Exclude<AgentStatus, "waiting">, openRequests: number): AgentStatus {
-  return openRequests > 0 ? "waiting" : raw;
-}
-
 export class Transcript {
   /** Session metadata; null until the first snapshot. */
   session: SessionMeta | null = null;
@@ -190,7 +185,7 @@ export class Transcript {
   private readonly orphans = new Map<string, Part[]>();
   /** Messages seen live but older than the loaded window; their parts are not kept either. */
   private readonly olderThanWindow = new Set<string>();
-  private rawStatus: Exclude<AgentStatus, "waiting"> = "idle";
+  private rawStatus: RawAgentStatus = "idle";
   private changes: TranscriptChanges = emptyChanges();
 
   static fromSnapshot(snapshot: Snapshot): Transcript {
@@ -280,7 +275,7 @@ export class Transcript {
     this.hasMore = kept.length ? keptHasMore : snapshot.hasMore;
 
     this.session = { ...snapshot.session };
-    this.rawStatus = snapshot.session.agentStatus === "waiting" ? "busy" : snapshot.session.agentStatus;
+    this.rawStatus = snapshot.rawStatus ?? (snapshot.session.agentStatus === "waiting" ? "busy" : snapshot.session.agentStatus);
     replaceAll(this.queue, snapshot.queue);
     replaceAll(this.permissions, snapshot.permissions);
     replaceAll(this.questions, snapshot.questions);
@@ -363,7 +358,7 @@ export class Transcript {
     if (ev.seq <= this.lastSeq) return "skipped";
     if (first <= this.lastSeq) return "gap"; // a merged event straddling lastSeq cannot be split
     if ((opts.contiguous ?? true) && first > this.lastSeq + 1) return "gap";
-    this.reduce(ev);
+    reduceSessionEvent(this.state, ev, ev.seq, ev.ts);
     this.lastSeq = ev.seq;
     const c = this.changes;
     if (!c.fromSeq) c.fromSeq = first;
@@ -372,150 +367,93 @@ export class Transcript {
     return "applied";
   }
 
-  /** Folds one event body into the state; `ev.seq` is already checked. */
-  private reduce(ev: RoomEvent): void {
-    const c = this.changes;
-    if (isChatEvent(ev)) {
-      if (this.chat.apply(ev as ChatEvent)) c.chat = true;
-      return;
-    }
-    switch (ev.type) {
-      case "message.upsert":
-        this.upsertMessage(ev.message);
-        return;
-      case "message.remove": {
-        this.orphans.delete(ev.messageID);
-        const entry = this.index.get(ev.messageID);
-        if (!entry) return;
-        this.index.delete(ev.messageID);
-        const i = this.messages.lastIndexOf(entry);
-        if (i >= 0) this.messages.splice(i, 1);
-        c.messages.add(ev.messageID);
-        c.messageList = true;
-        return;
-      }
-      case "part.upsert":
-        // Shallow copy: the event object may be shared (one frame applied to two transcripts),
-        // and stored parts are values that get replaced, never mutated.
-        this.putPart({ ...ev.part });
-        return;
-      case "part.delta":
-        this.appendToPart(ev.messageID, ev.partID, ev.field, ev.delta);
-        return;
-      case "part.remove": {
-        const entry = this.index.get(ev.messageID);
-        const list = entry ? entry.parts : this.orphans.get(ev.messageID);
-        if (list && removeById(list, ev.partID, partKey) && entry) this.markPart(ev.messageID, ev.partID);
-        return;
-      }
-      case "status": {
-        this.rawStatus = ev.status;
-        this.statusDetail = { message: ev.message, attempt: ev.attempt };
-        if (ev.status === "idle") this.lastStop = null;
-        // `lastError` stays until the next turn starts, as in the room's state (party/room/apply.ts).
-        if (ev.status === "busy") {
-          this.patchSession((s) => {
-            delete s.lastError;
-          });
-        } else this.patchSession(noPatch);
-        return;
-      }
-      case "session.error":
-        this.patchSession((s) => {
-          s.lastError = ev.error;
-        });
-        return;
-      case "session.info":
-        this.patchSession((s) => {
-          if (ev.title !== undefined) s.title = ev.title;
-          if (ev.opencodeSessionId !== undefined) s.opencodeSessionId = ev.opencodeSessionId;
-          if (ev.model !== undefined) s.model = ev.model;
-          if (ev.demo !== undefined) s.demo = ev.demo;
-          if (ev.workspace !== undefined) s.workspace = ev.workspace;
-        });
-        return;
-      case "permission.asked":
-        upsertInOrder(this.permissions, ev.request, byIdKey);
-        c.permissions = true;
-        this.patchSession(noPatch);
-        return;
-      case "permission.replied":
-        if (removeById(this.permissions, ev.requestID, byIdKey)) c.permissions = true;
-        this.patchSession(noPatch);
-        return;
-      case "question.asked":
-        upsertInOrder(this.questions, ev.request, byIdKey);
-        c.questions = true;
-        this.patchSession(noPatch);
-        return;
-      case "question.replied":
-        if (removeById(this.questions, ev.requestID, byIdKey)) c.questions = true;
-        this.patchSession(noPatch);
-        return;
-      case "todo.update":
-        this.todos = ev.todos.slice();
-        c.todos = true;
-        return;
-      case "diff.update":
-        this.diff = ev.diff.slice();
-        c.diff = true;
-        return;
-      case "queue.add":
-      case "queue.update":
-        upsertInOrder(this.queue, ev.item, byIdKey);
-        c.queue = true;
-        return;
-      case "queue.remove":
-        if (removeById(this.queue, ev.id, byIdKey)) c.queue = true;
-        return;
-      case "mode.set":
-        this.patchSession((s) => {
-          s.mode = ev.mode;
-        });
-        return;
-      case "stop.requested":
-        this.lastStop = { by: ev.by, seq: ev.seq, ts: ev.ts };
-        c.stop = true;
-        return;
-      case "agent.presence":
-        this.patchSession((s) => {
-          s.agentOnline = ev.online;
-        });
-        return;
-      case "session.archived":
-        this.patchSession((s) => {
-          s.archived = ev.archived;
-        });
-        return;
-      case "session.allowedOrigins":
-        this.patchSession((s) => {
-          s.allowedOrigins = ev.origins.slice();
-        });
-        return;
-      case "request.closed":
-        // OpenCode is done with a request (answered in OpenCode, timed out): no longer open.
-        if (removeById(this.permissions, ev.requestID, byIdKey)) c.permissions = true;
-        if (removeById(this.questions, ev.requestID, byIdKey)) c.questions = true;
-        this.patchSession(noPatch);
-        return;
-      default:
-        // A type this build does not know (a newer room): its seq still counts, so the
-        // transcript stays in step; the state it would change is simply not shown.
-        return;
-    }
-  }
+  /**
+   * This transcript as the shared reducer's `SessionState` (shared/session-reducer.ts decides what
+   * each event does; these only store, and record what changed for `takeChanges`).
+   */
+  private readonly state: SessionState = {
+    upsertMessage: (info) => {
+      this.upsertMessage(info);
+      return info;
+    },
+    removeMessage: (messageID) => this.removeMessage(messageID),
+    // Shallow copy: the event object may be shared (one frame applied to two transcripts), and
+    // stored parts are values that get replaced, never mutated.
+    upsertPart: (part) => {
+      this.putPart({ ...part });
+      return part;
+    },
+    appendDelta: (messageID, partID, field, delta) => this.appendToPart(messageID, partID, field, delta),
+    removePart: (messageID, partID) => {
+      const entry = this.index.get(messageID);
+      const list = entry ? entry.parts : this.orphans.get(messageID);
+      if (list && removeById(list, partID, partKey) && entry) this.markPart(messageID, partID);
+    },
+    patchSession: (patch) => this.patchSession(patch),
+    rawStatus: () => this.rawStatus,
+    setRawStatus: (status, detail) => {
+      this.rawStatus = status;
+      this.statusDetail = detail;
+      if (status === "idle") this.lastStop = null;
+    },
+    askRequest: (kind, request) => {
+      if (kind === "permission") upsertInOrder(this.permissions, request as PermissionRequest, byIdKey);
+      else upsertInOrder(this.questions, request as QuestionRequest, byIdKey);
+      this.changes[kind === "permission" ? "permissions" : "questions"] = true;
+    },
+    // Like the room, a request is answered or closed by id, whichever list holds it.
+    answerRequest: (requestID) => this.state.closeRequest(requestID),
+    closeRequest: (requestID) => {
+      if (removeById(this.permissions, requestID, byIdKey)) this.changes.permissions = true;
+      if (removeById(this.questions, requestID, byIdKey)) this.changes.questions = true;
+    },
+    openRequestCount: () => this.permissions.length + this.questions.length,
+    queueAdd: (item) => this.state.queueUpdate(item),
+    queueUpdate: (item) => {
+      upsertInOrder(this.queue, item, byIdKey);
+      this.changes.queue = true;
+    },
+    queueRemove: (id) => {
+      if (removeById(this.queue, id, byIdKey)) this.changes.queue = true;
+    },
+    setTodos: (todos) => {
+      this.todos = todos;
+      this.changes.todos = true;
+    },
+    setDiff: (diff) => {
+      this.diff = diff;
+      this.changes.diff = true;
+    },
+    stopRequested: (by, seq, ts) => {
+      this.lastStop = { by, seq, ts };
+      this.changes.stop = true;
+    },
+    applyChat: (ev, seq, ts) => {
+      if (this.chat.apply({ ...ev, seq, ts })) this.changes.chat = true;
+    },
+  };
 
   /**
-   * Replaces `session` with a patched copy (so consumers can compare by identity), recomputes
-   * the derived agent status, and records the change. A no-op before the first snapshot.
+   * Replaces `session` with a patched copy (so consumers can compare by identity) and records the
+   * change. A no-op before the first snapshot.
    */
-  private patchSession(patch: (s: SessionMeta) => void): void {
+  private patchSession(patch: Partial<SessionMeta>): void {
     if (!this.session) return;
-    const next: SessionMeta = { ...this.session };
-    patch(next);
-    next.agentStatus = effectiveAgentStatus(this.rawStatus, this.permissions.length + this.questions.length);
-    this.session = next;
+    const next: Record<string, unknown> = { ...this.session, ...patch };
+    for (const [k, v] of Object.entries(patch)) if (v === undefined) delete next[k];
+    this.session = next as SessionMeta;
     this.changes.session = true;
+  }
+
+  private removeMessage(messageID: string): void {
+    this.orphans.delete(messageID);
+    const entry = this.index.get(messageID);
+    if (!entry) return;
+    this.index.delete(messageID);
+    const i = this.messages.lastIndexOf(entry);
+    if (i >= 0) this.messages.splice(i, 1);
+    this.changes.messages.add(messageID);
+    this.changes.messageList = true;
   }
 
   private upsertMessage(info: Message): void {
@@ -610,8 +548,6 @@ export class Transcript {
     return normalizeTranscript(this);
   }
 }
-
-const noPatch = (): void => {};
 
 function replaceAll<T>(target: T[], source: readonly T[]): void {
   target.length = 0;

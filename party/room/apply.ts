@@ -1,9 +1,11 @@
 /**
- * Applies one durable event to the room's materialized state and returns the body to log and fan
- * out (a part with large fields comes back shortened, so the log and the wire never carry them).
- * Called inside the commit transaction, once per event, in seq order.
+ * The room's side of the one session reducer (shared/session-reducer.ts): its stores as a
+ * `SessionState`. The room's commit runs `reduceSessionEvent` on it inside the commit transaction,
+ * once per event, in seq order; a part with large fields comes back shortened, so the log and the
+ * wire never carry them.
  */
-import type { RoomEventBody, SessionMeta } from "../../shared/protocol.ts";
+import type { SessionMeta } from "../../shared/protocol.ts";
+import { deriveAgentStatus, type SessionState } from "../../shared/session-reducer.ts";
 import type { MetaStore } from "./meta.ts";
 import type { TranscriptStore } from "./transcript-store.ts";
 import type { PromptQueue } from "./queue.ts";
@@ -18,10 +20,9 @@ export interface RoomStores {
   chat: ChatStore;
 }
 
-/** The status people see: the runner's own, or `waiting` while a request is open. */
+/** The status people see (shared/session-reducer.ts decides it), read from the stores. */
 export function derivedStatus(stores: RoomStores): SessionMeta["agentStatus"] {
-  if (stores.requests.openCount() > 0) return "waiting";
-  return stores.meta.get("rawStatus") ?? "idle";
+  return deriveAgentStatus(stores.meta.get("rawStatus") ?? "idle", stores.requests.openCount());
 }
 
 /** Largest message info stored (JSON chars): under SQLite's 2 MB value cap with room to spare. */
@@ -30,101 +31,35 @@ export const MAX_MESSAGE_INFO_CHARS = 1_000_000;
 /** An event the room refuses to apply; the whole batch is rolled back and answered `bad_frame`. */
 export class RefusedEvent extends Error {}
 
-export function applyEvent(stores: RoomStores, body: RoomEventBody, seq: number, ts: number): RoomEventBody {
-  const { meta, transcript, queue, requests } = stores;
-  switch (body.type) {
-    case "message.upsert": {
-      if (JSON.stringify(body.message).length > MAX_MESSAGE_INFO_CHARS) {
-        throw new RefusedEvent(`message ${body.message.id} info is over ${MAX_MESSAGE_INFO_CHARS} characters`);
+/** The stores behind the reducer's operations. Stateless: one per room is enough. */
+export function roomSessionState({ meta, transcript, queue, requests, chat }: RoomStores): SessionState {
+  return {
+    upsertMessage(message, seq) {
+      if (JSON.stringify(message).length > MAX_MESSAGE_INFO_CHARS) {
+        throw new RefusedEvent(`message ${message.id} info is over ${MAX_MESSAGE_INFO_CHARS} characters`);
       }
-      const message = transcript.upsertMessage(body.message, seq);
-      if (body.message.time.completed !== undefined) transcript.foldMessage(body.message.id);
-      return { type: "message.upsert", message };
-    }
-    case "message.remove":
-      transcript.removeMessage(body.messageID);
-      return body;
-    case "part.upsert":
-      return { type: "part.upsert", part: transcript.upsertPart(body.part, seq) };
-    case "part.delta":
-      transcript.appendDelta(body.messageID, body.partID, body.field, body.delta, seq);
-      return body;
-    case "part.remove":
-      transcript.removePart(body.partID);
-      return body;
-    case "status":
-      meta.set("rawStatus", body.status);
-      // A new turn starts: the last turn's error banner goes (shared/transcript.ts does the same).
-      if (body.status === "busy") meta.patchSession({ lastError: undefined });
-      meta.patchSession({ agentStatus: derivedStatus(stores) });
-      return body;
-    case "session.error":
-      meta.patchSession({ lastError: body.error });
-      return body;
-    case "session.info": {
-      const patch: Partial<SessionMeta> = {};
-      if (body.title !== undefined) patch.title = body.title;
-      if (body.opencodeSessionId !== undefined) patch.opencodeSessionId = body.opencodeSessionId;
-      if (body.model !== undefined) patch.model = body.model;
-      if (body.demo !== undefined) patch.demo = body.demo;
-      if (body.workspace !== undefined) patch.workspace = body.workspace;
-      meta.patchSession(patch);
-      return body;
-    }
-    case "permission.asked":
-      requests.ask("permission", body.request, ts);
-      meta.patchSession({ agentStatus: derivedStatus(stores) });
-      return body;
-    case "question.asked":
-      requests.ask("question", body.request, ts);
-      meta.patchSession({ agentStatus: derivedStatus(stores) });
-      return body;
-    case "todo.update":
-      meta.set("todos", body.todos);
-      return body;
-    case "diff.update":
-      meta.set("diff", body.diff);
-      return body;
-    case "queue.add":
-      queue.add(body.item, meta.reserveCounter());
-      return body;
-    case "queue.update":
-      queue.update(body.item);
-      return body;
-    case "queue.remove":
-      queue.remove(body.id);
-      return body;
-    case "mode.set":
-      meta.patchSession({ mode: body.mode });
-      return body;
-    case "stop.requested":
-      return body;
-    case "permission.replied":
-      requests.answer(body.requestID, { reply: body.reply, message: body.message });
-      meta.patchSession({ agentStatus: derivedStatus(stores) });
-      return body;
-    case "question.replied":
-      requests.answer(body.requestID, { answers: body.answers });
-      meta.patchSession({ agentStatus: derivedStatus(stores) });
-      return body;
-    case "request.closed":
-      requests.close(body.requestID);
-      meta.patchSession({ agentStatus: derivedStatus(stores) });
-      return body;
-    case "agent.presence":
-      meta.patchSession({ agentOnline: body.online });
-      return body;
-    case "session.archived":
-      meta.patchSession({ archived: body.archived });
-      return body;
-    case "session.allowedOrigins":
-      meta.patchSession({ allowedOrigins: body.origins });
-      return body;
-    case "chat.add":
-    case "chat.edit":
-    case "chat.delete":
-    case "chat.asked":
-      stores.chat.apply(body, seq, ts);
-      return body;
-  }
+      const stored = transcript.upsertMessage(message, seq);
+      // A completed message gets no more deltas: fold them now, so reads stop merging.
+      if (message.time.completed !== undefined) transcript.foldMessage(message.id);
+      return stored;
+    },
+    removeMessage: (id) => transcript.removeMessage(id),
+    upsertPart: (part, seq) => transcript.upsertPart(part, seq),
+    appendDelta: (messageID, partID, field, delta, seq) => transcript.appendDelta(messageID, partID, field, delta, seq),
+    removePart: (_messageID, partID) => transcript.removePart(partID),
+    patchSession: (patch) => void meta.patchSession(patch),
+    rawStatus: () => meta.get("rawStatus") ?? "idle",
+    setRawStatus: (status) => meta.set("rawStatus", status),
+    askRequest: (kind, request, ts) => requests.ask(kind, request, ts),
+    answerRequest: (id, answer) => requests.answer(id, answer),
+    closeRequest: (id) => requests.close(id),
+    openRequestCount: () => requests.openCount(),
+    queueAdd: (item) => queue.add(item, meta.reserveCounter()),
+    queueUpdate: (item) => queue.update(item),
+    queueRemove: (id) => queue.remove(id),
+    setTodos: (todos) => meta.set("todos", todos),
+    setDiff: (diff) => meta.set("diff", diff),
+    stopRequested: () => {},
+    applyChat: (ev, seq, ts) => chat.apply(ev, seq, ts),
+  };
 }

@@ -5,8 +5,8 @@
  * so a reply given while the runner was away still reaches OpenCode.
  */
 import type { PermissionRequest, QuestionRequest } from "../../shared/protocol.ts";
+import type { RequestKind } from "../../shared/session-reducer.ts";
 
-export type RequestKind = "permission" | "question";
 export type RequestState = "open" | "answered" | "closed";
 
 export interface StoredRequest {
