@@ -13,6 +13,14 @@ export function json(value: unknown, status = 200): Response {
   });
 }
 
+/**
+ * A display name as a header value: headers must be ASCII, so other names travel as `~` plus
+ * their percent-encoding (the room decodes).
+ */
+export function headerName(name: string): string {
+  return encodeURIComponent(name).length === name.length ? name : "~" + encodeURIComponent(name);
+}
+
 export function httpError(status: number, code: string, message: string): Response {
   return json({ error: { code, message } }, status);
 }

@@ -126,6 +126,27 @@ export class Lobby extends Server<Env> {
     return rows.length > limit && last ? { sessions: page, nextCursor: `${last.updatedAt}:${last.id}` } : { sessions: page };
   }
 
+  /** Sessions by status and who listens (runners by their role tag), for /health. */
+  stats(): { sessions: Record<string, number>; runnersOnline: number; listeners: number } {
+    const sessions: Record<string, number> = {};
+    for (const r of this.#db().exec<{ status: string; n: number }>(`SELECT status, COUNT(*) AS n FROM sessions GROUP BY status`)) {
+      sessions[r.status] = r.n;
+    }
+    return { sessions, runnersOnline: this.ctx.getWebSockets("agent").length, listeners: this.ctx.getWebSockets().length };
+  }
+
+  /** Ids of sessions active since `since` (epoch ms), newest first: the rooms /health asks about. */
+  activeIds(since: number, limit: number): string[] {
+    return this.#db()
+      .exec<{ id: string }>(`SELECT id FROM sessions WHERE archived = 0 AND updated_at >= ? ORDER BY updated_at DESC LIMIT ?`, since, limit)
+      .toArray()
+      .map((r) => r.id);
+  }
+
+  override getConnectionTags(_c: Connection, ctx: ConnectionContext): string[] {
+    return [ctx.request.headers.get("x-agentroom-role") === "agent" ? "agent" : "people"];
+  }
+
   override onConnect(conn: Connection, _ctx: ConnectionContext): void {
     const first = this.list({ limit: FIRST_PAGE });
     conn.send(JSON.stringify({ type: "sessions", ...first } satisfies LobbyFrame));

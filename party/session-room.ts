@@ -53,6 +53,9 @@ import { CHAT_PAGE_CHARS, chatHistoryFrame, historyFrame } from "./room/commands
 import { PRESENCE_LISTED, PresenceRoster } from "./room/presence.ts";
 import { RelayRouter, type Route } from "./room/relay-router.ts";
 import { RELAY_HEADER, RelayReportSchema, type RelayRevoke } from "../shared/relay.ts";
+import { LinkStore, type LinkCheck, type LinkInit, type Ticket } from "./links.ts";
+import { CLOSE_REVOKED, admitUpgrade, closeRevokedSockets } from "./room/admit.ts";
+import type { LinkRecord } from "../shared/protocol.ts";
 
 /** What a connection's attachment holds (survives hibernation). */
 export interface ConnState {
@@ -61,7 +64,10 @@ export interface ConnState {
   typing?: boolean;
   /** Typing a chat message (shown apart from typing a prompt). */
   chatTyping?: boolean;
-  /** The link (token) this person came in with: their chat messages' author id. */
+  /**
+   * The link (token) this person came in with: their chat messages' author id, and what revoking
+   * the link record (party/links.ts) closes.
+   */
   linkId?: string;
   /** Their link lets a viewer chat. */
   chat?: boolean;
@@ -95,7 +101,16 @@ const TAG_PEOPLE = "people";
 /** A relay gets what people get (events, presence) and reports its viewers; it is not a person. */
 const TAG_RELAY = "relay";
 /** Close codes (4000–4999 are ours). */
-export const CLOSE = { notFound: 4404, roomFull: 4429, leaseHeld: 4409, leaseExpired: 4408, archived: 4403, deleted: 4410, relayRetired: 4412 } as const;
+export const CLOSE = {
+  notFound: 4404,
+  roomFull: 4429,
+  leaseHeld: 4409,
+  leaseExpired: 4408,
+  archived: 4403,
+  deleted: 4410,
+  relayRetired: 4412,
+  revoked: CLOSE_REVOKED,
+} as const;
 /** Agents send batches at the flush rate; they get a much larger bucket than people. */
 const AGENT_RATE_MULTIPLIER = 50;
 /**
@@ -127,6 +142,7 @@ export class SessionRoom extends Server<Env> {
   readonly stores: RoomStores;
   /** The stores as the shared reducer sees them. */
   readonly #state: SessionState;
+  readonly links: LinkStore;
 
   #ready = false;
   #buffer = new LiveBuffer();
@@ -177,6 +193,7 @@ export class SessionRoom extends Server<Env> {
     this.#chatRate = new RateLimiter(this.limits.chatRatePerSecond, this.limits.chatBurst);
     this.#router = new RelayRouter(this.limits);
     this.#state = roomSessionState(this.stores);
+    this.links = new LinkStore(sql);
     this.#peopleRate = new RateLimiter(this.limits.rateFramesPerSecond, this.limits.rateBurst);
     this.#sendBudget = new SendBucket(this.limits.liveSendsPerSecond, SEND_BURST_SECONDS, Date.now());
     this.#agentRate = new RateLimiter(
@@ -411,6 +428,12 @@ export class SessionRoom extends Server<Env> {
   }
 
   // ───────────────────────────── connections ─────────────────────────────
+
+  /** Upgrades pass the link and ticket checks first (room/admit.ts). */
+  override async fetch(req: Request): Promise<Response> {
+    const admitted = admitUpgrade(this.links, req);
+    return admitted instanceof Response ? admitted : super.fetch(admitted);
+  }
 
   override getConnectionTags(_c: Connection, ctx: ConnectionContext): string[] {
     if (ctx.request.headers.has(RELAY_HEADER)) return [TAG_RELAY];
@@ -988,6 +1011,68 @@ export class SessionRoom extends Server<Env> {
     return { session: this.meta.session() };
   }
 
+  // ───────────────────────────── links (party/links.ts) ─────────────────────────────
+
+  mintLink(init: LinkInit): LinkRecord | null {
+    if (!this.#open()) return null;
+    const record = this.links.mint(init);
+    if (record) this.#sendLinks();
+    return record;
+  }
+
+  /** Open sockets, people and runner (for /health). */
+  connectionCount(): number {
+    return this.ctx.getWebSockets().length;
+  }
+
+  listLinks(): LinkRecord[] {
+    return this.#open() ? this.links.list() : [];
+  }
+
+  useLink(linkId: string): LinkCheck {
+    return this.links.use(linkId);
+  }
+
+  grantFor(email: string): LinkCheck | null {
+    return this.links.grantFor(email);
+  }
+
+  issueTicket(t: Ticket): { ticket: string; expiresAt: number } {
+    return this.links.issueTicket(t);
+  }
+
+  redeemTicket(ticket: string): ReturnType<LinkStore["redeemTicket"]> {
+    return this.links.redeemTicket(ticket);
+  }
+
+  /**
+   * Revokes link records and closes, at once, every socket opened with them (close 4411), here and
+   * on anything else holding this session's viewers; owners get the new list. Returns the ids
+   * revoked by this call.
+   */
+  revokeLinks(ids: readonly string[]): string[] {
+    if (!this.#open()) return [];
+    const revoked = this.links.revoke(ids);
+    if (revoked.length === 0) return revoked;
+    closeRevokedSockets(this.getConnections<ConnState>(TAG_PEOPLE), new Set(revoked), (c) => this.onClose(c));
+    this.revokeOnRelays(revoked);
+    this.#sendLinks();
+    return revoked;
+  }
+
+  /** The link list to every owner connected (the Share dialog updates live). */
+  #sendLinks(): void {
+    const frame = JSON.stringify({ type: "links", links: this.links.list() } satisfies ServerFrame);
+    for (const c of this.getConnections<ConnState>(TAG_PEOPLE)) {
+      if (c.state?.role !== "owner") continue;
+      try {
+        c.send(frame);
+      } catch {
+        // closing
+      }
+    }
+  }
+
   /** Deletes everything: sockets closed, storage purged. The Worker then drops the index entry. */
   async destroy(): Promise<void> {
     this.flush();
@@ -1004,6 +1089,7 @@ export class SessionRoom extends Server<Env> {
     await this.ctx.storage.deleteAlarm();
     await this.ctx.storage.deleteAll();
     this.#ready = false;
+    this.links.forget();
     this.#snapshotCache = undefined;
     this.#replayCache.clear();
     this.#heldSeq.clear();

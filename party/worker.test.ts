@@ -9,6 +9,10 @@ import type { Lobby } from "./lobby.ts";
 import type { Env } from "./env.ts";
 import { api, connect, connectRaw, createSession, operator, runner, token, worker, SECRET } from "./test-helpers.ts";
 
+/** The frame-ancestors directive of a response's policy. */
+const frameAncestors = (res: Response) =>
+  (res.headers.get("Content-Security-Policy") ?? "").split(";").map((d) => d.trim()).find((d) => d.startsWith("frame-ancestors")) ?? null;
+
 const errorOf = async (res: Response) => ((await res.json()) as { error: { code: string; message: string } }).error;
 
 describe("health and routing", () => {
@@ -177,16 +181,20 @@ describe("tokens", () => {
     expect(SECRET).toBeTruthy();
   });
 
-  it("answers the agentroom subprotocol; ?token= works as a fallback", async () => {
+  it("answers the agentroom subprotocol; ?token= is refused as token_in_url, not echoed", async () => {
     const { id } = await createSession();
     const res = await connectRaw(id, await token(id, "viewer"));
     expect(res.status).toBe(101);
     expect(res.headers.get("Sec-WebSocket-Protocol")).toBe("agentroom");
     res.webSocket!.accept();
     res.webSocket!.close();
-    const q = await connect(id, await token(id, "viewer"), { via: "query" });
-    await q.waitType("caught-up");
-    q.close();
+    const tok = await token(id, "viewer");
+    const q = await connectRaw(id, tok, { via: "query" });
+    expect(q.status).toBe(401);
+    expect(q.webSocket).toBeNull();
+    const text = await q.text();
+    expect(JSON.parse(text)).toMatchObject({ error: { code: "token_in_url" } });
+    expect(text).not.toContain(tok.split(".")[1]!);
   });
 
   it("a non-upgrade request to a room is 426", async () => {
@@ -246,14 +254,15 @@ describe("embed", () => {
     const { id } = await createSession({ allowedOrigins: ["https://blog.example.com", "http://localhost:5173/"] });
     const res = await api(`/embed/${id}`);
     expect(res.status).toBe(200);
-    expect(res.headers.get("Content-Security-Policy")).toBe("frame-ancestors 'self' https://blog.example.com http://localhost:5173");
+    expect(frameAncestors(res)).toBe("frame-ancestors 'self' https://blog.example.com http://localhost:5173");
+    expect(res.headers.get("X-Frame-Options")).toBeNull();
     expect(await res.text()).toContain("<");
   });
 
   it("the owner changes the allowed origins; others, bad origins and archived sessions are refused", async () => {
     const { id, ownerToken } = await createSession({ allowedOrigins: ["https://blog.example.com"] });
     const put = (token: string, body: unknown) => api(`/api/sessions/${id}/origins`, { method: "PUT", token, body });
-    const csp = async () => (await api(`/embed/${id}`)).headers.get("Content-Security-Policy");
+    const csp = async () => frameAncestors(await api(`/embed/${id}`));
 
     const ok = await put(ownerToken, { origins: ["https://docs.example.com/guide", "https://docs.example.com", "http://localhost:5173"] });
     expect(ok.status).toBe(200);

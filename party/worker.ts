@@ -3,7 +3,9 @@
  * Routes are listed in docs/architecture.md; frames in docs/protocol.md.
  *
  * Rules every route keeps:
- *  - a token is verified here, before a room object is touched (401 with the reason otherwise);
+ *  - a token is verified here, before a room object is touched (401 with the reason otherwise),
+ *    and only from a header: `?token=` is refused (party/auth.ts); its link record is then checked
+ *    by the room (party/links.ts), so a revoked link is refused everywhere;
  *  - a session id the index (Lobby) does not know answers 404 and creates no room object;
  *  - bodies are size-capped and validated with the zod schemas of shared/protocol.ts;
  *  - every error answers `{error: {code, message}}` with the matching status.
@@ -11,15 +13,18 @@
 import {
   CreateSessionBodySchema,
   OriginsBodySchema,
+  PeopleBodySchema,
   ShareBodySchema,
   type CreateSessionBody,
   type Role,
 } from "../shared/protocol.ts";
-import { ALL_SESSIONS, linkIdOf, newLinkId, signToken, verifyToken, type TokenPayload } from "../shared/token.ts";
+import { ALL_SESSIONS, linkIdOf, signToken } from "../shared/token.ts";
 import type { Env } from "./env.ts";
 import { summaryOf } from "./room/summary.ts";
 import { LOBBY_NAME } from "./lobby.ts";
-import { archiveBodySchema, httpError, json, readJsonBody } from "./http.ts";
+import { archiveBodySchema, headerName, httpError, json, readJsonBody } from "./http.ts";
+import { admit, identify, isOperator, personLinkId, tokenInUrl, type Caller, type Identity } from "./auth.ts";
+import { withAppHeaders, withEmbedHeaders } from "./headers.ts";
 import { routeToRelay } from "./relay-route.ts";
 
 export { SessionRoom } from "./session-room.ts";
@@ -54,11 +59,12 @@ async function route(req: Request, env: Env): Promise<Response> {
   const url = new URL(req.url);
   const path = url.pathname;
   if (startedAt === 0) startedAt = Date.now();
-  if (path === "/health") {
-    if (req.method !== "GET" && req.method !== "HEAD") return httpError(405, "method_not_allowed", "use GET");
-    return json({ version: VERSION, uptime: Math.round((Date.now() - startedAt) / 1000), build: String(env.BUILD ?? "dev") });
+  const isApi = path.startsWith("/api/") || path.startsWith("/parties/") || path.startsWith("/embed/") || path === "/health";
+  if (isApi) {
+    const refused = tokenInUrl(url);
+    if (refused) return refused;
   }
-  const isApi = path.startsWith("/api/") || path.startsWith("/parties/") || path.startsWith("/embed/");
+  if (path === "/health") return health(req, env);
   if (isApi && !env.TOKEN_SECRET) {
     return httpError(500, "misconfigured", "TOKEN_SECRET is not set (wrangler secret put TOKEN_SECRET, or .dev.vars locally)");
   }
@@ -67,50 +73,53 @@ async function route(req: Request, env: Env): Promise<Response> {
 
   if (seg[0] === "api" && seg[1] === "sessions") return apiSessions(req, env, secret, seg.slice(2), url);
   if (seg[0] === "parties" && seg.length === 3) {
-    if (seg[1] === "session-room") return connectRoom(req, env, secret, seg[2]!, url);
-    if (seg[1] === "lobby" && seg[2] === LOBBY_NAME) return connectLobby(req, env, secret, url);
+    if (seg[1] === "session-room") return connectRoom(req, env, seg[2]!, url);
+    if (seg[1] === "lobby" && seg[2] === LOBBY_NAME) return connectLobby(req, env, url);
     return httpError(404, "not_found", "no such party");
   }
   if (seg[0] === "embed" && seg.length === 2) return embed(req, env, seg[1]!);
   if (seg[0] === "api" || seg[0] === "parties" || seg[0] === "embed") return httpError(404, "not_found", "no such route");
-  if (env.ASSETS) return env.ASSETS.fetch(req);
+  // Every page of the app (`/`, `/s/:id`, the SPA fallback) may not be framed (party/headers.ts).
+  if (env.ASSETS) return withAppHeaders(await env.ASSETS.fetch(req));
   return httpError(404, "not_found", "no such route");
 }
 
-// ───────────────────────────── tokens ─────────────────────────────
+// ───────────────────────────── /health ─────────────────────────────
 
-/** The token from a WebSocket subprotocol `t.<token>`, the Authorization header, or `?token=`. */
-function tokenOf(req: Request, url: URL): { token: string | null; viaSubprotocol: boolean } {
-  const protos = (req.headers.get("Sec-WebSocket-Protocol") ?? "").split(",").map((s) => s.trim());
-  const p = protos.find((s) => s.startsWith("t."));
-  if (p) return { token: p.slice(2), viaSubprotocol: true };
-  const auth = req.headers.get("Authorization");
-  if (auth?.startsWith("Bearer ")) return { token: auth.slice(7).trim(), viaSubprotocol: false };
-  return { token: url.searchParams.get("token"), viaSubprotocol: false };
+/** Rooms /health asks for their connection count: those active this week, newest first. */
+const HEALTH_ROOMS = 100;
+const HEALTH_ACTIVE_MS = 7 * 86_400_000;
+
+/** Public: version and uptime. With the operator's token: sessions by status, connections, runners. */
+async function health(req: Request, env: Env): Promise<Response> {
+  if (req.method !== "GET" && req.method !== "HEAD") return httpError(405, "method_not_allowed", "use GET");
+  const base = { version: VERSION, uptime: Math.round((Date.now() - startedAt) / 1000), build: String(env.BUILD ?? "dev") };
+  if (!req.headers.has("Authorization") && !req.headers.has("Cf-Access-Jwt-Assertion")) return json(base);
+  const who = await identify(req, env);
+  if (!who.ok) return who.response;
+  if (!isOperator(who.identity)) return httpError(403, "forbidden", "stats are for the operator");
+  const stats = await lobby(env).stats();
+  const ids = await lobby(env).activeIds(Date.now() - HEALTH_ACTIVE_MS, HEALTH_ROOMS);
+  const counts: number[] = await Promise.all(ids.map((id) => env.SessionRoom.getByName(id).connectionCount().catch(() => 0)));
+  const roomConnections = counts.reduce((a, b) => a + b, 0);
+  return json({
+    ...base,
+    sessions: stats.sessions,
+    connections: { rooms: roomConnections, roomsCounted: ids.length, lobby: stats.listeners },
+    runnersOnline: stats.runnersOnline,
+  });
 }
 
-async function authenticate(
-  req: Request,
-  url: URL,
-  secret: string,
-  sessionId?: string,
-): Promise<{ ok: true; payload: TokenPayload; viaSubprotocol: boolean } | { ok: false; response: Response }> {
-  const { token, viaSubprotocol } = tokenOf(req, url);
-  if (!token) return { ok: false, response: httpError(401, "unauthorized", "missing token") };
-  const r = await verifyToken(secret, token, sessionId);
-  if (!r.ok) {
-    const reason = {
-      malformed: "malformed token",
-      bad_signature: "token signature is invalid",
-      expired: "token expired",
-      wrong_session: "token is for another session",
-    }[r.error];
-    return { ok: false, response: httpError(401, r.error, reason) };
-  }
-  return { ok: true, payload: r.payload, viaSubprotocol };
-}
+// ───────────────────────────── callers ─────────────────────────────
 
-const isOperator = (p: TokenPayload) => p.sid === ALL_SESSIONS && p.role === "owner";
+/** identify + admit for one session's routes: 401/403/404 as a Response, or the caller. */
+async function sessionCaller(req: Request, env: Env, id: string): Promise<{ ok: true; caller: Caller; identity: Identity } | { ok: false; response: Response }> {
+  const who = await identify(req, env, id);
+  if (!who.ok) return who;
+  if (!(await sessionExists(env, id))) return { ok: false, response: httpError(404, "not_found", "no such session") };
+  const a = await admit(env.SessionRoom.getByName(id), id, who.identity);
+  return a.ok ? { ok: true, caller: a.caller, identity: who.identity } : a;
+}
 
 // ───────────────────────────── the index ─────────────────────────────
 
@@ -140,13 +149,14 @@ async function apiSessions(req: Request, env: Env, secret: string, rest: string[
   const method = req.method;
   if (rest.length === 0) {
     if (method !== "GET" && method !== "POST") return httpError(405, "method_not_allowed", "use GET or POST");
-    const auth = await authenticate(req, url, secret);
-    if (!auth.ok) return auth.response;
-    if (!isOperator(auth.payload)) return httpError(403, "forbidden", "only the operator may create or list sessions");
+    const who = await identify(req, env);
+    if (!who.ok) return who.response;
+    if (!isOperator(who.identity)) return httpError(403, "forbidden", "only the operator may create or list sessions");
     if (method === "POST") {
       const body = await readJsonBody(req, CreateSessionBodySchema);
       if (!body.ok) return body.response;
-      return createSession(env, secret, body.value, auth.payload);
+      const by = who.identity.kind === "token" ? who.identity.payload.name : who.identity.email;
+      return createSession(env, secret, body.value, by);
     }
     const archivedQ = url.searchParams.get("archived");
     const limitQ = Number(url.searchParams.get("limit") ?? "50");
@@ -159,11 +169,11 @@ async function apiSessions(req: Request, env: Env, secret: string, rest: string[
   }
 
   const id = rest[0]!;
-  const auth = await authenticate(req, url, secret, id);
+  const auth = await sessionCaller(req, env, id);
   if (!auth.ok) return auth.response;
-  if (!(await sessionExists(env, id))) return httpError(404, "not_found", "no such session");
   const room = env.SessionRoom.getByName(id);
-  const role = auth.payload.role;
+  const caller = auth.caller;
+  const role = caller.role;
   const sub = rest.slice(1);
 
   if (sub.length === 0) {
@@ -222,18 +232,93 @@ async function apiSessions(req: Request, env: Env, secret: string, rest: string[
     const body = await readJsonBody(req, ShareBodySchema);
     if (!body.ok) return body.response;
     const share = body.value;
-    const token = await signToken(secret, {
-      sid: id,
-      role: share.role,
-      name: share.name ?? share.role,
-      ttlSeconds: share.ttlSeconds ?? SHARE_TOKEN_TTL_S,
-      lid: newLinkId(),
-      chat: share.canChat === true,
-    });
+    const minted = await mintLink(
+      env,
+      secret,
+      id,
+      { role: share.role, name: share.name ?? share.role, ttlSeconds: share.ttlSeconds ?? SHARE_TOKEN_TTL_S, chat: share.canChat === true },
+      caller.name,
+    );
+    if (!minted) return tooManyLinks();
     const canChat = share.role === "driver" || share.canChat === true;
-    return json({ token, url: `/s/${id}#token=${token}`, embedUrl: `/embed/${id}#token=${token}`, role: share.role, canChat });
+    return json({ token: minted.token, url: `/s/${id}#token=${minted.token}`, embedUrl: `/embed/${id}#token=${minted.token}`, role: share.role, canChat, linkId: minted.linkId });
+  }
+  if (sub[0] === "people" && sub.length === 1) {
+    if (method !== "POST") return httpError(405, "method_not_allowed", "use POST");
+    if (role !== "owner") return httpError(403, "forbidden", "only the owner may share a session");
+    const body = await readJsonBody(req, PeopleBodySchema);
+    if (!body.ok) return body.response;
+    const p = body.value;
+    const ttl = p.ttlSeconds ?? SHARE_TOKEN_TTL_S;
+    const record = await room.mintLink({ role: p.role, name: p.email, email: p.email, createdBy: caller.name, ttlSeconds: ttl });
+    return record ? json({ link: record }, 201) : tooManyLinks();
+  }
+  if (sub[0] === "links") return links(req, env, secret, id, caller, sub.slice(1));
+  if (sub[0] === "ticket" && sub.length === 1) {
+    if (method !== "POST") return httpError(405, "method_not_allowed", "use POST");
+    // Bound to this session, the caller's role and name, and link (revoking the link voids it).
+    return json(await room.issueTicket({ role: caller.role, name: caller.name, linkId: caller.linkId, ...(caller.chat ? { chat: true } : {}) }));
   }
   return httpError(404, "not_found", "no such route");
+}
+
+/**
+ * /api/sessions/:id/links — owners only: list (GET), revoke every share link (DELETE), revoke one
+ * (DELETE /:linkId), rotate the owner link (POST /rotate: a new one, the caller's revoked).
+ */
+async function links(req: Request, env: Env, secret: string, id: string, caller: Caller, rest: string[]): Promise<Response> {
+  if (caller.role !== "owner") return httpError(403, "forbidden", "only the owner may see or revoke links");
+  const room = env.SessionRoom.getByName(id);
+  const method = req.method;
+  if (rest.length === 0) {
+    if (method === "GET") return json({ links: await room.listLinks() });
+    if (method === "DELETE") {
+      // Every share link and grant; owner links stay (rotate replaces those), so the owner is not locked out.
+      const all = (await room.listLinks()).filter((l) => l.revokedAt === null && l.role !== "owner").map((l) => l.id);
+      return json({ revoked: await room.revokeLinks(all) });
+    }
+    return httpError(405, "method_not_allowed", "use GET or DELETE");
+  }
+  if (rest.length === 1 && rest[0] === "rotate") {
+    if (method !== "POST") return httpError(405, "method_not_allowed", "use POST");
+    const minted = await mintLink(env, secret, id, { role: "owner", name: caller.name, ttlSeconds: OWNER_TOKEN_TTL_S }, caller.name);
+    if (!minted) return tooManyLinks();
+    // The caller's own owner link, or (the operator, who has none) every other owner link.
+    const live = (await room.listLinks()).filter((l) => l.role === "owner" && l.revokedAt === null && l.id !== minted.linkId);
+    const own = live.find((l) => l.id === caller.linkId);
+    const old = own ? [own.id] : live.map((l) => l.id);
+    const revoked = await room.revokeLinks(old);
+    return json({ token: minted.token, url: `/s/${id}#token=${minted.token}`, linkId: minted.linkId, revoked });
+  }
+  if (rest.length === 1) {
+    if (method !== "DELETE") return httpError(405, "method_not_allowed", "use DELETE");
+    const linkId = rest[0]!;
+    const known = (await room.listLinks()).some((l) => l.id === linkId);
+    if (!known) return httpError(404, "not_found", "no such link");
+    return json({ revoked: await room.revokeLinks([linkId]) });
+  }
+  return httpError(404, "not_found", "no such route");
+}
+
+const tooManyLinks = () => httpError(409, "too_many_links", "this session keeps too many links; revoke some first");
+
+/** A link record in the room, then its token (which names the record as `lid`). */
+async function mintLink(
+  env: Env,
+  secret: string,
+  sid: string,
+  claims: { role: "owner" | "driver" | "viewer"; name: string; ttlSeconds: number; chat?: boolean },
+  createdBy: string,
+): Promise<{ token: string; linkId: string } | null> {
+  const record = await env.SessionRoom.getByName(sid).mintLink({ role: claims.role, name: claims.name, createdBy, ttlSeconds: claims.ttlSeconds });
+  if (!record) return null;
+  // Issued at the record's creation, so the token and its record expire together.
+  const token = await signToken(
+    secret,
+    { sid, role: claims.role, name: claims.name, ttlSeconds: claims.ttlSeconds, lid: record.id, ...(claims.chat ? { chat: true } : {}) },
+    record.createdAt,
+  );
+  return { token, linkId: record.id };
 }
 
 /** Validated origins (EmbedOriginsSchema) reduced to their origin, without repeats. */
@@ -241,7 +326,7 @@ function originsOf(list: readonly string[]): string[] {
   return [...new Set(list.map((o) => new URL(o).origin))];
 }
 
-async function createSession(env: Env, secret: string, body: CreateSessionBody, by: TokenPayload): Promise<Response> {
+async function createSession(env: Env, secret: string, body: CreateSessionBody, by: string): Promise<Response> {
   const id = newSessionId();
   const session = await env.SessionRoom.getByName(id).create({
     id,
@@ -254,44 +339,65 @@ async function createSession(env: Env, secret: string, body: CreateSessionBody, 
   // The room exists before the index lists it, so a listed id always has a room.
   await lobby(env).upsert(summaryOf(session));
   known.set(id, Date.now() + KNOWN_TTL_MS);
-  const ownerToken = await signToken(secret, { sid: id, role: "owner", name: body.name ?? by.name, ttlSeconds: OWNER_TOKEN_TTL_S, lid: newLinkId() });
-  return json({ id, ownerToken, url: `/s/${id}#token=${ownerToken}` }, 201);
+  const owner = await mintLink(env, secret, id, { role: "owner", name: body.name ?? by, ttlSeconds: OWNER_TOKEN_TTL_S }, by);
+  if (!owner) return httpError(500, "internal", "could not record the owner link");
+  return json({ id, ownerToken: owner.token, url: `/s/${id}#token=${owner.token}` }, 201);
 }
 
 // ───────────────────────────── WebSockets ─────────────────────────────
 
-async function connectRoom(req: Request, env: Env, secret: string, id: string, url: URL): Promise<Response> {
+async function connectRoom(req: Request, env: Env, id: string, url: URL): Promise<Response> {
   if (req.headers.get("Upgrade")?.toLowerCase() !== "websocket") return httpError(426, "upgrade_required", "this route is a WebSocket");
-  const auth = await authenticate(req, url, secret, id);
-  if (!auth.ok) return auth.response;
+  const ticket = url.searchParams.get("ticket");
+  if (ticket !== null) {
+    // The room spends the ticket (single use, link checked) and says whom it stands for.
+    if (!(await sessionExists(env, id))) return httpError(404, "not_found", "no such session");
+    const t = await env.SessionRoom.getByName(id).redeemTicket(ticket);
+    if (!t.ok) return httpError(401, t.error, t.message);
+    const { role, name, linkId, chat } = t.ticket;
+    return openSocket(env, req, url, id, { sid: id, role, name, linkId, ...(chat ? { chat: true } : {}) });
+  }
+  const who = await identify(req, env, id);
+  if (!who.ok) return who.response;
   if (!(await sessionExists(env, id))) return httpError(404, "not_found", "no such session");
-  const forward = forwardedUpgrade(req, url, auth.payload.role, auth.payload.name);
-  // Chat identity and permission (shared/chat.ts): the link a message is written with.
-  forward.headers.set("x-agentroom-link", await linkIdOf(auth.payload));
-  if (auth.payload.chat) forward.headers.set("x-agentroom-chat", "1");
-  const res = (await routeToRelay(env, id, auth.payload.role, forward)) ?? (await env.SessionRoom.getByName(id).fetch(forward));
-  return withSubprotocol(res, auth.viaSubprotocol);
+  const room = env.SessionRoom.getByName(id);
+  // Viewers may be sent to a relay, which keeps no link records: their link is checked here. The
+  // room checks everyone else's as it admits the socket (one round trip, not two).
+  const mayGoToRelay = who.identity.kind === "token" && who.identity.payload.role === "viewer";
+  const a = await admit(room, id, who.identity, mayGoToRelay);
+  if (!a.ok) return a.response;
+  return openSocket(env, req, url, id, a.caller);
 }
 
-async function connectLobby(req: Request, env: Env, secret: string, url: URL): Promise<Response> {
+/** The upgrade, forwarded to a relay (reading viewers of a big session) or to the room. */
+async function openSocket(env: Env, req: Request, url: URL, id: string, caller: Caller): Promise<Response> {
+  const forward = forwardedUpgrade(req, url, caller);
+  const res = (await routeToRelay(env, id, caller.role, forward)) ?? (await env.SessionRoom.getByName(id).fetch(forward));
+  return withSubprotocol(res, req);
+}
+
+async function connectLobby(req: Request, env: Env, url: URL): Promise<Response> {
   if (req.headers.get("Upgrade")?.toLowerCase() !== "websocket") return httpError(426, "upgrade_required", "this route is a WebSocket");
-  const auth = await authenticate(req, url, secret);
-  if (!auth.ok) return auth.response;
-  const p = auth.payload;
-  if (p.sid !== ALL_SESSIONS || (p.role !== "owner" && p.role !== "agent")) {
-    return httpError(403, "forbidden", "the session list needs an operator or runner token");
-  }
-  const res = await lobby(env).fetch(forwardedUpgrade(req, url, p.role, p.name));
-  return withSubprotocol(res, auth.viaSubprotocol);
+  const who = await identify(req, env);
+  if (!who.ok) return who.response;
+  const id = who.identity;
+  const runner = id.kind === "token" && id.payload.sid === ALL_SESSIONS && id.payload.role === "agent";
+  if (!isOperator(id) && !runner) return httpError(403, "forbidden", "the session list needs an operator or runner token");
+  const caller: Caller =
+    id.kind === "token"
+      ? { sid: ALL_SESSIONS, role: id.payload.role, name: id.payload.name, linkId: await linkIdOf(id.payload) }
+      : { sid: ALL_SESSIONS, role: "owner", name: id.email, linkId: await personLinkId(id.email) };
+  const res = await lobby(env).fetch(forwardedUpgrade(req, url, caller));
+  return withSubprotocol(res, req);
 }
 
 /**
- * The request the room sees: no token anywhere (not in the URL it stores, not in headers), and
- * the verified role and name in headers only the Worker can set.
+ * The request the room (or relay) sees: no token anywhere (not in the URL it stores, not in
+ * headers), and the verified caller — role, name, link — in headers only the Worker can set.
  */
-function forwardedUpgrade(req: Request, url: URL, role: Role, name: string): Request {
+function forwardedUpgrade(req: Request, url: URL, caller: Caller): Request {
   const clean = new URL(url);
-  clean.searchParams.delete("token");
+  clean.searchParams.delete("ticket");
   // partyserver takes the connection id from `_pk`, and the room keys the agent's lease by it.
   // Ids are public (presence lists them), so a client-chosen id let a viewer connect under the
   // agent's id, cut it off from Stop and, on leaving, release its lease (test/security-viewer).
@@ -300,22 +406,21 @@ function forwardedUpgrade(req: Request, url: URL, role: Role, name: string): Req
   const headers = new Headers();
   for (const [k, v] of req.headers) {
     const key = k.toLowerCase();
-    if (key.startsWith("x-agentroom-") || key === "authorization" || key === "sec-websocket-protocol") continue;
+    if (key.startsWith("x-agentroom-") || key === "authorization" || key === "sec-websocket-protocol" || key === "cf-access-jwt-assertion" || key === "cookie") continue;
     headers.set(k, v);
   }
-  headers.set("x-agentroom-role", role);
-  headers.set("x-agentroom-name", encodeURIComponent(name).length === name.length ? name : asciiName(name));
+  headers.set("x-agentroom-role", caller.role);
+  headers.set("x-agentroom-name", headerName(caller.name));
+  // The link: what revoking closes, and the author id of chat messages (shared/chat.ts).
+  headers.set("x-agentroom-link", caller.linkId);
+  if (caller.chat) headers.set("x-agentroom-chat", "1");
   return new Request(clean.toString(), { method: "GET", headers });
 }
 
-/** Header values must be ASCII; non-ASCII names travel percent-encoded (the room decodes). */
-function asciiName(name: string): string {
-  return "~" + encodeURIComponent(name);
-}
-
 /** Browsers drop a socket whose 101 does not echo one of the offered subprotocols. */
-function withSubprotocol(res: Response, viaSubprotocol: boolean): Response {
-  if (!viaSubprotocol || res.status !== 101 || !res.webSocket) return res;
+function withSubprotocol(res: Response, req: Request): Response {
+  const offered = (req.headers.get("Sec-WebSocket-Protocol") ?? "").split(",").some((s) => s.trim() === WS_PROTOCOL);
+  if (!offered || res.status !== 101 || !res.webSocket) return res;
   const headers = new Headers(res.headers);
   headers.set("Sec-WebSocket-Protocol", WS_PROTOCOL);
   return new Response(null, { status: 101, webSocket: res.webSocket, headers });
@@ -328,8 +433,6 @@ async function embed(req: Request, env: Env, id: string): Promise<Response> {
   if (!(await sessionExists(env, id))) return httpError(404, "not_found", "no such session");
   const session = await env.SessionRoom.getByName(id).getSession();
   if (!session) return httpError(404, "not_found", "no such session");
-  const origins = session.allowedOrigins.filter((o) => /^https?:\/\/[A-Za-z0-9.:[\]-]+$/.test(o));
-  const csp = `frame-ancestors 'self'${origins.map((o) => " " + o).join("")}`;
   let res: Response;
   if (env.ASSETS) {
     const index = await appIndex(env.ASSETS, req.url);
@@ -338,9 +441,7 @@ async function embed(req: Request, env: Env, id: string): Promise<Response> {
   } else {
     res = new Response("<!doctype html><title>agentroom</title>", { headers: { "content-type": "text/html; charset=utf-8" } });
   }
-  res.headers.set("Content-Security-Policy", csp);
-  res.headers.set("Cache-Control", "no-store");
-  return res;
+  return withEmbedHeaders(res, session.allowedOrigins);
 }
 
 /**

@@ -386,6 +386,26 @@ export const SnapshotSchema = z.object({
 });
 export type Snapshot = z.infer<typeof SnapshotSchema>;
 
+/**
+ * A link record (party/links.ts): every token the API mints, and every person a session is shared
+ * with by email (Cloudflare Access sign-in), is one. Listed to owners only; revoked records stay
+ * listed (with `revokedAt`) until they would have expired. Times are epoch ms.
+ */
+export const LinkRecordSchema = z.object({
+  id: z.string(),
+  role: z.enum(["owner", "driver", "viewer"]),
+  name: z.string(),
+  /** Set on a grant to a signed-in person (no token exists for it). */
+  email: z.string().optional(),
+  /** The name of whoever minted it (an owner, or "operator"). */
+  createdBy: z.string(),
+  createdAt: z.number(),
+  expiresAt: z.number(),
+  lastUsedAt: z.number().nullable(),
+  revokedAt: z.number().nullable(),
+});
+export type LinkRecord = z.infer<typeof LinkRecordSchema>;
+
 export const ErrorCodeSchema = z.enum([
   "bad_json", // not JSON, or a binary frame
   "bad_frame", // JSON that matches no frame schema
@@ -446,6 +466,8 @@ export const ServerFrameSchema = z.discriminatedUnion("type", [
   /** `duplicate`: an idempotent command (a prompt id) seen before; nothing changed. */
   z.object({ type: z.literal("ack"), ref: z.string().optional(), command: z.string(), duplicate: z.boolean().optional() }),
   z.object({ type: z.literal("error"), code: ErrorCodeSchema, message: z.string(), ref: z.string().optional() }),
+  /** To owners only, whenever a link is minted or revoked: the session's link records. */
+  z.object({ type: z.literal("links"), links: z.array(LinkRecordSchema) }),
 ]);
 export type ServerFrame = z.infer<typeof ServerFrameSchema>;
 
@@ -572,7 +594,28 @@ export const ShareResultSchema = z.object({
   embedUrl: z.string(),
   role: z.enum(["viewer", "driver"]),
   canChat: z.boolean().optional(),
+  /** The link record's id: `DELETE /api/sessions/:id/links/:linkId` revokes it. */
+  linkId: z.string(),
 });
+
+/** `GET /api/sessions/:id/links`, newest first. */
+export const LinksResultSchema = z.object({ links: z.array(LinkRecordSchema) });
+
+/** `DELETE /api/sessions/:id/links[/:linkId]`: the ids this call revoked (none if already revoked). */
+export const RevokeResultSchema = z.object({ revoked: z.array(z.string()) });
+
+/** `POST /api/sessions/:id/links/rotate`: a new owner link; the caller's owner link is revoked. */
+export const RotateResultSchema = z.object({ token: z.string(), url: z.string(), linkId: z.string(), revoked: z.array(z.string()) });
+
+/** `POST /api/sessions/:id/people` (Access sign-in): share with a named person by email. */
+export const PeopleBodySchema = z.object({
+  email: z.string().max(254).email(),
+  role: z.enum(["viewer", "driver", "owner"]),
+  ttlSeconds: z.number().int().positive().max(365 * 24 * 3600).optional(),
+});
+
+/** `POST /api/sessions/:id/ticket`: a single-use WebSocket ticket (`?ticket=`), good for 30 s. */
+export const TicketResultSchema = z.object({ ticket: z.string(), expiresAt: z.number() });
 
 /** Every HTTP error answers with this body. */
 export const HttpErrorSchema = z.object({ error: z.object({ code: z.string(), message: z.string() }) });

@@ -16,7 +16,11 @@ export const TokenPayloadSchema = z.object({
   name: z.string().max(100),
   /** Issued at, seconds since the epoch. */
   iat: z.number().int(),
-  /** The link's id (its chat messages carry it as the author's `linkId`); absent on older tokens. */
+  /**
+   * The link's id: its record in the session (party/links.ts), which the owner can revoke, and
+   * the author id of its chat messages. Tokens signed directly with the secret (the operator's,
+   * the runner's, `npm run token`) and older ones have none and cannot be revoked.
+   */
   lid: z.string().max(64).regex(/^[A-Za-z0-9_-]+$/).optional(),
   /** A viewer with this link may chat (ShareBody `canChat`). */
   chat: z.boolean().optional(),

@@ -132,15 +132,17 @@ describe("a viewer over its WebSocket", () => {
   });
 
   it("cannot raise its role with headers or query parameters", async () => {
-    const tricks: { url: string; headers?: Record<string, string> }[] = [
-      { url: w.roomUrl(sid) + "?role=owner", headers: { "x-agentroom-role": "owner", "x-agentroom-name": "root" } },
-      { url: w.roomUrl(sid) + "?token=" + ownerToken.replace(/.$/, "A") },
-      { url: w.roomUrl(sid) + "?_role=driver&x-agentroom-role=driver" },
+    const tricks: { url: string; headers?: Record<string, string>; status: number }[] = [
+      { url: w.roomUrl(sid) + "?role=owner", headers: { "x-agentroom-role": "owner", "x-agentroom-name": "root" }, status: 101 },
+      // A token in the URL is refused outright (token_in_url), whatever the subprotocol says.
+      { url: w.roomUrl(sid) + "?token=" + ownerToken.replace(/.$/, "A"), status: 401 },
+      { url: w.roomUrl(sid) + "?_role=driver&x-agentroom-role=driver", status: 101 },
+      { url: w.roomUrl(sid), headers: { "x-agentroom-ticket": "forged", "x-agentroom-link": "forged" }, status: 101 },
     ];
     for (const t of tricks) {
       attempts++;
       const { status } = await tryUpgrade(t.url, { "Sec-WebSocket-Protocol": `agentroom, t.${viewerToken}`, ...t.headers });
-      expect(status).toBe(101);
+      expect(status, t.url).toBe(t.status);
     }
     // The same tricks through a real socket: the room still sees a viewer.
     const v = await RawSocket.open(w.roomUrl(sid) + "?role=owner&_role=driver", viewerToken);
