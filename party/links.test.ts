@@ -6,6 +6,9 @@ import { describe, expect, it } from "vitest";
 import { env } from "cloudflare:workers";
 import { runInDurableObject } from "cloudflare:test";
 import type { SessionRoom } from "./session-room.ts";
+import type { SessionRelay } from "./relay.ts";
+import type { Env } from "./env.ts";
+import { relayName } from "../shared/relay.ts";
 import { api, connect, connectRaw, createSession, operator, token, worker, TestClient } from "./test-helpers.ts";
 import { LinkRecordSchema, type LinkRecord, type PresenceUser } from "../shared/protocol.ts";
 
@@ -99,6 +102,29 @@ describe("link records", () => {
     // Revoking again changes nothing.
     expect(await (await revoke(id, ownerToken, v.linkId)).json()).toEqual({ revoked: [] });
     for (const c of [owner, other]) c.close();
+  });
+
+  it("a viewer a relay holds is refused and closed like any other: revoke reaches the relay, and its upgrade gets 401 revoked", async () => {
+    const { id, ownerToken } = await createSession();
+    const relays = (env as unknown as Env & { SessionRelay: DurableObjectNamespace<SessionRelay> }).SessionRelay;
+    // Every viewer goes to a relay.
+    await runInDurableObject(env.SessionRoom.getByName(id), (room: SessionRoom) => {
+      room.limits.relayAfterViewers = 0;
+      room.limits.relayCapacity = 10;
+    });
+    const v = await share(id, ownerToken, "viewer", "Vic");
+    const viewer = await connect(id, v.token);
+    await viewer.waitType("caught-up");
+    const onRelay = () => runInDurableObject(relays.getByName(relayName(id, 0)), (r: SessionRelay) => [...r.getConnections()].length);
+    expect(await onRelay()).toBe(1);
+    const t0 = Date.now();
+    await revoke(id, ownerToken, v.linkId);
+    const { code, after } = await closedWithin(viewer, t0, 1000);
+    expect(code).toBe(4411);
+    expect(after).toBeLessThan(1000);
+    const up = await connectRaw(id, v.token);
+    expect(up.status).toBe(401);
+    expect(await errorOf(up)).toMatchObject({ code: "revoked" });
   });
 
   it("DELETE /links revokes every share link but not the owner's", async () => {
