@@ -20,6 +20,7 @@ export type Results = {
   profiles: Record<string, import("./lib/profile.ts").ProfileSummary>;
   client?: unknown;
   chain?: unknown;
+  chat?: unknown;
   notes: string[];
 };
 
@@ -183,6 +184,7 @@ export function markdown(r: Results): string {
   for (const [title, value] of [
     ["Client (Chromium)", r.client],
     ["Chain: scripted model → OpenCode → runner → room → viewer", r.chain],
+    ["Chat: browser A presses Enter → browser B shows the message, agent streaming 100 deltas/s", r.chat],
   ] as const) {
     if (value === undefined) continue;
     out.push(`### ${title}`, "", "```json", JSON.stringify(value, null, 2), "```", "");

@@ -4,7 +4,7 @@
  *
  *   npm run bench                       full run (~15–20 min on 2 cores)
  *   npm run bench -- --quick            a short run (~3 min)
- *   npm run bench -- --only fanout,catchup,storage,rejoin,client,chain
+ *   npm run bench -- --only fanout,catchup,storage,rejoin,client,chain,chat
  *   npm run bench -- --write            also update bench/RESULTS.md and bench/p99-vs-viewers.svg
  *   npm run bench -- --profile          also CPU-profile the room (V8 sampling) during key points
  *   npm run bench -- --grid 10,100:50,100 --seconds 3   capacity grid (viewers:rates) and stream length
@@ -29,7 +29,7 @@ import { naiveRoom, NAIVE_CONFIG } from "./systems/naive.ts";
 import { aiChatRoom, AI_CHAT_CONFIG } from "./systems/ai-chat.ts";
 
 const ROOT = resolve(import.meta.dirname, "..");
-const SECTIONS = ["fanout", "catchup", "storage", "rejoin", "client", "chain"] as const;
+const SECTIONS = ["fanout", "catchup", "storage", "rejoin", "client", "chain", "chat"] as const;
 
 const { values: args } = parseArgs({
   options: {
@@ -237,6 +237,11 @@ async function external(): Promise<void> {
     } else {
       results.notes.push("Client rendering: bench/client-render.ts is not present in this checkout; skipped.");
     }
+  }
+  if (only.has("chat")) {
+    section("chat delivery between two browsers while the agent streams 100 deltas/s (bench/chat-latency.ts)");
+    const { chatLatency } = await import("./chat-latency.ts");
+    results.chat = await chatLatency({ quick });
   }
   if (only.has("chain")) {
     // The runner's chain measurement lives in its integration test (real OpenCode, scripted

@@ -1,0 +1,130 @@
+/**
+ * Chat delivery latency between two browsers while the agent streams: Chromium (Debian's, through
+ * playwright-core) against the real Worker on workerd. An agent feeder streams text deltas at
+ * 100 per second into the room; browser A posts chat messages through its composer (Enter), and
+ * browser B records when each appears in its chat panel (a MutationObserver). Latency is B's
+ * render time minus A's keypress time, both on this machine's clock (`performance.timeOrigin +
+ * performance.now()` in each page), so it covers A's client, the room's commit and flush window,
+ * B's client and B's render.
+ *
+ * Messages are spaced 600 ms apart: the chat bucket (2 per second, burst 10) would otherwise
+ * refuse some, which is the limit working, not latency.
+ *
+ *   node bench/chat-latency.ts [--quick]     (or `npm run bench -- --only chat`)
+ */
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { Page } from "playwright-core";
+import { startWorker, REPO_ROOT } from "../test/harness/worker.ts";
+import { RoomFeeder, chromiumAvailable, launchBrowser } from "../test/harness/browser.ts";
+import type { EventBody } from "../shared/protocol.ts";
+
+const quantile = (xs: number[], q: number): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))]!;
+};
+const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
+
+/** Types `text` into the chat composer and presses Enter in one task; returns the press time. */
+function sendFromPage(page: Page, text: string): Promise<number> {
+  return page.evaluate((t) => {
+    const el = document.querySelector<HTMLTextAreaElement>(".chat-input")!;
+    el.value = t;
+    el.dispatchEvent(new Event("input", { bubbles: true }));
+    const at = performance.timeOrigin + performance.now();
+    el.dispatchEvent(new KeyboardEvent("keydown", { key: "Enter", bubbles: true, cancelable: true }));
+    return at;
+  }, text);
+}
+
+export async function chatLatency(opts: { quick?: boolean } = {}): Promise<Record<string, unknown>> {
+  if (!chromiumAvailable()) return { skipped: "Chromium not found at /usr/bin/chromium (apt-get install -y chromium)" };
+  if (!existsSync(join(REPO_ROOT, "dist/client/assets"))) {
+    execFileSync(process.execPath, [join(REPO_ROOT, "node_modules/vite/bin/vite.js"), "build", "--logLevel", "error"], { cwd: REPO_ROOT, stdio: "inherit" });
+  }
+  const messages = opts.quick ? 25 : 100;
+  const rate = 100;
+  const w = await startWorker();
+  const browser = await launchBrowser();
+  try {
+    const s = await w.createSession({ title: "chat latency", name: "Ann" });
+    const feeder = await RoomFeeder.connect(w.wsUrl, s.id, await w.agentToken());
+    const messageID = "msg_stream";
+    const partID = "prt_stream";
+    const now = Date.now();
+    await feeder.send([
+      { type: "message.upsert", message: { id: messageID, role: "assistant", time: { created: now } } },
+      { type: "part.upsert", part: { id: partID, messageID, type: "text", text: "" } },
+      { type: "status", status: "busy" },
+    ] as EventBody[]);
+    const driver = await w.mintToken({ sid: s.id, role: "driver", name: "Ben" });
+    const pages: Page[] = [];
+    for (const url of [`${w.url}${s.url}`, `${w.url}/s/${s.id}#token=${driver}`]) {
+      const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+      const page = await context.newPage();
+      await page.goto(url);
+      await page.waitForSelector("[data-chat-panel] .chat-input");
+      pages.push(page);
+    }
+    const [a, b] = pages as [Page, Page];
+    await b.evaluate(() => {
+      const seen: Record<string, number> = {};
+      (window as unknown as { __seen: Record<string, number> }).__seen = seen;
+      new MutationObserver(() => {
+        const at = performance.timeOrigin + performance.now();
+        for (const el of document.querySelectorAll(".chat-list .chat-msg")) {
+          const m = /lat-(\d+)/.exec(el.textContent ?? "");
+          if (m && seen[m[1]!] === undefined) seen[m[1]!] = at;
+        }
+      }).observe(document.querySelector(".chat-list")!, { childList: true, subtree: true, characterData: true });
+    });
+
+    // The agent streams for the whole measurement.
+    let streaming = true;
+    let sent = 0;
+    const stream = (async () => {
+      const t0 = performance.now();
+      while (streaming) {
+        feeder.sendNoWait([{ type: "part.delta", messageID, partID, field: "text", delta: `token ${sent} ` }]);
+        sent++;
+        const wait = t0 + (sent * 1000) / rate - performance.now();
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      }
+    })();
+    await new Promise((r) => setTimeout(r, 1_000)); // streaming at its rate before the first message
+    const pressed: number[] = [];
+    const streamStart = performance.now();
+    for (let i = 0; i < messages; i++) {
+      pressed.push(await sendFromPage(a, `lat-${i} is this the right branch?`));
+      await new Promise((r) => setTimeout(r, 600));
+    }
+    await b.waitForFunction((n) => Object.keys((window as unknown as { __seen: Record<string, number> }).__seen).length >= n, messages, { timeout: 30_000 });
+    streaming = false;
+    await stream;
+    const streamSeconds = (performance.now() - streamStart) / 1000 + 1;
+    const seen = await b.evaluate(() => (window as unknown as { __seen: Record<string, number> }).__seen);
+    const lat = pressed.map((t, i) => seen[String(i)]! - t);
+    feeder.close();
+    const result = {
+      chromium: browser.version(),
+      messages,
+      agentDeltasPerSecond: rate,
+      deltasSent: sent,
+      achievedDeltasPerSecond: round(sent / streamSeconds),
+      latencyMs: { median: round(quantile(lat, 0.5)), p90: round(quantile(lat, 0.9)), p99: round(quantile(lat, 0.99)), min: round(Math.min(...lat)), max: round(Math.max(...lat)) },
+    };
+    const outDir = join(REPO_ROOT, "bench/out");
+    mkdirSync(outDir, { recursive: true });
+    writeFileSync(join(outDir, "chat-latency.json"), JSON.stringify({ ...result, samplesMs: lat.map((x) => round(x)) }, null, 2));
+    return result;
+  } finally {
+    await browser.close();
+    await w.stop();
+  }
+}
+
+if (import.meta.main || process.argv[1]?.endsWith("chat-latency.ts")) {
+  const r = await chatLatency({ quick: process.argv.includes("--quick") });
+  console.log(JSON.stringify(r, null, 2));
+}
