@@ -22,6 +22,7 @@ type Row = {
   updated_at: number;
   archived: number;
   demo: number | null;
+  chat_count: number | null;
 };
 
 function fromRow(r: Row): SessionSummary {
@@ -35,6 +36,7 @@ function fromRow(r: Row): SessionSummary {
     updatedAt: r.updated_at,
     archived: r.archived === 1,
     ...(r.demo !== null ? { demo: r.demo === 1 } : {}),
+    ...(r.chat_count ? { chatCount: r.chat_count } : {}),
   };
 }
 
@@ -65,6 +67,8 @@ export class Lobby extends Server<Env> {
       // Added after the first release: an index made before it gains the column, empty.
       const hasRepository = sql.exec(`SELECT 1 FROM pragma_table_info('sessions') WHERE name = 'repository'`).toArray().length > 0;
       if (!hasRepository) sql.exec(`ALTER TABLE sessions ADD COLUMN repository TEXT`);
+      const hasChat = sql.exec(`SELECT 1 FROM pragma_table_info('sessions') WHERE name = 'chat_count'`).toArray().length > 0;
+      if (!hasChat) sql.exec(`ALTER TABLE sessions ADD COLUMN chat_count INTEGER`);
       this.#migrated = true;
     }
     return sql;
@@ -73,10 +77,11 @@ export class Lobby extends Server<Env> {
   /** Adds or updates a session's row and tells every live list. */
   upsert(s: SessionSummary): void {
     this.#db().exec(
-      `INSERT INTO sessions (id, title, status, workspace, repository, created_at, updated_at, archived, demo)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+      `INSERT INTO sessions (id, title, status, workspace, repository, created_at, updated_at, archived, demo, chat_count)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT(id) DO UPDATE SET title = excluded.title, status = excluded.status, workspace = excluded.workspace,
-         repository = excluded.repository, updated_at = excluded.updated_at, archived = excluded.archived, demo = excluded.demo`,
+         repository = excluded.repository, updated_at = excluded.updated_at, archived = excluded.archived, demo = excluded.demo,
+         chat_count = excluded.chat_count`,
       s.id,
       s.title,
       s.status,
@@ -86,6 +91,7 @@ export class Lobby extends Server<Env> {
       s.updatedAt,
       s.archived ? 1 : 0,
       s.demo === undefined ? null : s.demo ? 1 : 0,
+      s.chatCount ?? null,
     );
     this.#broadcast({ type: "session.changed", session: s });
   }

@@ -64,6 +64,8 @@ export const SessionMetaSchema = z.object({
   allowedOrigins: z.array(z.string()).default([]),
   /** Last session-level error (provider error, crash), cleared by the next turn. */
   lastError: z.string().optional(),
+  /** Chat messages ever posted (deleted ones included): what "unread chat" counts against. */
+  chatCount: z.number().int().nonnegative().optional(),
 });
 export type SessionMeta = z.infer<typeof SessionMetaSchema>;
 
@@ -78,6 +80,8 @@ export const SessionSummarySchema = z.object({
   updatedAt: z.number(),
   archived: z.boolean(),
   demo: z.boolean().optional(),
+  /** SessionMeta.chatCount: the list shows unread chat against what this browser has seen. */
+  chatCount: z.number().int().nonnegative().optional(),
 });
 export type SessionSummary = z.infer<typeof SessionSummarySchema>;
 

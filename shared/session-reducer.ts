@@ -54,8 +54,13 @@ export interface SessionState {
   setDiff(diff: FileDiff[]): void;
   /** A person asked the agent to stop (clients show "stopping…"; the room keeps nothing). */
   stopRequested(by: string, seq: number, ts: number): void;
-  /** People's chat; shared/chat.ts `reduceChat` decides what each chat event does to a message. */
-  applyChat(ev: ChatEventBody, seq: number, ts: number): void;
+  /**
+   * People's chat; shared/chat.ts `reduceChat` decides what each chat event does to a message.
+   * True when it changed one (a `chat.add` of an id already held changes nothing).
+   */
+  applyChat(ev: ChatEventBody, seq: number, ts: number): boolean;
+  /** `session.chatCount`: chat messages ever posted, what unread chat counts against. */
+  chatCount(): number;
 }
 
 type Body<K extends RoomEventBody["type"]> = Extract<RoomEventBody, { type: K }>;
@@ -121,10 +126,12 @@ const REDUCERS: { [K in RoomEventBody["type"]]: Reducer<K> } = {
   "agent.presence": (s, ev) => s.patchSession({ agentOnline: ev.online }),
   "session.archived": (s, ev) => s.patchSession({ archived: ev.archived }),
   "session.allowedOrigins": (s, ev) => s.patchSession({ allowedOrigins: ev.origins.slice() }),
-  "chat.add": (s, ev, seq, ts) => s.applyChat(ev, seq, ts),
-  "chat.edit": (s, ev, seq, ts) => s.applyChat(ev, seq, ts),
-  "chat.delete": (s, ev, seq, ts) => s.applyChat(ev, seq, ts),
-  "chat.asked": (s, ev, seq, ts) => s.applyChat(ev, seq, ts),
+  "chat.add": (s, ev, seq, ts) => {
+    if (s.applyChat(ev, seq, ts)) s.patchSession({ chatCount: s.chatCount() + 1 });
+  },
+  "chat.edit": (s, ev, seq, ts) => void s.applyChat(ev, seq, ts),
+  "chat.delete": (s, ev, seq, ts) => void s.applyChat(ev, seq, ts),
+  "chat.asked": (s, ev, seq, ts) => void s.applyChat(ev, seq, ts),
 };
 
 /**

@@ -429,8 +429,11 @@ export class Transcript {
       this.changes.stop = true;
     },
     applyChat: (ev, seq, ts) => {
-      if (this.chat.apply({ ...ev, seq, ts })) this.changes.chat = true;
+      if (!this.chat.apply({ ...ev, seq, ts })) return false;
+      this.changes.chat = true;
+      return true;
     },
+    chatCount: () => this.session?.chatCount ?? 0,
   };
 
   /**

@@ -61,5 +61,6 @@ export function roomSessionState({ meta, transcript, queue, requests, chat }: Ro
     setDiff: (diff) => meta.set("diff", diff),
     stopRequested: () => {},
     applyChat: (ev, seq, ts) => chat.apply(ev, seq, ts),
+    chatCount: () => meta.session().chatCount ?? 0,
   };
 }

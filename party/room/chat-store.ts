@@ -20,13 +20,16 @@ export class ChatStore {
     return r ? (JSON.parse(r.data) as ChatMessage) : undefined;
   }
 
-  /** Folds one event (inside the commit's transaction); a delete scrubs the text from the log too. */
-  apply(ev: ChatEventBody, seq: number, ts: number): void {
+  /**
+   * Folds one event (inside the commit's transaction); a delete scrubs the text from the log too.
+   * True when it changed a message.
+   */
+  apply(ev: ChatEventBody, seq: number, ts: number): boolean {
     const id = ev.type === "chat.add" ? ev.message.id : ev.id;
     const row = this.sql.exec<{ data: string; log_seqs: string }>(`SELECT data, log_seqs FROM chat WHERE id = ?`, id).toArray()[0];
     const current = row ? (JSON.parse(row.data) as ChatMessage) : undefined;
     const next = reduceChat(current, ev, seq, ts);
-    if (!next || next === current) return;
+    if (!next || next === current) return false;
     const logSeqs: number[] = row ? (JSON.parse(row.log_seqs) as number[]) : [];
     if (ev.type === "chat.delete") {
       this.log.rewriteBodies(logSeqs, (body) => scrubbed(body as ChatEventBody));
@@ -39,6 +42,7 @@ export class ChatStore {
       JSON.stringify(next),
       JSON.stringify(logSeqs),
     );
+    return true;
   }
 
   /**

@@ -20,5 +20,6 @@ export function summaryOf(s: SessionMeta): SessionSummary {
     updatedAt: s.updatedAt,
     archived: s.archived,
     ...(s.demo !== undefined ? { demo: s.demo } : {}),
+    ...(s.chatCount ? { chatCount: s.chatCount } : {}),
   };
 }

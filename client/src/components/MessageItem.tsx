@@ -6,6 +6,34 @@ import { For, Match, Show, Switch, type JSX } from "solid-js";
 import type { MessageView } from "../lib/room-view.ts";
 import { PartView, isHiddenPart } from "../parts/registry.tsx";
 import { formatCost, formatTokens } from "../lib/format.ts";
+import { usePartComments } from "./chat-context.ts";
+import { ChatIcon } from "./ChatIcon.tsx";
+import type { Part } from "../../../shared/parts.ts";
+
+/** A part, with its comment count (and the way to its thread) when the room has a chat. */
+function CommentablePart(props: { part: Part }): JSX.Element {
+  const comments = usePartComments();
+  if (!comments) return <PartView part={props.part} />;
+  const n = () => comments.count(props.part.id);
+  return (
+    <div class="part-row" classList={{ commented: n() > 0 }} data-part-id={props.part.id}>
+      <PartView part={props.part} />
+      <Show when={n() > 0 || comments.canComment()}>
+        <button
+          type="button"
+          class={n() > 0 ? "comment-count" : "comment-add"}
+          data-comment-count={n()}
+          aria-label={n() > 0 ? `${n()} comment${n() === 1 ? "" : "s"} on this part` : "Comment on this part"}
+          title={n() > 0 ? "Show the comments" : "Comment on this part"}
+          onClick={() => comments.open(props.part.id)}
+        >
+          <ChatIcon />
+          {n() > 0 ? n() : "+"}
+        </button>
+      </Show>
+    </div>
+  );
+}
 
 function errorText(err: { name: string; data?: Record<string, unknown> }): string {
   if (err.name === "MessageAbortedError") return "Interrupted";
@@ -31,7 +59,7 @@ export function MessageItem(props: {
       <Switch>
         <Match when={info().role === "user"}>
           <div class="msg-user-bubble">
-            <For each={visibleParts()}>{(part) => <PartView part={part} />}</For>
+            <For each={visibleParts()}>{(part) => <CommentablePart part={part} />}</For>
           </div>
         </Match>
         <Match when={info().role === "assistant"}>
@@ -46,7 +74,7 @@ export function MessageItem(props: {
             </Show>
           </div>
           <div class="msg-parts">
-            <For each={visibleParts()}>{(part) => <PartView part={part} />}</For>
+            <For each={visibleParts()}>{(part) => <CommentablePart part={part} />}</For>
             <Show when={streaming() && visibleParts().length === 0}>
               <div class="working-dots" role="status" aria-label="The agent is working">
                 <span />

@@ -29,7 +29,7 @@ export function QueueList(props: {
                 <span class="queue-text" title={item.text}>
                   {item.text}
                 </span>
-                <span class="muted queue-by">{item.state === "dispatched" ? "starting…" : item.by}</span>
+                <span class="muted queue-by">{item.state === "dispatched" ? "starting…" : item.from ? `${item.by}, from ${item.from.author}'s chat message` : item.by}</span>
                 <Show when={props.canCancel && item.state === "queued"}>
                   <button type="button" class="icon-button" aria-label={`Cancel queued prompt: ${item.text.slice(0, 60)}`} onClick={() => props.onCancel(item.id)}>
                     ✕

@@ -41,6 +41,8 @@ export function ShareDialog(props: { sessionId: string; token: string; origins: 
     }
   };
   const [role, setRole] = createSignal<"viewer" | "driver">("viewer");
+  // ShareBody.canChat: off by default (a viewer link reads the chat but cannot post).
+  const [canChat, setCanChat] = createSignal(false);
   const [link, setLink] = createSignal<{ url: string; embed: string } | null>(null);
   const [busy, setBusy] = createSignal(false);
   const [error, setError] = createSignal<string>();
@@ -49,7 +51,7 @@ export function ShareDialog(props: { sessionId: string; token: string; origins: 
     setBusy(true);
     setError(undefined);
     try {
-      const r = await api.share(props.token, props.sessionId, role());
+      const r = await api.share(props.token, props.sessionId, role(), undefined, role() === "viewer" && canChat());
       const url = new URL(r.url, location.origin).toString();
       setLink({ url, embed: embedSnippet(location.origin, props.sessionId, r.token) });
     } catch (e) {
@@ -73,6 +75,12 @@ export function ShareDialog(props: { sessionId: string; token: string; origins: 
             Driver (can prompt)
           </button>
         </div>
+        <Show when={role() === "viewer"} fallback={<p class="hint muted">Drivers can always chat.</p>}>
+          <label class="check">
+            <input type="checkbox" data-can-chat checked={canChat()} onChange={(e) => { setCanChat(e.currentTarget.checked); setLink(null); }} />
+            <span>Viewers with this link can chat (off by default: they read the chat but cannot post; an embed shows the chat only when this is on)</span>
+          </label>
+        </Show>
         <button type="button" class="btn primary" onClick={mint} disabled={busy()} autofocus>
           {busy() ? "Creating…" : `Create ${role()} link`}
         </button>

@@ -61,9 +61,10 @@ export function agentLabel(s: SessionMeta | null): { text: string; tone: string 
  * The browser tab's title: what the agent needs or does comes first, so a driver who switched
  * tabs sees "Needs approval" without coming back.
  */
-export function tabTitle(s: SessionMeta | null): string {
+export function tabTitle(s: SessionMeta | null, unreadChat = 0): string {
   if (!s) return "agentroom";
-  const name = `${s.title || "Untitled session"} — agentroom`;
+  const chat = unreadChat > 0 ? `${unreadChat} new in chat · ` : "";
+  const name = `${chat}${s.title || "Untitled session"} — agentroom`;
   if (s.archived || !s.agentOnline) return name;
   if (s.agentStatus === "waiting") return `Needs approval · ${name}`;
   if (s.agentStatus === "busy" || s.agentStatus === "retry") return `● ${name}`;

@@ -165,6 +165,7 @@ describe("status", () => {
     // The tab says what needs someone, first.
     expect(tabTitle({ ...base, title: "Fix CI" })).toBe("Fix CI — agentroom");
     expect(tabTitle({ ...base, title: "Fix CI", agentStatus: "waiting" })).toBe("Needs approval · Fix CI — agentroom");
+    expect(tabTitle({ ...base, title: "Fix CI", agentStatus: "waiting" }, 3)).toBe("Needs approval · 3 new in chat · Fix CI — agentroom");
     expect(tabTitle({ ...base, title: "Fix CI", agentStatus: "busy" })).toBe("● Fix CI — agentroom");
     expect(tabTitle({ ...base, title: "Fix CI", agentStatus: "busy", agentOnline: false })).toBe("Fix CI — agentroom");
     expect(tabTitle(null)).toBe("agentroom");

@@ -11,6 +11,7 @@ import type { Transcript } from "../../../shared/transcript.ts";
 import { api } from "./api.ts";
 import { emptyRoomView, type ConnectionView, type RoomActions, type RoomView } from "./room-view.ts";
 import { syncAll, syncChanges } from "./transcript-sync.ts";
+import { chatSeen, setChatSeen } from "./chat-seen.ts";
 import type { PartEnv } from "../parts/context.ts";
 
 export function connectionView(s: ConnectionState): ConnectionView {
@@ -52,7 +53,7 @@ let noticeIds = 0;
 
 /** Connects to a room for the lifetime of the calling component. */
 export function createRoomStore(sessionId: string, token: string, host: string = location.origin): RoomStore {
-  const [room, set] = createStore<RoomView>(emptyRoomView());
+  const [room, set] = createStore<RoomView>({ ...emptyRoomView(), chatSeen: chatSeen(sessionId) });
   const client = new RoomClient({ host, sessionId, token, promptStore: browserPromptStore(sessionId) });
   // Acks carry no event of their own; the queue change they cause (or a state change) does.
   const refreshUnsent = () => set("unsent", reconcile(client.unsentPromptList(), { key: "id" }));
@@ -143,6 +144,28 @@ export function createRoomStore(sessionId: string, token: string, host: string =
         .finally(() => set("loadingHistory", false));
     },
     setTyping: (typing) => client.typing(typing),
+    chat: (text, opts) => {
+      client.chat(text, opts ?? {}).catch(report);
+    },
+    editChat: (id, text) => {
+      client.editChat(id, text).catch(report);
+    },
+    deleteChat: (id) => {
+      client.deleteChat(id).catch(report);
+    },
+    askAgent: (id) => {
+      client.askAgent(id).catch(report);
+    },
+    loadOlderChat: () => {
+      client.loadOlderChat().catch(report);
+    },
+    setChatTyping: (typing) => client.typing(typing, "chat"),
+    markChatSeen: () => {
+      const count = room.session?.chatCount ?? 0;
+      if (count <= room.chatSeen) return;
+      setChatSeen(sessionId, count);
+      set("chatSeen", count);
+    },
     dismissNotice: (id) => set("notices", (n) => n.filter((x) => x.id !== id)),
   };
 

@@ -5,6 +5,7 @@
  */
 import type {
   AgentStatus,
+  ChatMessage,
   Mode,
   PermissionRequest,
   PresenceUser,
@@ -60,6 +61,11 @@ export interface RoomView {
   stopping: boolean;
   /** Set once the first snapshot or replay has been applied. */
   ready: boolean;
+  /** The chat loaded so far, oldest first (shared/chat.ts), and whether older messages exist. */
+  chat: ChatMessage[];
+  chatHasMore: boolean;
+  /** `session.chatCount` when this browser last had the chat on screen (lib/chat-seen.ts). */
+  chatSeen: number;
 }
 
 export const emptyRoomView = (): RoomView => ({
@@ -81,6 +87,9 @@ export const emptyRoomView = (): RoomView => ({
   notices: [],
   stopping: false,
   ready: false,
+  chat: [],
+  chatHasMore: false,
+  chatSeen: 0,
 });
 
 /** The actions the views may take; a viewer's UI never offers the driving ones. */
@@ -94,6 +103,15 @@ export interface RoomActions {
   loadOlder(): void;
   setTyping(typing: boolean): void;
   dismissNotice(id: number): void;
+  /** Chat: post (a comment on a part with `partID`, an answer with `replyTo`), edit, delete, ask the agent. */
+  chat(text: string, opts?: { partID?: string; replyTo?: string }): void;
+  editChat(id: string, text: string): void;
+  deleteChat(id: string): void;
+  askAgent(id: string): void;
+  loadOlderChat(): void;
+  setChatTyping(typing: boolean): void;
+  /** The chat is on screen: everything posted so far counts as read. */
+  markChatSeen(): void;
 }
 
 export type { AgentStatus };

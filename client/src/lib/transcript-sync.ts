@@ -33,7 +33,14 @@ export function syncAll(t: Transcript, set: SetStoreFunction<RoomView>): void {
     set("todos", reconcile(t.todos.slice()));
     set("diff", reconcile(t.diff.slice()));
     set("stopping", t.lastStop !== null && t.session?.agentStatus !== "idle");
+    syncChat(t, set);
   });
+}
+
+/** The chat list: few and short messages, so the whole list is reconciled by id. */
+function syncChat(t: Transcript, set: SetStoreFunction<RoomView>): void {
+  set("chat", reconcile(t.chat.messages.slice(), { key: "id" }));
+  set("chatHasMore", t.chat.hasMore);
 }
 
 /** Only what the change record names. */
@@ -73,5 +80,6 @@ export function syncChanges(t: Transcript, c: TranscriptChanges, set: SetStoreFu
     if (c.questions) set("questions", reconcile(t.questions.slice(), { key: "id" }));
     if (c.todos) set("todos", reconcile(t.todos.slice()));
     if (c.diff) set("diff", reconcile(t.diff.slice()));
+    if (c.chat) syncChat(t, set);
   });
 }

@@ -3,7 +3,7 @@
  * connection, people, share), the transcript, and the driving area (docks, queue, composer).
  * `chromeless` is the embed's variant: no header chrome or side panel, same transcript and docks.
  */
-import { For, Show, createMemo, createSignal, onCleanup, onMount, type JSX } from "solid-js";
+import { For, Show, createEffect, createMemo, createSignal, onCleanup, onMount, type JSX } from "solid-js";
 import { canDrive } from "../../../shared/protocol.ts";
 import type { RoomActions, RoomView } from "../lib/room-view.ts";
 import { Transcript } from "../components/Transcript.tsx";
@@ -16,6 +16,14 @@ import { ShareDialog } from "../components/ShareDialog.tsx";
 import { Announcer } from "../components/Announcer.tsx";
 import { ThemeToggle } from "../components/ThemeToggle.tsx";
 import { PartEnvContext, type PartEnv } from "../parts/context.ts";
+import { ChatPanel } from "../components/ChatPanel.tsx";
+import { PartCommentsContext, type PartComments } from "../components/chat-context.ts";
+import { commentCounts } from "../../../shared/chat.ts";
+import { unreadChat } from "../lib/chat-seen.ts";
+import { partLabel } from "../lib/part-label.ts";
+
+/** Wide screens show the chat beside the transcript from the start; a phone keeps it in a drawer. */
+const wideScreen = () => typeof window !== "undefined" && window.matchMedia?.("(min-width: 1100px)").matches === true;
 
 export function RoomScreen(props: {
   room: RoomView;
@@ -36,13 +44,47 @@ export function RoomScreen(props: {
   };
   const [sharing, setSharing] = createSignal(false);
   const [sideOpen, setSideOpen] = createSignal(false);
+  // Chat: an embed shows it (read-only) only when its link allows chat.
+  const chatAllowed = () => !props.chromeless || props.room.you?.canChat === true;
+  const [chatOpen, setChatOpen] = createSignal(!props.chromeless && wideScreen());
+  const [thread, setThread] = createSignal<string | null>(null);
+  const [chatFocus, setChatFocus] = createSignal(0);
+  const unread = () => (chatOpen() ? 0 : unreadChat(props.room.session?.chatCount, props.room.chatSeen));
+  const openChat = (partID: string | null = null) => {
+    setThread(partID);
+    setChatOpen(true);
+    setChatFocus((n) => n + 1);
+  };
+  // An open chat on a visible tab counts as read.
+  createEffect(() => {
+    void props.room.session?.chatCount;
+    if (chatOpen() && chatAllowed() && document.visibilityState !== "hidden") props.actions.markChatSeen();
+  });
+  onMount(() => {
+    const onVisible = () => document.visibilityState === "visible" && chatOpen() && props.actions.markChatSeen();
+    document.addEventListener("visibilitychange", onVisible);
+    onCleanup(() => document.removeEventListener("visibilitychange", onVisible));
+  });
+  const counts = createMemo(() => commentCounts(props.room.chat));
+  const partComments: PartComments = {
+    count: (id) => counts().get(id) ?? 0,
+    open: (id) => openChat(id),
+    canComment: () => !props.chromeless && props.room.you?.canChat === true && !props.room.session?.archived,
+  };
 
-  // Esc stops the agent from anywhere on the page (the composer handles it when focused).
+  // Esc stops the agent from anywhere on the page (the composer handles it when focused);
+  // `c` opens the chat and puts the cursor in it (README: keyboard shortcuts).
   onMount(() => {
     const onKey = (e: KeyboardEvent) => {
-      if (e.key !== "Escape" || e.defaultPrevented || !driving() || !busy() || sharing()) return;
       const t = e.target as HTMLElement | null;
-      if (t && (t.tagName === "INPUT" || t.tagName === "TEXTAREA")) return;
+      const inField = !!t && (t.tagName === "INPUT" || t.tagName === "TEXTAREA" || t.isContentEditable);
+      if (e.key === "c" && !inField && !e.ctrlKey && !e.metaKey && !e.altKey && !sharing() && chatAllowed() && !props.chromeless) {
+        e.preventDefault();
+        openChat(null);
+        return;
+      }
+      if (e.key !== "Escape" || e.defaultPrevented || !driving() || !busy() || sharing()) return;
+      if (inField) return;
       props.actions.stop();
     };
     window.addEventListener("keydown", onKey);
@@ -56,6 +98,7 @@ export function RoomScreen(props: {
 
   return (
     <PartEnvContext.Provider value={props.partEnv}>
+      <PartCommentsContext.Provider value={chatAllowed() ? partComments : undefined}>
       <div class={`room ${props.chromeless ? "chromeless" : ""}`} data-role={role()}>
         <Announcer room={props.room} />
         <header class="room-head">
@@ -88,8 +131,29 @@ export function RoomScreen(props: {
           <div class="room-status">
             <AgentBadge session={props.room.session} />
             <ConnectionBadge connection={props.room.connection} />
+            <Show when={props.chromeless && chatAllowed()}>
+              <button type="button" class="btn small chat-toggle" aria-expanded={chatOpen()} onClick={() => setChatOpen(!chatOpen())}>
+                Chat{props.room.chat.length ? ` (${props.room.chat.filter((m) => !m.deleted).length})` : ""}
+              </button>
+            </Show>
             <Show when={!props.chromeless}>
               <PresenceList users={props.room.presence} total={props.room.presenceTotal} youId={props.room.you?.id} />
+              <button
+                type="button"
+                class="btn small chat-toggle"
+                aria-expanded={chatOpen()}
+                aria-keyshortcuts="c"
+                data-unread={unread()}
+                title="Chat (c)"
+                onClick={() => (chatOpen() ? setChatOpen(false) : openChat(null))}
+              >
+                Chat
+                <Show when={unread() > 0}>
+                  <span class="unread-badge" aria-label={`${unread()} unread`}>
+                    {unread()}
+                  </span>
+                </Show>
+              </button>
               <button type="button" class="btn small side-toggle" aria-expanded={sideOpen()} onClick={() => setSideOpen(!sideOpen())}>
                 Changes{props.room.diff.length ? ` (${props.room.diff.length})` : ""}
               </button>
@@ -117,7 +181,7 @@ export function RoomScreen(props: {
             </div>
           )}
         </For>
-        <div class={`room-body ${sideOpen() ? "side-open" : ""}`}>
+        <div class={`room-body ${sideOpen() ? "side-open" : ""} ${chatOpen() && chatAllowed() ? "chat-open" : ""}`}>
           <main class="room-main">
             <Show
               when={props.room.ready || props.room.order.length > 0}
@@ -185,11 +249,24 @@ export function RoomScreen(props: {
           <Show when={!props.chromeless && (sideOpen() || props.room.todos.length > 0 || props.room.diff.length > 0)}>
             <SidePanel todos={props.room.todos} diff={props.room.diff} />
           </Show>
+          <Show when={chatOpen() && chatAllowed()}>
+            <ChatPanel
+              room={props.room}
+              actions={props.actions}
+              thread={thread()}
+              onThread={(id) => setThread(id)}
+              partLabel={(id) => partLabel(props.room, id)}
+              onClose={() => setChatOpen(false)}
+              readOnly={props.chromeless}
+              focusKey={chatFocus()}
+            />
+          </Show>
         </div>
         <Show when={sharing()}>
           <ShareDialog sessionId={props.sessionId} token={props.token} origins={props.room.session?.allowedOrigins ?? []} onClose={() => setSharing(false)} />
         </Show>
       </div>
+      </PartCommentsContext.Provider>
     </PartEnvContext.Provider>
   );
 }

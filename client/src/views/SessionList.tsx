@@ -4,6 +4,8 @@
  * workspace and last activity. Create a session, filter, archived sessions in their own section.
  */
 import { For, Show, createEffect, createMemo, createSignal, onCleanup, onMount, type JSX } from "solid-js";
+import { chatSeen, unreadChat } from "../lib/chat-seen.ts";
+import { ChatIcon } from "../components/ChatIcon.tsx";
 import { createStore, reconcile } from "solid-js/store";
 import { isRepositoryUrl, type SessionStatus, type SessionSummary } from "../../../shared/protocol.ts";
 import { api } from "../lib/api.ts";
@@ -37,6 +39,16 @@ function SessionRow(props: { s: SessionSummary; now: number }): JSX.Element {
           <Show when={props.s.demo}>
             {" "}
             <span class="badge demo">demo</span>
+          </Show>
+          <Show when={unreadChat(props.s.chatCount, chatSeen(props.s.id))}>
+            {(n) => (
+              <>
+                {" "}
+                <span class="badge chat-unread" data-unread-chat={n()} title={`${n()} unread chat message${n() === 1 ? "" : "s"}`}>
+                  <ChatIcon /> {n()}
+                </span>
+              </>
+            )}
           </Show>
         </span>
         <span class="session-meta mono">{props.s.repository ?? props.s.workspace ?? props.s.id}</span>
@@ -117,7 +129,9 @@ export function SessionList(): JSX.Element {
   // The tab counts the sessions waiting on a person, so an operator sees them from another tab.
   createEffect(() => {
     const waiting = sessions.list.filter((s) => s.status === "waiting").length;
-    document.title = waiting ? `(${waiting}) need approval — agentroom` : "agentroom";
+    const chat = sessions.list.reduce((n, s) => n + unreadChat(s.chatCount, chatSeen(s.id)), 0);
+    const parts = [waiting ? `(${waiting}) need approval` : "", chat ? `${chat} new in chat` : ""].filter(Boolean);
+    document.title = parts.length ? `${parts.join(" · ")} — agentroom` : "agentroom";
   });
 
   onMount(() => {

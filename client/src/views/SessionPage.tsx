@@ -4,11 +4,12 @@ import { sessionToken } from "../lib/auth.ts";
 import { createRoomStore } from "../lib/room-store.ts";
 import { RoomScreen } from "./RoomScreen.tsx";
 import { tabTitle } from "../components/StatusBar.tsx";
+import { unreadChat } from "../lib/chat-seen.ts";
 
 function RoomWithToken(props: { id: string; token: string }): JSX.Element {
   const store = createRoomStore(props.id, props.token);
   createEffect(() => {
-    document.title = tabTitle(store.room.session);
+    document.title = tabTitle(store.room.session, unreadChat(store.room.session?.chatCount, store.room.chatSeen));
   });
   // Tests and the bench reach the client through this handle (never used by the app itself).
   (window as unknown as { __agentroom?: unknown }).__agentroom = store;
