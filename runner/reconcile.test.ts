@@ -23,14 +23,17 @@ describe("reconcile", () => {
     const out = reconcile({ messages: [user, cut], busy: false, now: 100, liveText: live });
     expect(out.interrupted).toEqual(["msg_2"]);
     const msg = out.events.find((e) => e.type === "message.upsert" && e.message.id === "msg_2");
-    expect(msg).toMatchObject({ message: { time: { completed: 4 }, error: { name: "MessageAbortedError" } } });
+    // Completed no earlier than the latest end among its repaired parts (the text ended at 100).
+    expect(msg).toMatchObject({ message: { time: { completed: 100 }, error: { name: "MessageAbortedError" } } });
     const tool = out.events.find((e) => e.type === "part.upsert" && e.part.id === "prt_tool");
     expect(tool).toMatchObject({ part: { state: { status: "error", error: INTERRUPTED, input: { command: "ls" }, time: { start: 4, end: 100 } } } });
     const text = out.events.find((e) => e.type === "part.upsert" && e.part.id === "prt_t");
     expect(text).toMatchObject({ part: { text: "streamed so far", time: { start: 3, end: 100 } } });
     expect(out.repairs.map((p) => p.id).sort()).toEqual(["prt_t", "prt_tool"]);
-    // Deterministic: a second reconcile sends the same message snapshot.
-    const again = reconcile({ messages: [user, cut], busy: false, now: 200, liveText: live });
+    // Deterministic: a second reconcile, reading the parts as written back to OpenCode, sends the
+    // same message snapshot.
+    const written = { ...cut, parts: cut.parts.map((p) => out.repairs.find((r) => r.id === p.id) ?? p) };
+    const again = reconcile({ messages: [user, written], busy: false, now: 200, liveText: live });
     expect(again.events.find((e) => e.type === "message.upsert" && e.message.id === "msg_2")).toEqual(msg);
   });
 
@@ -53,5 +56,16 @@ describe("reconcile", () => {
     const newer = { info: { id: "msg_3", role: "assistant", time: { created: 9 } }, parts: [] };
     const out = reconcile({ messages: [user, cut, newer], busy: true, now: 100 });
     expect(out.interrupted).toEqual(["msg_2"]);
+  });
+
+  it("an interrupted message never completes before its text part ends", () => {
+    const late = { ...cut, parts: [{ id: "prt_t", messageID: "msg_2", type: "text", text: "partial", time: { start: 50 } }] };
+    const out = reconcile({ messages: [user, late], busy: false, now: 400 });
+    const msg = out.events.find((e) => e.type === "message.upsert" && e.message.id === "msg_2");
+    const text = out.events.find((e) => e.type === "part.upsert" && e.part.id === "prt_t");
+    const completed = (msg as { message: { time: { completed: number } } }).message.time.completed;
+    const end = ((text as { part: { time: { end: number } } }).part.time.end);
+    expect(end).toBe(400);
+    expect(completed).toBeGreaterThanOrEqual(end);
   });
 });

@@ -105,16 +105,8 @@ export function reconcile(input: ReconcileInput): ReconcileOutput {
     let info: Message = m.data;
     const running = info.id === runningId;
     const unfinished = info.role === "assistant" && info.time.completed === undefined && !running;
-    if (unfinished) {
-      info = {
-        ...info,
-        // Deterministic, so a second reconcile sends the very same snapshot.
-        time: { ...info.time, completed: latestTime(info.time.created, raw.parts) },
-        error: info.error ?? { name: "MessageAbortedError", data: { message: "Interrupted: the agent stopped in the middle of this turn" } },
-      };
-      out.interrupted.push(info.id);
-    }
-    out.events.push({ type: "message.upsert", message: info });
+    const assistant = info.role === "assistant";
+    const parts: Part[] = [];
     for (const rawPart of raw.parts) {
       const pr = PartSchema.safeParse(rawPart);
       if (!pr.success) continue;
@@ -122,7 +114,6 @@ export function reconcile(input: ReconcileInput): ReconcileOutput {
       const live = input.liveText?.get(part.id);
       // A streaming text OpenCode has not saved yet and the runner never saw: the room's copy (from
       // deltas) is better than an empty one, so leave it alone; the part's final snapshot settles it.
-      const assistant = info.role === "assistant";
       if (assistant && isStreamingText(part) && !part.text && !live) continue;
       if (assistant && !running) {
         const fixed = repairPart(part, input.now, live);
@@ -134,8 +125,20 @@ export function reconcile(input: ReconcileInput): ReconcileOutput {
         // Still streaming: OpenCode saves the text only when the part ends; the runner has more.
         part = { ...part, text: live };
       }
-      out.events.push({ type: "part.upsert", part });
+      parts.push(part);
     }
+    if (unfinished) {
+      info = {
+        ...info,
+        // From the repaired parts, so the message never completes before a part it holds ends;
+        // deterministic, so a second reconcile (reading the written-back parts) sends the same.
+        time: { ...info.time, completed: latestTime(info.time.created, parts) },
+        error: info.error ?? { name: "MessageAbortedError", data: { message: "Interrupted: the agent stopped in the middle of this turn" } },
+      };
+      out.interrupted.push(info.id);
+    }
+    out.events.push({ type: "message.upsert", message: info });
+    for (const part of parts) out.events.push({ type: "part.upsert", part });
   }
   return out;
 }
