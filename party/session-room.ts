@@ -90,7 +90,8 @@ export interface CreateRoomInit {
   title?: string;
   mode?: Mode;
   allowedOrigins?: string[];
-  workspace?: string;
+  /** The directory asked for; the runner sets `workspace` once it accepts it. */
+  directory?: string;
   repository?: string;
   now?: number;
 }
@@ -252,7 +253,7 @@ export class SessionRoom extends Server<Env> {
       archived: false,
       createdAt: now,
       updatedAt: now,
-      workspace: init.workspace,
+      ...(init.directory?.trim() ? { directory: init.directory } : {}),
       ...(init.repository !== undefined ? { repository: init.repository } : {}),
       allowedOrigins: init.allowedOrigins ?? [],
     };

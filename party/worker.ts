@@ -333,7 +333,7 @@ async function createSession(env: Env, secret: string, body: CreateSessionBody, 
     title: body.title,
     mode: body.mode,
     allowedOrigins: body.allowedOrigins && originsOf(body.allowedOrigins),
-    workspace: body.directory,
+    directory: body.directory,
     repository: body.repository,
   });
   // The room exists before the index lists it, so a listed id always has a room.

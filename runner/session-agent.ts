@@ -277,7 +277,7 @@ export class SessionAgent {
       // or a new one (the first start, or a takeover on a machine that never had it).
       const ws = meta.repository
         ? await cloneRepository(meta.repository, meta.id, this.deps.workspace)
-        : resolveWorkspace(meta.workspace, meta.id, this.deps.workspace);
+        : resolveWorkspace(meta.directory ?? meta.workspace, meta.id, this.deps.workspace);
       // A clone can take minutes. If the lease was lost or granted again meanwhile (a reconnect
       // starts its own prepare), this one stops here rather than open a second OpenCode session.
       if (!stillMine()) return false;

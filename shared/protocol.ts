@@ -51,8 +51,13 @@ export const SessionMetaSchema = z.object({
   archived: z.boolean(),
   createdAt: z.number(),
   updatedAt: z.number(),
-  /** Workspace directory the agent works in, as shown to people. */
+  /**
+   * Workspace directory the agent works in, as shown to people: set by the runner once it works
+   * there (a refused `directory` never shows as the workspace).
+   */
   workspace: z.string().optional(),
+  /** The directory asked for at creation; the runner checks it against its workspace roots. */
+  directory: z.string().optional(),
   /** The git URL the workspace is cloned from, when the session was created from one. */
   repository: z.string().optional(),
   /** OpenCode's session id, once the runner created it. */

@@ -3,6 +3,7 @@ import { For, Show, createSignal, type JSX } from "solid-js";
 import type { FileDiff, Todo } from "../../../shared/parts.ts";
 import { TodoList } from "../parts/TodoList.tsx";
 import { Diff } from "../parts/Diff.tsx";
+import { unquoteGitPath } from "../../../shared/git-path.ts";
 
 export function FileChanges(props: { diff: readonly FileDiff[] }): JSX.Element {
   const [open, setOpen] = createSignal<string | null>(null);
@@ -22,7 +23,7 @@ export function FileChanges(props: { diff: readonly FileDiff[] }): JSX.Element {
                   aria-expanded={open() === d.file}
                   onClick={() => setOpen(open() === d.file ? null : d.file)}
                 >
-                  <span class="mono change-file">{d.file}</span>
+                  <span class="mono change-file">{unquoteGitPath(d.file)}</span>
                   <span class="diff-stat">
                     <span class="add">+{d.additions ?? 0}</span> <span class="del">−{d.deletions ?? 0}</span>
                   </span>

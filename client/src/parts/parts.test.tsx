@@ -294,6 +294,14 @@ describe("the other parts", () => {
     expect(container.querySelectorAll("li")).toHaveLength(2);
   });
 
+  it("patch shows file names git quoted as they are (quotes, backslashes, non-ASCII)", () => {
+    const files = ['/w/"say \\"hi\\".txt"', '/w/"caf\\303\\251.txt"', "/w/it's.txt"];
+    const { container } = renderPart({ ...parts.patch(), files } as Part);
+    const items = [...container.querySelectorAll("li")];
+    expect(items.map((li) => li.getAttribute("title"))).toEqual(['/w/say "hi".txt', "/w/café.txt", "/w/it's.txt"]);
+    expect(items.map((li) => li.textContent)).toEqual(['/w/say "hi".txt', "/w/café.txt", "/w/it's.txt"]);
+  });
+
   it("agent switch, subtask, retry, compaction", () => {
     expect(renderPart(parts.agent()).container.textContent).toContain("Agent switched to plan");
     expect(renderPart(parts.subtask()).container.textContent).toContain("Investigate failing test");

@@ -19,6 +19,7 @@ import { formatCost, formatDuration, formatTokens, prettyJson, shortPath } from 
 import { Markdown } from "./Markdown.tsx";
 import { OutputBlock } from "./OutputBlock.tsx";
 import { usePartEnv } from "./context.ts";
+import { unquoteGitPath } from "../../../shared/git-path.ts";
 
 /** Text that the room shortened, with a way to load the rest. */
 function useFullText(part: () => Part): { text: () => string; missing: () => number; load: () => Promise<void> } {
@@ -118,7 +119,8 @@ export function PatchPart(props: { part: Part }): JSX.Element {
         Changed {p().files.length} file{p().files.length === 1 ? "" : "s"}
       </span>
       <ul class="file-list">
-        <For each={p().files}>
+        {/* git quotes names holding quotes or non-ASCII ("caf\303\251.txt"); show the real name. */}
+        <For each={p().files.map(unquoteGitPath)}>
           {(f) => (
             <li class="mono" title={f}>
               {shortPath(f)}
