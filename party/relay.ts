@@ -37,6 +37,7 @@ import { deltaTextBudget, eventFrames, mergeDeltas } from "../shared/delta.ts";
 import { RelayTail } from "./relay/tail.ts";
 import { PRESENCE_LISTED, PresenceRoster } from "./room/presence.ts";
 import { RateLimiter } from "./room/rate.ts";
+import { SendBucket } from "./room/fanout.ts";
 import { send, sendError } from "./room/send.ts";
 import { CLOSE } from "./session-room.ts";
 
@@ -53,6 +54,8 @@ const CLOSE_REVOKED = 4411;
 
 /** Relay reports are debounced: one per this many ms at most. */
 const REPORT_MS = 100;
+/** The live send budget's burst, as in the room: ~50 ms of sends may go back to back. */
+const SEND_BURST_SECONDS = 0.05;
 /** Distinct replay ranges kept serialized, as in the room. */
 const REPLAY_CACHE_ENTRIES = 4;
 
@@ -86,12 +89,23 @@ export class SessionRelay extends Server<Env> {
   #presence: string | undefined;
   #reportTimer: ReturnType<typeof setTimeout> | undefined;
   #idleTimer: ReturnType<typeof setTimeout> | undefined;
+  /**
+   * Live delivery is paced like the room's: a relay's cost is its sends, and the relays of one
+   * process share its thread. While the budget is spent, the room's frames gather in the tail and
+   * go out as one frame per viewer (built once) when it allows.
+   */
+  #sendBudget: SendBucket;
+  #liveTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The one room frame waiting since the last live turn, sent as is; undefined after two. */
+  #pendingRaw: { from: number; text: string } | undefined;
+  #pendingFrames = 0;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.limits = limitsFromEnv(env);
     this.#tail = new RelayTail(this.limits.relayTailEvents);
     this.#rate = new RateLimiter(this.limits.rateFramesPerSecond, this.limits.rateBurst);
+    this.#sendBudget = new SendBucket(this.limits.liveSendsPerSecond, SEND_BURST_SECONDS, Date.now());
     this.#roster.ensure(() => []);
   }
 
@@ -194,18 +208,41 @@ export class SessionRelay extends Server<Env> {
       this.#upstream?.close(1000, "gap");
       return;
     }
-    this.#deliver(!frame.replay && frame.from === before + 1 ? { from: frame.from, text } : undefined);
+    this.#pendingFrames++;
+    this.#pendingRaw = this.#pendingFrames === 1 && !frame.replay && frame.from === before + 1 ? { from: frame.from, text } : undefined;
+    this.#scheduleLive();
+  }
+
+  /** A live turn now if the send budget covers one frame per viewer, else when it will. */
+  #scheduleLive(): void {
+    if (this.#liveTimer !== undefined) return;
+    const wait = this.#sendBudget.waitFor(this.#held.size, Date.now());
+    if (wait <= 0) return this.#liveTurn();
+    this.#liveTimer = setTimeout(() => {
+      this.#liveTimer = undefined;
+      this.#liveTurn();
+    }, wait);
+  }
+
+  #liveTurn(): void {
+    const raw = this.#pendingRaw;
+    this.#pendingRaw = undefined;
+    this.#pendingFrames = 0;
+    const sends = this.#deliver(raw);
+    if (sends) this.#sendBudget.spend(sends, Date.now());
   }
 
   /**
    * Every live viewer gets what it lacks. Viewers that held the frame's start (nearly all) get the
    * room's own string; the others get frames built from the tail, once per distinct seq held.
    */
-  #deliver(raw: { from: number; text: string } | undefined): void {
+  #deliver(raw: { from: number; text: string } | undefined): number {
     const last = this.#tail.seq;
     const built = new Map<number, string[] | null>();
+    let sends = 0;
     for (const [ws, held] of this.#held) {
       if (held >= last) continue;
+      sends++;
       if (raw && held === raw.from - 1) {
         trySend(ws, raw.text);
         this.#held.set(ws, last);
@@ -226,6 +263,7 @@ export class SessionRelay extends Server<Env> {
       for (const f of frames) trySend(ws, f);
       this.#held.set(ws, last);
     }
+    return sends;
   }
 
   #roomClosed(ws: WebSocket, code: number, reason: string): void {
@@ -272,6 +310,10 @@ export class SessionRelay extends Server<Env> {
     } catch {
       // closed
     }
+    if (this.#liveTimer !== undefined) clearTimeout(this.#liveTimer);
+    this.#liveTimer = undefined;
+    this.#pendingRaw = undefined;
+    this.#pendingFrames = 0;
     this.#tail.reset(0);
     this.#snapshot = undefined;
     this.#replayCache.clear();
