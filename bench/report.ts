@@ -21,6 +21,7 @@ export type Results = {
   client?: unknown;
   chain?: unknown;
   chat?: unknown;
+  tier?: import("./scenarios/tier.ts").TierResults;
   notes: string[];
 };
 

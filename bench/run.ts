@@ -4,7 +4,7 @@
  *
  *   npm run bench                       full run (~15–20 min on 2 cores)
  *   npm run bench -- --quick            a short run (~3 min)
- *   npm run bench -- --only fanout,catchup,storage,rejoin,client,chain,chat
+ *   npm run bench -- --only fanout,catchup,storage,rejoin,tier,client,chain,chat
  *   npm run bench -- --write            also update bench/RESULTS.md and bench/p99-vs-viewers.svg
  *   npm run bench -- --profile          also CPU-profile the room (V8 sampling) during key points
  *   npm run bench -- --grid 10,100:50,100 --seconds 3   capacity grid (viewers:rates) and stream length
@@ -27,9 +27,13 @@ import { startProfile } from "./lib/profile.ts";
 import { agentroomRoom, AGENTROOM_CONFIG, type Agentroom, type Credentials } from "./systems/agentroom.ts";
 import { naiveRoom, NAIVE_CONFIG } from "./systems/naive.ts";
 import { aiChatRoom, AI_CHAT_CONFIG } from "./systems/ai-chat.ts";
+import { startTier } from "./lib/tier.ts";
+import { tierPoint, tierRejoin } from "./scenarios/tier.ts";
 
 const ROOT = resolve(import.meta.dirname, "..");
-const SECTIONS = ["fanout", "catchup", "storage", "rejoin", "client", "chain", "chat"] as const;
+const SECTIONS = ["fanout", "catchup", "storage", "rejoin", "tier", "client", "chain", "chat"] as const;
+/** The relay tier's thresholds in the bench: few viewers on the room, relays of 500. */
+const TIER = { relayAfterViewers: 100, relayCapacity: 500 };
 
 const { values: args } = parseArgs({
   options: {
@@ -65,6 +69,7 @@ const cfg = quick
       growthDeltas: 10_000,
       growthBytes: 100_000,
       rejoin: { live: 50, rejoiners: 200, history: 100 },
+      tierViewers: [200, 1000],
     }
   : {
       seconds: 5,
@@ -77,6 +82,7 @@ const cfg = quick
       growthDeltas: 100_000,
       growthBytes: 1_000_000,
       rejoin: { live: 100, rejoiners: 500, history: 200 },
+      tierViewers: [200, 500, 1000, 2000, 5000],
     };
 // --grid 10,100,1000:50,100,500 sets the capacity search's viewers and rates (also in --quick).
 if (args.grid) {
@@ -224,6 +230,34 @@ async function agentroomSections(ar: (base: string) => Agentroom, w: RunningWork
   }
 }
 
+/**
+ * The relay tier: the room's Worker and the relays' Worker as two `wrangler dev` processes;
+ * viewers connect straight to the relays' workerd, the agent to the room's (both direct paths).
+ */
+async function tierSection(): Promise<void> {
+  const secret = randomBytes(24).toString("base64url");
+  const persistDir = mkdtempSync(join(tmpdir(), "agentroom-bench-tier-"));
+  mkdirSync(args.out!, { recursive: true });
+  const vars = { TOKEN_SECRET: secret, LIMIT_RELAY_AFTER_VIEWERS: String(TIER.relayAfterViewers), LIMIT_RELAY_CAPACITY: String(TIER.relayCapacity) };
+  const tier = await startTier({ persistDir, vars, logDir: args.out! });
+  try {
+    const ar = { base: tier.room.directUrl, viewerBase: tier.relays.directUrl, creds: { secret } };
+    section("relay tier: fan-out through relays (room and relays in separate workerd processes)");
+    const points = [];
+    for (const v of cfg.tierViewers) {
+      const p = await tierPoint(ar, tier, TIER, v, RATE, cfg.seconds);
+      points.push(p);
+      if (!p.drained && p.loadgenLagP99 > 1_000) break;
+    }
+    section("relay tier: rejoin storm through relays");
+    const rejoin = await tierRejoin(ar, tier, { ...cfg.rejoin, rate: RATE, seconds: quick ? 3 : 6 });
+    results.tier = { config: TIER, points, rejoin };
+  } finally {
+    await tier.stop();
+    rmSync(persistDir, { recursive: true, force: true });
+  }
+}
+
 /** Optional harnesses owned by others: run them when present. */
 async function external(): Promise<void> {
   if (only.has("client")) {
@@ -288,6 +322,7 @@ async function main(): Promise<void> {
       }
     }
   }
+  if (!remote && only.has("tier")) await tierSection();
   await external();
   results.env.loadEnd = loadavg().map((l) => l.toFixed(2)).join(" ");
 

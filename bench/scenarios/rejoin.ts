@@ -67,7 +67,7 @@ export async function rejoinStorm(
 
   // The live room: reuse the fan-out adapter but on this session.
   const base = await agentroomRoom(ar, { id: s.id, ownerToken: s.ownerToken });
-  const rejoinerEp = (cursor?: number) => ({ url: roomUrl(ar.base, s.id, cursor), protocols: protocols(token) });
+  const rejoinerEp = (cursor?: number) => ({ url: roomUrl(ar.viewerBase ?? ar.base, s.id, cursor), protocols: protocols(token) });
   let sockets: WebSocket[] = [];
   for (let i = 0; i < opts.rejoiners; i += 50) {
     sockets.push(...(await Promise.all(Array.from({ length: Math.min(50, opts.rejoiners - i) }, () => openReady(rejoinerEp())))));

@@ -16,6 +16,8 @@ export type Credentials = { secret: string } | { operatorToken: string; agentTok
 export type Agentroom = {
   base: string;
   creds: Credentials;
+  /** Where viewers connect when not `base` (the relay tier: the relays' own Worker). */
+  viewerBase?: string;
 };
 
 const TTL = 24 * 3600;
@@ -143,7 +145,7 @@ export async function agentroomRoom(ar: Agentroom, session?: { id: string; owner
   const s = session ?? (await createSession(ar));
   const token = await viewerToken(ar, s.id, s.ownerToken);
   return {
-    viewer: () => ({ url: roomUrl(ar.base, s.id), protocols: protocols(token) }),
+    viewer: () => ({ url: roomUrl(ar.viewerBase ?? ar.base, s.id), protocols: protocols(token) }),
     isReady: isCaughtUp,
     async startAgent(): Promise<FanoutAgent> {
       const agent = await BenchAgent.join(ar, s.id);
