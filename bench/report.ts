@@ -4,6 +4,8 @@ import type { NewViewerResult, ReconnectResult } from "./scenarios/catchup.ts";
 import type { GrowthResult } from "./scenarios/storage.ts";
 import type { RejoinResult } from "./scenarios/rejoin.ts";
 import { median, spread } from "./lib/stats.ts";
+import { tierMarkdown } from "./report-tier.ts";
+import { table } from "./lib/md.ts";
 
 export type Capacity = { system: SystemName; path: PathName; best?: { viewers: number; rate: number; product: number; p99: number } };
 
@@ -69,10 +71,6 @@ export function targets(r: Results): string[][] {
 }
 
 /** A Markdown table under a heading; nothing when there are no rows. */
-function table(title: string, head: string[], rows: string[][], foot: string[] = []): string[] {
-  if (!rows.length) return [];
-  return [`### ${title}`, "", `| ${head.join(" | ")} |`, `|${head.map(() => "---").join("|")}|`, ...rows.map((c) => `| ${c.join(" | ")} |`), "", ...foot];
-}
 
 export function markdown(r: Results): string {
   const out: string[] = [];
@@ -81,6 +79,7 @@ export function markdown(r: Results): string {
   out.push("");
 
   out.push(...table("Targets (issue 5)", ["target", "measured", "met"], targets(r)));
+  out.push(...tierMarkdown(r));
 
   const headline = (["direct", "proxy", "remote"] as const)
     .map((path) => [path, r.headline.filter((p) => p.path === path)] as const)
