@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { Outbox } from "./outbox.ts";
 import type { AgentFrame } from "../shared/protocol.ts";
 
@@ -14,7 +14,12 @@ function setup() {
 const delta = (partID: string, d: string) => ({ body: { type: "part.delta" as const, messageID: "m", partID, field: "text", delta: d } });
 
 describe("Outbox", () => {
-  it("sends the first event after a quiet window at once, then batches while batches go out", async () => {
+  afterEach(() => void vi.useRealTimers());
+
+  // Fake timers: "quiet for a window" is a statement about the clock, and on a loaded machine a
+  // real 5 ms timer can fire 15 ms late, leaving no quiet gap before the next push.
+  it("sends the first event after a quiet window at once, then batches while batches go out", () => {
+    vi.useFakeTimers();
     const { box, sent } = setup();
     // Quiet outbox: the lone event is sent synchronously, with no window to wait for.
     box.push([delta("p0", "first")]);
@@ -23,11 +28,12 @@ describe("Outbox", () => {
     box.push([delta("p1", "a"), delta("p1", "b")]);
     box.push([delta("p2", "c"), delta("p1", "d")]);
     expect(sent).toHaveLength(1);
-    await new Promise((r) => setTimeout(r, 20));
+    vi.advanceTimersByTime(5);
     expect(sent).toHaveLength(2);
     const b = sent[1] as Batch;
     expect(b.events.map((e) => (e.body as { delta: string }).delta)).toEqual(["ab", "c", "d"]);
     // Quiet again for a window: the next event goes at once again.
+    vi.advanceTimersByTime(5);
     box.push([delta("p3", "late")]);
     expect(sent).toHaveLength(3);
   });
