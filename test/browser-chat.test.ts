@@ -33,14 +33,14 @@ async function open(url: string, viewport?: { width: number; height: number }): 
   return p;
 }
 
-async function shareLink(id: string, ownerToken: string, body: Record<string, unknown>): Promise<string> {
+async function shareLink(id: string, ownerToken: string, body: Record<string, unknown>, which: "url" | "embedUrl" = "url"): Promise<string> {
   const res = await fetch(`${worker.url}/api/sessions/${id}/share`, {
     method: "POST",
     headers: { authorization: `Bearer ${ownerToken}`, "content-type": "application/json" },
     body: JSON.stringify(body),
   });
   expect(res.status).toBe(200);
-  return `${worker.url}${((await res.json()) as { url: string }).url}`;
+  return `${worker.url}${((await res.json()) as Record<typeof which, string>)[which]}`;
 }
 
 /** A short run: a prompt, an answer with text and a completed bash tool; the agent stays busy. */
@@ -177,7 +177,16 @@ describe("chat in the room", () => {
     }
     expect(dialogs).toBe(0);
 
-    for (const p of [owner, driver, phone, quiet]) expect(p.errors).toEqual([]);
+    // Embeds: a link with chat shows it read-only; a link without chat shows none.
+    const embedChat = await open(await shareLink(s.id, s.ownerToken, { role: "viewer", name: "Em", canChat: true }, "embedUrl"));
+    await embedChat.page.locator(".chat-toggle").click();
+    await embedChat.page.waitForSelector(".chat-msg:has-text('Restore test/flaky.test.ts')");
+    expect(await embedChat.page.locator(".chat-input, .chat-actions, .comment-add").count()).toBe(0);
+    const embedQuiet = await open(await shareLink(s.id, s.ownerToken, { role: "viewer", name: "En" }, "embedUrl"));
+    await embedQuiet.page.waitForSelector('[data-part-id="prt_tool1"], [data-tool="bash"]');
+    expect(await embedQuiet.page.locator(".chat-toggle, [data-chat-panel], .comment-count").count()).toBe(0);
+
+    for (const p of [owner, driver, phone, quiet, embedChat, embedQuiet]) expect(p.errors).toEqual([]);
     feeder.close();
   });
 });
