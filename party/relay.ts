@@ -84,6 +84,7 @@ export class SessionRelay extends Server<Env> {
   #retired = false;
   /** The room's last snapshot: served to every joiner while the tail covers what followed it. */
   #snapshot: { seq: number; frame: string } | undefined;
+  #snapshotFetch: Promise<{ seq: number; frame: string }> | undefined;
   #replayCache = new Map<string, string[]>();
   /** The room's last presence frame, sent to each joiner. */
   #presence: string | undefined;
@@ -360,13 +361,15 @@ export class SessionRelay extends Server<Env> {
     // As the room says it: the link this socket came in with; relays hold reading viewers only.
     const you: PresenceUser = { id: conn.id, name: st.name, role: "viewer", linkId: st.link ?? `conn-${conn.id}`, canChat: false };
     const seq = this.#tail.seq;
-    if (cursor !== undefined && cursor <= seq) {
-      const frames = this.#replayFrames(cursor, seq);
+    if (cursor !== undefined) {
+      const frames = cursor <= seq ? this.#replayFrames(cursor, seq) : undefined;
       if (frames) {
         send(conn, { type: "welcome", protocol: PROTOCOL_VERSION, you, catchup: "replay", seq });
         for (const f of frames) trySend(conn, f);
         return this.#live(conn, seq);
       }
+      // Older than the tail, inside a merged event, or ahead of it (the viewer came from the room):
+      // the room replays from its log.
       const r = await this.env.SessionRoom.getByName(this.#sessionId).relayReplay(cursor);
       if (r) {
         send(conn, { type: "welcome", protocol: PROTOCOL_VERSION, you, catchup: "replay", seq: r.seq });
@@ -384,18 +387,34 @@ export class SessionRelay extends Server<Env> {
    */
   async #sendSnapshot(conn: Connection<ViewerState>): Promise<void> {
     this.#held.delete(conn);
-    let snap = this.#snapshot;
-    if (!snap || !this.#tail.after(snap.seq)) {
-      const fresh = await this.env.SessionRoom.getByName(this.#sessionId).relaySnapshot();
-      if (!fresh) throw new Error("the room has no such session");
-      snap = fresh;
-      // Reuse it only while the tail can bring a joiner from it to the present.
-      if (this.#tail.after(fresh.seq)) this.#snapshot = fresh;
-    }
+    const snap = this.#usable(this.#snapshot) ?? (await this.#fetchSnapshot());
     trySend(conn, snap.frame);
     const after = this.#tail.after(snap.seq);
     if (after && after.length) for (const f of this.#frames(after, false)) trySend(conn, f);
     this.#live(conn, after ? this.#tail.seq : snap.seq);
+  }
+
+  /**
+   * A snapshot serves a joiner while the tail can bring it from there to the present, or while it
+   * is ahead of the tail (the live frames that follow catch up with it).
+   */
+  #usable(snap: { seq: number; frame: string } | undefined): { seq: number; frame: string } | undefined {
+    return snap && (snap.seq >= this.#tail.seq || this.#tail.after(snap.seq) !== undefined) ? snap : undefined;
+  }
+
+  /** The room's current snapshot, asked once for every joiner waiting at the same time. */
+  #fetchSnapshot(): Promise<{ seq: number; frame: string }> {
+    this.#snapshotFetch ??= this.env.SessionRoom.getByName(this.#sessionId)
+      .relaySnapshot()
+      .then((fresh) => {
+        if (!fresh) throw new Error("the room has no such session");
+        this.#snapshot = fresh;
+        return fresh;
+      })
+      .finally(() => {
+        this.#snapshotFetch = undefined;
+      });
+    return this.#snapshotFetch;
   }
 
   /** The viewer is caught up to `seq` and live from here. */

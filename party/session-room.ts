@@ -122,6 +122,13 @@ const AGENT_RATE_MULTIPLIER = 50;
  */
 const PRESENCE_DEBOUNCE_MS = 100;
 const PRESENCE_DEBOUNCE_PER_PERSON_MS = 4;
+/**
+ * Sends in a live turn from which the next turn waits the whole flush window; after a smaller
+ * turn it waits in proportion (10 people: 1.6 ms). Frames to a few people cost the thread little
+ * (a turn to 100 sockets is ~5 ms), so a small room forwards tokens as they come, and only a big
+ * one gathers them; the send budget still bounds every room.
+ */
+const FULL_WINDOW_SENDS = 100;
 /** The live send budget's burst: ~50 ms of sends may go back to back (a quiet room sends at once). */
 const SEND_BURST_SECONDS = 0.05;
 /** Distinct replay ranges kept serialized (a replay is at most ~20k events of merged text). */
@@ -160,8 +167,9 @@ export class SessionRoom extends Server<Env> {
   #heldSeq = new Map<WebSocket, number>();
   #roster = new PresenceRoster();
   #flushTimer: ReturnType<typeof setTimeout> | undefined;
-  /** When the last live turn sent anything (ms): the window gathers only right after one. */
+  /** When the last live turn sent anything (ms), and to how many sockets: the window follows it. */
   #lastLiveTurnAt = Number.NEGATIVE_INFINITY;
+  #lastLiveTurnSends = 0;
   #presenceTimer: ReturnType<typeof setTimeout> | undefined;
   #lobbyLast: { key: string; at: number } | undefined;
   /** The serialized snapshot frame, reused by every joiner until the next change. */
@@ -331,7 +339,8 @@ export class SessionRoom extends Server<Env> {
    */
   #flushWait(now: number): number {
     if (this.#buffer.length === 0) return Number.POSITIVE_INFINITY;
-    const gather = this.#buffer.length >= this.limits.flushMaxEvents ? 0 : this.#lastLiveTurnAt + this.limits.flushIntervalMs - now;
+    const gap = this.limits.flushIntervalMs * Math.min(1, this.#lastLiveTurnSends / FULL_WINDOW_SENDS);
+    const gather = this.#buffer.length >= this.limits.flushMaxEvents ? 0 : this.#lastLiveTurnAt + gap - now;
     const budget = this.#sendBudget.waitFor(this.#heldSeq.size, now);
     return Math.max(0, gather, budget);
   }
@@ -405,6 +414,7 @@ export class SessionRoom extends Server<Env> {
       const now = Date.now();
       this.#sendBudget.spend(sends, now);
       this.#lastLiveTurnAt = now;
+      this.#lastLiveTurnSends = sends;
     }
     this.#trimBuffer();
   }

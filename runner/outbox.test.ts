@@ -38,6 +38,38 @@ describe("Outbox", () => {
     expect(sent).toHaveLength(3);
   });
 
+  it("gathers for the whole window while a batch awaits its ack, and for a quarter window once acked", () => {
+    vi.useFakeTimers();
+    try {
+      const sent: AgentFrame[] = [];
+      const box = new Outbox({ send: (f) => (sent.push(f), true), idPrefix: "t", flushMs: 40 });
+      box.push([delta("p", "1")]);
+      expect(sent).toHaveLength(1);
+      // In flight, not acknowledged: the next event waits the whole window.
+      box.push([delta("p", "2")]);
+      vi.advanceTimersByTime(20);
+      expect(sent).toHaveLength(1);
+      vi.advanceTimersByTime(20);
+      expect(sent).toHaveLength(2);
+      // Acknowledged before the next event: it waits only a quarter window after the last batch.
+      box.ack((sent[1] as Batch).batchId);
+      box.ack((sent[0] as Batch).batchId);
+      box.push([delta("p", "3")]);
+      vi.advanceTimersByTime(9);
+      expect(sent).toHaveLength(2);
+      vi.advanceTimersByTime(1);
+      expect(sent).toHaveLength(3);
+      // An ack arriving while events gather releases them at the quarter window, not the whole.
+      box.push([delta("p", "4")]);
+      vi.advanceTimersByTime(10);
+      expect(sent).toHaveLength(3);
+      box.ack((sent[2] as Batch).batchId);
+      expect(sent).toHaveLength(4);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   it("merges consecutive deltas within one push even when it goes at once", () => {
     const { box, sent } = setup();
     box.push([delta("p1", "a"), delta("p1", "b"), delta("p2", "c"), delta("p1", "d")]);

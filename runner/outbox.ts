@@ -41,6 +41,9 @@ export class Outbox {
   /**
    * When the last batch was cut (ms). The window batches only while batches are already going
    * out: an event after a quiet window goes at once, so the first token of a turn does not wait.
+   * "Going out" means the room has not acknowledged the last batch yet: once it has, the next
+   * events leave after a quarter window (the room keeps up, so they need not wait for more), and
+   * while it has not, they gather for the whole window (ack-clocked, like Nagle's algorithm).
    */
   private lastFlushAt = Number.NEGATIVE_INFINITY;
   private counter = 0;
@@ -82,8 +85,14 @@ export class Outbox {
       this.buffer.push({ ...e });
     }
     if (this.buffer.length >= this.opts.maxEvents) return this.flush();
-    if (!this.buffer.length || this.timer) return;
-    const wait = this.lastFlushAt + this.opts.flushMs - Date.now();
+    if (!this.timer) this.#schedule();
+  }
+
+  /** Flushes now or sets the timer: a whole window after the last batch while one is in flight. */
+  #schedule(): void {
+    if (!this.buffer.length) return;
+    const inFlight = this.pending.some((p) => p.kind === "batch" && p.sentAt > 0);
+    const wait = this.lastFlushAt + (inFlight ? this.opts.flushMs : this.opts.flushMs / 4) - Date.now();
     if (wait <= 0) this.flush();
     else this.timer = setTimeout(() => this.flush(), wait);
   }
@@ -149,6 +158,12 @@ export class Outbox {
     if (i < 0) return;
     this.pending.splice(i, 1);
     this.acked++;
+    // The room kept up: what gathered meanwhile need not wait out the whole window.
+    if (this.timer && !this.pending.some((p) => p.kind === "batch" && p.sentAt > 0)) {
+      clearTimeout(this.timer);
+      this.timer = null;
+      this.#schedule();
+    }
     if (this.pending.length === 0 && this.buffer.length === 0) {
       const waiters = this.drainWaiters;
       this.drainWaiters = [];

@@ -1,7 +1,8 @@
 /**
  * No wait when quiet: a room that sent nothing for a flush window sends the next event at once;
- * the window gathers only while live frames are already going out. The window is set to a minute
- * here, so "at once" and "gathered" show as ordering, not as timings: a first event that waited
+ * the window gathers only while live frames are already going out (in proportion to the last
+ * turn's sends: FULL_WINDOW_SENDS). The window is set to ten minutes here (six seconds after a turn
+ * to one viewer), so "at once" and "gathered" show as ordering, not as timings: a first event that waited
  * for the window would not arrive before the test's timeout, and a gathered one is still missing
  * after its batch's ack (the room acks after the commit, in the turn a due frame goes out).
  */
@@ -21,9 +22,9 @@ describe("live delivery timing", () => {
     const { id } = await createSession();
     const v = await connect(id, await token(id, "viewer"));
     await v.waitType("caught-up");
-    // A fresh room has sent no live frame yet: it is quiet. Make the window a minute long.
+    // A fresh room has sent no live frame yet: it is quiet. Make the window ten minutes long (one viewer: six seconds, see FULL_WINDOW_SENDS).
     await runInDurableObject(ns().getByName(id), (room: SessionRoom) => {
-      room.limits.flushIntervalMs = 60_000;
+      room.limits.flushIntervalMs = 600_000;
     });
     const seen = v.frames.length;
     // The agent's arrival commits `agent.presence`: the first event, so it goes at once.
