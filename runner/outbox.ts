@@ -11,6 +11,7 @@
 import type { AgentFrame } from "../shared/protocol.ts";
 import type { MappedEvent } from "./event-map.ts";
 import { SurrogateHold, jsonTextBytes, sameTarget, type DeltaTarget } from "../shared/delta.ts";
+import { fitEvent } from "./fit-event.ts";
 
 type BatchFrame = Extract<AgentFrame, { type: "agent.batch" }>;
 
@@ -82,7 +83,8 @@ export class Outbox {
       // The part (or its message) ended: a half still held was sent alone by the agent; it goes now.
       if (b.type === "part.upsert") this.#release((t) => t.partID === b.part.id);
       if (b.type === "message.upsert" && b.message.time.completed !== undefined) this.#release((t) => t.messageID === b.message.id);
-      this.buffer.push({ ...e });
+      // An event too big for any batch goes in pieces (or shortened): see fit-event.ts.
+      for (const piece of fitEvent(e, this.opts.maxBatchBytes)) this.buffer.push({ ...piece });
     }
     if (this.buffer.length >= this.opts.maxEvents) return this.flush();
     if (!this.timer) this.#schedule();

@@ -39,7 +39,8 @@ export interface SessionState {
   rawStatus(): RawAgentStatus;
   setRawStatus(status: RawAgentStatus, detail: { message?: string; attempt?: number }): void;
 
-  askRequest(kind: RequestKind, request: PermissionRequest | QuestionRequest, ts: number): void;
+  /** May return the request as stored and sent, when the holder shortened it (the room does). */
+  askRequest(kind: RequestKind, request: PermissionRequest | QuestionRequest, ts: number): PermissionRequest | QuestionRequest | void;
   /** Someone answered (by id, whatever its kind): the request is no longer open. */
   answerRequest(requestID: string, answer: unknown): void;
   /** OpenCode is done with it (answered there, timed out): no longer open. */
@@ -50,8 +51,9 @@ export interface SessionState {
   queueUpdate(item: QueueItem): void;
   queueRemove(id: string): void;
 
-  setTodos(todos: Todo[]): void;
-  setDiff(diff: FileDiff[]): void;
+  /** These may return the value as stored and sent, when the holder shortened it (the room does). */
+  setTodos(todos: Todo[]): Todo[] | void;
+  setDiff(diff: FileDiff[]): FileDiff[] | void;
   /** A person asked the agent to stop (clients show "stopping…"; the room keeps nothing). */
   stopRequested(by: string, seq: number, ts: number): void;
   /**
@@ -97,12 +99,14 @@ const REDUCERS: { [K in RoomEventBody["type"]]: Reducer<K> } = {
     s.patchSession(patch);
   },
   "permission.asked": (s, ev, _seq, ts) => {
-    s.askRequest("permission", ev.request, ts);
+    const stored = s.askRequest("permission", ev.request, ts);
     refreshStatus(s);
+    if (stored) return { ...ev, request: stored as PermissionRequest };
   },
   "question.asked": (s, ev, _seq, ts) => {
-    s.askRequest("question", ev.request, ts);
+    const stored = s.askRequest("question", ev.request, ts);
     refreshStatus(s);
+    if (stored) return { ...ev, request: stored as QuestionRequest };
   },
   "permission.replied": (s, ev) => {
     s.answerRequest(ev.requestID, { reply: ev.reply, message: ev.message });
@@ -116,8 +120,14 @@ const REDUCERS: { [K in RoomEventBody["type"]]: Reducer<K> } = {
     s.closeRequest(ev.requestID);
     refreshStatus(s);
   },
-  "todo.update": (s, ev) => s.setTodos(ev.todos.slice()),
-  "diff.update": (s, ev) => s.setDiff(ev.diff.slice()),
+  "todo.update": (s, ev) => {
+    const stored = s.setTodos(ev.todos.slice());
+    if (stored) return { type: "todo.update", todos: stored };
+  },
+  "diff.update": (s, ev) => {
+    const stored = s.setDiff(ev.diff.slice());
+    if (stored) return { type: "diff.update", diff: stored };
+  },
   "queue.add": (s, ev) => s.queueAdd(ev.item),
   "queue.update": (s, ev) => s.queueUpdate(ev.item),
   "queue.remove": (s, ev) => s.queueRemove(ev.id),

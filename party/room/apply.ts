@@ -50,15 +50,29 @@ export function roomSessionState({ meta, transcript, queue, requests, chat }: Ro
     patchSession: (patch) => void meta.patchSession(patch),
     rawStatus: () => meta.get("rawStatus") ?? "idle",
     setRawStatus: (status) => meta.set("rawStatus", status),
-    askRequest: (kind, request, ts) => requests.ask(kind, request, ts),
+    askRequest: (kind, request, ts) => {
+      const short = transcript.shortened(request);
+      requests.ask(kind, short, ts);
+      return short;
+    },
     answerRequest: (id, answer) => requests.answer(id, answer),
     closeRequest: (id) => requests.close(id),
     openRequestCount: () => requests.openCount(),
     queueAdd: (item) => queue.add(item, meta.reserveCounter()),
     queueUpdate: (item) => queue.update(item),
     queueRemove: (id) => queue.remove(id),
-    setTodos: (todos) => meta.set("todos", todos),
-    setDiff: (diff) => meta.set("diff", diff),
+    // Long strings in these (a diff holds two versions of each file) are shortened like part
+    // fields, so the stored value and every frame stay under their caps; nothing else keeps them.
+    setTodos: (todos) => {
+      const short = todos.map((t) => transcript.shortened(t));
+      meta.set("todos", short);
+      return short;
+    },
+    setDiff: (diff) => {
+      const short = diff.map((d) => transcript.shortened(d));
+      meta.set("diff", short);
+      return short;
+    },
     stopRequested: () => {},
     applyChat: (ev, seq, ts) => chat.apply(ev, seq, ts),
     chatCount: () => meta.session().chatCount ?? 0,

@@ -7,6 +7,8 @@
 import { describe, expect, it } from "vitest";
 import { DEFAULT_LIMITS } from "../../shared/limits.ts";
 import { hasLoneSurrogate } from "../../shared/delta.ts";
+import type { EventBody } from "../../shared/protocol.ts";
+import { fitEvent } from "../../runner/fit-event.ts";
 import { api, batch, connect, connectAgent, createSession, delta, largestFrame, msg, textPart, token, type TestClient } from "../test-helpers.ts";
 
 const CAP = DEFAULT_LIMITS.maxOutgoingFrameBytes;
@@ -31,6 +33,15 @@ function expectFramesUnderCap(c: TestClient): void {
   }
 }
 
+/** A new session with the agent connected and one viewer caught up. */
+async function roomWithViewer() {
+  const { id, ownerToken } = await createSession();
+  const agent = await connectAgent(id);
+  const live = await connect(id, ownerToken);
+  await live.waitType("caught-up");
+  return { id, ownerToken, agent, live };
+}
+
 const tool = (messageID: string, id: string, toolName: string, state: Record<string, unknown>) => ({
   type: "part.upsert",
   part: { id, messageID, type: "tool", callID: `c-${id}`, tool: toolName, state: { status: "completed", title: toolName, time: { start: 1, end: 2 }, ...state } },
@@ -38,10 +49,7 @@ const tool = (messageID: string, id: string, toolName: string, state: Record<str
 
 describe("every frame under the cap, whatever the shape", () => {
   it("a 3 MB write, a 2 MB edit, a 2 MB metadata blob, a message info near its limit, a 5 MB bash output", async () => {
-    const { id, ownerToken } = await createSession();
-    const agent = await connectAgent(id);
-    const live = await connect(id, ownerToken);
-    await live.waitType("caught-up");
+    const { id, ownerToken, agent, live } = await roomWithViewer();
 
     const content = text(3_000_000, "write");
     const oldString = text(2_000_000, "old");
@@ -125,10 +133,7 @@ describe("every frame under the cap, whatever the shape", () => {
   });
 
   it("a 3 MB delta is split into pieces that each fit a frame, on character boundaries", async () => {
-    const { id, ownerToken } = await createSession();
-    const agent = await connectAgent(id);
-    const live = await connect(id, ownerToken);
-    await live.waitType("caught-up");
+    const { id, ownerToken, agent, live } = await roomWithViewer();
     const big = text(3_000_000, "stream");
     await batch(agent, [msg("m1"), textPart("m1", "p1"), delta("m1", "p1", big)]);
     await live.waitFor(() => live.ofType<{ events: { type: string; delta?: string }[] }>("events").flatMap((f) => f.events).filter((e) => e.type === "part.delta").reduce((n, e) => n + e.delta!.length, 0) === big.length, 10_000);
@@ -145,6 +150,57 @@ describe("every frame under the cap, whatever the shape", () => {
     expect(p.text.length).toBeLessThanOrEqual(INLINE);
     expect(big.startsWith(p.text)).toBe(true);
     expect(hasLoneSurrogate(p.text)).toBe(false);
+    expectFramesUnderCap(joiner);
+    for (const c of [live, joiner, agent]) c.close();
+  });
+
+  it("an edit too big for a runner batch arrives in pieces and is stored whole", async () => {
+    const { id, ownerToken, agent, live } = await roomWithViewer();
+    const oldString = text(2_000_000, "old");
+    const newString = text(2_000_000, "new");
+    const part = tool("m1", "edit", "edit", { input: { filePath: "/w/a.ts", oldString, newString }, output: "", metadata: {} }).part;
+    const pieces = fitEvent({ eid: "oc:edit", body: { type: "part.upsert", part } as EventBody }, 1_000_000);
+    expect(pieces.length).toBeGreaterThan(2);
+    await batch(agent, [msg("m1")]);
+    for (const p of pieces) {
+      // Each runner frame is under the room's default cap for agent frames.
+      expect(JSON.stringify({ type: "agent.batch", batchId: "x", events: [p] }).length).toBeLessThanOrEqual(DEFAULT_LIMITS.maxAgentFrameBytes);
+      expect(await batch(agent, [p.body])).toMatchObject({ type: "agent.ack" });
+    }
+    const res = await api(`/api/sessions/${id}/parts/edit`, { token: ownerToken });
+    expect(((await res.json()) as { part: unknown }).part).toEqual(part);
+    // Completing the message folds the pieces into the stored part; still whole.
+    await batch(agent, [msg("m1", "assistant", 5)]);
+    const again = await api(`/api/sessions/${id}/parts/edit`, { token: ownerToken });
+    expect(((await again.json()) as { part: unknown }).part).toEqual(part);
+    const joiner = await connect(id, ownerToken);
+    const snap = await joiner.waitType<{ snapshot: { messages: { parts: { truncated?: { field: string; fullChars: number }[] }[] }[] } }>("snapshot");
+    expect(snap.snapshot.messages[0]!.parts[0]!.truncated).toEqual(
+      expect.arrayContaining([{ field: "state.input.oldString", fullChars: oldString.length }, { field: "state.input.newString", fullChars: newString.length }]),
+    );
+    expectFramesUnderCap(live);
+    expectFramesUnderCap(joiner);
+    for (const c of [live, joiner, agent]) c.close();
+  });
+
+  it("a session diff, a todo list and a permission request with megabytes in them are kept short", async () => {
+    const { id, ownerToken, agent, live } = await roomWithViewer();
+    const before = text(1_500_000, "before");
+    await batch(agent, [
+      { type: "diff.update", diff: [{ file: "big.ts", before, after: before + "x", additions: 1, deletions: 0 }] },
+      { type: "todo.update", todos: [{ content: text(300_000, "todo"), status: "pending" }] },
+      { type: "permission.asked", request: { id: "per_1", permission: "edit", patterns: ["big.ts"], metadata: { diff: text(2_000_000, "diff") }, createdAt: 1 } },
+    ]);
+    await live.waitFor((f) => f.type === "events" && (f.events as { type: string }[]).some((e) => e.type === "permission.asked"));
+    const joiner = await connect(id, ownerToken);
+    const snap = await joiner.waitType<{ snapshot: { diff: { file: string; before: string; truncated?: { field: string }[] }[]; todos: { content: string }[]; permissions: { id: string; metadata: { diff: string } }[] } }>("snapshot");
+    expect(snap.snapshot.diff[0]!.file).toBe("big.ts");
+    expect(snap.snapshot.diff[0]!.truncated!.map((t) => t.field).sort()).toEqual(["after", "before"]);
+    expect(before.startsWith(snap.snapshot.diff[0]!.before)).toBe(true);
+    expect(snap.snapshot.todos[0]!.content.length).toBeLessThanOrEqual(INLINE);
+    expect(snap.snapshot.permissions[0]!.id).toBe("per_1");
+    expect(snap.snapshot.permissions[0]!.metadata.diff.length).toBeLessThanOrEqual(INLINE);
+    expectFramesUnderCap(live);
     expectFramesUnderCap(joiner);
     for (const c of [live, joiner, agent]) c.close();
   });

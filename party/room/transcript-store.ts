@@ -13,7 +13,7 @@
  */
 import type { Message, MessageWithParts, Part, Truncation } from "../../shared/parts.ts";
 import { splitText } from "../../shared/delta.ts";
-import { budgetFor, getPath, marksFor, setPath, shorten, type Json } from "./deep-fields.ts";
+import { budgetFor, getPath, marksFor, setPath, shorten, type Json } from "../../shared/deep-fields.ts";
 
 export interface TranscriptLimits {
   inlineFieldChars: number;
@@ -231,11 +231,17 @@ export class TranscriptStore {
 
   // ───────────── pages ─────────────
 
-  /** A part grown by deltas past `inlineFieldChars`, shortened as a stored part would be. */
-  #shortForm(part: Json): Json {
-    const { value, cuts } = shorten(part, this.limits.inlineFieldChars, budgetFor(this.limits.inlineFieldChars));
-    if (cuts.length === 0) return part;
-    return { ...value, truncated: marksFor(cuts, part.truncated as Truncation[] | undefined) };
+  /**
+   * `value` shortened as a stored part would be (strings over `inlineFieldChars`, objects over the
+   * budget), marked `truncated`, with nothing kept of what was cut: for a part grown by deltas
+   * (its full text is in the deltas) and for values the room keeps only short (diffs, todos,
+   * requests).
+   */
+  shortened<T extends object>(value: T): T {
+    const v = value as unknown as Json;
+    const { value: short, cuts } = shorten(v, this.limits.inlineFieldChars, budgetFor(this.limits.inlineFieldChars));
+    if (cuts.length === 0) return value;
+    return { ...short, truncated: marksFor(cuts, v.truncated as Truncation[] | undefined) } as unknown as T;
   }
 
   /**
@@ -290,7 +296,7 @@ export class TranscriptStore {
       if (!list) parts.set(p.message_id, (list = []));
       const part = JSON.parse(p.data) as Json;
       const ds = deltasByPart.get(p.id);
-      list.push(ds ? this.#shortForm(applyDeltas(part, ds)) : part);
+      list.push(ds ? this.shortened(applyDeltas(part, ds)) : part);
     }
     return {
       messages: chosen.map((m) => ({ info: JSON.parse(m.info) as Message, parts: (parts.get(m.id) ?? []) as Part[] })),

@@ -7,8 +7,8 @@
  * Paths are dotted (`state.input.content`, `state.metadata.files.3.after`); a key holding `.` or
  * `\` has it escaped with `\`. Array items are their index.
  */
-import { preview } from "../../shared/delta.ts";
-import type { Truncation } from "../../shared/parts.ts";
+import { preview } from "./delta.ts";
+import type { Truncation } from "./parts.ts";
 
 export type Json = Record<string, unknown>;
 type Node = Json | unknown[];
