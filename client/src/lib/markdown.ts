@@ -9,7 +9,7 @@
  * the highlighter is a signal read inside the code renderer, so exactly the blocks that hold code
  * render again, coloured.
  */
-import { Marked } from "marked";
+import { Lexer, Marked, type Links, type Token, type TokensList } from "marked";
 import DOMPurify from "dompurify";
 import { createSignal } from "solid-js";
 import type { HLJSApi } from "highlight.js";
@@ -87,6 +87,21 @@ function purifier(): typeof DOMPurify {
 export function renderMarkdown(src: string): string {
   const raw = marked.parse(src) as string;
   return purifier().sanitize(raw) as string;
+}
+
+/**
+ * The top-level tokens of `src`, as `renderMarkdown` would parse them (lib/markdown-blocks.ts).
+ * `links` are definitions made earlier in the text, for lexing only its tail.
+ */
+export function lexMarkdown(src: string, links?: Links): TokensList {
+  const lexer = new Lexer(marked.defaults);
+  if (links) Object.assign(lexer.tokens.links, links);
+  return lexer.lex(src);
+}
+
+/** Some of `lexMarkdown`'s tokens to sanitized HTML (one streaming block). */
+export function renderTokens(tokens: Token[]): string {
+  return purifier().sanitize(marked.parser(tokens) as string) as string;
 }
 
 /** Highlighted code as sanitized HTML (for tool inputs/outputs with a known language). */

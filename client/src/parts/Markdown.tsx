@@ -1,10 +1,10 @@
 /**
- * Sanitized Markdown. While text streams, only the last top-level block is re-parsed: the
- * earlier blocks are equal strings, and <For> keeps their DOM nodes untouched.
+ * Sanitized Markdown. While text streams, only the last top-level block renders again: the
+ * earlier blocks keep their keys, and <For> keeps their DOM nodes untouched.
  */
-import { For, createMemo, type JSX } from "solid-js";
-import { renderMarkdown } from "../lib/markdown.ts";
-import { splitBlocks } from "../lib/markdown-blocks.ts";
+import { For, createMemo, untrack, type JSX } from "solid-js";
+import { renderTokens } from "../lib/markdown.ts";
+import { BlockSplitter } from "../lib/markdown-blocks.ts";
 
 /** Copies a code block's text when its "Copy" control is activated. */
 function onCopy(e: MouseEvent | KeyboardEvent): void {
@@ -23,10 +23,18 @@ function onCopy(e: MouseEvent | KeyboardEvent): void {
 }
 
 export function Markdown(props: { text: string; class?: string }): JSX.Element {
-  const blocks = createMemo(() => splitBlocks(props.text));
+  const splitter = new BlockSplitter();
+  const blocks = createMemo(() => splitter.split(props.text));
   return (
     <div class={`md ${props.class ?? ""}`} onClick={onCopy} onKeyDown={onCopy}>
-      <For each={blocks()}>{(block) => <div class="md-block" innerHTML={renderMarkdown(block)} />}</For>
+      <For each={blocks().keys}>
+        {(key) => {
+          // A block's tokens are read once: a later split only hands over new keys. The render
+          // stays tracked for the highlighter, which colours code when it loads.
+          const tokens = untrack(() => blocks().tokens.get(key) ?? []);
+          return <div class="md-block" innerHTML={renderTokens(tokens)} />;
+        }}
+      </For>
     </div>
   );
 }
