@@ -372,7 +372,8 @@ async function connectRoom(req: Request, env: Env, id: string, url: URL): Promis
 /** The upgrade, forwarded to a relay (reading viewers of a big session) or to the room. */
 async function openSocket(env: Env, req: Request, url: URL, id: string, caller: Caller): Promise<Response> {
   const forward = forwardedUpgrade(req, url, caller);
-  const res = (await routeToRelay(env, id, caller.role, forward)) ?? (await env.SessionRoom.getByName(id).fetch(forward));
+  const continent = (req as { cf?: { continent?: string } }).cf?.continent;
+  const res = (await routeToRelay(env, id, caller.role, forward, continent)) ?? (await env.SessionRoom.getByName(id).fetch(forward));
   return withSubprotocol(res, req);
 }
 

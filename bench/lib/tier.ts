@@ -14,7 +14,13 @@ import { startWrangler, stripJsonComments, type RunningWorker } from "./workerd.
 
 const ROOT = resolve(import.meta.dirname, "../..");
 
-export type Tier = { room: RunningWorker; relays: RunningWorker; stop(): Promise<void> };
+export type Tier = {
+  room: RunningWorker;
+  relays: RunningWorker;
+  /** Starts the relays' process again with these variables on top (e.g. a per-relay send budget). */
+  restartRelays(extra: Record<string, string>): Promise<void>;
+  stop(): Promise<void>;
+};
 
 type DoBinding = { name: string; class_name: string; script_name?: string };
 
@@ -57,19 +63,26 @@ function configs(dir: string): { room: string; relays: string } {
 export async function startTier(opts: { persistDir: string; vars: Record<string, string>; logDir: string }): Promise<Tier> {
   const cfg = configs(join(opts.persistDir, "configs"));
   const room = await startWrangler({ config: cfg.room, persistDir: join(opts.persistDir, "room"), vars: opts.vars, logFile: join(opts.logDir, "wrangler-tier-room.log") });
+  const startRelays = (extra: Record<string, string>) =>
+    startWrangler({ config: cfg.relays, persistDir: join(opts.persistDir, "relays"), vars: { ...opts.vars, ...extra }, logFile: join(opts.logDir, "wrangler-tier-relays.log") });
   let relays: RunningWorker;
   try {
-    relays = await startWrangler({ config: cfg.relays, persistDir: join(opts.persistDir, "relays"), vars: opts.vars, logFile: join(opts.logDir, "wrangler-tier-relays.log") });
+    relays = await startRelays({});
   } catch (e) {
     await room.stop();
     throw e;
   }
-  return {
+  const tier: Tier = {
     room,
     relays,
+    async restartRelays(extra) {
+      await tier.relays.stop();
+      tier.relays = await startRelays(extra);
+    },
     async stop() {
-      await relays.stop();
+      await tier.relays.stop();
       await room.stop();
     },
   };
+  return tier;
 }

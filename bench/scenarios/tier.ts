@@ -8,6 +8,7 @@ import { agentroomRoom, type Agentroom } from "../systems/agentroom.ts";
 import { rejoinStorm, type RejoinResult } from "./rejoin.ts";
 import type { Tier } from "../lib/tier.ts";
 import { P99_TARGET_MS } from "./fanout.ts";
+import { DEFAULT_LIMITS } from "../../shared/limits.ts";
 
 export type TierConfig = { relayAfterViewers: number; relayCapacity: number };
 
@@ -28,7 +29,15 @@ export type TierResults = {
 
 export const relaysFor = (viewers: number, c: TierConfig): number => Math.max(0, Math.ceil((viewers - c.relayAfterViewers) / c.relayCapacity));
 
+/**
+ * One point. Every relay of the bench shares the relays' one thread, where in production each has
+ * its own; so the relays' process is restarted with the room's send budget split between them
+ * (`LIMIT_LIVE_SENDS_PER_SECOND` ÷ relays): together they ask of that thread what one room would.
+ */
 export async function tierPoint(ar: Agentroom, tier: Tier, cfg: TierConfig, viewers: number, rate: number, seconds: number): Promise<TierPoint> {
+  const relays = relaysFor(viewers, cfg);
+  await tier.restartRelays({ LIMIT_LIVE_SENDS_PER_SECOND: String(Math.round(DEFAULT_LIMITS.liveSendsPerSecond / Math.max(1, relays))) });
+  ar = { ...ar, viewerBase: tier.relays.directUrl };
   const r = await runFanout(await agentroomRoom(ar), {
     viewers,
     rate,
@@ -42,7 +51,7 @@ export async function tierPoint(ar: Agentroom, tier: Tier, cfg: TierConfig, view
   const streamS = r.seconds;
   const p: TierPoint = {
     ...r,
-    relays: relaysFor(viewers, cfg),
+    relays,
     pass: r.drained && r.missing === 0 && r.duplicates === 0 && r.p99 <= P99_TARGET_MS,
     cores: { room: r.cpu.inner / streamS, relays: r.cpu.proxy / streamS, loadgen: r.cpu.loadgen / streamS },
     roomUsPerDelta: (r.cpu.inner * 1e6) / r.deltas,
@@ -57,6 +66,8 @@ export async function tierPoint(ar: Agentroom, tier: Tier, cfg: TierConfig, view
 }
 
 export async function tierRejoin(ar: Agentroom, tier: Tier, o: { live: number; rejoiners: number; history: number; rate: number; seconds: number }): Promise<RejoinResult[]> {
+  await tier.restartRelays({});
+  ar = { ...ar, viewerBase: tier.relays.directUrl };
   const out: RejoinResult[] = [];
   for (const withCursor of [true, false]) out.push(await rejoinStorm(ar, { ...o, withCursor, roomPid: tier.room.innerPid }));
   out.push(await rejoinStorm(ar, { ...o, withCursor: true, schedule: "client jitter", roomPid: tier.room.innerPid }));

@@ -32,3 +32,14 @@ describe("RelayRouter", () => {
     expect(q.route(0, new Map(), 3_000)).toEqual({ to: "room" });
   });
 });
+
+describe("relay placement", () => {
+  it("maps the viewer's continent to a Durable Object location hint", async () => {
+    const { locationHintFor } = await import("../relay-route.ts");
+    expect(locationHintFor("EU")).toBe("weur");
+    expect(locationHintFor("NA")).toBe("enam");
+    expect(locationHintFor("AS")).toBe("apac");
+    expect(locationHintFor(undefined)).toBeUndefined();
+    expect(locationHintFor("XX")).toBeUndefined();
+  });
+});
