@@ -3,6 +3,7 @@
  * (`exports.default.fetch`), so every test goes through auth and routing as production does.
  */
 import { exports } from "cloudflare:workers";
+import { expect } from "vitest";
 import { signToken } from "../shared/token.ts";
 import type { Role } from "../shared/protocol.ts";
 
@@ -38,8 +39,8 @@ export async function createSession(body: Record<string, unknown> = {}): Promise
   return (await res.json()) as { id: string; ownerToken: string };
 }
 
-/** The largest frame any test client received in this run (bytes, frame type). */
-export const largestFrame = { bytes: 0, type: "" };
+/** The largest frame any test client received in this file (bytes, frame type, test). */
+export const largestFrame = { bytes: 0, type: "", test: "" };
 
 /** A WebSocket client that records every frame it receives, and the size of each (UTF-8 bytes). */
 export class TestClient {
@@ -57,7 +58,7 @@ export class TestClient {
       const bytes = new TextEncoder().encode(raw).length;
       this.frames.push(frame);
       this.frameBytes.push(bytes);
-      if (bytes > largestFrame.bytes) Object.assign(largestFrame, { bytes, type: String(frame.type) });
+      if (bytes > largestFrame.bytes) Object.assign(largestFrame, { bytes, type: String(frame.type), test: expect.getState().currentTestName ?? "" });
       this.#wake();
     });
     ws.addEventListener("close", (e) => {

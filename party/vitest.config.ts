@@ -38,6 +38,7 @@ export default defineConfig({
   test: {
     name: "workers",
     include: ["**/*.test.ts"],
+    setupFiles: ["./frame-cap.setup.ts"],
     testTimeout: 30_000,
   },
 });
