@@ -15,6 +15,7 @@
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { loadavg } from "node:os";
 import type { Page } from "playwright-core";
 import { startWorker, REPO_ROOT } from "../test/harness/worker.ts";
 import { RoomFeeder, chromiumAvailable, launchBrowser } from "../test/harness/browser.ts";
@@ -82,11 +83,17 @@ export async function chatLatency(opts: { quick?: boolean } = {}): Promise<Recor
 
     // The agent streams for the whole measurement.
     let streaming = true;
+    let streamError: unknown;
     let sent = 0;
     const stream = (async () => {
       const t0 = performance.now();
       while (streaming) {
-        feeder.sendNoWait([{ type: "part.delta", messageID, partID, field: "text", delta: `token ${sent} ` }]);
+        try {
+          feeder.sendNoWait([{ type: "part.delta", messageID, partID, field: "text", delta: `token ${sent} ` }]);
+        } catch (e) {
+          streamError = e;
+          return;
+        }
         sent++;
         const wait = t0 + (sent * 1000) / rate - performance.now();
         if (wait > 0) await new Promise((r) => setTimeout(r, wait));
@@ -95,13 +102,16 @@ export async function chatLatency(opts: { quick?: boolean } = {}): Promise<Recor
     await new Promise((r) => setTimeout(r, 1_000)); // streaming at its rate before the first message
     const pressed: number[] = [];
     const streamStart = performance.now();
-    for (let i = 0; i < messages; i++) {
+    const loadBefore = loadavg()[0]!;
+    for (let i = 0; i < messages && streamError === undefined; i++) {
       pressed.push(await sendFromPage(a, `lat-${i} is this the right branch?`));
       await new Promise((r) => setTimeout(r, 600));
     }
+    if (streamError !== undefined) throw streamError;
     await b.waitForFunction((n) => Object.keys((window as unknown as { __seen: Record<string, number> }).__seen).length >= n, messages, { timeout: 30_000 });
     streaming = false;
     await stream;
+    if (streamError !== undefined) throw streamError;
     const streamSeconds = (performance.now() - streamStart) / 1000 + 1;
     const seen = await b.evaluate(() => (window as unknown as { __seen: Record<string, number> }).__seen);
     const lat = pressed.map((t, i) => seen[String(i)]! - t);
@@ -112,12 +122,17 @@ export async function chatLatency(opts: { quick?: boolean } = {}): Promise<Recor
       agentDeltasPerSecond: rate,
       deltasSent: sent,
       achievedDeltasPerSecond: round(sent / streamSeconds),
+      // The machine's 1-minute load average before and after: on 2 cores, other work inflates every figure.
+      loadAverage: [round(loadBefore, 2), round(loadavg()[0]!, 2)],
       latencyMs: { median: round(quantile(lat, 0.5)), p90: round(quantile(lat, 0.9)), p99: round(quantile(lat, 0.99)), min: round(Math.min(...lat)), max: round(Math.max(...lat)) },
     };
     const outDir = join(REPO_ROOT, "bench/out");
     mkdirSync(outDir, { recursive: true });
     writeFileSync(join(outDir, "chat-latency.json"), JSON.stringify({ ...result, samplesMs: lat.map((x) => round(x)) }, null, 2));
     return result;
+  } catch (e) {
+    console.error("chat latency failed; wrangler's last output:\n" + w.logs().slice(-3000));
+    throw e;
   } finally {
     await browser.close();
     await w.stop();

@@ -186,7 +186,13 @@ describe("chat in the room", () => {
     await embedQuiet.page.waitForSelector('[data-part-id="prt_tool1"], [data-tool="bash"]');
     expect(await embedQuiet.page.locator(".chat-toggle, [data-chat-panel], .comment-count").count()).toBe(0);
 
-    for (const p of [owner, driver, phone, quiet, embedChat, embedQuiet]) expect(p.errors).toEqual([]);
+    // The session list (a browser that never opened the chat) counts every message as unread.
+    const list = await openPage(browser, `${worker.url}/#token=${await worker.operatorToken()}`, { waitFor: `[data-session-id="${s.id}"]` });
+    pages.push(list);
+    const posted = 3 + payloads.length;
+    await list.page.waitForSelector(`[data-session-id="${s.id}"] [data-unread-chat="${posted}"]`);
+    expect(await list.page.title()).toContain(`${posted} new in chat`);
+    for (const p of [owner, driver, phone, quiet, embedChat, embedQuiet, list]) expect(p.errors).toEqual([]);
     feeder.close();
   });
 });
