@@ -9,8 +9,13 @@
  * this object kept only for the live fan-out.
  */
 import { Server, type Connection, type ConnectionContext } from "partyserver";
-import type { LobbyFrame, SessionSummary } from "../shared/protocol.ts";
+import { LobbyClientFrameSchema, parseFrame, type LobbyFrame, type RunnerWait, type SessionSummary } from "../shared/protocol.ts";
 import type { Env } from "./env.ts";
+
+/** A runner's lobby connection: what it holds and may hold (absent until its first report). */
+type RunnerState = { capacity?: { held: number; max: number } };
+/** Runners' lobby connections carry this tag (people's: "people"). */
+const TAG_RUNNER = "agent";
 
 type Row = {
   id: string;
@@ -23,6 +28,7 @@ type Row = {
   archived: number;
   demo: number | null;
   chat_count: number | null;
+  waiting_since: number | null;
 };
 
 function fromRow(r: Row): SessionSummary {
@@ -37,6 +43,7 @@ function fromRow(r: Row): SessionSummary {
     archived: r.archived === 1,
     ...(r.demo !== null ? { demo: r.demo === 1 } : {}),
     ...(r.chat_count ? { chatCount: r.chat_count } : {}),
+    ...(r.status === "offline" && r.archived === 0 ? { waitingSince: r.waiting_since ?? r.created_at } : {}),
   };
 }
 
@@ -69,19 +76,27 @@ export class Lobby extends Server<Env> {
       if (!hasRepository) sql.exec(`ALTER TABLE sessions ADD COLUMN repository TEXT`);
       const hasChat = sql.exec(`SELECT 1 FROM pragma_table_info('sessions') WHERE name = 'chat_count'`).toArray().length > 0;
       if (!hasChat) sql.exec(`ALTER TABLE sessions ADD COLUMN chat_count INTEGER`);
+      // Also later: since when a session has had no runner (rows from before count from creation).
+      const hasWaiting = sql.exec(`SELECT 1 FROM pragma_table_info('sessions') WHERE name = 'waiting_since'`).toArray().length > 0;
+      if (!hasWaiting) sql.exec(`ALTER TABLE sessions ADD COLUMN waiting_since INTEGER`);
+      sql.exec(`CREATE TABLE IF NOT EXISTS lobby_state (k TEXT PRIMARY KEY, v TEXT NOT NULL)`);
       this.#migrated = true;
     }
     return sql;
   }
 
-  /** Adds or updates a session's row and tells every live list. */
+  /**
+   * Adds or updates a session's row and tells every live list. A session without a runner keeps
+   * the time it started waiting; if every runner is full, its room is told why nobody takes it.
+   */
   upsert(s: SessionSummary): void {
     this.#db().exec(
-      `INSERT INTO sessions (id, title, status, workspace, repository, created_at, updated_at, archived, demo, chat_count)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+      `INSERT INTO sessions (id, title, status, workspace, repository, created_at, updated_at, archived, demo, chat_count, waiting_since)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, CASE WHEN ? = 'offline' THEN ? END)
        ON CONFLICT(id) DO UPDATE SET title = excluded.title, status = excluded.status, workspace = excluded.workspace,
          repository = excluded.repository, updated_at = excluded.updated_at, archived = excluded.archived, demo = excluded.demo,
-         chat_count = excluded.chat_count`,
+         chat_count = excluded.chat_count,
+         waiting_since = CASE WHEN excluded.status = 'offline' THEN COALESCE(sessions.waiting_since, excluded.waiting_since) END`,
       s.id,
       s.title,
       s.status,
@@ -92,8 +107,13 @@ export class Lobby extends Server<Env> {
       s.archived ? 1 : 0,
       s.demo === undefined ? null : s.demo ? 1 : 0,
       s.chatCount ?? null,
+      s.status,
+      Date.now(),
     );
-    this.#broadcast({ type: "session.changed", session: s });
+    const row = this.get(s.id);
+    if (!row) return;
+    this.#broadcast({ type: "session.changed", session: row });
+    if (row.status === "pending") this.#tellRoom(row);
   }
 
   remove(id: string): void {
@@ -103,7 +123,13 @@ export class Lobby extends Server<Env> {
 
   get(id: string): SessionSummary | null {
     const r = this.#db().exec<Row>(`SELECT * FROM sessions WHERE id = ?`, id).toArray()[0];
-    return r ? fromRow(r) : null;
+    return r ? this.#present(r) : null;
+  }
+
+  /** A row as lists and runners see it: `offline` reads `pending` while every runner is full. */
+  #present(r: Row): SessionSummary {
+    const s = fromRow(r);
+    return s.status === "offline" && !s.archived && this.#full() ? { ...s, status: "pending" } : s;
   }
 
   /** A page, newest activity first. `archived` undefined lists all. */
@@ -127,7 +153,7 @@ export class Lobby extends Server<Env> {
         limit + 1,
       )
       .toArray();
-    const page = rows.slice(0, limit).map(fromRow);
+    const page = rows.slice(0, limit).map((r) => this.#present(r));
     const last = page[page.length - 1];
     return rows.length > limit && last ? { sessions: page, nextCursor: `${last.updatedAt}:${last.id}` } : { sessions: page };
   }
@@ -150,7 +176,7 @@ export class Lobby extends Server<Env> {
   }
 
   override getConnectionTags(_c: Connection, ctx: ConnectionContext): string[] {
-    return [ctx.request.headers.get("x-agentroom-role") === "agent" ? "agent" : "people"];
+    return [ctx.request.headers.get("x-agentroom-role") === "agent" ? TAG_RUNNER : "people"];
   }
 
   override onConnect(conn: Connection, _ctx: ConnectionContext): void {
@@ -158,9 +184,74 @@ export class Lobby extends Server<Env> {
     conn.send(JSON.stringify({ type: "sessions", ...first } satisfies LobbyFrame));
   }
 
-  override onMessage(conn: Connection): void {
-    // The lobby socket is one-way; anything sent is answered with an error, never acted on.
-    conn.send(JSON.stringify({ type: "error", code: "forbidden", message: "the lobby accepts no frames" }));
+  /** Runners report their capacity; people's list connections may send nothing. */
+  override onMessage(conn: Connection<RunnerState>, message: string | ArrayBuffer): void {
+    if (![...this.getConnections(TAG_RUNNER)].some((c) => c.id === conn.id)) {
+      conn.send(JSON.stringify({ type: "error", code: "forbidden", message: "the lobby accepts no frames from a session list" }));
+      return;
+    }
+    const r = parseFrame(LobbyClientFrameSchema, message);
+    if (!r.ok) {
+      conn.send(JSON.stringify({ type: "error", code: r.code, message: r.message }));
+      return;
+    }
+    conn.setState({ capacity: { held: r.frame.held, max: r.frame.max } });
+    this.#recheckCapacity();
+  }
+
+  override onClose(conn: Connection): void {
+    this.#recheckCapacity(conn.id);
+  }
+
+  override onError(conn: Connection): void {
+    this.#recheckCapacity(conn.id);
+  }
+
+  // ───────────────────────────── runner capacity ─────────────────────────────
+
+  /** Runners connected and reporting, and whether every one of them is full. */
+  #capacity(gone?: string): { runners: number; full: boolean } {
+    let runners = 0;
+    let free = false;
+    for (const c of this.getConnections<RunnerState>(TAG_RUNNER)) {
+      if (c.id === gone || c.readyState !== WebSocket.OPEN) continue; // closing: its slots are gone
+      const cap = c.state?.capacity;
+      if (!cap) continue; // not reported yet (or an older runner): counts as neither
+      runners++;
+      if (cap.held < cap.max) free = true;
+    }
+    return { runners, full: runners > 0 && !free };
+  }
+
+  /** The last computed "every runner is full", kept in storage so a woken lobby compares with it. */
+  #full(): boolean {
+    return this.#db().exec<{ v: string }>(`SELECT v FROM lobby_state WHERE k = 'full'`).toArray()[0]?.v === "1";
+  }
+
+  /**
+   * When "every runner is full" flips, every session without a runner changes between `offline`
+   * and `pending`: lists and runners get the new rows, rooms get told why (or that it is over).
+   */
+  #recheckCapacity(gone?: string): void {
+    const { full } = this.#capacity(gone);
+    if (full === this.#full()) return;
+    this.#db().exec(`INSERT INTO lobby_state (k, v) VALUES ('full', ?) ON CONFLICT(k) DO UPDATE SET v = excluded.v`, full ? "1" : "0");
+    const rows = this.#db().exec<Row>(`SELECT * FROM sessions WHERE status = 'offline' AND archived = 0`).toArray();
+    for (const r of rows) {
+      const s = this.#present(r);
+      this.#broadcast({ type: "session.changed", session: s });
+      this.#tellRoom(s);
+    }
+  }
+
+  /** Tells a session's room whether (and since when) it waits because every runner is full. */
+  #tellRoom(s: SessionSummary): void {
+    const wait: RunnerWait | null = s.status === "pending" ? { since: s.waitingSince ?? s.createdAt, reason: "runners_full" } : null;
+    this.ctx.waitUntil(
+      this.env.SessionRoom.getByName(s.id)
+        .setRunnerWait(wait)
+        .catch((e: unknown) => console.warn("could not tell a room it waits for a runner", e)),
+    );
   }
 
   #broadcast(frame: LobbyFrame): void {

@@ -20,6 +20,7 @@ import {
   type Mode,
   type PresenceUser,
   type QueueItem,
+  type RunnerWait,
   type Role,
   type RoomEvent,
   type RoomEventBody,
@@ -1011,6 +1012,19 @@ export class SessionRoom extends Server<Env> {
       void this.scheduleAlarm();
     }
     return this.meta.session();
+  }
+
+  /**
+   * The lobby says whether anyone can take this session now (null: a runner has a free slot).
+   * Only while no runner holds it; the next `agent.presence` online clears it.
+   */
+  setRunnerWait(wait: RunnerWait | null): void {
+    if (!this.#open()) return;
+    const s = this.meta.session();
+    if (s.agentOnline || s.archived) return;
+    if (JSON.stringify(s.runnerWait ?? null) === JSON.stringify(wait)) return;
+    this.commit([{ type: "agent.presence", online: false, ...(wait ? { waiting: wait } : {}) }]);
+    this.flush();
   }
 
   /** Replaces the pages allowed to embed the session; an archived session is read-only. */

@@ -330,7 +330,8 @@ describe("lobby", () => {
       expect(lobby.get("old")).toEqual({ id: "old", title: "old one", status: "idle", workspace: "/w/old", createdAt: 1, updatedAt: 2, archived: false });
       const fresh = { id: "new", title: "new one", status: "offline" as const, repository: "https://github.com/o/r.git", createdAt: 3, updatedAt: 4, archived: false };
       lobby.upsert(fresh);
-      expect(lobby.get("new")).toEqual(fresh);
+      // A session with no runner also gets since when it waits (for runners to take the oldest first).
+      expect(lobby.get("new")).toEqual({ ...fresh, waitingSince: expect.any(Number) });
       expect(lobby.list({}).sessions.map((x) => x.id)).toEqual(["new", "old"]);
     });
   });

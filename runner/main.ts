@@ -11,7 +11,8 @@
  *   OPENCODE_CONFIG          an OpenCode config file naming a real provider and model, or
  *   ANTHROPIC_API_KEY / OPENAI_API_KEY (+ AGENTROOM_MODEL, e.g. anthropic/claude-sonnet-4-5)
  *   AGENTROOM_PERMISSION     OpenCode permission rules as JSON (default {"bash":"ask"})
- *   AGENTROOM_MAX_SESSIONS   sessions this runner serves at most (default 50)
+ *   AGENTROOM_MAX_SESSIONS   sessions this runner serves at most (default 50); beyond that they
+ *                            wait, "pending" while every runner is full, longest-waiting first
  *   RUNNER_ID                a name for this runner (default random)
  *
  * SIGINT/SIGTERM stop it cleanly (OpenCode included). It prints `runner ready` once it listens.

@@ -2,16 +2,23 @@
  * The runner: one OpenCode server, one OpenCode event stream, many rooms.
  *
  * It learns of sessions through the lobby (`/parties/lobby/main`, an agent token for all
- * sessions): a session whose status is `offline` has no runner, so it joins that room as the agent.
+ * sessions): a session whose status is `offline` (or `pending`) has no runner, so it joins that
+ * room as the agent.
  * The room grants one agent connection a lease; a runner refused (another holds it) lets go and
  * tries again only when the lobby reports the session offline again. Several runners can therefore
  * run at once, and when one dies the others take its sessions over.
+ *
+ * Capacity: it serves at most `maxSessions` (AGENTROOM_MAX_SESSIONS) and tells the lobby how many
+ * it holds, on connect and on every change, so the lobby can mark sessions nobody can take
+ * `pending` (every runner full) and tell their rooms. Sessions it must leave waiting are logged
+ * once each; when a slot frees it takes the one that has waited longest (the lobby's
+ * `waitingSince`), and a runner starting up takes the oldest first too.
  *
  * OpenCode events are routed to rooms by OpenCode session id; when the event stream is lost (or
  * OpenCode restarts) every held session is reconciled from `session.messages`.
  */
 import { randomBytes } from "node:crypto";
-import { LobbyFrameSchema, parseFrame, type SessionSummary } from "../shared/protocol.ts";
+import { LobbyFrameSchema, parseFrame, type LobbyClientFrame, type SessionSummary } from "../shared/protocol.ts";
 import { signToken, ALL_SESSIONS } from "../shared/token.ts";
 import { OpencodeServer } from "./opencode.ts";
 import { modelLabel, type ProviderChoice } from "./opencode-config.ts";
@@ -46,6 +53,10 @@ export class Runner {
   readonly agents = new Map<string, SessionAgent>();
   private readonly byOpencode = new Map<string, SessionAgent>();
   private readonly lobbyStatus = new Map<string, SessionSummary>();
+  /** Sessions needing a runner that this one could not take (full), by when they started waiting. */
+  private readonly waiting = new Map<string, number>();
+  /** The last capacity report sent to the lobby ("held/max"), to send only changes. */
+  private reported = "";
   private lobby: ReconnectingSocket | null = null;
   private cachedToken: { token: string; until: number } | null = null;
   private streamOpens = 0;
@@ -101,7 +112,11 @@ export class Runner {
     this.lobby = new ReconnectingSocket({
       url: `${this.wsBase}/parties/lobby/main`,
       token: () => this.token(),
-      onOpen: () => this.log("lobby: connected"),
+      onOpen: () => {
+        this.log("lobby: connected");
+        this.reported = "";
+        this.reportCapacity();
+      },
       onMessage: (d) => this.onLobby(d),
       onClose: (code, reason) => this.log(`lobby: closed ${code} ${reason}`),
       backoff: { baseMs: 500, maxMs: 5_000, minMs: 100 },
@@ -126,13 +141,40 @@ export class Runner {
     if (!r.ok) return;
     const f = r.frame;
     if (f.type === "sessions") {
-      for (const s of f.sessions) this.consider(s, true);
+      // The longest-waiting first: with fewer free slots than sessions waiting, they go to those.
+      for (const s of [...f.sessions].sort(byWaiting)) this.consider(s, true);
     } else if (f.type === "session.changed") {
       this.consider(f.session, false);
     } else if (f.type === "session.deleted") {
       this.lobbyStatus.delete(f.id);
+      this.waiting.delete(f.id);
       void this.drop(f.id);
     }
+  }
+
+  get maxSessions(): number {
+    return this.cfg.maxSessions ?? 50;
+  }
+
+  /** Tells the lobby how many sessions this runner holds and may hold (only when it changed). */
+  private reportCapacity(): void {
+    const now = `${this.agents.size}/${this.maxSessions}`;
+    if (now === this.reported || !this.lobby?.open) return;
+    if (this.lobby.send(JSON.stringify({ type: "runner.capacity", held: this.agents.size, max: this.maxSessions } satisfies LobbyClientFrame))) this.reported = now;
+  }
+
+  /** A slot is free: the session that has waited longest gets it. */
+  private takeNext(): void {
+    if (this.stopping) return;
+    while (this.agents.size < this.maxSessions && this.waiting.size) {
+      const [id] = [...this.waiting].sort((a, b) => a[1] - b[1])[0]!;
+      this.waiting.delete(id);
+      const s = this.lobbyStatus.get(id);
+      if (!s || !needsRunner(s) || this.agents.has(id)) continue;
+      this.log(`room ${id}: taking it (waited ${Math.round((Date.now() - (s.waitingSince ?? s.createdAt)) / 1000)} s for a free slot)`);
+      this.join(id, 0);
+    }
+    this.reportCapacity();
   }
 
   /** Joins a session that needs a runner. */
@@ -140,17 +182,29 @@ export class Runner {
     this.lobbyStatus.set(s.id, s);
     const existing = this.agents.get(s.id);
     if (s.archived) {
+      this.waiting.delete(s.id);
       if (existing) void this.drop(s.id);
       return;
     }
-    if (s.status !== "offline") return;
+    if (!needsRunner(s)) {
+      this.waiting.delete(s.id);
+      return;
+    }
     if (existing && (existing.state === "held" || existing.state === "connecting")) return;
     if (existing) {
       // Refused earlier (another runner held it) or gone: try again now that it is free.
       this.agents.delete(s.id);
       void existing.stop(false);
     }
-    if (this.agents.size >= (this.cfg.maxSessions ?? 50)) return;
+    if (this.agents.size >= this.maxSessions) {
+      if (!this.waiting.has(s.id)) {
+        this.log(`room ${s.id}: waiting for a runner: this runner is full (${this.agents.size} of ${this.maxSessions} sessions, AGENTROOM_MAX_SESSIONS); it is taken when a slot frees, longest-waiting first`);
+      }
+      this.waiting.set(s.id, s.waitingSince ?? s.createdAt);
+      this.reportCapacity();
+      return;
+    }
+    this.waiting.delete(s.id);
     // A freshly freed session may be its holder's, reconnecting: give it a moment first,
     // with jitter so several runners do not all knock at once.
     const delay = initial ? Math.random() * 200 : (this.cfg.takeoverDelayMs ?? 750) * (1 + Math.random());
@@ -182,6 +236,7 @@ export class Runner {
     });
     this.agents.set(roomId, agent);
     agent.start();
+    this.reportCapacity();
   }
 
   /**
@@ -207,6 +262,7 @@ export class Runner {
     if (!a) return;
     this.agents.delete(roomId);
     for (const [k, v] of this.byOpencode) if (v === a) this.byOpencode.delete(k);
+    this.takeNext();
     await a.stop(false);
   }
 
@@ -219,6 +275,16 @@ export class Runner {
       rssBytes: process.memoryUsage().rss,
     };
   }
+}
+
+/** No runner holds it: `offline`, or `pending` (every runner full). */
+function needsRunner(s: SessionSummary): boolean {
+  return !s.archived && (s.status === "offline" || s.status === "pending");
+}
+
+/** Sessions waiting longest first; the others after, as they came. */
+function byWaiting(a: SessionSummary, b: SessionSummary): number {
+  return (a.waitingSince ?? Number.MAX_SAFE_INTEGER) - (b.waitingSince ?? Number.MAX_SAFE_INTEGER);
 }
 
 function sessionIdOf(p: Record<string, unknown> | undefined): string | undefined {

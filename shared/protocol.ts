@@ -36,9 +36,22 @@ export type Mode = z.infer<typeof ModeSchema>;
 export const AgentStatusSchema = z.enum(["idle", "busy", "retry", "waiting"]);
 export type AgentStatus = z.infer<typeof AgentStatusSchema>;
 
-/** The session list's status column. `offline` means no runner holds the session. */
-export const SessionStatusSchema = z.enum(["idle", "busy", "waiting", "archived", "offline"]);
+/**
+ * The session list's status column. `offline` means no runner holds the session; `pending` means
+ * no runner holds it and none can take it now: every runner connected serves its maximum of
+ * sessions (AGENTROOM_MAX_SESSIONS), so it waits for a slot, longest-waiting first.
+ */
+export const SessionStatusSchema = z.enum(["idle", "busy", "waiting", "archived", "offline", "pending"]);
 export type SessionStatus = z.infer<typeof SessionStatusSchema>;
+
+/** Why a session no runner holds is not being taken (the lobby tells the room). */
+export const RunnerWaitSchema = z.object({
+  /** When it started waiting: it lost its runner, or was created. */
+  since: z.number(),
+  /** `runners_full`: every runner connected serves its maximum of sessions. */
+  reason: z.literal("runners_full"),
+});
+export type RunnerWait = z.infer<typeof RunnerWaitSchema>;
 
 export const SessionMetaSchema = z.object({
   id: z.string(),
@@ -71,6 +84,8 @@ export const SessionMetaSchema = z.object({
   lastError: z.string().optional(),
   /** Chat messages ever posted (deleted ones included): what "unread chat" counts against. */
   chatCount: z.number().int().nonnegative().optional(),
+  /** Set while no runner holds the session and none can take it (all runners full). */
+  runnerWait: RunnerWaitSchema.optional(),
 });
 export type SessionMeta = z.infer<typeof SessionMetaSchema>;
 
@@ -87,6 +102,8 @@ export const SessionSummarySchema = z.object({
   demo: z.boolean().optional(),
   /** SessionMeta.chatCount: the list shows unread chat against what this browser has seen. */
   chatCount: z.number().int().nonnegative().optional(),
+  /** While no runner holds it (`offline`/`pending`): since when. Runners take the oldest first. */
+  waitingSince: z.number().optional(),
 });
 export type SessionSummary = z.infer<typeof SessionSummarySchema>;
 
@@ -244,7 +261,8 @@ export const RoomOwnEventSchema = z.discriminatedUnion("type", [
     by: z.string(),
   }),
   z.object({ type: z.literal("question.replied"), requestID: z.string(), answers: QuestionAnswersSchema.nullable(), by: z.string() }),
-  z.object({ type: z.literal("agent.presence"), online: z.boolean() }),
+  /** A runner took or lost the lease; `waiting` (offline only): none can take it now, and why. */
+  z.object({ type: z.literal("agent.presence"), online: z.boolean(), waiting: RunnerWaitSchema.optional() }),
   /** The runner closed a permission/question request nobody answered (timed out, answered in OpenCode). */
   z.object({ type: z.literal("request.closed"), requestID: z.string() }),
   z.object({ type: z.literal("session.archived"), archived: z.boolean() }),
@@ -518,6 +536,16 @@ export const LobbyFrameSchema = z.discriminatedUnion("type", [
   z.object({ type: z.literal("session.deleted"), id: z.string() }),
 ]);
 export type LobbyFrame = z.infer<typeof LobbyFrameSchema>;
+
+/**
+ * Frames runners send the lobby (people's list connections send none): how many sessions the
+ * runner holds and may hold, on connect and on every change. From these the lobby knows when every
+ * runner is full, and marks the sessions nobody can take `pending`.
+ */
+export const LobbyClientFrameSchema = z.discriminatedUnion("type", [
+  z.object({ type: z.literal("runner.capacity"), held: z.number().int().min(0).max(100_000), max: z.number().int().min(0).max(100_000) }),
+]);
+export type LobbyClientFrame = z.infer<typeof LobbyClientFrameSchema>;
 
 // ───────────────────────────── HTTP API bodies ─────────────────────────────
 

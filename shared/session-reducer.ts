@@ -133,7 +133,8 @@ const REDUCERS: { [K in RoomEventBody["type"]]: Reducer<K> } = {
   "queue.remove": (s, ev) => s.queueRemove(ev.id),
   "mode.set": (s, ev) => s.patchSession({ mode: ev.mode }),
   "stop.requested": (s, ev, seq, ts) => s.stopRequested(ev.by, seq, ts),
-  "agent.presence": (s, ev) => s.patchSession({ agentOnline: ev.online }),
+  // A runner taking the session ends any wait; `waiting` says why nobody takes it (all full).
+  "agent.presence": (s, ev) => s.patchSession({ agentOnline: ev.online, runnerWait: ev.online ? undefined : ev.waiting }),
   "session.archived": (s, ev) => s.patchSession({ archived: ev.archived }),
   "session.allowedOrigins": (s, ev) => s.patchSession({ allowedOrigins: ev.origins.slice() }),
   "chat.add": (s, ev, seq, ts) => {

@@ -41,6 +41,7 @@ function Reconnecting(props: { state: Extract<ConnectionView, { kind: "reconnect
 export function agentLabel(s: SessionMeta | null): { text: string; tone: string } {
   if (!s) return { text: "…", tone: "muted" };
   if (s.archived) return { text: "Archived (read-only)", tone: "muted" };
+  if (!s.agentOnline && s.runnerWait) return { text: "Waiting for a runner — all runners are full", tone: "warn" };
   if (!s.agentOnline) return { text: "Agent offline", tone: "offline" };
   // A session made from a git URL has no workspace until the runner's clone completes (a large
   // repository takes minutes); a failed clone leaves its reason in lastError instead.

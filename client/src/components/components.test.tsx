@@ -157,6 +157,10 @@ describe("status", () => {
     expect(text({ agentStatus: "busy" })).toContain("Agent working");
     expect(text({ agentStatus: "waiting" })).toContain("Waiting for approval");
     expect(text({ agentOnline: false })).toContain("Agent offline");
+    // No runner can take it: the room says so, and why.
+    const waiting = text({ agentOnline: false, runnerWait: { since: 0, reason: "runners_full" } });
+    expect(waiting).toContain("Waiting for a runner — all runners are full");
+    expect(waiting).not.toContain("Agent offline");
     expect(text({ archived: true })).toContain("Archived");
     const git = "https://github.com/o/r.git";
     expect(text({ repository: git })).toContain("Cloning the repository");

@@ -1,6 +1,7 @@
 /**
  * `/`: every session, live. The lobby connection pushes the list and each change (no polling);
- * rows show status (idle / busy / waiting for approval / archived / agent offline), title,
+ * rows show status (idle / busy / waiting for approval / archived / agent offline / needs a
+ * runner, with why), title,
  * workspace and last activity. Create a session, filter, archived sessions in their own section.
  */
 import { For, Show, createEffect, createMemo, createSignal, onCleanup, onMount, type JSX } from "solid-js";
@@ -24,9 +25,17 @@ const STATUS_TEXT: Record<SessionStatus, string> = {
   waiting: "Needs approval",
   archived: "Archived",
   offline: "Agent offline",
+  pending: "Needs a runner",
 };
 
-function SessionRow(props: { s: SessionSummary; now: number }): JSX.Element {
+/** Why a session no runner can take waits (shown in place of its workspace line). */
+function waitingWhy(s: SessionSummary, now: number): string | undefined {
+  if (s.status !== "pending") return undefined;
+  const since = s.waitingSince !== undefined ? ` (since ${formatRelative(s.waitingSince, now)})` : "";
+  return `Waiting for a runner: all runners are full${since}`;
+}
+
+export function SessionRow(props: { s: SessionSummary; now: number }): JSX.Element {
   return (
     <li data-session-id={props.s.id} data-status={props.s.status}>
       <a class="session-row" href={`/s/${encodeURIComponent(props.s.id)}`}>
@@ -51,7 +60,13 @@ function SessionRow(props: { s: SessionSummary; now: number }): JSX.Element {
             )}
           </Show>
         </span>
-        <span class="session-meta mono">{props.s.repository ?? props.s.workspace ?? props.s.id}</span>
+        <Show when={waitingWhy(props.s, props.now)} fallback={<span class="session-meta mono">{props.s.repository ?? props.s.workspace ?? props.s.id}</span>}>
+          {(why) => (
+            <span class="session-meta waiting-why" title="Each runner serves at most AGENTROOM_MAX_SESSIONS sessions; this one is taken when a slot frees, longest-waiting first">
+              {why()}
+            </span>
+          )}
+        </Show>
         <span class="session-when" title={new Date(props.s.updatedAt).toLocaleString()}>
           {formatRelative(props.s.updatedAt, props.now)}
         </span>
