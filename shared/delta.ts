@@ -143,25 +143,34 @@ type DeltaEvent = Extract<RoomEvent, { type: "part.delta" }>;
 export class DeltaMerger {
   readonly #out: RoomEvent[] = [];
   readonly #maxBytes: number;
-  #run: { head: DeltaEvent; texts: string[]; bytes: number; seq: number; ts: number } | null = null;
+  #run: { t: DeltaTarget; texts: string[]; bytes: number; from: number; seq: number; ts: number; alone?: DeltaEvent } | null = null;
 
   constructor(maxBytes = Number.POSITIVE_INFINITY) {
     this.#maxBytes = maxBytes;
   }
 
-  /** A delta; `e` is kept as is when it ends up alone in its run. */
+  /** A delta event; kept as it is when it ends up alone in its run. */
   delta(e: DeltaEvent): void {
-    const bytes = jsonTextBytes(e.delta);
+    this.#add(e, e.delta, e.fromSeq ?? e.seq, e.seq, e.ts, e);
+  }
+
+  /** A delta read from storage: no event object is made unless its run closes (one per run, not per row). */
+  row(t: DeltaTarget, text: string, seq: number, ts: number): void {
+    this.#add(t, text, seq, seq, ts);
+  }
+
+  #add(t: DeltaTarget, text: string, from: number, seq: number, ts: number, alone?: DeltaEvent): void {
+    const bytes = jsonTextBytes(text);
     const run = this.#run;
-    if (run && sameTarget(run.head, e) && run.bytes + bytes <= this.#maxBytes) {
-      run.texts.push(e.delta);
+    if (run && sameTarget(run.t, t) && run.bytes + bytes <= this.#maxBytes) {
+      run.texts.push(text);
       run.bytes += bytes;
-      run.seq = e.seq;
-      run.ts = e.ts;
+      run.seq = seq;
+      run.ts = ts;
       return;
     }
     this.#close();
-    this.#run = { head: e, texts: [e.delta], bytes, seq: e.seq, ts: e.ts };
+    this.#run = { t, texts: [text], bytes, from, seq, ts, alone };
   }
 
   other(e: RoomEvent): void {
@@ -183,12 +192,14 @@ export class DeltaMerger {
     const run = this.#run;
     if (!run) return;
     this.#run = null;
-    if (run.texts.length === 1) {
-      this.#out.push(run.head);
+    if (run.texts.length === 1 && run.alone) {
+      this.#out.push(run.alone);
       return;
     }
-    const fromSeq = run.head.fromSeq ?? run.head.seq;
-    this.#out.push({ ...run.head, delta: run.texts.join(""), seq: run.seq, ts: run.ts, fromSeq });
+    const { messageID, partID, field } = run.t;
+    const e: DeltaEvent = { type: "part.delta", messageID, partID, field, delta: run.texts.join(""), seq: run.seq, ts: run.ts };
+    if (run.from !== run.seq) e.fromSeq = run.from;
+    this.#out.push(e);
   }
 }
 

@@ -93,7 +93,8 @@ export class EventLog {
       )
       .raw<[number, number, string | null, string | null, string | null, string | null, string]>();
     for (const [seq, ts, dm, dp, df, dt, body] of rows) {
-      merger.add(toEvent({ seq, ts, body, d_message: dm, d_part: dp, d_field: df, d_text: dt }));
+      if (dp !== null) merger.row({ messageID: dm ?? "", partID: dp, field: df ?? "text" }, dt ?? "", seq, ts);
+      else merger.add(toEvent({ seq, ts, body, d_message: dm, d_part: dp, d_field: df, d_text: dt }));
     }
     return merger.done();
   }
