@@ -160,6 +160,14 @@ describe("Transcript: messages and parts", () => {
     expect(t.part("m1", "p1")).toMatchObject({ text: "prefix", truncated: [{ field: "text", fullChars: 105 }] });
   });
 
+  it("a delta on a dotted path extends the string inside the part (a part sent in pieces)", () => {
+    const tool = { id: "p1", messageID: "m1", type: "tool", callID: "c", tool: "edit", state: { status: "running", input: { oldString: "ab" }, time: { start: 1 } } } as Part;
+    const t = fresh({ seq: 1, messages: [withParts("m1", [tool])] });
+    t.applyEvent({ type: "part.delta", messageID: "m1", partID: "p1", field: "state.input.oldString", delta: "cd", seq: 2, ts: 1 });
+    expect(t.part("m1", "p1")).toMatchObject({ state: { status: "running", input: { oldString: "abcd" } } });
+    expect(Object.keys(t.part("m1", "p1")!)).not.toContain("state.input.oldString");
+  });
+
   it("keeps part types it does not know, whole", () => {
     const odd = { id: "p1", messageID: "m1", type: "hologram", beam: { color: "blue" }, level: 3 } as Part;
     const t = fresh();

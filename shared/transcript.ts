@@ -26,6 +26,7 @@
  * fromSeq..seq; one that straddles `lastSeq` cannot be split and is reported as a gap (the caller
  * resyncs rather than render a wrong transcript).
  */
+import { getPath, setPath, type Json } from "./deep-fields.ts";
 import type { FileDiff, Message, MessageWithParts, Part, Todo } from "./parts.ts";
 import { ChatThread } from "./chat.ts";
 import type {
@@ -140,7 +141,7 @@ function removeById<T>(list: T[], id: string, key: (item: T) => string): boolean
 
 /**
  * A copy of `part` with `delta` appended to its field `field` (a missing field counts as "").
- * Like the room, the field name is a top-level key. A field the room stored shortened (listed in
+ * Like the room, the field is a dotted path (usually just `text`). A field the room stored shortened (listed in
  * `truncated`) keeps its preview and only grows its `fullChars`, as in the room's snapshots.
  */
 function appendDelta(part: Part, field: string, delta: string): Part | null {
@@ -149,9 +150,10 @@ function appendDelta(part: Part, field: string, delta: string): Part | null {
   if (marks && mark) {
     return { ...part, truncated: marks.map((t) => (t === mark ? { ...t, fullChars: t.fullChars + delta.length } : t)) };
   }
-  const current = (part as Record<string, unknown>)[field];
+  // A dotted field reaches inside the part (a runner sends a part too big for one batch in pieces).
+  const current = getPath(part as Json, field);
   if (current !== undefined && typeof current !== "string") return null;
-  return { ...part, [field]: (current ?? "") + delta } as Part;
+  return setPath(part as Json, field, (current ?? "") + delta) as Part;
 }
 
 export class Transcript {
