@@ -12,7 +12,7 @@
  *  - Telling "go away" from "try again". A refused upgrade (401, 404) reaches a browser as a bare
  *    close 1006, the same as a network error. After an attempt that never opened we ask the HTTP
  *    API once (`probe`), whose status says whether retrying can ever help. Close codes 4401,
- *    4403, 4404 and 4410 from the room are final too.
+ *    4403, 4404, 4410 and 4411 from the room are final too.
  *  - A heartbeat. The room answers "ping" with "pong" without waking (auto-response); a socket
  *    that stays silent past the timeout is treated as dead and replaced, which catches half-open
  *    TCP connections that would otherwise hang "open" forever.
@@ -28,7 +28,8 @@ export type CloseReason =
   | "unauthorized" // bad, expired or other-session token (HTTP 401 / close 4401)
   | "forbidden" // close 4403 (e.g. an agent on an archived session)
   | "not_found" // no such session (HTTP 404 / close 4404)
-  | "deleted"; // the session was deleted while connected (close 4410)
+  | "deleted" // the session was deleted while connected (close 4410)
+  | "revoked"; // the owner revoked the link this connection used (HTTP 401 `revoked` / close 4411)
 
 export type ConnectionState =
   | { status: "connecting"; attempt: number }
@@ -58,6 +59,7 @@ export const FATAL_CLOSE_CODES: Readonly<Record<number, FatalClose["reason"]>> =
   4403: "forbidden",
   4404: "not_found",
   4410: "deleted",
+  4411: "revoked",
 };
 
 /** Maps an HTTP status from a probe to a final reason, or null when retrying may help. */

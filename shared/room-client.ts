@@ -758,13 +758,16 @@ export class RoomClient {
       return null;
     }
     let message: string = reason;
+    let code: string | undefined;
     try {
-      const body = (await res.json()) as { error?: { message?: string } };
+      const body = (await res.json()) as { error?: { message?: string; code?: string } };
       if (body?.error?.message) message = body.error.message;
+      code = body?.error?.code;
     } catch {
       // not JSON; keep the reason
     }
-    return { reason, message, code: res.status };
+    // A 401 because the owner revoked the link is its own reason: the app says so.
+    return { reason: code === "revoked" ? "revoked" : reason, message, code: res.status };
   }
 }
 

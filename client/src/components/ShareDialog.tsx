@@ -1,10 +1,13 @@
 /**
  * The owner's share menu: mint a viewer or driver link (POST /api/sessions/:id/share) and copy it,
- * copy an embed snippet for `<agent-room>`, and edit the pages allowed to embed the session
- * (PUT /api/sessions/:id/origins).
+ * copy an embed snippet for `<agent-room>`, see every link minted and revoke any of them (the
+ * list follows the room's `links` frames, so every owner sees a change at once), rotate the owner
+ * link, and edit the pages allowed to embed the session (PUT /api/sessions/:id/origins).
  */
-import { Show, createSignal, type JSX } from "solid-js";
+import { For, Show, createEffect, createSignal, onMount, type JSX } from "solid-js";
+import type { LinkRecord } from "../../../shared/protocol.ts";
 import { api } from "../lib/api.ts";
+import { formatRelative } from "../lib/format.ts";
 
 export function embedSnippet(origin: string, sessionId: string, token: string): string {
   return `<script src="${origin}/embed.js" async></script>\n<agent-room session="${sessionId}" token="${token}" src-origin="${origin}" theme="auto"></agent-room>`;
@@ -27,7 +30,99 @@ export function parseOrigins(text: string): string[] {
     .filter(Boolean);
 }
 
-export function ShareDialog(props: { sessionId: string; token: string; origins: readonly string[]; onClose: () => void }): JSX.Element {
+/** A link's state in words: revoked, expired, or live until when. */
+function linkState(l: LinkRecord, now: number): string {
+  if (l.revokedAt !== null) return "revoked";
+  if (l.expiresAt <= now) return "expired";
+  return `expires ${new Date(l.expiresAt).toLocaleDateString()}`;
+}
+
+/** The session's links, newest first, each with Revoke while it is live. */
+function LinkList(props: { sessionId: string; token: string; live: LinkRecord[] | null }): JSX.Element {
+  const [links, setLinks] = createSignal<LinkRecord[]>([]);
+  const [error, setError] = createSignal<string>();
+  onMount(() => {
+    api.links(props.token, props.sessionId).then((r) => setLinks(r.links), (e: unknown) => setError(e instanceof Error ? e.message : String(e)));
+  });
+  // The room's frames are the newest word once one arrives.
+  createEffect(() => {
+    if (props.live) setLinks(props.live.slice());
+  });
+  const revoke = async (id: string) => {
+    setError(undefined);
+    try {
+      await api.revokeLink(props.token, props.sessionId, id);
+      setLinks((ls) => ls.map((l) => (l.id === id && l.revokedAt === null ? { ...l, revokedAt: Date.now() } : l)));
+    } catch (e) {
+      setError(e instanceof Error ? e.message : String(e));
+    }
+  };
+  const rotate = async () => {
+    setError(undefined);
+    try {
+      const r = await api.rotateOwnerLink(props.token, props.sessionId);
+      // The new owner link takes over this tab (read from the fragment, kept, stripped again).
+      history.replaceState(history.state, "", r.url);
+      location.reload();
+    } catch (e) {
+      setError(e instanceof Error ? e.message : String(e));
+    }
+  };
+  return (
+    <section class="link-list" aria-label="Links to this session">
+      <h3>Links</h3>
+      <table class="links" data-links>
+        <thead>
+          <tr>
+            <th>Role</th>
+            <th>Name</th>
+            <th>Created</th>
+            <th>Last used</th>
+            <th>State</th>
+            <th />
+          </tr>
+        </thead>
+        <tbody>
+          <For each={links()}>
+            {(l) => (
+              <tr data-link={l.id} data-revoked={l.revokedAt !== null ? "" : undefined}>
+                <td>{l.role}</td>
+                <td>{l.email ?? l.name}</td>
+                <td>{formatRelative(l.createdAt)}</td>
+                <td>{l.lastUsedAt === null ? "never" : formatRelative(l.lastUsedAt)}</td>
+                <td>{linkState(l, Date.now())}</td>
+                <td>
+                  <Show when={l.revokedAt === null && l.role !== "owner"}>
+                    <button type="button" class="btn small danger" onClick={() => revoke(l.id)} aria-label={`Revoke ${l.role} link ${l.name}`}>
+                      Revoke
+                    </button>
+                  </Show>
+                </td>
+              </tr>
+            )}
+          </For>
+        </tbody>
+      </table>
+      <button type="button" class="btn small" data-rotate onClick={rotate}>
+        Rotate my owner link
+      </button>
+      <Show when={error()}>
+        <p class="error-text" role="alert">
+          {error()}
+        </p>
+      </Show>
+    </section>
+  );
+}
+
+export function ShareDialog(props: {
+  sessionId: string;
+  token: string;
+  origins: readonly string[];
+  /** The room's latest `links` frame (owners), for live updates. */
+  links?: LinkRecord[] | null;
+  onClose: () => void;
+}): JSX.Element {
   const [originsText, setOriginsText] = createSignal(props.origins.join("\n"));
   const [originsState, setOriginsState] = createSignal<{ saving?: boolean; saved?: boolean; error?: string }>({});
   const saveOrigins = async () => {
@@ -108,6 +203,7 @@ export function ShareDialog(props: { sessionId: string; token: string; origins: 
             </>
           )}
         </Show>
+        <LinkList sessionId={props.sessionId} token={props.token} live={props.links ?? null} />
         <label class="field">
           <span>Pages allowed to embed this session (one origin per line)</span>
           <textarea

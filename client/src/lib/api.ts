@@ -6,6 +6,9 @@ import {
   SessionMetaSchema,
   SessionSummarySchema,
   ShareResultSchema,
+  LinksResultSchema,
+  RevokeResultSchema,
+  RotateResultSchema,
   type CreateSessionBody,
 } from "../../../shared/protocol.ts";
 import { MessageWithPartsSchema, PartSchema, type Part } from "../../../shared/parts.ts";
@@ -76,6 +79,11 @@ export const api = {
       method: "PUT",
       body: JSON.stringify({ origins }),
     }),
+  links: (token: string, id: string) => call(LinksResultSchema, token, `/api/sessions/${encodeURIComponent(id)}/links`),
+  revokeLink: (token: string, id: string, linkId: string) =>
+    call(RevokeResultSchema, token, `/api/sessions/${encodeURIComponent(id)}/links/${encodeURIComponent(linkId)}`, { method: "DELETE" }),
+  rotateOwnerLink: (token: string, id: string) =>
+    call(RotateResultSchema, token, `/api/sessions/${encodeURIComponent(id)}/links/rotate`, { method: "POST" }),
   archive: (token: string, id: string, archived: boolean) =>
     call(z.unknown(), token, `/api/sessions/${encodeURIComponent(id)}/archive`, { method: "POST", body: JSON.stringify({ archived }) }),
 };

@@ -4,6 +4,11 @@
  * works after a reload; a session's token is kept per session for the same reason, and the
  * fragment is then removed from the address bar so it is not shared by accident in a screenshot
  * or a copied URL. The payload is decoded for display only: the Worker verifies every token.
+ *
+ * Two rules keep one page from spoiling another's access: an embed uses only the token it was
+ * given (never the stored ones, and it stores nothing), and opening a weaker link for a session
+ * (a viewer link where an owner's token is kept) uses it for that tab without replacing the
+ * stronger token kept for the session.
  */
 import { TokenPayloadSchema, type TokenPayload } from "../../../shared/token.ts";
 
@@ -59,20 +64,46 @@ export function forgetOperatorToken(): void {
 }
 
 /**
- * The token for one session: the fragment's, else the one saved for it, else the operator's.
- * `keepFragment` leaves the address alone (embeds: the parent page owns the URL).
+ * The token for one session in the full app: the fragment's (read once, then removed from the
+ * address bar), else the one saved for it, else the operator's.
  */
-export function sessionToken(id: string, keepFragment = false): string | null {
+export function sessionToken(id: string): string | null {
   const fromUrl = fragmentParams().get("token");
   if (fromUrl) {
-    store()?.setItem(sessionKey(id), fromUrl);
-    if (!keepFragment) stripFragment();
+    remember(id, fromUrl);
+    stripFragment();
     return fromUrl;
   }
   const saved = store()?.getItem(sessionKey(id)) ?? null;
   if (saved && !expired(saved)) return saved;
   const op = store()?.getItem(OPERATOR_KEY) ?? null;
   return op && !expired(op) ? op : null;
+}
+
+/**
+ * The embed's token: the one in its own fragment (set by `<agent-room token=…>`), or none. Never
+ * a stored token, so an embed on someone else's page cannot borrow the owner's access; nothing is
+ * written, and the fragment is left to the parent page that set it.
+ */
+export function embedToken(): string | null {
+  return fragmentParams().get("token") || null;
+}
+
+/** Forgets the token kept for a session if it is this one (e.g. its link was revoked). */
+export function forgetSessionToken(id: string, token: string): void {
+  if (store()?.getItem(sessionKey(id)) === token) store()?.removeItem(sessionKey(id));
+}
+
+const RANK: Record<TokenPayload["role"], number> = { agent: 0, viewer: 1, driver: 2, owner: 3 };
+
+/** Keeps a link's token for its session, unless a stronger one still good is kept already. */
+function remember(id: string, token: string): void {
+  const p = decodeToken(token);
+  if (!p) return;
+  const saved = store()?.getItem(sessionKey(id)) ?? null;
+  const kept = saved && !expired(saved) ? decodeToken(saved) : null;
+  if (kept && RANK[kept.role] > RANK[p.role]) return;
+  store()?.setItem(sessionKey(id), token);
 }
 
 function stripFragment(): void {

@@ -8,6 +8,7 @@ import { batch, onCleanup } from "solid-js";
 import { createStore, reconcile } from "solid-js/store";
 import { RoomClient, RoomCommandError, webStoragePromptStore, type ConnectionState, type UnsentPromptStore } from "../../../shared/room-client.ts";
 import type { Transcript } from "../../../shared/transcript.ts";
+import { LinksResultSchema } from "../../../shared/protocol.ts";
 import { api } from "./api.ts";
 import { emptyRoomView, type ConnectionView, type RoomActions, type RoomView } from "./room-view.ts";
 import { syncAll, syncChanges } from "./transcript-sync.ts";
@@ -25,7 +26,7 @@ export function connectionView(s: ConnectionState): ConnectionView {
     case "offline":
       return { kind: "offline" };
     case "closed":
-      return { kind: "closed", reason: s.message || s.reason };
+      return { kind: "closed", reason: s.message || s.reason, ...(s.reason === "revoked" ? { revoked: true } : {}) };
   }
 }
 
@@ -51,10 +52,16 @@ export interface RoomStore {
 
 let noticeIds = 0;
 
-/** Connects to a room for the lifetime of the calling component. */
-export function createRoomStore(sessionId: string, token: string, host: string = location.origin): RoomStore {
+/**
+ * Connects to a room for the lifetime of the calling component. `persist: false` (embeds) writes
+ * nothing to the app's storage: unsent prompts and the chat's read mark stay in memory.
+ */
+export function createRoomStore(sessionId: string, token: string, opts: { host?: string; persist?: boolean } = {}): RoomStore {
   const [room, set] = createStore<RoomView>({ ...emptyRoomView(), chatSeen: chatSeen(sessionId) });
-  const client = new RoomClient({ host, sessionId, token, promptStore: browserPromptStore(sessionId) });
+  const host = opts.host ?? location.origin;
+  const persist = opts.persist !== false;
+  const promptStore = persist ? browserPromptStore(sessionId) : undefined;
+  const client = new RoomClient({ host, sessionId, token, promptStore });
   // Acks carry no event of their own; the queue change they cause (or a state change) does.
   const refreshUnsent = () => set("unsent", reconcile(client.unsentPromptList(), { key: "id" }));
 
@@ -97,9 +104,16 @@ export function createRoomStore(sessionId: string, token: string, host: string =
     if (e.code === "gap") return; // the client resyncs on its own; nothing for a person to do
     notify(e.code === "bad_frame_from_room" ? "internal" : e.code, e.message);
   });
+  // Owners hear the link list whenever a link is minted or revoked (the Share dialog shows it).
+  const offLinks = client.onFrame((f) => {
+    if (f.type !== "links") return;
+    const r = LinksResultSchema.safeParse(f);
+    if (r.success) set("links", reconcile(r.data.links, { key: "id" }));
+  });
   set("connection", connectionView(client.state));
 
   onCleanup(() => {
+    offLinks();
     offChange();
     offState();
     offPresence();
@@ -163,7 +177,7 @@ export function createRoomStore(sessionId: string, token: string, host: string =
     markChatSeen: () => {
       const count = room.session?.chatCount ?? 0;
       if (count <= room.chatSeen) return;
-      setChatSeen(sessionId, count);
+      if (persist) setChatSeen(sessionId, count);
       set("chatSeen", count);
     },
     dismissNotice: (id) => set("notices", (n) => n.filter((x) => x.id !== id)),

@@ -6,6 +6,7 @@
 import type {
   AgentStatus,
   ChatMessage,
+  LinkRecord,
   Mode,
   PermissionRequest,
   PresenceUser,
@@ -28,7 +29,8 @@ export type ConnectionView =
   | { kind: "open" }
   | { kind: "reconnecting"; attempt: number; nextTryAt: number }
   | { kind: "offline" }
-  | { kind: "closed"; reason: string };
+  /** `revoked`: the owner revoked the link (close 4411 or HTTP 401 `revoked`). */
+  | { kind: "closed"; reason: string; revoked?: boolean };
 
 export interface Notice {
   id: number;
@@ -66,6 +68,8 @@ export interface RoomView {
   chatHasMore: boolean;
   /** `session.chatCount` when this browser last had the chat on screen (lib/chat-seen.ts). */
   chatSeen: number;
+  /** Owners only: the session's link records as the room last sent them (null until it does). */
+  links: LinkRecord[] | null;
 }
 
 export const emptyRoomView = (): RoomView => ({
@@ -90,6 +94,7 @@ export const emptyRoomView = (): RoomView => ({
   chat: [],
   chatHasMore: false,
   chatSeen: 0,
+  links: null,
 });
 
 /** The actions the views may take; a viewer's UI never offers the driving ones. */

@@ -1,12 +1,14 @@
 /**
  * `/embed/:id#token=…&theme=…&max=…`: the chromeless room for `<agent-room>` iframes. Read-only
- * unless the token is a driver's. It reports its height to the parent page so the iframe can be
+ * unless the token is a driver's. It uses only the token in its own fragment (client/embed sets
+ * it from the element's `token` attribute) and writes nothing to the app's storage. It reports its height to the parent page so the iframe can be
  * sized to the content; the transcript grows up to `max` pixels and then scrolls inside.
  */
 import { Show, onCleanup, onMount, type JSX } from "solid-js";
-import { fragmentParams, sessionToken } from "../lib/auth.ts";
+import { embedToken, fragmentParams } from "../lib/auth.ts";
 import { createRoomStore } from "../lib/room-store.ts";
 import { RoomScreen } from "./RoomScreen.tsx";
+import { Revoked, isRevoked } from "../components/Revoked.tsx";
 
 function postHeight(sessionId: string): () => void {
   let last = -1;
@@ -24,18 +26,30 @@ function postHeight(sessionId: string): () => void {
 }
 
 function EmbedRoom(props: { id: string; token: string }): JSX.Element {
-  const store = createRoomStore(props.id, props.token);
+  const store = createRoomStore(props.id, props.token, { persist: false });
   (window as unknown as { __agentroom?: unknown }).__agentroom = store;
   const max = Number(fragmentParams().get("max")) || 640;
   document.documentElement.classList.add("embed-auto");
   onMount(() => onCleanup(postHeight(props.id)));
-  return <RoomScreen room={store.room} actions={store.actions} partEnv={store.partEnv} sessionId={props.id} token={props.token} chromeless autoHeight={max} />;
+  return (
+    <Show when={!isRevoked(store.room.connection)} fallback={<Revoked embed />}>
+      <RoomScreen room={store.room} actions={store.actions} partEnv={store.partEnv} sessionId={props.id} token={props.token} chromeless autoHeight={max} />
+    </Show>
+  );
 }
 
 export function EmbedPage(props: { id: string }): JSX.Element {
-  const token = sessionToken(props.id, true);
+  // Only the token this embed was given: with none it shows no access, whoever uses this browser.
+  const token = embedToken();
   return (
-    <Show when={token} fallback={<p class="empty">This embed has no token.</p>}>
+    <Show
+      when={token}
+      fallback={
+        <p class="empty" data-no-access>
+          No access: this embed was given no token.
+        </p>
+      }
+    >
       {(t) => <EmbedRoom id={props.id} token={t()} />}
     </Show>
   );

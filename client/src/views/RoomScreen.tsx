@@ -263,7 +263,7 @@ export function RoomScreen(props: {
           </Show>
         </div>
         <Show when={sharing()}>
-          <ShareDialog sessionId={props.sessionId} token={props.token} origins={props.room.session?.allowedOrigins ?? []} onClose={() => setSharing(false)} />
+          <ShareDialog sessionId={props.sessionId} token={props.token} origins={props.room.session?.allowedOrigins ?? []} links={props.room.links} onClose={() => setSharing(false)} />
         </Show>
       </div>
       </PartCommentsContext.Provider>

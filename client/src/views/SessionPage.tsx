@@ -1,6 +1,7 @@
 /** `/s/:id#token=…`: the full session view. */
 import { Show, createEffect, type JSX } from "solid-js";
-import { sessionToken } from "../lib/auth.ts";
+import { forgetSessionToken, sessionToken } from "../lib/auth.ts";
+import { Revoked, isRevoked } from "../components/Revoked.tsx";
 import { createRoomStore } from "../lib/room-store.ts";
 import { RoomScreen } from "./RoomScreen.tsx";
 import { tabTitle } from "../components/StatusBar.tsx";
@@ -13,8 +14,14 @@ function RoomWithToken(props: { id: string; token: string }): JSX.Element {
   });
   // Tests and the bench reach the client through this handle (never used by the app itself).
   (window as unknown as { __agentroom?: unknown }).__agentroom = store;
+  // A revoked link is forgotten here, so the next visit does not try it again.
+  createEffect(() => {
+    if (isRevoked(store.room.connection)) forgetSessionToken(props.id, props.token);
+  });
   return (
-    <RoomScreen room={store.room} actions={store.actions} partEnv={store.partEnv} sessionId={props.id} token={props.token} />
+    <Show when={!isRevoked(store.room.connection)} fallback={<Revoked />}>
+      <RoomScreen room={store.room} actions={store.actions} partEnv={store.partEnv} sessionId={props.id} token={props.token} />
+    </Show>
   );
 }
 
