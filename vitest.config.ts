@@ -35,7 +35,8 @@ export default defineConfig({
           environment: "node",
           include: ["test/**/*.test.ts"],
           // The app is built once for every file (the Worker serves it to the browser tests).
-          globalSetup: ["test/harness/build-app.ts"],
+          // After the last file, no token may be at rest (test/harness/token-at-rest.ts).
+          globalSetup: ["test/harness/build-app.ts", "test/harness/token-at-rest.ts"],
           fileParallelism: false,
           testTimeout: 120_000,
           hookTimeout: 180_000,

@@ -3,6 +3,7 @@ import type { Point, SystemName, PathName } from "./scenarios/fanout.ts";
 import type { NewViewerResult, ReconnectResult } from "./scenarios/catchup.ts";
 import type { GrowthResult } from "./scenarios/storage.ts";
 import type { RejoinResult } from "./scenarios/rejoin.ts";
+import type { RevokeResult } from "./scenarios/revoke.ts";
 import { median, spread } from "./lib/stats.ts";
 import { tierMarkdown } from "./report-tier.ts";
 import { table } from "./lib/md.ts";
@@ -19,6 +20,8 @@ export type Results = {
   newViewer: Record<string, NewViewerResult[]>;
   growth: GrowthResult[];
   rejoin: Record<string, RejoinResult[]>;
+  /** Revoke → last socket of the link closed, per path. */
+  revoke?: Record<string, RevokeResult>;
   profiles: Record<string, import("./lib/profile.ts").ProfileSummary>;
   client?: unknown;
   chain?: unknown;
@@ -58,6 +61,14 @@ export function targets(r: Results): string[][] {
       `${x.rejoiners} viewers rejoining ${x.schedule === "client jitter" ? "after the client's jittered first retry (a real deploy)" : "at once"} (${x.withCursor ? "with cursor" : "no cursor"}): live stall < 1 s`,
       `stall ${f1(x.window!.stallMs)} ms; all caught up in ${x.allCaughtUpMs.toFixed(0)} ms`,
       yes(x.window!.stallMs < 1000),
+    ]);
+  }
+  const rv = r.revoke?.direct ?? r.revoke?.remote;
+  if (rv) {
+    rows.push([
+      `revoked link with ${rv.sockets} sockets: all closed (4411) within 1 s`,
+      `median ${f1(rv.medianMs)} ms, max ${f1(rv.maxMs)} ms over ${rv.tries} tries; wrong close codes ${rv.wrongCodes}`,
+      yes(rv.maxMs < 1000 && rv.wrongCodes === 0),
     ]);
   }
   const g = r.growth.find((x) => x.label === "session deltas");

@@ -4,7 +4,7 @@
  *
  *   npm run bench                       full run (~15–20 min on 2 cores)
  *   npm run bench -- --quick            a short run (~3 min)
- *   npm run bench -- --only fanout,catchup,storage,rejoin,tier,client,chain,chat
+ *   npm run bench -- --only fanout,catchup,storage,rejoin,revoke,tier,client,chain,chat
  *   npm run bench -- --write            also update bench/RESULTS.md and bench/p99-vs-viewers.svg
  *   npm run bench -- --profile          also CPU-profile the room (V8 sampling) during key points
  *   npm run bench -- --grid 10,100:50,100 --seconds 3   capacity grid (viewers:rates) and stream length
@@ -22,6 +22,7 @@ import { capacity, measurePoint, series, warmup, type PathName, type Point, type
 import { newViewer, reconnectCatchup } from "./scenarios/catchup.ts";
 import { partGrowth, sessionGrowth } from "./scenarios/storage.ts";
 import { rejoinStorm, type RejoinSchedule } from "./scenarios/rejoin.ts";
+import { revokeLatency } from "./scenarios/revoke.ts";
 import { markdown, plotSvg, type Capacity, type Results } from "./report.ts";
 import { startProfile } from "./lib/profile.ts";
 import { agentroomRoom, AGENTROOM_CONFIG, type Agentroom, type Credentials } from "./systems/agentroom.ts";
@@ -31,7 +32,7 @@ import { startTier } from "./lib/tier.ts";
 import { tierPoint, tierRejoin } from "./scenarios/tier.ts";
 
 const ROOT = resolve(import.meta.dirname, "..");
-const SECTIONS = ["fanout", "catchup", "storage", "rejoin", "tier", "client", "chain", "chat"] as const;
+const SECTIONS = ["fanout", "catchup", "storage", "rejoin", "revoke", "tier", "client", "chain", "chat"] as const;
 /** The relay tier's thresholds in the bench: few viewers on the room, relays of 500. */
 const TIER = { relayAfterViewers: 100, relayCapacity: 500 };
 
@@ -226,6 +227,15 @@ async function agentroomSections(ar: (base: string) => Agentroom, w: RunningWork
       }
       // What a real deploy does: the room client spreads its first retry by full jitter.
       list.push(await storm({ withCursor: true, schedule: "client jitter" }));
+    }
+  }
+  if (only.has("revoke")) {
+    results.revoke = {};
+    for (const [path, base] of paths) {
+      section(`revoke a link held by 50 sockets via ${path}`);
+      const r = await revokeLatency(ar(base), { sockets: 50, tries: quick ? 5 : 20 });
+      results.revoke[path] = r;
+      console.log(`  revoke → last of ${r.sockets} closed: median ${r.medianMs.toFixed(1)} ms, max ${r.maxMs.toFixed(1)} ms (${r.tries} tries), wrong codes ${r.wrongCodes}`);
     }
   }
 }

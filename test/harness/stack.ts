@@ -20,6 +20,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll } from "vitest";
 import { startWorker, REPO_ROOT, type StartWorkerOptions, type WorkerHandle } from "./worker.ts";
+import { recordScan } from "./token-scan.ts";
 import { startScriptedModel, type ScriptedModel, type ScriptedModelOptions } from "../../runner/scripted-model.ts";
 import { RoomClient } from "../../shared/room-client.ts";
 import type { Role } from "../../shared/protocol.ts";
@@ -284,6 +285,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       await Promise.all(runners.map((r) => r.stop()));
       await model.close();
       if (ownWorker) await worker.stop();
+      // The runners' state and output hold no token either (token-at-rest.ts).
+      recordScan(REPO_ROOT, "runners", [stateRoot], runners.map((r) => r.logs()));
       await rm(stateRoot, { recursive: true, force: true });
     },
   };

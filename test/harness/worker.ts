@@ -18,6 +18,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { signToken } from "../../shared/token.ts";
+import { recordScan } from "./token-scan.ts";
 import { freePort } from "../../scripts/ports.ts";
 import { REPO_ROOT, startWranglerDev, type WranglerDev } from "../../scripts/wrangler-dev.ts";
 import type { CreateSessionBody, Role } from "../../shared/protocol.ts";
@@ -100,7 +101,11 @@ export async function startWorker(opts: StartWorkerOptions = {}): Promise<Worker
       startTimeoutMs: opts.startTimeoutMs,
       onOutput: (s) => {
         output += s;
-        if (output.length > 2_000_000) output = output.slice(-1_000_000);
+        if (output.length > 2_000_000) {
+          // What is dropped from the kept log is scanned for tokens first (token-scan.ts).
+          recordScan(REPO_ROOT, "worker log (trimmed part)", [], [output.slice(0, -1_000_000)]);
+          output = output.slice(-1_000_000);
+        }
         if (opts.verbose) process.stderr.write(s);
       },
     });
@@ -149,6 +154,8 @@ export async function startWorker(opts: StartWorkerOptions = {}): Promise<Worker
     },
     async stop() {
       await kill("SIGTERM");
+      // No token may be at rest in what workerd kept, nor in its output (token-at-rest.ts).
+      recordScan(REPO_ROOT, "worker", [persistDir], [output]);
       if (ownDir) await rm(persistDir, { recursive: true, force: true });
     },
     logs: () => output,
