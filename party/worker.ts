@@ -250,7 +250,8 @@ async function apiSessions(req: Request, env: Env, secret: string, rest: string[
     if (!body.ok) return body.response;
     const p = body.value;
     const ttl = p.ttlSeconds ?? SHARE_TOKEN_TTL_S;
-    const record = await room.mintLink({ role: p.role, name: p.email, email: p.email, createdBy: caller.name, ttlSeconds: ttl });
+    const email = p.email.trim().toLowerCase();
+    const record = await room.mintLink({ role: p.role, name: email, email, createdBy: caller.name, ttlSeconds: ttl });
     return record ? json({ link: record }, 201) : tooManyLinks();
   }
   if (sub[0] === "links") return links(req, env, secret, id, caller, sub.slice(1));

@@ -498,6 +498,21 @@ describe("RoomClient: connection state", () => {
     expect(FakeWebSocket.instances).toHaveLength(1);
   });
 
+  it("a revoked link is final: close 4411, or a refused upgrade whose probe says 401 revoked", async () => {
+    const c = client();
+    const ws = await socket(1);
+    joinWithSnapshot(ws, snap(0));
+    ws.drop(4411, "revoked");
+    expect(c.state).toEqual({ status: "closed", reason: "revoked", message: "revoked", code: 4411 });
+    const fakeFetch = (async () => new Response(JSON.stringify({ error: { code: "revoked", message: "this link was revoked" } }), { status: 401 })) as unknown as typeof fetch;
+    const d = client({ probe: true, fetch: fakeFetch, token: "revoked-link" });
+    (await socket(2)).refuse();
+    await d.waitFor((x) => x.state.status === "closed", 2_000);
+    expect(d.state).toEqual({ status: "closed", reason: "revoked", message: "this link was revoked", code: 401 });
+    await new Promise((r) => setTimeout(r, 60));
+    expect(FakeWebSocket.instances).toHaveLength(2);
+  });
+
   it("asks the HTTP API why an upgrade was refused and stops on 401", async () => {
     const calls: { url: string; auth: string | null }[] = [];
     const fakeFetch = (async (url: string, init?: RequestInit) => {
