@@ -201,7 +201,55 @@ describe("every frame under the cap, whatever the shape", () => {
     expect(snap.snapshot.permissions[0]!.id).toBe("per_1");
     expect(snap.snapshot.permissions[0]!.metadata.diff.length).toBeLessThanOrEqual(INLINE);
     expectFramesUnderCap(live);
-    expectFramesUnderCap(joiner);
-    for (const c of [live, joiner, agent]) c.close();
+    for (const c of [live, agent]) c.close();
+  });
+});
+
+describe("text never cut inside a character", () => {
+  const CHUNK = DEFAULT_LIMITS.chunkChars;
+  const SEQUENCES = { "surrogate pair": "😀", "ZWJ sequence": "👩‍👩‍👧‍👦", "skin tone": "👋🏽", "combining marks": "e\u0301\u0323" };
+
+  it("a character straddling the inline limit and a chunk boundary, at every offset: stored whole, previews end before it", async () => {
+    const { id, ownerToken, agent, live } = await roomWithViewer();
+    await batch(agent, [msg("m1")]);
+    const cases: { pid: string; text: string; k: number }[] = [];
+    for (const [name, seq] of Object.entries(SEQUENCES)) {
+      for (let k = 1; k < seq.length; k++) {
+        // The sequence starts k units before the inline limit, and again k units before the chunk boundary.
+        const text = "x".repeat(INLINE - k) + seq + "y".repeat(CHUNK - INLINE - seq.length) + seq + "z".repeat(1000);
+        const pid = `${name.replace(/ /g, "-")}-${k}`;
+        cases.push({ pid, text, k });
+        // As a tool output (chunked at chunkChars, previewed at inlineFieldChars) and as one long delta (split on arrival).
+        await batch(agent, [tool("m1", pid, "bash", { input: { command: "x" }, output: text, metadata: {} }), textPart("m1", `${pid}-t`), delta("m1", `${pid}-t`, text)]);
+      }
+    }
+    expect(cases.length).toBe(16);
+    // Previews: the tool parts as sent live, the streamed parts as a history page holds them.
+    const last = cases.at(-1)!.pid;
+    await live.waitFor((f) => f.type === "events" && (f.events as { part?: { id: string } }[]).some((e) => e.part?.id === last));
+    const sent = new Map(
+      live
+        .ofType<{ events: { type: string; part?: { id: string; state?: { output: string } } }[] }>("events")
+        .flatMap((f) => f.events)
+        .filter((e) => e.type === "part.upsert")
+        .map((e) => [e.part!.id, e.part!.state?.output]),
+    );
+    const page = await api(`/api/sessions/${id}/history?limit=1`, { token: ownerToken });
+    const streamedPreview = new Map(((await page.json()) as { messages: { parts: { id: string; text?: string }[] }[] }).messages[0]!.parts.map((p) => [p.id, p.text]));
+    for (const { pid, text, k } of cases) {
+      const tool = await api(`/api/sessions/${id}/parts/${pid}`, { token: ownerToken });
+      expect(((await tool.json()) as { part: { state: { output: string } } }).part.state.output, pid).toBe(text);
+      const streamed = await api(`/api/sessions/${id}/parts/${pid}-t`, { token: ownerToken });
+      expect(((await streamed.json()) as { part: { text: string } }).part.text, pid).toBe(text);
+      for (const preview of [sent.get(pid), streamedPreview.get(`${pid}-t`)]) {
+        expect(preview?.length, pid).toBe(INLINE - k);
+        expect(text.startsWith(preview!)).toBe(true);
+      }
+    }
+    for (const f of live.ofType<{ events: { type: string; delta?: string }[] }>("events")) {
+      for (const e of f.events) if (e.delta !== undefined) expect(hasLoneSurrogate(e.delta)).toBe(false);
+    }
+    expectFramesUnderCap(live);
+    for (const c of [live, agent]) c.close();
   });
 });
