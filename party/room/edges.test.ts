@@ -26,11 +26,13 @@ function text(chars: number, seed: string): string {
   return parts.join("");
 }
 
-function expectFramesUnderCap(c: TestClient): void {
+/** Every frame `c` received is under the cap; the largest is printed for the record. */
+function expectFramesUnderCap(c: TestClient, label = ""): void {
   expect(c.frameBytes.length).toBeGreaterThan(0);
   for (const [i, bytes] of c.frameBytes.entries()) {
     if (bytes > CAP) throw new Error(`frame ${i} (${String(c.frames[i]!.type)}) is ${bytes} bytes, over ${CAP}`);
   }
+  if (label) console.log(`[frames] ${label}: ${c.frameBytes.length} frames, largest ${Math.max(...c.frameBytes)} bytes`);
 }
 
 /** A new session with the agent connected and one viewer caught up. */
@@ -69,7 +71,7 @@ describe("every frame under the cap, whatever the shape", () => {
     await live.waitFor((f) => f.type === "events" && (f.events as { type: string; part?: { id: string } }[]).some((e) => e.part?.id === "bash"));
 
     // Live: shortened, marked by path, every frame under the cap.
-    expectFramesUnderCap(live);
+    expectFramesUnderCap(live, "five shapes, live");
     const liveParts = live.ofType<{ events: { type: string; part?: { id: string; truncated?: { field: string }[] } }[] }>("events").flatMap((f) => f.events.filter((e) => e.type === "part.upsert").map((e) => e.part!));
     const marks = (pid: string) => liveParts.find((p) => p.id === pid)!.truncated!.map((t) => t.field).sort();
     expect(marks("write")).toEqual(["state.input.content"]);
@@ -88,16 +90,17 @@ describe("every frame under the cap, whatever the shape", () => {
       hasMore = page.hasMore;
     }
     expect(seen).toEqual(["m1", "m2", "m3", "m4", "m5"]);
+    console.log(`[frames] five shapes: snapshot holds ${snap.snapshot.messages.length} of 5 messages (hasMore ${snap.snapshot.hasMore})`);
     expect(snap.snapshot.messages.every((m) => m.parts.length === (m.info.id === "m4" ? 0 : 1))).toBe(true);
     const m4 = snap.snapshot.messages.find((m) => m.info.id === "m4");
     if (m4) expect(m4.info.truncated!.map((t) => t.field).sort()).toEqual(["summary.diffs.0.after", "summary.diffs.0.before"]);
-    expectFramesUnderCap(joiner);
+    expectFramesUnderCap(joiner, "five shapes, snapshot and history");
 
     // A replay from the start: every frame under the cap.
     const replayer = await connect(id, ownerToken, { cursor: 0 });
     await replayer.waitType("caught-up");
     expect(replayer.ofType("welcome")[0]).toMatchObject({ catchup: "replay" });
-    expectFramesUnderCap(replayer);
+    expectFramesUnderCap(replayer, "five shapes, replay from 0");
 
     // The full values, whole, over HTTP.
     const full = async (path: string) => {
