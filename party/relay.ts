@@ -100,6 +100,8 @@ export class SessionRelay extends Server<Env> {
   /** The one room frame waiting since the last live turn, sent as is; undefined after two. */
   #pendingRaw: { from: number; text: string } | undefined;
   #pendingFrames = 0;
+  /** Viewers that joined this instance, reported to the room's router (room/relay-router.ts). */
+  #joins = 0;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -316,6 +318,8 @@ export class SessionRelay extends Server<Env> {
     this.#pendingRaw = undefined;
     this.#pendingFrames = 0;
     this.#tail.reset(0);
+    // The room's router forgets a relay whose link closed: a new link counts joins from zero.
+    this.#joins = 0;
     this.#snapshot = undefined;
     this.#replayCache.clear();
     this.#presence = undefined;
@@ -340,14 +344,20 @@ export class SessionRelay extends Server<Env> {
     const name = (rawName.startsWith("~") ? safeDecode(rawName.slice(1)) : rawName).slice(0, 100) || "viewer";
     const link = ctx.request.headers.get(LINK_HEADER) ?? undefined;
     conn.setState({ name, ...(link ? { link } : {}) });
+    this.#joins++;
     if (this.#idleTimer !== undefined) clearTimeout(this.#idleTimer);
     this.#idleTimer = undefined;
     this.#roster.set({ id: conn.id, name, role: "viewer" });
     this.#scheduleReport();
     try {
-      await this.#link();
       const cursorRaw = new URL(ctx.request.url).searchParams.get("cursor");
-      await this.#catchUp(conn, cursorRaw !== null && /^\d+$/.test(cursorRaw) ? Number(cursorRaw) : undefined);
+      const cursor = cursorRaw !== null && /^\d+$/.test(cursorRaw) ? Number(cursorRaw) : undefined;
+      // A relay starting afresh (new, retired, or restarted after a crash) asks the room for what
+      // follows its first joiner's cursor: after a crash every viewer rejoins from about the same
+      // seq, so the others are served from this tail instead of each asking the room.
+      if (cursor !== undefined && !this.#ready && this.#tail.seq === 0 && !this.#snapshot) this.#tail.reset(cursor);
+      await this.#link();
+      await this.#catchUp(conn, cursor);
     } catch (e) {
       console.warn(`relay ${this.name}: could not catch a viewer up`, e);
       // Retryable: the client reconnects with its cursor, to this relay or another.
@@ -513,7 +523,7 @@ export class SessionRelay extends Server<Env> {
     const up = this.#upstream;
     if (!up) return;
     const { users, total } = this.#roster.frame(PRESENCE_LISTED);
-    trySend(up, JSON.stringify({ type: "relay.report", count: total, users } satisfies RelayReport));
+    trySend(up, JSON.stringify({ type: "relay.report", count: total, joins: this.#joins, users } satisfies RelayReport));
   }
 }
 

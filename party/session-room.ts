@@ -609,6 +609,7 @@ export class SessionRoom extends Server<Env> {
   override onClose(conn: Connection<ConnState>): void {
     try {
       this.#heldSeq.delete(conn);
+      if (conn.state?.relay) this.#router.forget(conn.state.relay.index);
       this.#roster.remove(conn.id);
       this.#peopleRate.forget(conn.id);
       this.#agentRate.forget(conn.id);
@@ -824,7 +825,7 @@ export class SessionRoom extends Server<Env> {
     }
     const relay = conn.state!.relay!;
     conn.setState({ ...conn.state!, relay: { index: relay.index, count: parsed.frame.count, users: parsed.frame.users.slice(0, PRESENCE_LISTED) } });
-    this.#router.reported(relay.index);
+    this.#router.reported(relay.index, parsed.frame.joins);
     this.schedulePresence();
   }
 

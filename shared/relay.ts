@@ -12,6 +12,8 @@ import { PresenceUserSchema } from "./protocol.ts";
 export const RelayReportSchema = z.object({
   type: z.literal("relay.report"),
   count: z.number().int().nonnegative().max(1_000_000),
+  /** Viewers that joined since the relay started: the room stops counting them as on their way. */
+  joins: z.number().int().nonnegative(),
   users: z.array(PresenceUserSchema).max(50),
 });
 export type RelayReport = z.infer<typeof RelayReportSchema>;

@@ -15,7 +15,12 @@ export type Route = { to: "room" } | { to: "relay"; index: number } | { to: "ful
 export class RelayRouter {
   readonly #limits: Pick<Limits, "relayAfterViewers" | "relayCapacity" | "maxRelays">;
   #pendingRoom: number[] = [];
-  #pendingRelay = new Map<number, number>();
+  /**
+   * Per relay: when each viewer sent to it was sent, oldest first, until its report says it
+   * joined (reports count joins since the relay started, so a report sent before the latest
+   * viewers arrived does not forget them), or until PENDING_MS passed.
+   */
+  #pendingRelay = new Map<number, { sent: number[]; joinsSeen: number }>();
 
   constructor(limits: Pick<Limits, "relayAfterViewers" | "relayCapacity" | "maxRelays">) {
     this.#limits = limits;
@@ -29,9 +34,11 @@ export class RelayRouter {
       return { to: "room" };
     }
     for (let index = 0; index < this.#limits.maxRelays; index++) {
-      const pending = this.#pendingRelay.get(index) ?? 0;
-      if ((relayCounts.get(index) ?? 0) + pending < this.#limits.relayCapacity) {
-        this.#pendingRelay.set(index, pending + 1);
+      let p = this.#pendingRelay.get(index);
+      while (p?.sent.length && p.sent[0]! < now - PENDING_MS) p.sent.shift();
+      if ((relayCounts.get(index) ?? 0) + (p?.sent.length ?? 0) < this.#limits.relayCapacity) {
+        if (!p) this.#pendingRelay.set(index, (p = { sent: [], joinsSeen: 0 }));
+        p.sent.push(now);
         return { to: "relay", index };
       }
     }
@@ -43,8 +50,17 @@ export class RelayRouter {
     this.#pendingRoom.shift();
   }
 
-  /** A relay reported its count, which includes the viewers sent to it so far. */
-  reported(index: number): void {
+  /** A relay reported: `joins` viewers have joined it since it started; that many are no longer pending. */
+  reported(index: number, joins: number): void {
+    const p = this.#pendingRelay.get(index);
+    if (!p) return;
+    const fresh = joins >= p.joinsSeen ? joins - p.joinsSeen : joins;
+    p.joinsSeen = joins;
+    p.sent.splice(0, fresh);
+  }
+
+  /** A relay's link closed (it retired or died): a new instance starts counting from zero. */
+  forget(index: number): void {
     this.#pendingRelay.delete(index);
   }
 }
