@@ -20,13 +20,17 @@ import { describeExit, spawnGuarded, stopGroup, type GuardedOptions } from "./gu
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const secs = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
+/** How often silence is judged. */
+const TICK_MS = 250;
+/** A /health probe that takes longer counts as no answer. */
+const PROBE_TIMEOUT_MS = 1_500;
 
 export interface WorkerWatchOptions extends WranglerDevOptions {
   port: number;
   say: (line: string) => void;
   /** Without an answer from /health for this long, wrangler dev is restarted (default 3 s). */
   unhealthyMs?: number;
-  /** Time between probes (default 1 s); each probe may take up to 1.5 s. */
+  /** Time between probe starts (default 0.5 s); each probe may take up to 1.5 s. */
   probeEveryMs?: number;
 }
 
@@ -35,6 +39,9 @@ export class WorkerWatch {
   private stopped = false;
   private restarting = false;
   private lastOk = 0;
+  private probing = false;
+  private probedAt = 0;
+  private lastFailure = "";
   private timer: NodeJS.Timeout | undefined;
   /** How long each restart took, kill to /health answering (ms). */
   readonly restarts: number[] = [];
@@ -58,42 +65,46 @@ export class WorkerWatch {
     this.dev = await startWranglerDev({ ...this.opts, startTimeoutMs: this.opts.startTimeoutMs ?? 90_000 });
     this.watchExit(this.dev);
     this.lastOk = Date.now();
-    this.schedule();
+    this.timer = setInterval(() => this.tick(), TICK_MS);
   }
 
-  /** One pending probe at most: scheduling again replaces it. */
-  private schedule(): void {
-    clearTimeout(this.timer);
-    if (this.stopped) return;
-    this.timer = setTimeout(() => void this.probe(), this.opts.probeEveryMs ?? 1_000);
+  /**
+   * Probes start every `probeEveryMs` (one at a time), and silence is judged on every tick, not
+   * when a probe ends: a hung workerd lets each probe run to its timeout, which would add up to
+   * that timeout to the time before anyone acts.
+   */
+  private tick(): void {
+    if (this.stopped || this.restarting) return;
+    const now = Date.now();
+    const silent = now - this.lastOk;
+    if (silent >= (this.opts.unhealthyMs ?? 3_000)) {
+      void this.restart(`the Worker has not answered /health for ${secs(silent)} (${this.lastFailure || "no answer yet"})`);
+      return;
+    }
+    if (!this.probing && now - this.probedAt >= (this.opts.probeEveryMs ?? 500)) void this.probe();
   }
 
   private async probe(): Promise<void> {
-    if (!this.stopped && !this.restarting) await this.check();
-    this.schedule();
-  }
-
-  private async check(): Promise<void> {
-    let why = "";
+    this.probing = true;
+    this.probedAt = Date.now();
     try {
-      const res = await fetch(`${this.url}/health`, { signal: AbortSignal.timeout(1_500) });
+      const res = await fetch(`${this.url}/health`, { signal: AbortSignal.timeout(PROBE_TIMEOUT_MS) });
       await res.body?.cancel();
-      if (res.ok) this.lastOk = Date.now();
-      else why = `HTTP ${res.status}`;
+      if (res.ok) {
+        this.lastOk = Date.now();
+        this.lastFailure = "";
+      } else this.lastFailure = `HTTP ${res.status}`;
     } catch (e) {
-      why = e instanceof Error && e.name === "TimeoutError" ? "no answer in 1.5 s" : (e as Error).message;
-    }
-    const silent = Date.now() - this.lastOk;
-    if (!this.stopped && silent >= (this.opts.unhealthyMs ?? 3_000)) {
-      await this.restart(`the Worker has not answered /health for ${secs(silent)} (${why})`);
+      this.lastFailure = e instanceof Error && e.name === "TimeoutError" ? `no answer in ${secs(PROBE_TIMEOUT_MS)}` : (e as Error).message;
+    } finally {
+      this.probing = false;
     }
   }
 
   private watchExit(dev: WranglerDev): void {
     void dev.exited.then(() => {
       if (this.stopped || this.restarting || this.dev !== dev) return;
-      clearTimeout(this.timer);
-      void this.restart("wrangler dev exited").then(() => this.schedule());
+      void this.restart("wrangler dev exited");
     });
   }
 
@@ -126,7 +137,7 @@ export class WorkerWatch {
 
   async stop(graceMs = 5_000): Promise<void> {
     this.stopped = true;
-    clearTimeout(this.timer);
+    clearInterval(this.timer);
     await this.dev?.stop("SIGTERM", graceMs);
   }
 }

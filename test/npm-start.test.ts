@@ -194,6 +194,7 @@ describe("npm start supervises", () => {
         await until(() => healthy(), RECOVERY_LIMIT_MS + 5_000, `/health after the ${which} workerd was killed`);
         const ms = Date.now() - t0;
         times[which].push(ms);
+        console.log(`npm start: /health back ${ms} ms after the ${which} workerd's fault (round ${round})`);
         expect(ms, `/health answered again after the ${which} workerd's fault`).toBeLessThan(RECOVERY_LIMIT_MS);
         await converges(driver, viewer, `after ${which} kill ${round}`);
       }
@@ -207,6 +208,7 @@ describe("npm start supervises", () => {
       await until(() => !viewer.transcript.session?.agentOnline, 15_000, "the room to notice the runner gone");
       await until(() => viewer.transcript.session?.agentOnline && runnerPid() !== undefined && runnerPid() !== pid, RECOVERY_LIMIT_MS + 5_000, "a new runner to hold the session");
       times.runner.push(Date.now() - t0);
+      console.log(`npm start: a new runner held the session ${Date.now() - t0} ms after the runner's SIGKILL (round ${round})`);
       expect(Date.now() - t0).toBeLessThan(RECOVERY_LIMIT_MS);
       // The Worker stayed up meanwhile: the same two workerds, and no restart of wrangler dev.
       expect(wranglerWorkerds(port)).toEqual(workerBefore);
