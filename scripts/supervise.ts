@@ -6,7 +6,10 @@
  * one on the same port that never answers, and its own process looks fine. A Worker that has not
  * answered for `unhealthyMs` (killed, hung, or wrangler gone) gets its whole `wrangler dev`
  * process group killed and started again on the same port and persisted state; the runner and
- * every viewer reconnect by themselves.
+ * every viewer reconnect by themselves. Two cases are told apart, because a restart costs 4–13 s
+ * on this machine (node, wrangler, two workerds): the front workerd's death is acted on at once
+ * (its replacement never answers), and a crash of the Worker's own workerd that wrangler announces
+ * ("is being restarted") gets `selfHealMs` to heal by itself, as it does in ~2 s when it can.
  *
  * The runner is watched by its exit: it is started again with backoff (1 s doubling to 30 s,
  * back to 1 s once it has run a minute), the Worker untouched. A new runner adopts the OpenCode
@@ -16,6 +19,7 @@
  */
 import type { ChildProcess } from "node:child_process";
 import { startWranglerDev, type WranglerDev, type WranglerDevOptions } from "./wrangler-dev.ts";
+import { alive } from "./procs.ts";
 import { describeExit, spawnGuarded, stopGroup, type GuardedOptions } from "./guard.ts";
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -24,6 +28,8 @@ const secs = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
 const TICK_MS = 250;
 /** A /health probe that takes longer counts as no answer. */
 const PROBE_TIMEOUT_MS = 1_500;
+/** What wrangler prints when a workerd of it crashed and it restarts that one. */
+const RUNTIME_RESTARTING = /Workers runtime crashed unexpectedly and is being restarted/;
 
 export interface WorkerWatchOptions extends WranglerDevOptions {
   port: number;
@@ -31,6 +37,8 @@ export interface WorkerWatchOptions extends WranglerDevOptions {
   /** Without an answer from /health for this long, wrangler dev is restarted (default 3 s). */
   unhealthyMs?: number;
   /** Time between probe starts (default 0.5 s); each probe may take up to 1.5 s. */
+  /** After wrangler announced it restarts a crashed workerd, silence allowed (default 10 s). */
+  selfHealMs?: number;
   probeEveryMs?: number;
 }
 
@@ -42,6 +50,10 @@ export class WorkerWatch {
   private probing = false;
   private probedAt = 0;
   private lastFailure = "";
+  /** The front workerd (on the public port) of the current wrangler dev, once known. */
+  private front = 0;
+  /** When wrangler last said it restarts a crashed workerd. */
+  private crashAt = 0;
   private timer: NodeJS.Timeout | undefined;
   /** How long each restart took, kill to /health answering (ms). */
   readonly restarts: number[] = [];
@@ -61,8 +73,21 @@ export class WorkerWatch {
     return this.dev;
   }
 
+  /** Launches wrangler dev, noting the crash announcements in its output. */
+  private launch(startTimeoutMs: number): Promise<WranglerDev> {
+    return startWranglerDev({
+      ...this.opts,
+      startTimeoutMs,
+      onOutput: (text) => {
+        if (RUNTIME_RESTARTING.test(text)) this.crashAt = Date.now();
+        this.opts.onOutput?.(text);
+      },
+    });
+  }
+
   async start(): Promise<void> {
-    this.dev = await startWranglerDev({ ...this.opts, startTimeoutMs: this.opts.startTimeoutMs ?? 90_000 });
+    this.dev = await this.launch(this.opts.startTimeoutMs ?? 90_000);
+    this.front = this.dev.workerds()?.front ?? 0;
     this.watchExit(this.dev);
     this.lastOk = Date.now();
     this.timer = setInterval(() => this.tick(), TICK_MS);
@@ -77,8 +102,14 @@ export class WorkerWatch {
     if (this.stopped || this.restarting) return;
     const now = Date.now();
     const silent = now - this.lastOk;
-    if (silent >= (this.opts.unhealthyMs ?? 3_000)) {
-      void this.restart(`the Worker has not answered /health for ${secs(silent)} (${this.lastFailure || "no answer yet"})`);
+    if (silent >= 1_000 && this.front && !alive(this.front)) {
+      void this.restart(`wrangler's front workerd (pid ${this.front}, on the public port) died and its replacement never answers`);
+      return;
+    }
+    const healing = now - this.crashAt < (this.opts.selfHealMs ?? 10_000);
+    if (silent >= (healing ? (this.opts.selfHealMs ?? 10_000) : (this.opts.unhealthyMs ?? 3_000))) {
+      const note = healing ? `, though wrangler restarted its crashed workerd ${secs(now - this.crashAt)} ago` : "";
+      void this.restart(`the Worker has not answered /health for ${secs(silent)} (${this.lastFailure || "no answer yet"}${note})`);
       return;
     }
     if (!this.probing && now - this.probedAt >= (this.opts.probeEveryMs ?? 500)) void this.probe();
@@ -93,6 +124,7 @@ export class WorkerWatch {
       if (res.ok) {
         this.lastOk = Date.now();
         this.lastFailure = "";
+        this.crashAt = 0; // healed: the next silence gets no grace
       } else this.lastFailure = `HTTP ${res.status}`;
     } catch (e) {
       this.lastFailure = e instanceof Error && e.name === "TimeoutError" ? `no answer in ${secs(PROBE_TIMEOUT_MS)}` : (e as Error).message;
@@ -119,7 +151,8 @@ export class WorkerWatch {
       this.dev = null;
       await old?.stop("SIGKILL");
       try {
-        this.dev = await startWranglerDev({ ...this.opts, startTimeoutMs: 60_000 });
+        this.dev = await this.launch(60_000);
+        this.front = this.dev.workerds()?.front ?? 0;
         break;
       } catch (e) {
         const wait = Math.min(1_000 * 2 ** (attempt - 1), 15_000);
