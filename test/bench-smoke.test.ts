@@ -16,6 +16,8 @@ import { aiChatRoom, AI_CHAT_CONFIG } from "../bench/systems/ai-chat.ts";
 import { reconnectCatchup, newViewer } from "../bench/scenarios/catchup.ts";
 import { sessionGrowth } from "../bench/scenarios/storage.ts";
 import { rejoinStorm } from "../bench/scenarios/rejoin.ts";
+import { startTier, type Tier } from "../bench/lib/tier.ts";
+import { tierPoint, tierRejoin } from "../bench/scenarios/tier.ts";
 
 const small = { viewers: 5, rate: 50, seconds: 1, drainMs: 15_000 };
 
@@ -93,4 +95,34 @@ describe("bench harness: baselines", () => {
       }
     });
   }
+});
+
+describe("bench harness: the relay tier across two workerd processes", () => {
+  const secret = randomBytes(16).toString("base64url");
+  const dir = mkdtempSync(join(tmpdir(), "bench-smoke-tier-"));
+  const cfg = { relayAfterViewers: 2, relayCapacity: 3 };
+  let tier: Tier;
+  beforeAll(async () => {
+    tier = await startTier({
+      persistDir: dir,
+      vars: { TOKEN_SECRET: secret, LIMIT_RELAY_AFTER_VIEWERS: String(cfg.relayAfterViewers), LIMIT_RELAY_CAPACITY: String(cfg.relayCapacity) },
+      logDir: dir,
+    });
+  }, 180_000);
+  afterAll(async () => {
+    await tier?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("streams through relays in the relays' process with nothing lost, and rejoins through them", async () => {
+    const ar: Agentroom = { base: tier.room.directUrl, viewerBase: tier.relays.directUrl, creds: { secret } };
+    const p = await tierPoint(ar, tier, cfg, 8, 50, 1);
+    lossless(p);
+    expect(p.relays).toBe(2);
+    // The relays' workerd did the relayed viewers' sends.
+    expect(p.cpu.proxy).toBeGreaterThan(0);
+    const [storm] = await tierRejoin(ar, tier, { live: 3, rejoiners: 6, history: 5, rate: 50, seconds: 2 });
+    expect(storm!.missing).toBe(0);
+    expect(storm!.duplicates).toBe(0);
+  }, 180_000);
 });
