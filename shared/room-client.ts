@@ -26,6 +26,7 @@ import {
   type ServerFrame,
 } from "./protocol.ts";
 import type { MessageWithParts } from "./parts.ts";
+import { utf8Bytes } from "./delta.ts";
 import type { BackoffOptions } from "./backoff.ts";
 import {
   Connection,
@@ -142,6 +143,8 @@ export interface RoomClientStats {
   gaps: number;
   resyncs: number;
   opens: number;
+  /** UTF-8 bytes of the largest frame received (the room caps frames at `maxOutgoingFrameBytes`). */
+  largestFrameBytes: number;
 }
 
 type Listener<A extends unknown[]> = (...args: A) => void;
@@ -196,7 +199,7 @@ export class RoomClient {
   presence: PresenceUser[] = [];
   /** How many are connected, listed or not (a big room's presence frame lists only some). */
   presenceTotal = 0;
-  readonly stats: RoomClientStats = { frames: 0, events: 0, skippedEvents: 0, snapshots: 0, gaps: 0, resyncs: 0, opens: 0 };
+  readonly stats: RoomClientStats = { frames: 0, events: 0, skippedEvents: 0, snapshots: 0, gaps: 0, resyncs: 0, opens: 0, largestFrameBytes: 0 };
 
   private readonly opts: RoomClientOptions;
   private token: string;
@@ -622,6 +625,8 @@ export class RoomClient {
 
   private onFrameText(data: string): void {
     this.stats.frames++;
+    // Cheap: counted only when the frame could be the largest so far (UTF-8 ≤ 3 bytes per unit).
+    if (data.length * 3 > this.stats.largestFrameBytes) this.stats.largestFrameBytes = Math.max(this.stats.largestFrameBytes, utf8Bytes(data));
     let frame: { type?: unknown } & Record<string, unknown>;
     try {
       frame = JSON.parse(data) as typeof frame;

@@ -10,6 +10,7 @@ import { stackPerFile, joinRoom, turnDone, until } from "./harness/stack.ts";
 import { emojiText } from "../runner/scripted-model.ts";
 import { hasLoneSurrogate, isHighSurrogate } from "../shared/delta.ts";
 import type { RoomClient } from "../shared/room-client.ts";
+import { DEFAULT_LIMITS } from "../shared/limits.ts";
 
 const getStack = stackPerFile();
 
@@ -62,7 +63,9 @@ describe("unicode at every cut", () => {
     }
     for (const c of [driver, ...joiners.map((j) => j.c)]) {
       await until(() => answer(c) === expected, 15_000, "every client to hold the whole answer");
+      expect(c.stats.largestFrameBytes).toBeLessThanOrEqual(DEFAULT_LIMITS.maxOutgoingFrameBytes);
       c.close();
     }
+    console.log(`[frames] largest frame a client received: ${Math.max(driver.stats.largestFrameBytes, ...joiners.map((j) => j.c.stats.largestFrameBytes))} bytes`);
   });
 });
