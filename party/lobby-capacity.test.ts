@@ -7,6 +7,8 @@
  */
 import { describe, expect, it } from "vitest";
 import { env } from "cloudflare:workers";
+import { runInDurableObject } from "cloudflare:test";
+import type { Lobby } from "./lobby.ts";
 import type { Env } from "./env.ts";
 import { TestClient, connect, connectAgent, createSession, operator, runner, token, worker } from "./test-helpers.ts";
 import type { SessionMeta, SessionSummary } from "../shared/protocol.ts";
@@ -130,5 +132,23 @@ describe("runner capacity", () => {
     });
     expect(res.status).toBe(403);
     for (const c of [r, list]) c.close();
+  });
+
+  it("a lobby that wakes without its runners' sockets (a workerd restart) ends the rooms' wait", async () => {
+    const { id } = await createSession({ title: "stale wait" });
+    const room = (env as unknown as Env).SessionRoom.getByName(id);
+    await room.setRunnerWait({ since: 1, reason: "runners_full" });
+    expect((await room.getSession())?.runnerWait).toEqual({ since: 1, reason: "runners_full" });
+    // An index that last saw every runner full, and has no runner connected now.
+    const stub = (env as unknown as Env).Lobby.getByName("restarted");
+    await runInDurableObject(stub, async (lobby: Lobby, state) => {
+      lobby.upsert({ id, title: "stale wait", status: "offline", createdAt: 1, updatedAt: 1, archived: false });
+      state.storage.sql.exec(`INSERT INTO lobby_state (k, v) VALUES ('full', '1') ON CONFLICT(k) DO UPDATE SET v = '1'`);
+      expect(lobby.get(id)?.status).toBe("offline"); // presented from the live sockets: none
+      lobby.onStart();
+    });
+    const deadline = Date.now() + 5_000;
+    while ((await room.getSession())?.runnerWait && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect((await room.getSession())?.runnerWait).toBeUndefined();
   });
 });

@@ -123,13 +123,13 @@ export class Lobby extends Server<Env> {
 
   get(id: string): SessionSummary | null {
     const r = this.#db().exec<Row>(`SELECT * FROM sessions WHERE id = ?`, id).toArray()[0];
-    return r ? this.#present(r) : null;
+    return r ? this.#present(r, this.#capacity().full) : null;
   }
 
   /** A row as lists and runners see it: `offline` reads `pending` while every runner is full. */
-  #present(r: Row): SessionSummary {
+  #present(r: Row, full: boolean): SessionSummary {
     const s = fromRow(r);
-    return s.status === "offline" && !s.archived && this.#full() ? { ...s, status: "pending" } : s;
+    return s.status === "offline" && !s.archived && full ? { ...s, status: "pending" } : s;
   }
 
   /** A page, newest activity first. `archived` undefined lists all. */
@@ -153,7 +153,8 @@ export class Lobby extends Server<Env> {
         limit + 1,
       )
       .toArray();
-    const page = rows.slice(0, limit).map((r) => this.#present(r));
+    const full = this.#capacity().full;
+    const page = rows.slice(0, limit).map((r) => this.#present(r, full));
     const last = page[page.length - 1];
     return rows.length > limit && last ? { sessions: page, nextCursor: `${last.updatedAt}:${last.id}` } : { sessions: page };
   }
@@ -199,6 +200,10 @@ export class Lobby extends Server<Env> {
     this.#recheckCapacity();
   }
 
+  override onStart(): void {
+    this.#recheckCapacity();
+  }
+
   override onClose(conn: Connection): void {
     this.#recheckCapacity(conn.id);
   }
@@ -223,8 +228,12 @@ export class Lobby extends Server<Env> {
     return { runners, full: runners > 0 && !free };
   }
 
-  /** The last computed "every runner is full", kept in storage so a woken lobby compares with it. */
-  #full(): boolean {
+  /**
+   * The last "every runner is full" acted on, kept in storage: a woken lobby compares with it, and
+   * a lobby restarted without its runners' sockets (a workerd restart) sees it flip and tells the
+   * rooms their wait is over (`onStart`).
+   */
+  #lastFull(): boolean {
     return this.#db().exec<{ v: string }>(`SELECT v FROM lobby_state WHERE k = 'full'`).toArray()[0]?.v === "1";
   }
 
@@ -234,11 +243,11 @@ export class Lobby extends Server<Env> {
    */
   #recheckCapacity(gone?: string): void {
     const { full } = this.#capacity(gone);
-    if (full === this.#full()) return;
+    if (full === this.#lastFull()) return;
     this.#db().exec(`INSERT INTO lobby_state (k, v) VALUES ('full', ?) ON CONFLICT(k) DO UPDATE SET v = excluded.v`, full ? "1" : "0");
     const rows = this.#db().exec<Row>(`SELECT * FROM sessions WHERE status = 'offline' AND archived = 0`).toArray();
     for (const r of rows) {
-      const s = this.#present(r);
+      const s = this.#present(r, full);
       this.#broadcast({ type: "session.changed", session: s });
       this.#tellRoom(s);
     }
