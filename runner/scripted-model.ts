@@ -223,7 +223,7 @@ export function planFor(ctx: PlanContext): Plan {
       actions: [
         ...intro.splice(0),
         { kind: "text", text: `I'll create \`${file}\`.` },
-        { kind: "tool", name: "write", args: { filePath: abs, content: `Hello from the scripted model.\nThis file is ${file}.\n` } },
+        { kind: "tool", name: "write", args: { filePath: abs, content: writeContent(file, directive(p, "size")) } },
       ],
     });
   }
@@ -284,6 +284,20 @@ function titleFor(prompt: string): string {
 }
 
 const EMOJI_WORDS = ["🧑🏽‍🚀", "launch", "👩‍👩‍👧‍👦", "family", "👋🏿", "café", "e\u0301", "🇫🇷", "🇯🇵", "naïve", "😀", "𝔘nicode", "👍🏻", "Z\u0351\u0362"];
+
+/** What the write script writes: a greeting, or (`size=N` in the prompt) about N characters of varied lines. */
+export function writeContent(file: string, size?: number): string {
+  const head = `Hello from the scripted model.\nThis file is ${file}.\n`;
+  if (!size) return head;
+  const lines = [head];
+  let n = head.length;
+  for (let i = 0; n < size; i++) {
+    const line = `${i} ${"The quick brown fox jumps over the lazy dog. ".repeat(1 + (i % 5))}é 世界 🧑🏽\n`;
+    lines.push(line);
+    n += line.length;
+  }
+  return lines.join("");
+}
 
 /** About `units` UTF-16 units of text dense with multi-unit characters. */
 export function emojiText(units: number): string {
@@ -445,11 +459,12 @@ export async function startScriptedModel(options: ScriptedModelOptions = {}): Pr
         const callId = `call_${requestId}_${toolIndex}`;
         const args = JSON.stringify(a.args);
         em.send(delta({ tool_calls: [{ index: toolIndex, id: callId, type: "function", function: { name: a.name, arguments: "" } }] }));
-        // Arguments arrive in pieces, as real providers send them.
-        for (let i = 0; i < args.length; i += 24) {
+        // Arguments arrive in pieces, as real providers send them (large ones in at most ~200).
+        const step = Math.max(24, Math.ceil(args.length / 200));
+        for (let i = 0; i < args.length; i += step) {
           await sleep(Math.min(chunkDelayMs, 5));
           if (em.closed()) return;
-          em.send(delta({ tool_calls: [{ index: toolIndex, function: { arguments: args.slice(i, i + 24) } }] }));
+          em.send(delta({ tool_calls: [{ index: toolIndex, function: { arguments: args.slice(i, i + step) } }] }));
         }
         toolIndex++;
       } else if (a.kind === "stream-error") {
