@@ -67,7 +67,7 @@ export function targets(r: Results): string[][] {
   if (rv) {
     rows.push([
       `revoked link with ${rv.sockets} sockets: all closed (4411) within 1 s`,
-      `median ${f1(rv.medianMs)} ms, max ${f1(rv.maxMs)} ms over ${rv.tries} tries; wrong close codes ${rv.wrongCodes}`,
+      `close frame: median ${f1(rv.medianMs)} ms, max ${f1(rv.maxMs)} ms over ${rv.tries} tries (TCP gone: median ${rv.tcpMedianMs.toFixed(0)} ms); wrong close codes ${rv.wrongCodes}`,
       yes(rv.maxMs < 1000 && rv.wrongCodes === 0),
     ]);
   }

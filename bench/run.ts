@@ -235,7 +235,10 @@ async function agentroomSections(ar: (base: string) => Agentroom, w: RunningWork
       section(`revoke a link held by 50 sockets via ${path}`);
       const r = await revokeLatency(ar(base), { sockets: 50, tries: quick ? 5 : 20 });
       results.revoke[path] = r;
-      console.log(`  revoke → last of ${r.sockets} closed: median ${r.medianMs.toFixed(1)} ms, max ${r.maxMs.toFixed(1)} ms (${r.tries} tries), wrong codes ${r.wrongCodes}`);
+      console.log(
+        `  revoke → close frame (4411) on the last of ${r.sockets}: median ${r.medianMs.toFixed(1)} ms, max ${r.maxMs.toFixed(1)} ms; ` +
+          `TCP gone: median ${r.tcpMedianMs.toFixed(0)} ms, max ${r.tcpMaxMs.toFixed(0)} ms (${r.tries} tries), wrong codes ${r.wrongCodes}`,
+      );
     }
   }
 }

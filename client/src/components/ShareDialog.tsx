@@ -57,6 +57,18 @@ function LinkList(props: { sessionId: string; token: string; live: LinkRecord[] 
       setError(e instanceof Error ? e.message : String(e));
     }
   };
+  const [email, setEmail] = createSignal("");
+  const [personRole, setPersonRole] = createSignal<"viewer" | "driver" | "owner">("viewer");
+  const sharePerson = async () => {
+    setError(undefined);
+    try {
+      const r = await api.sharePerson(props.token, props.sessionId, email().trim(), personRole());
+      setLinks((ls) => [r.link, ...ls.filter((l) => l.id !== r.link.id)]);
+      setEmail("");
+    } catch (e) {
+      setError(e instanceof Error ? e.message : String(e));
+    }
+  };
   const rotate = async () => {
     setError(undefined);
     try {
@@ -106,6 +118,26 @@ function LinkList(props: { sessionId: string; token: string; live: LinkRecord[] 
       <button type="button" class="btn small" data-rotate onClick={rotate}>
         Rotate my owner link
       </button>
+      <form
+        class="share-person"
+        onSubmit={(e) => {
+          e.preventDefault();
+          void sharePerson();
+        }}
+      >
+        <label class="field">
+          <span>Share with a person who signs in with Cloudflare Access (email)</span>
+          <input class="input" type="email" required placeholder="dev@example.com" value={email()} onInput={(e) => setEmail(e.currentTarget.value)} />
+        </label>
+        <select class="input" aria-label="Their role" value={personRole()} onChange={(e) => setPersonRole(e.currentTarget.value as "viewer" | "driver" | "owner")}>
+          <option value="viewer">viewer</option>
+          <option value="driver">driver</option>
+          <option value="owner">owner</option>
+        </select>
+        <button type="submit" class="btn small">
+          Share
+        </button>
+      </form>
       <Show when={error()}>
         <p class="error-text" role="alert">
           {error()}

@@ -7,6 +7,7 @@ import {
   SessionSummarySchema,
   ShareResultSchema,
   LinksResultSchema,
+  LinkRecordSchema,
   RevokeResultSchema,
   RotateResultSchema,
   type CreateSessionBody,
@@ -82,6 +83,11 @@ export const api = {
   links: (token: string, id: string) => call(LinksResultSchema, token, `/api/sessions/${encodeURIComponent(id)}/links`),
   revokeLink: (token: string, id: string, linkId: string) =>
     call(RevokeResultSchema, token, `/api/sessions/${encodeURIComponent(id)}/links/${encodeURIComponent(linkId)}`, { method: "DELETE" }),
+  sharePerson: (token: string, id: string, email: string, role: "viewer" | "driver" | "owner") =>
+    call(z.object({ link: LinkRecordSchema }), token, `/api/sessions/${encodeURIComponent(id)}/people`, {
+      method: "POST",
+      body: JSON.stringify({ email, role }),
+    }),
   rotateOwnerLink: (token: string, id: string) =>
     call(RotateResultSchema, token, `/api/sessions/${encodeURIComponent(id)}/links/rotate`, { method: "POST" }),
   archive: (token: string, id: string, archived: boolean) =>

@@ -18,29 +18,35 @@ function RoomWithToken(props: { id: string; token: string }): JSX.Element {
   createEffect(() => {
     if (isRevoked(store.room.connection)) forgetSessionToken(props.id, props.token);
   });
+  // Without a token the room was tried as a signed-in person (Cloudflare Access); refused, it is
+  // "no access" as before.
+  const refusedWithoutToken = () => props.token === "" && store.room.connection.kind === "closed";
   return (
     <Show when={!isRevoked(store.room.connection)} fallback={<Revoked />}>
-      <RoomScreen room={store.room} actions={store.actions} partEnv={store.partEnv} sessionId={props.id} token={props.token} />
+      <Show when={!refusedWithoutToken()} fallback={<NoAccess />}>
+        <RoomScreen room={store.room} actions={store.actions} partEnv={store.partEnv} sessionId={props.id} token={props.token} />
+      </Show>
     </Show>
   );
 }
 
-export function SessionPage(props: { id: string }): JSX.Element {
-  const token = sessionToken(props.id);
+function NoAccess(): JSX.Element {
   return (
-    <Show
-      when={token}
-      fallback={
-        <div class="list-page">
-          <h1>No access</h1>
-          <p>This link has no token. Ask the session's owner for a viewer or driver link.</p>
-          <p>
-            <a href="/">All sessions</a>
-          </p>
-        </div>
-      }
-    >
-      {(t) => <RoomWithToken id={props.id} token={t()} />}
-    </Show>
+    <div class="list-page" data-no-access>
+      <h1>No access</h1>
+      <p>This link has no token. Ask the session's owner for a viewer or driver link.</p>
+      <p>
+        <a href="/">All sessions</a>
+      </p>
+    </div>
   );
+}
+
+/**
+ * The token from the link or kept for the session; with none, the page still tries the room with
+ * no token, which works for a person the session is shared with behind Cloudflare Access (the
+ * browser's requests carry the Access assertion) and ends in "no access" for anyone else.
+ */
+export function SessionPage(props: { id: string }): JSX.Element {
+  return <RoomWithToken id={props.id} token={sessionToken(props.id) ?? ""} />;
 }
