@@ -23,5 +23,12 @@ if (existsSync(report)) {
   const failedFiles = j.testResults.filter((f) => f.status === "failed").length;
   if (failedFiles > 0) summary += ` (${failedFiles} file${failedFiles === 1 ? "" : "s"} failed)`;
 }
+// The integration project's teardown scans for tokens left at rest (test/harness/token-at-rest.ts);
+// vitest does not count that as a failed test, so the closing line says it.
+const atRest = "test-results/token-at-rest.json";
+if (existsSync(atRest)) {
+  const found = (JSON.parse(readFileSync(atRest, "utf8")) as { findings: unknown[] }).findings.length;
+  if (found > 0) summary += `; ${found} token${found === 1 ? "" : "s"} at rest (${atRest})`;
+}
 console.log(`\n${summary}`);
 process.exit(r.status ?? 1);

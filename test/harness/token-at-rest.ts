@@ -13,8 +13,11 @@ import { join } from "node:path";
 import { REPO_ROOT } from "./worker.ts";
 import { RECORD_DIR, scanDirs, type ScanRecord } from "./token-scan.ts";
 
+export const SUMMARY = "test-results/token-at-rest.json";
+
 export function setup(): void {
   rmSync(join(REPO_ROOT, RECORD_DIR), { recursive: true, force: true });
+  rmSync(join(REPO_ROOT, SUMMARY), { force: true });
 }
 
 export function teardown(): void {
@@ -35,12 +38,14 @@ export function teardown(): void {
     wranglerState: existsSync(state) ? { files: local.files, bytes: local.bytes } : "absent",
     findings,
   };
-  writeFileSync(join(REPO_ROOT, "test-results", "token-at-rest.json"), JSON.stringify(summary, null, 1));
+  writeFileSync(join(REPO_ROOT, SUMMARY), JSON.stringify(summary, null, 1));
   console.log(
     `token-at-rest: ${summary.harnessScans} harness scans + .wrangler/state: ${summary.files} files, ${(summary.bytes / 1e6).toFixed(1)} MB, ` +
       `${(summary.logChars / 1e6).toFixed(1)} M log chars; ${findings.length} tokens found`,
   );
   if (findings.length) {
+    // vitest reports an error thrown here but still exits 0; the exit code is set too.
+    process.exitCode = 1;
     const where = findings.slice(0, 10).map((f) => `  ${f.where} (${f.role} token of ${f.sid})`);
     throw new Error(`token text at rest after the suite (${findings.length}):\n${where.join("\n")}`);
   }
