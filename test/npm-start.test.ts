@@ -140,7 +140,19 @@ async function stopAndList(child: ChildProcess, everyone: number[], signal: () =
   return everyone.filter(alive).map((p) => `${p} ${cmdline(p).join(" ")}`);
 }
 
-function killAll(child: ChildProcess | undefined): void {
+/** After a failure: everything under npm, and every OpenCode a runner reported (an adopted one is not under npm). */
+function killAll(child: ChildProcess | undefined, out: string): void {
+  for (const m of out.matchAll(/runner ready (\{.*\})/g)) {
+    const pid = (JSON.parse(m[1]!) as { opencodePid: number }).opencodePid;
+    // Only while that pid is still an OpenCode server started from this tree (pids get reused).
+    const cmd = cmdline(pid);
+    if (!cmd[0]?.startsWith(REPO_ROOT) || !cmd.includes("serve")) continue;
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+      // gone
+    }
+  }
   if (!child?.pid || child.exitCode !== null) return;
   for (const pid of descendants(child.pid)) {
     try {
@@ -161,7 +173,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   if (npm?.pid && npm.exitCode === null) console.log(`npm start's output (the test failed before stopping it):\n${output.slice(-6000)}`);
-  killAll(npm);
+  killAll(npm, output);
   if (stateDir) await rm(stateDir, { recursive: true, force: true });
 });
 
@@ -249,7 +261,7 @@ describe("npm start supervises", () => {
       // In order: the runner (and OpenCode) before the Worker; a second SIGINT (npm passes one on) changes nothing.
       expect(out).toMatch(/\[start\] stopping…[\s\S]*\[runner [^\]]+\] SIG(INT|TERM): stopping[\s\S]*\[start\] stopped/);
     } finally {
-      killAll(child);
+      killAll(child, out);
       await rm(dir, { recursive: true, force: true });
     }
   }, 240_000);
