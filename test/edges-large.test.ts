@@ -6,7 +6,7 @@
 import { describe, expect, it } from "vitest";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { stackPerFile, joinRoom, turnDone, until } from "./harness/stack.ts";
+import { stackPerFile, joinRoom, sessionWithDriver, turnDone, until } from "./harness/stack.ts";
 import { writeContent } from "../runner/scripted-model.ts";
 import { DEFAULT_LIMITS } from "../shared/limits.ts";
 import type { Part } from "../shared/parts.ts";
@@ -17,10 +17,8 @@ const CAP = DEFAULT_LIMITS.maxOutgoingFrameBytes;
 describe("large tool calls end to end", () => {
   it("a 3 MB write: written whole, stored whole, every frame under the cap", async () => {
     const stack = getStack();
-    const s = await stack.worker.createSession({ title: "big write" });
-    await stack.runner.waitHolding(s.id);
-    const driver = await joinRoom(stack, s.id, "driver", "dana");
-    const viewer = await joinRoom(stack, s.id, "viewer", "vic");
+    const { id, driver } = await sessionWithDriver(stack, "big write");
+    const viewer = await joinRoom(stack, id, "viewer", "vic");
     const size = 3_000_000;
     await driver.prompt(`please write big.txt size=${size}`);
     await until(() => turnDone(driver), 180_000, "the turn to finish");
@@ -33,11 +31,11 @@ describe("large tool calls end to end", () => {
     expect(write.state.status).toBe("completed");
     expect(write.truncated?.map((t) => t.field)).toContain("state.input.content");
     expect(write.state.input.content.length).toBeLessThanOrEqual(DEFAULT_LIMITS.inlineFieldChars);
-    const token = await stack.worker.mintToken({ sid: s.id, role: "viewer" });
-    const res = await fetch(`${stack.worker.url}/api/sessions/${s.id}/parts/${write.id}`, { headers: { authorization: `Bearer ${token}` } });
+    const token = await stack.worker.mintToken({ sid: id, role: "viewer" });
+    const res = await fetch(`${stack.worker.url}/api/sessions/${id}/parts/${write.id}`, { headers: { authorization: `Bearer ${token}` } });
     expect(((await res.json()) as { part: { state: { input: { content: string } } } }).part.state.input.content).toBe(expected);
 
-    const late = await joinRoom(stack, s.id, "viewer", "late");
+    const late = await joinRoom(stack, id, "viewer", "late");
     expect(late.transcript.messages.map((m) => m.info.id)).toEqual(driver.transcript.messages.map((m) => m.info.id));
     const largest = Math.max(driver.stats.largestFrameBytes, viewer.stats.largestFrameBytes, late.stats.largestFrameBytes);
     console.log(`[frames] 3 MB write through OpenCode: largest frame a client received ${largest} bytes`);

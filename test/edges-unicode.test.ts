@@ -6,7 +6,7 @@
  * and every one ends with exactly the text the model sent.
  */
 import { describe, expect, it } from "vitest";
-import { stackPerFile, joinRoom, turnDone, until } from "./harness/stack.ts";
+import { stackPerFile, joinRoom, sessionWithDriver, turnDone, until } from "./harness/stack.ts";
 import { emojiText } from "../runner/scripted-model.ts";
 import { hasLoneSurrogate, isHighSurrogate } from "../shared/delta.ts";
 import type { RoomClient } from "../shared/room-client.ts";
@@ -23,9 +23,7 @@ function answer(c: RoomClient): string {
 describe("unicode at every cut", () => {
   it("viewers joining at ten moments mid-stream never see U+FFFD", async () => {
     const stack = getStack();
-    const s = await stack.worker.createSession({ title: "emoji" });
-    await stack.runner.waitHolding(s.id);
-    const driver = await joinRoom(stack, s.id, "driver", "dana");
+    const { id, driver } = await sessionWithDriver(stack, "emoji");
     stack.model.reset();
     const chunks = 240;
     await driver.prompt(`emoji chunks=${chunks} delay=25`);
@@ -34,7 +32,7 @@ describe("unicode at every cut", () => {
     await until(() => answer(driver).length > 0, 60_000, "the answer to start streaming");
     const joiners: { c: RoomClient; atJoin: string; bad: string[] }[] = [];
     for (let i = 0; i < 10; i++) {
-      const c = await joinRoom(stack, s.id, "viewer", `v${i}`);
+      const c = await joinRoom(stack, id, "viewer", `v${i}`);
       const bad: string[] = [];
       c.onFrame((f) => {
         const raw = JSON.stringify(f);

@@ -318,6 +318,13 @@ export async function joinRoom(stack: Stack, sessionId: string, role: Role, name
   return c;
 }
 
+/** A new session the stack's runner holds, with a driver joined. */
+export async function sessionWithDriver(stack: Stack, title: string): Promise<{ id: string; driver: RoomClient }> {
+  const s = await stack.worker.createSession({ title });
+  await stack.runner.waitHolding(s.id);
+  return { id: s.id, driver: await joinRoom(stack, s.id, "driver", "dana") };
+}
+
 /** Polls `fn` until it returns a truthy value. */
 export async function until<T>(fn: () => T | Promise<T>, timeoutMs = 30_000, what = "condition"): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
