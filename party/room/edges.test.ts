@@ -94,6 +94,9 @@ describe("every frame under the cap, whatever the shape", () => {
     expect(snap.snapshot.messages.every((m) => m.parts.length === (m.info.id === "m4" ? 0 : 1))).toBe(true);
     const m4 = snap.snapshot.messages.find((m) => m.info.id === "m4");
     if (m4) expect(m4.info.truncated!.map((t) => t.field).sort()).toEqual(["summary.diffs.0.after", "summary.diffs.0.before"]);
+    // A history page over the socket holds every older message too, under the cap.
+    const older = (await joiner.request({ type: "history", ref: "older", before: "m5", limit: 50 })) as { messages: { info: { id: string } }[]; hasMore: boolean };
+    expect(older.messages.map((m) => m.info.id)).toEqual(["m1", "m2", "m3", "m4"]);
     expectFramesUnderCap(joiner, "five shapes, snapshot and history");
 
     // A replay from the start: every frame under the cap.
