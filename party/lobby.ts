@@ -165,7 +165,7 @@ export class Lobby extends Server<Env> {
     for (const r of this.#db().exec<{ status: string; n: number }>(`SELECT status, COUNT(*) AS n FROM sessions GROUP BY status`)) {
       sessions[r.status] = r.n;
     }
-    return { sessions, runnersOnline: this.ctx.getWebSockets("agent").length, listeners: this.ctx.getWebSockets().length };
+    return { sessions, runnersOnline: this.ctx.getWebSockets(TAG_RUNNER).length, listeners: this.ctx.getWebSockets().length };
   }
 
   /** Ids of sessions active since `since` (epoch ms), newest first: the rooms /health asks about. */
