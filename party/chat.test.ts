@@ -140,13 +140,16 @@ describe("who may talk", () => {
     expect(await res.json()).toMatchObject({ canChat: false });
   });
 
-  it("typing in chat is kept apart from typing a prompt", async () => {
+  it("typing in chat is kept apart from typing a prompt, and shown only for people who may post", async () => {
     const { id, ownerToken } = await createSession();
     const owner = await join(id, ownerToken);
+    const quiet = await join(id, await shareLink(id, ownerToken, { role: "viewer", name: "Quiet" }));
+    quiet.send({ type: "typing", typing: true, where: "chat" });
     const d = await join(id, await token(id, "driver", "Typist"));
     d.send({ type: "typing", typing: true, where: "chat" });
     const p = await owner.waitFor((f) => f.type === "presence" && (f.users as { name: string; chatTyping?: boolean }[]).some((u) => u.name === "Typist" && u.chatTyping));
     expect((p.users as { name: string; typing?: boolean }[]).find((u) => u.name === "Typist")!.typing).toBeUndefined();
+    expect((p.users as { name: string; chatTyping?: boolean }[]).find((u) => u.name === "Quiet")!.chatTyping).toBeUndefined();
   });
 
   it("Ask the agent queues the chat text as a prompt attributed to both; the agent never gets chat events", async () => {

@@ -13,7 +13,8 @@ import type { PromptQueue } from "./queue.ts";
 import type { RequestStore } from "./requests.ts";
 import type { TranscriptStore } from "./transcript-store.ts";
 import type { ChatStore } from "./chat-store.ts";
-import { handleChatFrame } from "./chat-commands.ts";
+import { chatActor, handleChatFrame } from "./chat-commands.ts";
+import { mayChat } from "../../shared/chat.ts";
 import { fitPage } from "./fit.ts";
 import { ack, send, sendAgent, sendError } from "./send.ts";
 
@@ -101,6 +102,8 @@ export function handleClientFrame(room: CommandHost, conn: Connection<ConnState>
     case "resync":
       return room.sendSnapshot(conn);
     case "typing":
+      // "Writing in chat…" only for people who may post there (no frame answers typing).
+      if (f.where === "chat" && !mayChat(chatActor(conn, st))) return;
       return room.setTyping(conn, f.typing, f.where ?? "prompt");
   }
 }
