@@ -147,6 +147,9 @@ describe("durability", () => {
     await d.waitType("caught-up");
     await d.request({ type: "prompt", ref: "p", id: "queued-1", text: "next" });
     await d.request({ type: "mode.set", ref: "m", mode: "plan" });
+    await d.request({ type: "chat", ref: "c1", id: "chat-kept", text: "still here after eviction", partID: "p1" });
+    await d.request({ type: "chat", ref: "c2", id: "chat-gone", text: "deleted before eviction" });
+    await d.request({ type: "chat.delete", ref: "c3", id: "chat-gone" });
     const stub = ns().getByName(id);
     const before = await runInDurableObject(stub, (room: SessionRoom) => room.snapshotFrame());
     await evictDurableObject(stub, { webSockets: "close" });
@@ -165,6 +168,11 @@ describe("durability", () => {
     });
     expect((a.snapshot.messages as { parts: { text: string }[] }[])[0]!.parts[0]!.text).toBe("kept text");
     expect(a.snapshot.session.mode).toBe("plan");
+    expect(a.snapshot.chat).toEqual([
+      expect.objectContaining({ id: "chat-kept", text: "still here after eviction", partID: "p1" }),
+      expect.objectContaining({ id: "chat-gone", text: "", deleted: expect.objectContaining({ by: "driver" }) }),
+    ]);
+    expect(a.snapshot.session.chatCount).toBe(2);
   });
 
   it("compaction keeps a bounded tail of the log", async () => {
