@@ -18,11 +18,11 @@
  * OpenCode restarts) every held session is reconciled from `session.messages`.
  */
 import { randomBytes } from "node:crypto";
-import { LobbyFrameSchema, parseFrame, type LobbyClientFrame, type SessionSummary } from "../shared/protocol.ts";
+import { LOBBY_ROOM, LobbyFrameSchema, parseFrame, type LobbyClientFrame, type SessionSummary } from "../shared/protocol.ts";
 import { signToken, ALL_SESSIONS } from "../shared/token.ts";
 import { OpencodeServer } from "./opencode.ts";
 import { modelLabel, type ProviderChoice } from "./opencode-config.ts";
-import { ReconnectingSocket } from "./socket.ts";
+import { Connection } from "../shared/connection.ts";
 import { SessionAgent } from "./session-agent.ts";
 import type { WorkspaceConfig } from "./workspace.ts";
 
@@ -57,7 +57,7 @@ export class Runner {
   private readonly waiting = new Map<string, number>();
   /** The last capacity report sent to the lobby ("held/max"), to send only changes. */
   private reported = "";
-  private lobby: ReconnectingSocket | null = null;
+  private lobby: Connection | null = null;
   private cachedToken: { token: string; until: number } | null = null;
   private streamOpens = 0;
   private stopping = false;
@@ -109,28 +109,38 @@ export class Runner {
     });
     this.opencode.on("stream-lost", (r) => this.log(`OpenCode event stream lost: ${r}`));
     await this.opencode.start();
-    this.lobby = new ReconnectingSocket({
-      url: `${this.wsBase}/parties/lobby/main`,
-      token: () => this.token(),
-      onOpen: () => {
-        this.log("lobby: connected");
-        this.reported = "";
-        this.reportCapacity();
+    this.lobby = new Connection(
+      {
+        host: this.wsBase,
+        party: "lobby",
+        room: LOBBY_ROOM,
+        token: () => this.token(),
+        backoff: { baseMs: 500, maxMs: 5_000, minMs: 100 },
+        // The lobby has no auto-answered ping (it answers any frame with an error, which also
+        // proves it is alive): ping it rarely.
+        heartbeat: { intervalMs: 30_000, timeoutMs: 30_000 },
+        probe: false,
+        watchNetwork: false,
+        // The runner never gives up on the index: every close is followed by a reconnect.
+        finalCloseCodes: {},
+        log: this.log,
       },
-      onMessage: (d) => this.onLobby(d),
-      onClose: (code, reason) => this.log(`lobby: closed ${code} ${reason}`),
-      backoff: { baseMs: 500, maxMs: 5_000, minMs: 100 },
-      // The lobby has no auto-answered ping (it answers any frame with an error, which also
-      // proves it is alive): ping it rarely.
-      pingMs: 30_000,
-      log: this.log,
-    });
-    this.lobby.start();
+      {
+        open: () => {
+          this.log("lobby: connected");
+          this.reported = "";
+          this.reportCapacity();
+        },
+        message: (d) => this.onLobby(d),
+        close: ({ code, reason }) => this.log(`lobby: closed ${code} ${reason}`),
+        state: () => {},
+      },
+    );
   }
 
   async stop(): Promise<void> {
     this.stopping = true;
-    this.lobby?.stop();
+    this.lobby?.close();
     await Promise.all([...this.agents.values()].map((a) => a.stop(true)));
     this.agents.clear();
     await this.opencode.stop();
@@ -141,6 +151,8 @@ export class Runner {
     if (!r.ok) return;
     const f = r.frame;
     if (f.type === "sessions") {
+      // The full list arrived: a healthy connection, so the next drop's backoff starts over.
+      this.lobby?.markLive();
       // The longest-waiting first: with fewer free slots than sessions waiting, they go to those.
       for (const s of [...f.sessions].sort(byWaiting)) this.consider(s, true);
     } else if (f.type === "session.changed") {
@@ -159,7 +171,7 @@ export class Runner {
   /** Tells the lobby how many sessions this runner holds and may hold (only when it changed). */
   private reportCapacity(): void {
     const now = `${this.agents.size}/${this.maxSessions}`;
-    if (now === this.reported || !this.lobby?.open) return;
+    if (now === this.reported || !this.lobby?.isOpen) return;
     if (this.lobby.send(JSON.stringify({ type: "runner.capacity", held: this.agents.size, max: this.maxSessions } satisfies LobbyClientFrame))) this.reported = now;
   }
 

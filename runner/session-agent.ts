@@ -19,23 +19,20 @@ import {
   type QueueItem,
   type RoomToAgentFrame,
   type SessionMeta,
+  CLOSE_CODES,
+  UNTITLED_SESSION,
 } from "../shared/protocol.ts";
+import { Connection, FATAL_CLOSE_CODES } from "../shared/connection.ts";
 import type { Part } from "../shared/parts.ts";
 import { mapOpencodeEvent, PLACEHOLDER_TITLE, type MappedEvent, type OpencodeEvent } from "./event-map.ts";
 import { Outbox } from "./outbox.ts";
 import { reconcile, type OpencodeMessage } from "./reconcile.ts";
-import { ReconnectingSocket } from "./socket.ts";
 import { resolveWorkspace, type WorkspaceConfig } from "./workspace.ts";
 import { cloneRepository } from "./clone.ts";
 import { isPromptFor, promptMessageId } from "./ids.ts";
 
-/** Close codes the room uses (party/session-room.ts CLOSE). */
-const CLOSE_NOT_FOUND = 4404;
-const CLOSE_LEASE_HELD = 4409;
-const CLOSE_ARCHIVED = 4403;
-const CLOSE_DELETED = 4410;
-/** The title a room gets when none was given at creation (party/session-room.ts). */
-const ROOM_DEFAULT_TITLE = "Untitled session";
+/** After these the room will not take this runner back: the connection ends for good. */
+const FINAL_CLOSE_CODES = { ...FATAL_CLOSE_CODES, [CLOSE_CODES.leaseHeld]: "lease_held" } as const;
 
 export type AgentState = "connecting" | "held" | "refused" | "gone" | "stopped";
 
@@ -82,7 +79,8 @@ export class SessionAgent {
   resyncs = 0;
 
   private readonly deps: SessionAgentDeps;
-  private readonly socket: ReconnectingSocket;
+  /** The room connection, from start() on. */
+  private socket: Connection | null = null;
   private readonly outbox: Outbox;
   private heartbeat: NodeJS.Timeout | null = null;
   /** Resolves once the OpenCode session exists for the current lease. */
@@ -109,28 +107,51 @@ export class SessionAgent {
       idPrefix: `${deps.runnerId}-${deps.roomId}`,
       flushMs: deps.flushMs,
     });
-    this.socket = new ReconnectingSocket({
-      url: `${deps.wsBase}/parties/session-room/${encodeURIComponent(deps.roomId)}`,
-      token: deps.token,
-      onOpen: () => deps.log(`room ${this.roomId}: connected`),
-      onMessage: (d) => this.onRoomMessage(d),
-      onClose: (code, reason) => this.onRoomClose(code, reason),
-      shouldRetry: (code) => ![CLOSE_NOT_FOUND, CLOSE_LEASE_HELD, CLOSE_ARCHIVED, CLOSE_DELETED].includes(code),
-      backoff: { baseMs: 300, maxMs: 8_000, minMs: 50 },
-      log: deps.log,
-    });
   }
 
   start(): void {
     this.setState("connecting");
-    this.socket.start(this.deps.startDelayMs ?? 0);
+    const deps = this.deps;
+    const previous = this.socket;
+    this.socket = null;
+    previous?.close();
+    const conn: Connection = new Connection(
+      {
+        host: deps.wsBase,
+        party: "session-room",
+        room: deps.roomId,
+        token: deps.token,
+        finalCloseCodes: FINAL_CLOSE_CODES,
+        backoff: { baseMs: 300, maxMs: 8_000, minMs: 50 },
+        // The room answers "ping" without waking; a runner notices a dead socket within ~30 s.
+        heartbeat: { intervalMs: 10_000, timeoutMs: 20_000 },
+        probe: false,
+        watchNetwork: false,
+        // A half-open socket's late close must not be taken for the new connection's (the lease).
+        newIdPerAttempt: true,
+        startDelayMs: deps.startDelayMs ?? 0,
+        log: deps.log,
+      },
+      {
+        open: () => deps.log(`room ${this.roomId}: connected`),
+        message: (d) => this.onRoomMessage(d),
+        // Only this connection's closes: not one this agent ended itself (stop, a new start).
+        close: ({ code, reason }) => {
+          if (this.socket === conn) this.onRoomClose(code, reason);
+        },
+        state: () => {},
+      },
+    );
+    this.socket = conn;
   }
 
   /** Leaves the room (runner stopping, session deleted or held elsewhere). */
   async stop(flush = true): Promise<void> {
     if (flush && this.state === "held") await this.outbox.drained(2_000);
     this.stopHeartbeat();
-    this.socket.stop();
+    const socket = this.socket;
+    this.socket = null;
+    socket?.close();
     this.outbox.clear();
     this.setState("stopped");
   }
@@ -151,7 +172,7 @@ export class SessionAgent {
 
   private sendFrame(f: AgentFrame): boolean {
     if (this.state !== "held") return false;
-    return this.socket.send(JSON.stringify(f));
+    return this.socket?.send(JSON.stringify(f)) ?? false;
   }
 
   private send(events: EventBody[] | MappedEvent[]): void {
@@ -165,8 +186,8 @@ export class SessionAgent {
     this.stopHeartbeat();
     this.outbox.disconnected();
     this.deps.log(`room ${this.roomId}: closed ${code} ${reason}`);
-    if (code === CLOSE_LEASE_HELD) this.setState("refused");
-    else if (code === CLOSE_NOT_FOUND || code === CLOSE_DELETED || code === CLOSE_ARCHIVED) this.setState("gone");
+    if (code === CLOSE_CODES.leaseHeld) this.setState("refused");
+    else if (code === CLOSE_CODES.notFound || code === CLOSE_CODES.deleted || code === CLOSE_CODES.archived) this.setState("gone");
     else if (this.state !== "stopped") this.setState("connecting");
   }
 
@@ -194,6 +215,8 @@ export class SessionAgent {
         for (const id of f.openRequests ?? []) this.openRequests.add(id);
         this.leasedAt = Date.now();
         this.grants++;
+        // A healthy connection: the next drop starts its backoff from the first window.
+        this.socket?.markLive();
         this.setState("held");
         this.startHeartbeat(f.leaseMs);
         this.outbox.resend();
@@ -288,7 +311,7 @@ export class SessionAgent {
       }
       this.directory = ws.directory;
       // A title people gave at creation is kept; otherwise OpenCode's title model names it.
-      const title = meta.title && !PLACEHOLDER_TITLE.test(meta.title) && meta.title !== ROOM_DEFAULT_TITLE ? meta.title : undefined;
+      const title = meta.title && !PLACEHOLDER_TITLE.test(meta.title) && meta.title !== UNTITLED_SESSION ? meta.title : undefined;
       const created = await oc.session.create({ directory: ws.directory, ...(title ? { title } : {}) });
       const id = (created.data as { id?: string } | undefined)?.id;
       if (!id) throw new Error(`session.create failed: ${errText(created.error)}`);

@@ -1,18 +1,19 @@
 /**
- * A reconnecting WebSocket to one party room, shared by the room client and the lobby client.
- * Built on partysocket, adding what it lacks for agentroom:
+ * THE reconnecting WebSocket to one party room, for every client: the web app's room and list
+ * (shared/room-client.ts, shared/lobby-client.ts) and the runner's room and lobby connections
+ * (runner/session-agent.ts, runner/runner.ts). Built on partysocket, adding what it lacks:
  *
- *  - Jittered backoff. partysocket's own schedule is deterministic, so every socket dropped by a
- *    deploy would come back at the same instants. We set its delays to zero and wait inside the
- *    URL provider instead: partysocket awaits `query()` (it may be async) before every connect, so
- *    that is the one hook that runs before each attempt, and awaiting a full-jitter delay there
- *    turns its schedule into ours without forking it. The same await recomputes the query, so
- *    every reconnect carries the latest cursor, and it is where an offline browser waits for the
- *    network instead of burning attempts.
+ *  - Jittered backoff. partysocket's reconnect schedule is deterministic (min × factor^n, no
+ *    jitter), and its options cannot add jitter: every socket dropped by a deploy would come back
+ *    at the same instants. So partysocket never reconnects on its own here
+ *    (`shouldReconnectOnClose: () => false`, `startClosed`); this class waits a full-jitter delay
+ *    (shared/backoff.ts) and calls its public `reconnect()`, which connects at once. partysocket
+ *    keeps what it does well, through its public options only: the URL (party, room, `_pk`, the
+ *    query read again per attempt), the subprotocols, the handshake timeout.
  *  - Telling "go away" from "try again". A refused upgrade (401, 404) reaches a browser as a bare
  *    close 1006, the same as a network error. After an attempt that never opened we ask the HTTP
- *    API once (`probe`), whose status says whether retrying can ever help. Close codes 4401,
- *    4403, 4404, 4410 and 4411 from the room are final too.
+ *    API once (`probe`), whose status says whether retrying can ever help. Close codes from
+ *    `finalCloseCodes` (by default 4401, 4403, 4404, 4410 and 4411) are final too.
  *  - A heartbeat. The room answers "ping" with "pong" without waking (auto-response); a socket
  *    that stays silent past the timeout is treated as dead and replaced, which catches half-open
  *    TCP connections that would otherwise hang "open" forever.
@@ -21,6 +22,7 @@
  */
 import { PartySocket } from "partysocket";
 import { Backoff, type BackoffOptions } from "./backoff.ts";
+import { CLOSE_CODES } from "./protocol.ts";
 
 /** Why a connection ended for good. */
 export type CloseReason =
@@ -29,7 +31,8 @@ export type CloseReason =
   | "forbidden" // close 4403 (e.g. an agent on an archived session)
   | "not_found" // no such session (HTTP 404 / close 4404)
   | "deleted" // the session was deleted while connected (close 4410)
-  | "revoked"; // the owner revoked the link this connection used (HTTP 401 `revoked` / close 4411)
+  | "revoked" // the owner revoked the link this connection used (HTTP 401 `revoked` / close 4411)
+  | "lease_held"; // a runner: another runner holds the session (close 4409)
 
 export type ConnectionState =
   | { status: "connecting"; attempt: number }
@@ -55,11 +58,11 @@ export interface FatalClose {
 
 /** Close codes after which reconnecting cannot help. */
 export const FATAL_CLOSE_CODES: Readonly<Record<number, FatalClose["reason"]>> = {
-  4401: "unauthorized",
-  4403: "forbidden",
-  4404: "not_found",
-  4410: "deleted",
-  4411: "revoked",
+  [CLOSE_CODES.unauthorized]: "unauthorized",
+  [CLOSE_CODES.archived]: "forbidden",
+  [CLOSE_CODES.notFound]: "not_found",
+  [CLOSE_CODES.deleted]: "deleted",
+  [CLOSE_CODES.revoked]: "revoked",
 };
 
 /** Maps an HTTP status from a probe to a final reason, or null when retrying may help. */
@@ -94,8 +97,11 @@ export interface ConnectionOptions {
   /** partyserver's party name, e.g. "session-room" or "lobby". */
   party: string;
   room: string;
-  /** Sent as the subprotocol `t.<token>` (never in the URL); read again on every attempt. */
-  token: () => string;
+  /**
+   * Sent as the subprotocol `t.<token>` (never in the URL); read again before every attempt. An
+   * attempt whose token cannot be had (a rejected promise) counts as a failed attempt.
+   */
+  token: () => string | Promise<string>;
   /** Extra query parameters, computed again before every attempt (e.g. the cursor). */
   query?: () => QueryParams;
   /** WebSocket implementation; defaults to the global one (browsers, Node ≥ 22). */
@@ -108,6 +114,11 @@ export interface ConnectionOptions {
   probe?: (() => Promise<FatalClose | null>) | false;
   /** Follow the browser's online/offline events (where they exist). Default true. */
   watchNetwork?: boolean;
+  /** Close codes after which no reconnect follows. Default `FATAL_CLOSE_CODES`. */
+  finalCloseCodes?: Readonly<Record<number, FatalClose["reason"]>>;
+  /** Wait this long before the first attempt (a runner spreading its rooms' joins). */
+  startDelayMs?: number;
+  log?: (message: string) => void;
   /** Connection id (partyserver's `_pk`); random by default. Not an identity. */
   id?: string;
   /**
@@ -143,8 +154,6 @@ function wsProtocolOf(host: string): "ws" | "wss" {
   if (/^(http|ws):\/\//.test(host)) return "ws";
   return isLocalHost(host) ? "ws" : "wss";
 }
-
-function noop(): void {}
 
 function newConnectionId(): string {
   const b = new Uint8Array(16);
@@ -196,15 +205,17 @@ export class Connection {
   private readonly backoff: Backoff;
   private readonly waiter = new Waiter();
   private readonly socket: PartySocket;
+  private readonly finalCodes: Readonly<Record<number, FatalClose["reason"]>>;
   private current: ConnectionState = { status: "connecting", attempt: 0 };
-  /** A drop happened; the next attempt waits a backoff delay. */
-  private retryPending = false;
-  /** The next drop is our own doing (reconnect()): connect again without waiting. */
+  /** The token of the attempt in flight (read before it starts; partysocket sends it). */
+  private token = "";
+  /** Bumped by every new plan to connect; a plan that finds it changed gives way. */
+  private plan = 0;
+  /** The next close is our own doing (reconnect()): connect again without waiting. */
   private immediateNext = false;
-  /** The attempt that just ended never opened (so ask the probe why). */
-  private failedBeforeOpen = false;
   private openedThisAttempt = false;
   private reachedLive = false;
+  private attempts = 0;
   private stopped = false;
   /** Closed on purpose because the browser went offline; reconnect when it is back. */
   private suspended = false;
@@ -213,12 +224,12 @@ export class Connection {
   private heartbeatTimer: ReturnType<typeof setInterval> | undefined;
   private lastClose: { code: number; reason: string } | undefined;
   private removeNetworkListeners: () => void;
-  private attemptReady: Promise<void> = Promise.resolve();
 
   constructor(opts: ConnectionOptions, handlers: ConnectionHandlers) {
     this.opts = opts;
     this.handlers = handlers;
     this.backoff = new Backoff(opts.backoff);
+    this.finalCodes = opts.finalCloseCodes ?? FATAL_CLOSE_CODES;
     const host = opts.host.replace(/^(https?|wss?):\/\//, "").replace(/\/+$/, "");
     this.socket = new PartySocket({
       host,
@@ -227,21 +238,13 @@ export class Connection {
       room: opts.room,
       id: opts.id,
       WebSocket: opts.WebSocket,
-      // Our own schedule (see the file comment): partysocket adds no delay of its own.
-      minReconnectionDelay: 0,
-      maxReconnectionDelay: 0,
+      // One connect per reconnect() call: the schedule is ours (see the file comment).
+      startClosed: true,
+      shouldReconnectOnClose: () => false,
       connectionTimeout: opts.connectionTimeoutMs ?? 10_000,
       maxEnqueuedMessages: 0, // never buffer sends while closed: callers decide what to resend
-      // partysocket asks for the URL (our query) and then the protocols at the start of an
-      // attempt; the token is read only once the wait is over, so a token replaced meanwhile
-      // (setToken) is the one sent.
-      query: () => {
-        const ready = this.beforeAttempt();
-        this.attemptReady = ready.then(noop, noop);
-        return ready;
-      },
-      protocols: () => this.attemptReady.then(() => ["agentroom", `t.${opts.token()}`]),
-      shouldReconnectOnClose: (e) => FATAL_CLOSE_CODES[e.code] === undefined,
+      query: () => this.opts.query?.() ?? {},
+      protocols: () => ["agentroom", `t.${this.token}`],
     });
     this.socket.onopen = () => this.onOpen();
     this.socket.onmessage = (e: MessageEvent) => {
@@ -253,6 +256,7 @@ export class Connection {
     };
     this.socket.onclose = (e) => this.onClose(e.code, e.reason);
     this.removeNetworkListeners = this.watchNetwork();
+    void this.connectAfter(opts.startDelayMs ?? 0);
   }
 
   get state(): ConnectionState {
@@ -275,7 +279,7 @@ export class Connection {
     return this.socket.send(data);
   }
 
-  /** The room finished catching this client up. */
+  /** The room finished catching this client up (a healthy connection: backoff starts over). */
   markLive(): void {
     this.reachedLive = true;
     if (this.current.status === "open" && !this.current.live) this.setState({ status: "open", live: true });
@@ -301,34 +305,28 @@ export class Connection {
       const s = this.current;
       if (s.status !== "closed" || s.reason === "closed") return;
       this.stopped = false;
-      this.suspended = false;
-      this.retryPending = false;
-      this.failedBeforeOpen = false;
-      this.backoff.reset();
       this.removeNetworkListeners = this.watchNetwork();
       this.current = { status: "connecting", attempt: 0 };
       this.handlers.state(this.current);
-      // The refused attempt may still be settling inside partysocket (it holds a lock until it
-      // sees the close); start the new one after it has.
-      setTimeout(() => {
-        if (!this.stopped) this.socket.reconnect();
-      }, 0);
-      return;
     }
     this.suspended = false;
-    this.retryPending = false;
-    // Only a live socket reports a close for reconnect() to see; a closed one just connects.
-    const rs = this.socket.readyState;
-    this.immediateNext = rs === 0 || rs === 1;
     this.backoff.reset();
-    this.waiter.interrupt();
-    this.socket.reconnect();
+    const rs = this.socket.readyState;
+    if (rs === 0 || rs === 1) {
+      // Its close (delivered at once) starts the next attempt without a wait.
+      this.immediateNext = true;
+      this.socket.close(1000, "reconnect");
+      if (!this.immediateNext) return;
+      this.immediateNext = false;
+    }
+    void this.connectAfter(0);
   }
 
   /** Ends the connection for good. */
   close(reason: CloseReason = "closed", message = "closed by the client", code?: number): void {
     if (this.stopped) return;
     this.stopped = true;
+    this.plan++;
     this.stopHeartbeat();
     this.removeNetworkListeners();
     this.setState({ status: "closed", reason, message, ...(code !== undefined ? { code } : {}) });
@@ -338,30 +336,53 @@ export class Connection {
 
   // ───────────────────────────── attempts ─────────────────────────────
 
-  /** Runs before every connect attempt (partysocket awaits it): probe, wait, then the query. */
-  private async beforeAttempt(): Promise<QueryParams> {
-    if (this.retryPending && !this.stopped) {
-      this.retryPending = false;
-      if (this.failedBeforeOpen && this.opts.probe) {
-        const fatal = await this.opts.probe().catch(() => null);
-        if (fatal && !this.stopped) this.close(fatal.reason, fatal.message, fatal.code);
-      }
-      if (!this.stopped) await this.waitForNetwork();
-      if (!this.stopped && !this.suspended) {
-        const delay = this.backoff.next();
-        this.setState({
-          status: "reconnecting",
-          attempt: this.backoff.attempt,
-          nextDelayMs: delay,
-          retryAt: Date.now() + delay,
-          ...(this.lastClose ? { lastClose: this.lastClose } : {}),
-        });
-        await this.waiter.sleep(delay);
+  /** Plans the next attempt in `delayMs` (0: at once), replacing any plan made before. */
+  private async connectAfter(delayMs: number): Promise<void> {
+    const plan = ++this.plan;
+    this.waiter.interrupt(); // an earlier plan asleep wakes, sees it was replaced, and gives way
+    if (delayMs > 0) await this.waiter.sleep(delayMs);
+    if (plan !== this.plan || this.stopped || this.suspended) return;
+    let token: string;
+    try {
+      token = await this.opts.token();
+    } catch (e) {
+      this.opts.log?.(`socket: no token (${String(e)})`);
+      if (plan === this.plan) void this.retry(false);
+      return;
+    }
+    if (plan !== this.plan || this.stopped || this.suspended) return;
+    this.token = token;
+    // A half-open socket the server has not noticed yet keeps the old id (see newIdPerAttempt).
+    if (this.opts.newIdPerAttempt && this.attempts > 0) this.socket.updateProperties({ id: newConnectionId() });
+    this.attempts++;
+    this.openedThisAttempt = false;
+    this.setState({ status: "connecting", attempt: this.backoff.attempt });
+    this.socket.reconnect();
+  }
+
+  /** After a drop: ask the probe if the attempt never opened, wait for the network, then a jittered delay. */
+  private async retry(probe: boolean): Promise<void> {
+    const plan = ++this.plan;
+    if (probe && this.opts.probe) {
+      const fatal = await this.opts.probe().catch(() => null);
+      if (plan !== this.plan || this.stopped) return;
+      if (fatal) {
+        this.close(fatal.reason, fatal.message, fatal.code);
+        return;
       }
     }
-    if (!this.stopped) this.setState({ status: "connecting", attempt: this.backoff.attempt });
-    this.openedThisAttempt = false;
-    return this.opts.query?.() ?? {};
+    await this.waitForNetwork();
+    if (plan !== this.plan || this.stopped || this.suspended) return;
+    const delay = this.backoff.next();
+    this.setState({
+      status: "reconnecting",
+      attempt: this.backoff.attempt,
+      nextDelayMs: delay,
+      retryAt: Date.now() + delay,
+      ...(this.lastClose ? { lastClose: this.lastClose } : {}),
+    });
+    await this.waiter.sleep(delay);
+    if (plan === this.plan) void this.connectAfter(0);
   }
 
   private async waitForNetwork(): Promise<void> {
@@ -389,7 +410,7 @@ export class Connection {
       return;
     }
     this.lastClose = { code, reason };
-    const fatal = FATAL_CLOSE_CODES[code];
+    const fatal = this.finalCodes[code];
     if (fatal) {
       this.close(fatal, reason || fatal, code);
       this.handlers.close({ code, reason, final: true });
@@ -397,21 +418,15 @@ export class Connection {
     }
     // A connection that got as far as live was healthy: the next drop starts from the first window.
     if (this.reachedLive) this.backoff.reset();
-    this.failedBeforeOpen = !this.openedThisAttempt;
+    const neverOpened = !this.openedThisAttempt;
     this.openedThisAttempt = false;
     this.reachedLive = false;
-    if (this.opts.newIdPerAttempt) {
-      // partysocket reads the URL provider after this handler returns, so the next attempt uses it.
-      this.socket.updateProperties({ id: newConnectionId() });
-    }
-    if (this.suspended) {
-      this.setState({ status: "offline" });
-    } else if (this.immediateNext) {
-      this.immediateNext = false;
-    } else {
-      // The state turns to "reconnecting" (with its delay) as soon as the next attempt starts.
-      this.retryPending = true;
-    }
+    const immediate = this.immediateNext;
+    this.immediateNext = false;
+    if (this.suspended) this.setState({ status: "offline" });
+    else if (immediate) void this.connectAfter(0);
+    // The state turns to "reconnecting" (with its delay) once the probe, if any, has answered.
+    else void this.retry(neverOpened);
     this.handlers.close({ code, reason, final: false });
   }
 
@@ -427,8 +442,7 @@ export class Connection {
       if (this.pingSentAt && now - this.pingSentAt >= hb.timeoutMs) {
         // Silent past the timeout: half-open or stalled. Replace it.
         this.pingSentAt = 0;
-        this.lastClose = { code: 4000, reason: "heartbeat timeout" };
-        this.socket.reconnect(4000, "heartbeat timeout");
+        this.socket.close(CLOSE_CODES.heartbeat, "heartbeat timeout");
         return;
       }
       if (!this.pingSentAt && now - this.lastMessageAt >= hb.intervalMs) {
@@ -461,9 +475,8 @@ export class Connection {
       if (this.stopped) return;
       if (this.suspended) {
         this.suspended = false;
-        this.retryPending = false;
         this.backoff.reset();
-        this.socket.reconnect();
+        void this.connectAfter(0);
       }
       this.waiter.interrupt();
     };

@@ -20,6 +20,35 @@ import {
 
 export const PROTOCOL_VERSION = 1;
 
+// ───────────────────────────── shared constants ─────────────────────────────
+
+/**
+ * WebSocket close codes (4000–4999 are the application's). The room and the Worker send them;
+ * shared/connection.ts decides which end a client's reconnecting.
+ */
+export const CLOSE_CODES = {
+  /** Sent by a client itself: its heartbeat found the socket silent. */
+  heartbeat: 4000,
+  unauthorized: 4401,
+  /** The session is archived (an agent may not hold it). */
+  archived: 4403,
+  notFound: 4404,
+  leaseExpired: 4408,
+  /** Another runner holds the session's lease. */
+  leaseHeld: 4409,
+  deleted: 4410,
+  /** The link the socket was opened with was revoked. */
+  revoked: 4411,
+  relayRetired: 4412,
+  roomFull: 4429,
+} as const;
+
+/** The title of a session created without one. */
+export const UNTITLED_SESSION = "Untitled session";
+
+/** The lobby's room name (`/parties/lobby/main`): one index per deployment. */
+export const LOBBY_ROOM = "main";
+
 // ───────────────────────────── roles and session metadata ─────────────────────────────
 
 export const RoleSchema = z.enum(["owner", "driver", "viewer", "agent"]);
