@@ -8,7 +8,8 @@ import { describe, expect, it } from "vitest";
 import { DEFAULT_LIMITS, type Limits } from "../shared/limits.ts";
 import { AgentFrameSchema, ClientFrameSchema, ErrorCodeSchema } from "../shared/protocol.ts";
 import { signToken, verifyToken } from "../shared/token.ts";
-import { badTokens, expectedAnswer, fuzzFrames, validAgentFrame, createRng, type FuzzFrame, type FuzzRole } from "./harness/fuzz.ts";
+import fc from "fast-check";
+import { badTokens, expectedAnswer, fuzzFrameArb, fuzzFrames, validAgentFrame, createRng, type FuzzFrame, type FuzzRole } from "./harness/fuzz.ts";
 
 const limits: Limits = { ...DEFAULT_LIMITS, maxAgentFrameBytes: 512 * 1024 };
 
@@ -83,6 +84,25 @@ describe("fuzz frame generators", () => {
       "prompt_too_large",
     ]);
     expect(expectedAnswer("viewer", "x".repeat(limits.maxClientFrameBytes + 1), limits)).toContain("frame_too_large");
+  });
+});
+
+describe("fuzz frames on fast-check", () => {
+  it("shrink: a failing property is reported after shrinking, with a frame that still fails, the same for the same seed", () => {
+    const size = (f: FuzzFrame) => (typeof f.data === "string" ? Buffer.byteLength(f.data) : f.data.length);
+    const run = () =>
+      fc.check(
+        fc.property(fuzzFrameArb({ role: "driver", limits }), (f) => size(f) < 10_000),
+        { seed: 42, numRuns: 2_000 },
+      );
+    const out = run();
+    expect(out.failed).toBe(true);
+    expect(out.numShrinks).toBeGreaterThan(0);
+    const [shrunk] = out.counterexample!;
+    expect(size(shrunk)).toBeGreaterThanOrEqual(10_000);
+    // Still a bad frame the oracle has an answer for.
+    expect("error" in shrunk.expect || "duplicateAck" in shrunk.expect).toBe(true);
+    expect(run().counterexample).toEqual(out.counterexample);
   });
 });
 

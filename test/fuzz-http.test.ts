@@ -13,7 +13,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HttpErrorSchema } from "../shared/protocol.ts";
 import { startWorker, type WorkerHandle } from "./harness/worker.ts";
-import { badTokens, createRng, type Rng } from "./harness/fuzz.ts";
+import fc from "fast-check";
+import { badTokens, tapeArb, tapeRng, type Rng } from "./harness/fuzz.ts";
 import { SyntheticAgent } from "./harness/synthetic-agent.ts";
 import { recordSummary } from "./harness/faults-summary.ts";
 
@@ -177,7 +178,6 @@ describe("HTTP API fuzz", () => {
 
   it(`${REQUESTS} random bad requests: the right 4xx with an error body, never a 5xx, nothing changed`, async () => {
     const before = await observable();
-    const rng = createRng(SEED);
     const statuses: Record<number | string, number> = {};
     const failures: string[] = [];
     let sent = 0;
@@ -186,7 +186,8 @@ describe("HTTP API fuzz", () => {
     let slowest = { ms: 0, what: "" };
     const started = performance.now();
 
-    const one = async (): Promise<void> => {
+    /** One random request (its choices from `rng`); what it got wrong goes to `failures`. */
+    const one = async (rng: Rng): Promise<void> => {
       const route = rng.pick(ROUTES);
       const own = Object.keys(route.methods);
       const method = rng.chance(0.6) ? rng.pick(own) : rng.pick(METHODS);
@@ -316,15 +317,21 @@ describe("HTTP API fuzz", () => {
     };
 
     // A few requests in flight at a time: enough to overlap, bounded so the loop stays polite.
+    // Each lane is a seeded fast-check property over the requests' choices: a request answered
+    // wrongly fails it, and fast-check shrinks its choices to a simpler request that still fails
+    // (a bad request changes nothing, so trying it again is harmless).
     const CONCURRENCY = 8;
-    let issued = 0;
     await Promise.all(
-      Array.from({ length: CONCURRENCY }, async () => {
-        while (issued < REQUESTS) {
-          issued++;
-          await one();
-        }
-      }),
+      Array.from({ length: CONCURRENCY }, (_, lane) =>
+        fc.assert(
+          fc.asyncProperty(tapeArb, async (tape) => {
+            const before = failures.length;
+            await one(tapeRng(tape));
+            if (failures.length > before) throw new Error(failures.slice(before).join("\n"));
+          }),
+          { seed: SEED + lane, numRuns: Math.ceil(REQUESTS / CONCURRENCY) },
+        ),
+      ),
     );
     const ms = performance.now() - started;
 

@@ -9,6 +9,10 @@
  * the transcript, queue and mode are unchanged by the bad frames; the watching viewers notice
  * nothing (no error frames, no gaps) and end with exactly the agent's transcript.
  *
+ * Each connection's frames are a seeded fast-check property (test/harness/fuzz.ts), one run per
+ * window of frames: a window answered wrongly is shrunk to simpler frames and reported with its
+ * seed (FUZZ_SEED) and path.
+ *
  * The per-connection rate limit is raised for the flood (LIMIT_RATE_* in the worker's env); the
  * second part checks the limit itself with the default numbers.
  */
@@ -18,7 +22,8 @@ import { RoomClient } from "../shared/room-client.ts";
 import { normalizeMessages } from "../shared/transcript.ts";
 import { ErrorCodeSchema, type ErrorCode } from "../shared/protocol.ts";
 import { startWorker, type WorkerHandle } from "./harness/worker.ts";
-import { fuzzFrames, type FuzzFrame, type FuzzKind, type FuzzRole } from "./harness/fuzz.ts";
+import fc from "fast-check";
+import { fuzzFrameArb, type FuzzFrame, type FuzzKind, type FuzzOptions, type FuzzRole } from "./harness/fuzz.ts";
 import { RawSocket, type Frame } from "./harness/raw-socket.ts";
 import { SyntheticAgent } from "./harness/synthetic-agent.ts";
 import { recordSummary } from "./harness/faults-summary.ts";
@@ -54,33 +59,49 @@ interface Tally {
   mismatches: string[];
 }
 
-/** Sends `frames` in windows and checks each answer against its expectation, in order. */
-async function fuzzConnection(sock: RawSocket, frames: FuzzFrame[], tally: Tally, between?: () => Promise<void>): Promise<void> {
-  for (let i = 0; i < frames.length; i += WINDOW) {
-    const window = frames.slice(i, i + WINDOW);
-    for (const f of window) sock.send(f.data);
-    const answers = await sock.take(window.length, isAnswer, 30_000);
-    window.forEach((f, k) => {
-      const a = answers[k]!;
-      tally.sent++;
-      tally.byKind[f.kind] = (tally.byKind[f.kind] ?? 0) + 1;
-      const code = a.type === "error" ? String(a.code) : "duplicate_ack";
-      tally.byCode[code] = (tally.byCode[code] ?? 0) + 1;
-      const ok =
-        "duplicateAck" in f.expect
-          ? a.type === "agent.ack" && a.batchId === f.expect.duplicateAck
-          : a.type === "error" &&
-            ErrorCodeSchema.safeParse(a.code).success &&
-            f.expect.error.includes(a.code as ErrorCode) &&
-            typeof a.message === "string" &&
-            a.message.length > 0;
-      if (!ok && tally.mismatches.length < 20) {
-        const preview = typeof f.data === "string" ? f.data.slice(0, 160) : `<${f.data.length} binary bytes>`;
-        tally.mismatches.push(`${f.role}#${f.index} ${f.kind}: expected ${JSON.stringify(f.expect)}, got ${JSON.stringify(a).slice(0, 200)} for ${preview}`);
+/** The mismatches of one window's answers with its frames' expectations (and the tally). */
+function check(window: readonly FuzzFrame[], answers: readonly Frame[], tally: Tally): string[] {
+  const bad: string[] = [];
+  window.forEach((f, k) => {
+    const a = answers[k]!;
+    tally.sent++;
+    tally.byKind[f.kind] = (tally.byKind[f.kind] ?? 0) + 1;
+    const code = a.type === "error" ? String(a.code) : "duplicate_ack";
+    tally.byCode[code] = (tally.byCode[code] ?? 0) + 1;
+    const ok =
+      "duplicateAck" in f.expect
+        ? a.type === "agent.ack" && a.batchId === f.expect.duplicateAck
+        : a.type === "error" &&
+          ErrorCodeSchema.safeParse(a.code).success &&
+          f.expect.error.includes(a.code as ErrorCode) &&
+          typeof a.message === "string" &&
+          a.message.length > 0;
+    if (!ok) {
+      const preview = typeof f.data === "string" ? f.data.slice(0, 160) : `<${f.data.length} binary bytes>`;
+      bad.push(`${f.role} ${f.kind}: expected ${JSON.stringify(f.expect)}, got ${JSON.stringify(a).slice(0, 200)} for ${preview}`);
+    }
+  });
+  return bad;
+}
+
+/**
+ * Sends `windows` windows of WINDOW bad frames on one connection, each a fast-check run of one
+ * property: every answer is the one the oracle expects. Seeded; a failing window is shrunk (its
+ * frames made simpler, sent again: bad frames change nothing, so a resend is as good as the
+ * first) and reported with its seed and path.
+ */
+async function fuzzConnection(sock: RawSocket, opts: Omit<FuzzOptions, "seed">, seed: number, windows: number, tally: Tally): Promise<void> {
+  await fc.assert(
+    fc.asyncProperty(fc.array(fuzzFrameArb(opts), { minLength: WINDOW, maxLength: WINDOW }), async (window) => {
+      for (const f of window) sock.send(f.data);
+      const bad = check(window, await sock.take(window.length, isAnswer, 30_000), tally);
+      if (bad.length) {
+        tally.mismatches.push(...bad.slice(0, 20 - tally.mismatches.length));
+        throw new Error(bad.join("\n"));
       }
-    });
-    if (between) await between();
-  }
+    }),
+    { seed, numRuns: windows },
+  );
 }
 
 describe("fuzz: ≥ 10,000 bad frames against a streaming room", () => {
@@ -112,16 +133,15 @@ describe("fuzz: ≥ 10,000 bad frames against a streaming room", () => {
     const before = await fetchState();
 
     const tally: Tally = { sent: 0, byKind: {}, byCode: {}, mismatches: [] };
-    const conns: { role: FuzzRole; sock: RawSocket; frames: FuzzFrame[] }[] = [];
+    const conns: { role: FuzzRole; sock: RawSocket; seed: number; windows: number }[] = [];
     let seed = SEED;
     for (const p of PLAN) {
       for (let c = 0; c < p.conns; c++) {
-        const frames = [...fuzzFrames(p.perConn, { seed: seed++, role: p.role, limits, appliedBatches: agent.applied })];
         const sock =
           p.role === "agent" ? agent.sock : await RawSocket.open(w.roomUrl(sessionId), await w.mintToken({ sid: sessionId, role: p.role, name: `${p.role}-fuzz${c}` }));
         if (p.role !== "agent") await sock.waitFor((f) => f.type === "caught-up", 10_000, 0);
         sock.skipAll();
-        conns.push({ role: p.role, sock, frames });
+        conns.push({ role: p.role, sock, seed: seed++, windows: Math.ceil(p.perConn / WINDOW) });
       }
     }
 
@@ -134,11 +154,10 @@ describe("fuzz: ≥ 10,000 bad frames against a streaming room", () => {
       return n;
     })();
     const agentConn = conns.find((c) => c.role === "agent")!;
-    await Promise.all(
-      conns.filter((c) => c !== agentConn).map((c) => fuzzConnection(c.sock, c.frames, tally)),
-    );
+    const run = (c: (typeof conns)[number]) => fuzzConnection(c.sock, { role: c.role, limits, appliedBatches: agent.applied }, c.seed, c.windows, tally);
+    await Promise.all(conns.filter((c) => c !== agentConn).map(run));
     // The agent's own bad frames go on its streaming connection, between its real batches.
-    await fuzzConnection(agentConn.sock, agentConn.frames, tally);
+    await run(agentConn);
     streaming = false;
     const messagesStreamed = await stream;
     const fuzzMs = performance.now() - started;

@@ -1,12 +1,17 @@
 /**
- * Seeded generators of bad input for the room: random and mutated frames for every role, and bad
- * tokens. Each frame comes with what the room must answer, worked out by an oracle from the
- * protocol's own schemas (shared/protocol.ts) and limits — never from the room's code — so a
- * generated frame that happens to be valid and allowed is thrown away rather than sent: the
- * fuzz tests send only frames that must change nothing.
+ * Generators of bad input for the room, on fast-check: random and mutated frames for every role,
+ * and bad tokens. Each frame comes with what the room must answer, worked out by an oracle from
+ * the protocol's own schemas (shared/protocol.ts) and limits — never from the room's code — so a
+ * generated frame that happens to be valid and allowed is thrown away rather than sent: the fuzz
+ * tests send only frames that must change nothing.
  *
- * Same seed, same frames: a failure report carries its seed and index.
+ * The generators draw their choices from an `Rng` read off a fast-check "choice tape" (an array
+ * of integers, `tapeArb`): fast-check makes the tape from its seed, and when a property fails it
+ * shrinks the tape (fewer, smaller choices), which shrinks the frame to a simpler one that still
+ * fails. `fuzzFrameArb` is the arbitrary the fuzz tests run properties over; `fuzzFrames` samples
+ * it for a seed. Same seed, same frames: a failure report carries its seed and path.
  */
+import fc from "fast-check";
 import {
   AgentFrameSchema,
   ClientFrameSchema,
@@ -19,10 +24,9 @@ import {
 import type { Limits } from "../../shared/limits.ts";
 import { signToken } from "../../shared/token.ts";
 
-// ───────────────────────────── seeded randomness ─────────────────────────────
+// ───────────────────────────── choices, from fast-check ─────────────────────────────
 
 export interface Rng {
-  readonly seed: number;
   /** Uniform in [0, 1). */
   next(): number;
   /** Integer in [0, n). */
@@ -33,25 +37,54 @@ export interface Rng {
   pick<T>(items: readonly T[]): T;
 }
 
-/** mulberry32: tiny, fast, good enough to spread test inputs; not for secrets. */
-export function createRng(seed: number): Rng {
-  let a = seed >>> 0;
-  const next = (): number => {
+const TAPE_CELL = 2 ** 32;
+
+/** mulberry32 from `state`: tiny, fast, good enough to spread test inputs; not for secrets. */
+function mulberry32(state: number): () => number {
+  let a = state >>> 0;
+  return () => {
     a = (a + 0x6d2b79f5) >>> 0;
     let t = a;
     t = Math.imul(t ^ (t >>> 15), t | 1);
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    return ((t ^ (t >>> 14)) >>> 0) / TAPE_CELL;
   };
+}
+
+function rngOf(next: () => number, chance: (p: number) => boolean): Rng {
   const int = (n: number): number => Math.floor(next() * n);
   return {
-    seed,
     next,
     int,
     range: (min, max) => min + int(max - min + 1),
-    chance: (p) => next() < p,
+    chance,
     pick: <T>(items: readonly T[]): T => items[int(items.length)]!,
   };
+}
+
+/** Choices for one generated value: fast-check makes and shrinks it (towards fewer, smaller). */
+export const tapeArb: fc.Arbitrary<number[]> = fc.array(fc.nat({ max: TAPE_CELL - 1 }), { maxLength: 96 });
+
+/**
+ * An `Rng` reading its choices off `tape`. Past the tape's end (a long string, random bytes) it
+ * goes on with mulberry32 seeded from the tape, so a value stays a function of its tape alone.
+ */
+export function tapeRng(tape: readonly number[]): Rng {
+  let i = 0;
+  const after = mulberry32(tape.reduce((h, x) => Math.imul(h ^ x, 0x9e3779b1) >>> 0, tape.length));
+  const next = (): number => (i < tape.length ? tape[i++]! / TAPE_CELL : after());
+  // A zero choice (what shrinking tends to) means "no": the simpler branch.
+  return rngOf(next, (p) => 1 - next() < p);
+}
+
+/**
+ * A plain seeded `Rng` (mulberry32), for generators that run outside a property: the chaos
+ * proxy's faults (test/harness/proxy.ts) and the chat fuzz, whose log interleaves valid posts
+ * that change the room, so a failing frame could not be replayed alone to shrink it.
+ */
+export function createRng(seed: number): Rng & { readonly seed: number } {
+  const next = mulberry32(seed);
+  return { seed, ...rngOf(next, (p) => next() < p) };
 }
 
 // ───────────────────────────── what a frame must get back ─────────────────────────────
@@ -351,7 +384,7 @@ function baseFor(rng: Rng, role: FuzzRole, i: number): Json {
 }
 
 /** One candidate of a kind; may be valid (the caller checks with the oracle). */
-function candidate(rng: Rng, kind: FuzzKind, opts: FuzzOptions, i: number): { data: string | Uint8Array<ArrayBuffer>; expect?: Expectation } | null {
+function candidate(rng: Rng, kind: FuzzKind, opts: Omit<FuzzOptions, "seed">, i: number): { data: string | Uint8Array<ArrayBuffer>; expect?: Expectation } | null {
   const { role, limits } = opts;
   const maxBytes = role === "agent" ? limits.maxAgentFrameBytes : limits.maxClientFrameBytes;
   switch (kind) {
@@ -475,30 +508,42 @@ function drawKind(rng: Rng, kinds: FuzzKind[], weights: Record<FuzzKind, number>
   return kinds[kinds.length - 1]!;
 }
 
-/**
- * `count` bad frames for one role. Every frame is one the room must refuse (an error frame with a
- * listed code) or, for replayed batches, acknowledge as a duplicate; valid frames never come out.
- */
-export function* fuzzFrames(count: number, opts: FuzzOptions): Generator<FuzzFrame> {
-  const rng = createRng(opts.seed);
+/** One bad frame from one tape, or null when the tape made a valid and allowed frame. */
+function frameFromTape(tape: readonly number[], opts: Omit<FuzzOptions, "seed">, index: number): FuzzFrame | null {
+  const rng = tapeRng(tape);
   const weights = { ...DEFAULT_WEIGHTS, ...opts.weights };
   const kinds = kindsFor(opts.role).filter((k) => weights[k] > 0);
+  const kind = drawKind(rng, kinds, weights);
+  const c = candidate(rng, kind, opts, index);
+  if (!c) return null;
+  if (c.expect && "duplicateAck" in c.expect) return { index, kind, role: opts.role, data: c.data, expect: c.expect };
+  const oracle = expectedAnswer(opts.role, c.data, opts.limits);
+  // A semantic refusal (an id that names nothing) holds for frames the schemas accept.
+  const expect = oracle ? { error: oracle } : c.expect;
+  if (!expect) return null; // valid and allowed: it could change something
+  return { index, kind, role: opts.role, data: c.data, expect };
+}
+
+/**
+ * Bad frames for one role: every one the room must refuse (an error frame with a listed code)
+ * or, for replayed batches, acknowledge as a duplicate; valid frames never come out. `index`
+ * numbers the frame's `ref`.
+ */
+export function fuzzFrameArb(opts: Omit<FuzzOptions, "seed">, index = 0): fc.Arbitrary<FuzzFrame> {
+  return tapeArb.map((tape) => frameFromTape(tape, opts, index)).filter((f): f is FuzzFrame => f !== null);
+}
+
+/** `count` bad frames for one role, numbered from 0: the same for the same seed (tapes fast-check samples). */
+export function* fuzzFrames(count: number, opts: FuzzOptions): Generator<FuzzFrame> {
   let index = 0;
-  let attempts = 0;
-  while (index < count) {
-    if (++attempts > count * 50) throw new Error(`fuzz: gave up after ${attempts} attempts (seed ${opts.seed})`);
-    const kind = drawKind(rng, kinds, weights);
-    const c = candidate(rng, kind, opts, index);
-    if (!c) continue;
-    if (c.expect && "duplicateAck" in c.expect) {
-      yield { index: index++, kind, role: opts.role, data: c.data, expect: c.expect };
-      continue;
+  for (let round = 0; index < count; round++) {
+    if (round > 50) throw new Error(`fuzz: too few bad frames from seed ${opts.seed}`);
+    for (const tape of fc.sample(tapeArb, { seed: opts.seed + round * 7919, numRuns: 2 * (count - index) })) {
+      const f = frameFromTape(tape, opts, index);
+      if (!f) continue;
+      yield f;
+      if (++index === count) return;
     }
-    const oracle = expectedAnswer(opts.role, c.data, opts.limits);
-    // A semantic refusal (an id that names nothing) holds for frames the schemas accept.
-    const expect = oracle ? { error: oracle } : c.expect;
-    if (!expect) continue; // valid and allowed: it could change something
-    yield { index: index++, kind, role: opts.role, data: c.data, expect };
   }
 }
 
