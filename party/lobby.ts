@@ -9,7 +9,7 @@
  * this object kept only for the live fan-out.
  */
 import { Server, type Connection, type ConnectionContext } from "partyserver";
-import { LobbyClientFrameSchema, parseFrame, type LobbyFrame, type RunnerWait, type SessionSummary } from "../shared/protocol.ts";
+import { LOBBY_ROOM, LobbyClientFrameSchema, parseFrame, type LobbyFrame, type RunnerWait, type SessionSummary } from "../shared/protocol.ts";
 import type { Env } from "./env.ts";
 
 /** A runner's lobby connection: what it holds and may hold (absent until its first report). */
@@ -56,7 +56,8 @@ function parseCursor(c: string | undefined): { at: number; id: string } | undefi
   return { at, id: c.slice(i + 1) };
 }
 
-export const LOBBY_NAME = "main";
+/** The one index (shared/protocol.ts LOBBY_ROOM). */
+export const LOBBY_NAME = LOBBY_ROOM;
 /** Sessions in the first `sessions` frame a list connection receives. */
 const FIRST_PAGE = 100;
 

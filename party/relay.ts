@@ -22,6 +22,7 @@
  */
 import { Server, type Connection, type ConnectionContext, type WSMessage } from "partyserver";
 import {
+  CLOSE_CODES,
   ClientFrameSchema,
   PROTOCOL_VERSION,
   VIEWER_FRAME_TYPES,
@@ -48,9 +49,6 @@ interface ViewerState {
   typing?: boolean;
   chatTyping?: boolean;
 }
-
-/** The close code of a socket whose link was revoked (the room's own). */
-const CLOSE_REVOKED = 4411;
 
 /** Relay reports are debounced: one per this many ms at most. */
 const REPORT_MS = 100;
@@ -327,7 +325,7 @@ export class SessionRelay extends Server<Env> {
 
   #revoke(links: Set<string>): void {
     for (const c of this.getConnections<ViewerState>()) {
-      if (c.state?.link !== undefined && links.has(c.state.link)) c.close(CLOSE_REVOKED, "revoked");
+      if (c.state?.link !== undefined && links.has(c.state.link)) c.close(CLOSE_CODES.revoked, "revoked");
     }
   }
 

@@ -13,8 +13,11 @@
 import { Server, type Connection, type ConnectionContext, type WSMessage } from "partyserver";
 import {
   AgentFrameSchema,
+  CLOSE_CODES,
   ClientFrameSchema,
+  LOBBY_ROOM,
   PROTOCOL_VERSION,
+  UNTITLED_SESSION,
   RoleSchema,
   parseFrame,
   type Mode,
@@ -55,7 +58,7 @@ import { PRESENCE_LISTED, PresenceRoster } from "./room/presence.ts";
 import { RelayRouter, type Route } from "./room/relay-router.ts";
 import { RELAY_HEADER, RelayReportSchema, type RelayRevoke } from "../shared/relay.ts";
 import { LinkStore, type LinkCheck, type LinkInit, type Ticket } from "./links.ts";
-import { CLOSE_REVOKED, admitUpgrade, closeRevokedSockets } from "./room/admit.ts";
+import { admitUpgrade, closeRevokedSockets } from "./room/admit.ts";
 import type { LinkRecord } from "../shared/protocol.ts";
 
 /** What a connection's attachment holds (survives hibernation). */
@@ -102,17 +105,8 @@ const TAG_AGENT = "agent";
 const TAG_PEOPLE = "people";
 /** A relay gets what people get (events, presence) and reports its viewers; it is not a person. */
 const TAG_RELAY = "relay";
-/** Close codes (4000–4999 are ours). */
-export const CLOSE = {
-  notFound: 4404,
-  roomFull: 4429,
-  leaseHeld: 4409,
-  leaseExpired: 4408,
-  archived: 4403,
-  deleted: 4410,
-  relayRetired: 4412,
-  revoked: CLOSE_REVOKED,
-} as const;
+/** Close codes (4000–4999 are ours): one list, in shared/protocol.ts. */
+export const CLOSE = CLOSE_CODES;
 /** Agents send batches at the flush rate; they get a much larger bucket than people. */
 const AGENT_RATE_MULTIPLIER = 50;
 /**
@@ -255,7 +249,7 @@ export class SessionRoom extends Server<Env> {
     const now = init.now ?? Date.now();
     const session: SessionMeta = {
       id: init.id,
-      title: init.title ?? "Untitled session",
+      title: init.title ?? UNTITLED_SESSION,
       mode: init.mode ?? "build",
       agentStatus: "idle",
       agentOnline: false,
@@ -933,7 +927,7 @@ export class SessionRoom extends Server<Env> {
     if (!force && last && last.key === key && now - last.at < LOBBY_ACTIVITY_INTERVAL_MS) return;
     this.#lobbyLast = { key, at: now };
     try {
-      await this.env.Lobby.getByName("main").upsert(summary);
+      await this.env.Lobby.getByName(LOBBY_ROOM).upsert(summary);
     } catch (e) {
       console.warn("lobby update failed", e);
       this.#lobbyLast = undefined;

@@ -3,7 +3,7 @@
  * full list on connect and then each change. Same reconnecting connection and jittered backoff
  * as the room client; a reconnect simply gets the full list again (it is small and bounded).
  */
-import { LobbyFrameSchema, type LobbyFrame, type SessionSummary } from "./protocol.ts";
+import { LOBBY_ROOM, LobbyFrameSchema, type LobbyFrame, type SessionSummary } from "./protocol.ts";
 import type { BackoffOptions } from "./backoff.ts";
 import {
   Connection,
@@ -72,7 +72,7 @@ export class LobbyClient {
       {
         host: opts.host,
         party: "lobby",
-        room: opts.room ?? "main",
+        room: opts.room ?? LOBBY_ROOM,
         token: () => opts.token,
         WebSocket: opts.WebSocket,
         backoff: opts.backoff,

@@ -4,12 +4,11 @@
  * The Worker has already verified the token's signature; what only the room knows is whether its
  * link record still stands.
  */
+import { CLOSE_CODES } from "../../shared/protocol.ts";
 import type { Connection } from "partyserver";
 import { httpError } from "../http.ts";
 import { LINK_ERROR_MESSAGES, type LinkStore } from "../links.ts";
 
-/** Close code for sockets whose link was revoked (docs/protocol.md). */
-export const CLOSE_REVOKED = 4411;
 
 
 /** The request to hand to partyserver, or the refusal when the socket's link was revoked. */
@@ -24,7 +23,7 @@ export function admitUpgrade(links: LinkStore, req: Request, now = Date.now()): 
 }
 
 /**
- * Closes every socket opened with one of `revoked` (its attachment's `linkId`) with CLOSE_REVOKED,
+ * Closes every socket opened with one of `revoked` (its attachment's `linkId`) with CLOSE_CODES.revoked,
  * and calls `closed` for each so presence is updated without waiting for the client's close
  * handshake. Any Durable Object holding viewer sockets (the room, a relay) uses this; returns how
  * many it closed.
@@ -39,7 +38,7 @@ export function closeRevokedSockets<S extends { linkId?: string }>(
     const id = c.state?.linkId;
     if (!id || !revoked.has(id)) continue;
     try {
-      c.close(CLOSE_REVOKED, "revoked");
+      c.close(CLOSE_CODES.revoked, "revoked");
     } catch {
       // already closing
     }

@@ -3,7 +3,7 @@
  * live countdown, offline), the agent (online/offline, idle/busy/waiting), and who is here.
  */
 import { For, Match, Show, Switch, type JSX } from "solid-js";
-import type { PresenceUser, SessionMeta } from "../../../shared/protocol.ts";
+import { UNTITLED_SESSION, type PresenceUser, type SessionMeta } from "../../../shared/protocol.ts";
 import type { ConnectionView } from "../lib/room-view.ts";
 import { useNow } from "../lib/clock.ts";
 
@@ -65,7 +65,7 @@ export function agentLabel(s: SessionMeta | null): { text: string; tone: string 
 export function tabTitle(s: SessionMeta | null, unreadChat = 0): string {
   if (!s) return "agentroom";
   const chat = unreadChat > 0 ? `${unreadChat} new in chat · ` : "";
-  const name = `${chat}${s.title || "Untitled session"} — agentroom`;
+  const name = `${chat}${s.title || UNTITLED_SESSION} — agentroom`;
   if (s.archived || !s.agentOnline) return name;
   if (s.agentStatus === "waiting") return `Needs approval · ${name}`;
   if (s.agentStatus === "busy" || s.agentStatus === "retry") return `● ${name}`;

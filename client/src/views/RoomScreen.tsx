@@ -4,7 +4,7 @@
  * `chromeless` is the embed's variant: no header chrome or side panel, same transcript and docks.
  */
 import { For, Show, createEffect, createMemo, createSignal, onCleanup, onMount, type JSX } from "solid-js";
-import { canDrive } from "../../../shared/protocol.ts";
+import { UNTITLED_SESSION, canDrive } from "../../../shared/protocol.ts";
 import type { RoomActions, RoomView } from "../lib/room-view.ts";
 import { Transcript } from "../components/Transcript.tsx";
 import { Composer } from "../components/Composer.tsx";
@@ -108,7 +108,7 @@ export function RoomScreen(props: {
             </a>
           </Show>
           <div class="room-title">
-            <h1 title={props.room.session?.title}>{props.room.session?.title || "Untitled session"}</h1>
+            <h1 title={props.room.session?.title}>{props.room.session?.title || UNTITLED_SESSION}</h1>
             <div class="room-sub muted">
               <Show when={props.room.session?.repository ?? props.room.session?.workspace}>
                 {(where) => (

@@ -8,7 +8,7 @@ import { For, Show, createEffect, createMemo, createSignal, onCleanup, onMount, 
 import { chatSeen, unreadChat } from "../lib/chat-seen.ts";
 import { ChatIcon } from "../components/ChatIcon.tsx";
 import { createStore, reconcile } from "solid-js/store";
-import { isRepositoryUrl, type SessionStatus, type SessionSummary } from "../../../shared/protocol.ts";
+import { UNTITLED_SESSION, isRepositoryUrl, type SessionStatus, type SessionSummary } from "../../../shared/protocol.ts";
 import { api } from "../lib/api.ts";
 import { forgetOperatorToken, operatorToken } from "../lib/auth.ts";
 import { formatRelative } from "../lib/format.ts";
@@ -44,7 +44,7 @@ export function SessionRow(props: { s: SessionSummary; now: number }): JSX.Eleme
           {STATUS_TEXT[props.s.status]}
         </span>
         <span class="session-title">
-          {props.s.title || "Untitled session"}
+          {props.s.title || UNTITLED_SESSION}
           <Show when={props.s.demo}>
             {" "}
             <span class="badge demo">demo</span>
