@@ -22,7 +22,6 @@ import {
   parseFrame,
   type Mode,
   type PresenceUser,
-  type QueueItem,
   type RunnerWait,
   type Role,
   type RoomEvent,
@@ -40,13 +39,14 @@ import { MetaStore } from "./room/meta.ts";
 import { EventLog } from "./room/log.ts";
 import { TranscriptStore } from "./room/transcript-store.ts";
 import { fitPage } from "./room/fit.ts";
-import { send, sendAgent, sendError } from "./room/send.ts";
+import { send, sendError } from "./room/send.ts";
 import { handleClientFrame } from "./room/commands.ts";
 import { handleAgentFrame } from "./room/agent-frames.ts";
 import { PromptQueue } from "./room/queue.ts";
 import { RequestStore } from "./room/requests.ts";
 import { Dedupe } from "./room/dedupe.ts";
-import { RefusedEvent, derivedStatus, roomSessionState, type RoomStores } from "./room/apply.ts";
+import { RefusedEvent, roomSessionState, type RoomStores } from "./room/apply.ts";
+import { Lease } from "./room/lease.ts";
 import { reduceSessionEvent, type SessionState } from "../shared/session-reducer.ts";
 import { LiveBuffer, SendBucket } from "./room/fanout.ts";
 import { deltaTextBudget as deltaRunBytes, eventFrames, mergeDeltas } from "../shared/delta.ts";
@@ -145,6 +145,8 @@ export class SessionRoom extends Server<Env> {
   readonly stores: RoomStores;
   /** The stores as the shared reducer sees them. */
   readonly #state: SessionState;
+  /** The runner lease and prompt dispatch (party/room/lease.ts). */
+  readonly #lease = new Lease(this);
   readonly links: LinkStore;
 
   #ready = false;
@@ -232,7 +234,7 @@ export class SessionRoom extends Server<Env> {
   /** After a restart or eviction: a lease whose socket is gone is released. */
   #reconcileAgent(): void {
     const lease = this.meta.get("lease");
-    if (lease && !this.#leaseHolder()) this.#releaseLease();
+    if (lease && !this.#lease.holder()) this.#lease.release();
     else if (!lease && this.meta.session().agentOnline) this.commit([{ type: "agent.presence", online: false }]);
   }
 
@@ -488,7 +490,7 @@ export class SessionRoom extends Server<Env> {
     if (role.data !== "agent") this.#router.joinedRoom();
     if (role.data === "agent") {
       const runner = new URL(ctx.request.url).searchParams.get("runner");
-      this.#agentJoin(conn, runner && runner.length <= 128 ? runner : undefined);
+      this.#lease.join(conn, runner && runner.length <= 128 ? runner : undefined);
     } else {
       const cursorRaw = new URL(ctx.request.url).searchParams.get("cursor");
       const cursor = cursorRaw !== null && /^\d+$/.test(cursorRaw) ? Number(cursorRaw) : undefined;
@@ -609,7 +611,7 @@ export class SessionRoom extends Server<Env> {
       this.#agentRate.forget(conn.id);
       this.#chatRate.forget(conn.id);
       if (!this.#ready) return;
-      if (this.holdsLease(conn)) this.#releaseLease();
+      if (this.holdsLease(conn)) this.#lease.release();
       this.schedulePresence();
     } catch (e) {
       console.error("onClose failed", e);
@@ -679,95 +681,24 @@ export class SessionRoom extends Server<Env> {
 
   // ───────────────────────────── the agent ─────────────────────────────
 
-  /** The runner connection holding the lease, if any. */
+  /** The runner connection holding the lease, if any (party/room/lease.ts keeps the lease). */
   agentConnection(): Connection<ConnState> | undefined {
-    return this.#leaseHolder();
+    return this.#lease.holder();
   }
 
-  /** The open runner connection holding the lease, if any. */
-  #leaseHolder(): Connection<ConnState> | undefined {
-    const lease = this.meta.get("lease");
-    if (!lease) return undefined;
-    for (const c of this.getConnections<ConnState>(TAG_AGENT)) {
-      if (c.state?.leaseId === lease.leaseId) return c;
-    }
-    return undefined;
+  /** The room's open agent connections (for the lease). */
+  agentConnections(): Iterable<Connection<ConnState>> {
+    return this.getConnections<ConnState>(TAG_AGENT);
   }
 
   /** True when this connection is the one holding the lease. */
   holdsLease(conn: Connection<ConnState>): boolean {
-    const lease = this.meta.get("lease");
-    return !!lease && conn.state?.leaseId !== undefined && conn.state.leaseId === lease.leaseId;
-  }
-
-  #agentJoin(conn: Connection<ConnState>, runnerId: string | undefined): void {
-    const session = this.meta.session();
-    if (session.archived) {
-      sendAgent(conn, { type: "agent.lease", granted: false, session, leaseMs: 0 });
-      sendError(conn, "archived", "this session is archived");
-      conn.close(CLOSE.archived, "archived");
-      return;
-    }
-    const now = Date.now();
-    const lease = this.meta.get("lease");
-    const holder = this.#leaseHolder();
-    // The same runner reconnecting (same `?runner=` id) takes its lease over at once: its old
-    // socket is dead even if the server has not noticed yet. Every agent token is equally
-    // trusted, so this only decides between runners, never lets anyone else in.
-    const sameClient = runnerId !== undefined && lease?.runnerId === runnerId;
-    if (lease && holder && holder !== conn && !sameClient && lease.expiresAt > now) {
-      sendAgent(conn, { type: "agent.lease", granted: false, session, leaseMs: lease.expiresAt - now });
-      sendError(conn, "lease_held", "another runner holds this session");
-      conn.close(CLOSE.leaseHeld, "lease held");
-      return;
-    }
-    if (holder && holder !== conn) holder.close(CLOSE.leaseExpired, "lease taken over");
-    const leaseId = crypto.randomUUID();
-    conn.setState({ ...conn.state!, leaseId });
-    this.meta.set("lease", { connId: conn.id, leaseId, ...(runnerId ? { runnerId } : {}), expiresAt: now + this.limits.agentLeaseMs });
-    // A prompt handed to a runner that vanished goes back to the queue (runners treat
-    // agent.prompt idempotently by item id).
-    const bodies: RoomEventBody[] = [];
-    const stuck = this.queue.dispatched();
-    if (stuck) bodies.push({ type: "queue.update", item: { ...stuck, state: "queued" } });
-    if (!session.agentOnline) bodies.push({ type: "agent.presence", online: true });
-    if (bodies.length) this.commit(bodies);
-    const openRequests = [...this.requests.open("permission"), ...this.requests.open("question"), ...this.requests.answeredNotClosed()].map((r) => r.id);
-    sendAgent(conn, { type: "agent.lease", granted: true, session: this.meta.session(), leaseMs: this.limits.agentLeaseMs, openRequests });
-    // Replies given while no runner held the session still reach OpenCode.
-    for (const r of this.requests.answeredNotClosed()) {
-      const a = r.answer as { reply?: "once" | "always" | "reject"; message?: string; answers?: string[][] | null };
-      if (r.kind === "permission" && a.reply) {
-        sendAgent(conn, { type: "agent.permission.reply", requestID: r.id, reply: a.reply, message: a.message });
-      } else if (r.kind === "question") {
-        sendAgent(conn, { type: "agent.question.reply", requestID: r.id, answers: a.answers ?? null });
-      }
-    }
-    void this.scheduleAlarm();
-    this.maybeDispatch();
-  }
-
-  #releaseLease(): void {
-    this.meta.set("lease", null);
-    const bodies: RoomEventBody[] = [];
-    const stuck = this.queue.dispatched();
-    if (stuck) bodies.push({ type: "queue.update", item: { ...stuck, state: "queued" } });
-    if (this.meta.session().agentOnline) bodies.push({ type: "agent.presence", online: false });
-    if (bodies.length) this.commit(bodies);
+    return this.#lease.holds(conn);
   }
 
   /** Hands the queue's head to the agent when it is online, idle, unblocked and nothing is out. */
   maybeDispatch(): void {
-    const agent = this.agentConnection();
-    if (!agent) return;
-    if (this.meta.session().archived) return;
-    if (this.queue.dispatched()) return;
-    if (derivedStatus(this.stores) !== "idle") return;
-    const head = this.queue.head();
-    if (!head) return;
-    const item: QueueItem = { ...head, state: "dispatched" };
-    this.commit([{ type: "queue.update", item }]);
-    sendAgent(agent, { type: "agent.prompt", item });
+    this.#lease.dispatch();
   }
 
   // ───────────────────────────── presence ─────────────────────────────
@@ -953,8 +884,8 @@ export class SessionRoom extends Server<Env> {
     const now = Date.now();
     const lease = this.meta.get("lease");
     if (lease && lease.expiresAt <= now) {
-      this.#leaseHolder()?.close(CLOSE.leaseExpired, "lease expired");
-      this.#releaseLease();
+      this.#lease.holder()?.close(CLOSE.leaseExpired, "lease expired");
+      this.#lease.release();
     }
     const session = this.meta.session();
     if (!session.archived && session.updatedAt + this.limits.archiveAfterDays * 86_400_000 <= now) {
@@ -997,7 +928,7 @@ export class SessionRoom extends Server<Env> {
         if (agent) {
           sendError(agent, "archived", "this session was archived");
           agent.close(CLOSE.archived, "archived");
-          this.#releaseLease();
+          this.#lease.release();
         }
       }
       this.flush();
