@@ -74,20 +74,23 @@ export function extrapolation(r: Results): string[][] {
   const pts = r.tier?.points ?? [];
   const cfg = r.tier?.config;
   if (!pts.length || !cfg) return [];
+  // The room's live frames per second: the highest rate any viewer got (relays forward each room
+  // frame when their budget allows); a relay's: the median a relayed viewer got.
+  const roomFramesPerS = Math.max(...pts.map((p) => p.framesPerViewer / p.seconds));
   const framesPerS = median(pts.map((p) => p.framesPerViewer / p.seconds));
   const rows: string[][] = [];
   for (const v of [10_000, 100_000]) {
     const onRoom = DEFAULT_LIMITS.relayAfterViewers;
     const capacity = DEFAULT_LIMITS.relayCapacity;
     const relays = Math.ceil((v - onRoom) / capacity);
-    const roomSends = framesPerS * (onRoom + relays);
+    const roomSends = roomFramesPerS * (onRoom + relays);
     const relaySends = framesPerS * capacity;
     // An hour of a live stream: relays (and the room) cannot hibernate while frames flow.
     const gbS = (relays + 1) * PRICING.objectGb * 3600;
     const duration = (gbS / 1e6) * PRICING.gbSecondPerM;
     // Requests: each relay receives the room's live frames (its client socket), reports ~10/s;
     // viewers' heartbeats are auto-responses. Joins: an RPC to the room and an upgrade per viewer.
-    const incoming = relays * (framesPerS + 10) * 3600;
+    const incoming = relays * (roomFramesPerS + 10) * 3600;
     const requests = (incoming / PRICING.wsIncomingRatio / 1e6) * PRICING.doRequestPerM;
     const joins = ((2 * v) / 1e6) * PRICING.doRequestPerM + (v / 1e6) * PRICING.workerRequestPerM;
     rows.push([

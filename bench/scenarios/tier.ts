@@ -10,6 +10,13 @@ import type { Tier } from "../lib/tier.ts";
 import { P99_TARGET_MS } from "./fanout.ts";
 import { DEFAULT_LIMITS } from "../../shared/limits.ts";
 
+/**
+ * Sends per second the relays' one thread is given in all: a room's budget. Twice that was tried
+ * (a relay does no SQL): worse on this machine, p99 568 ms against 282 ms at 1,000 viewers, the
+ * relays' workerd at 0.64–1.28 cores and the load generator starved with it.
+ */
+export const RELAYS_THREAD_SENDS = DEFAULT_LIMITS.liveSendsPerSecond;
+
 export type TierConfig = { relayAfterViewers: number; relayCapacity: number };
 
 export type TierPoint = FanoutResult & {
@@ -31,12 +38,12 @@ export const relaysFor = (viewers: number, c: TierConfig): number => Math.max(0,
 
 /**
  * One point. Every relay of the bench shares the relays' one thread, where in production each has
- * its own; so the relays' process is restarted with the room's send budget split between them
- * (`LIMIT_LIVE_SENDS_PER_SECOND` ÷ relays): together they ask of that thread what one room would.
+ * its own; so the relays' process is restarted with one thread's send budget split between them
+ * (`LIMIT_LIVE_SENDS_PER_SECOND` = RELAYS_THREAD_SENDS ÷ relays).
  */
 export async function tierPoint(ar: Agentroom, tier: Tier, cfg: TierConfig, viewers: number, rate: number, seconds: number): Promise<TierPoint> {
   const relays = relaysFor(viewers, cfg);
-  await tier.restartRelays({ LIMIT_LIVE_SENDS_PER_SECOND: String(Math.round(DEFAULT_LIMITS.liveSendsPerSecond / Math.max(1, relays))) });
+  await tier.restartRelays({ LIMIT_LIVE_SENDS_PER_SECOND: String(Math.round(RELAYS_THREAD_SENDS / Math.max(1, relays))) });
   ar = { ...ar, viewerBase: tier.relays.directUrl };
   const r = await runFanout(await agentroomRoom(ar), {
     viewers,
