@@ -31,3 +31,23 @@ describe("RelayTail", () => {
     expect(t.after(0)).toBeUndefined(); // trimmed to two events
   });
 });
+
+describe("RelayTail and deleted chat", () => {
+  const author = { name: "Ann", role: "driver" as const, linkId: "l1" };
+  const ev = (seq: number, body: object): RoomEvent => ({ ...body, seq, ts: 0 }) as RoomEvent;
+
+  it("keeps no text of a chat message once it is deleted, and leaves other messages alone", () => {
+    const t = new RelayTail(100);
+    t.reset(0);
+    t.append([
+      ev(1, { type: "chat.add", message: { id: "gone", at: 1, author, text: "secret password" } }),
+      ev(2, { type: "chat.add", message: { id: "kept", at: 2, author, text: "hello" } }),
+      ev(3, { type: "chat.edit", id: "gone", text: "another secret" }),
+    ]);
+    t.append([ev(4, { type: "chat.delete", id: "gone", by: "Ann" })]);
+    const replay = JSON.stringify(t.after(0));
+    expect(replay).not.toContain("secret");
+    expect(replay).toContain("hello");
+    expect(t.after(0)!.map((e) => e.seq)).toEqual([1, 2, 3, 4]);
+  });
+});

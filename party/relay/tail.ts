@@ -4,6 +4,7 @@
  * here, so a relay asks the room only for what it no longer (or never) had.
  */
 import type { RoomEvent } from "../../shared/protocol.ts";
+import { isChatEvent, scrubbed } from "../../shared/chat.ts";
 
 const firstSeqOf = (e: RoomEvent): number => e.fromSeq ?? e.seq;
 
@@ -40,6 +41,7 @@ export class RelayTail {
       if (firstSeqOf(e) !== this.#seq + 1) return false;
       this.#events.push(e);
       this.#seq = e.seq;
+      if (e.type === "chat.delete") this.#scrubChat(e.id);
     }
     const excess = this.#events.length - this.#keep;
     if (excess > 0) {
@@ -47,6 +49,18 @@ export class RelayTail {
       this.#events.splice(0, excess);
     }
     return true;
+  }
+
+  /**
+   * A deleted chat message keeps no text here either: the room scrubs its own log the same way,
+   * so a viewer replayed from a relay's tail never receives text its author took back.
+   */
+  #scrubChat(id: string): void {
+    this.#events = this.#events.map((ev) => {
+      if (!isChatEvent(ev)) return ev;
+      const about = ev.type === "chat.add" ? ev.message.id : ev.type === "chat.edit" ? ev.id : undefined;
+      return about === id ? (scrubbed(ev) as RoomEvent) : ev;
+    });
   }
 
   /**
