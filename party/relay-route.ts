@@ -10,6 +10,11 @@
  * (`request.cf.continent`), so an audience that is mostly on one continent gets relays there
  * while the room stays where the session began. (One pool of relays per session; per-continent
  * pools would be the next step for a world-wide audience: docs/architecture.md.)
+ *
+ * Why not partyserver's routing for this step: `routePartykitRequest` sends the upgrade to the
+ * object its URL names, and its `onBeforeConnect` may change that request or answer it but not
+ * pick another object. Which relay a viewer gets is the room's answer, so routes/sockets.ts calls
+ * this from the hook and returns the relay's answer as the hook's Response.
  */
 import type { Role } from "../shared/protocol.ts";
 import { CHAT_HEADER, relayName } from "../shared/relay.ts";
