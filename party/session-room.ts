@@ -16,7 +16,6 @@ import {
   CLOSE_CODES,
   ClientFrameSchema,
   LOBBY_ROOM,
-  PROTOCOL_VERSION,
   UNTITLED_SESSION,
   RoleSchema,
   parseFrame,
@@ -39,7 +38,7 @@ import { MetaStore } from "./room/meta.ts";
 import { EventLog } from "./room/log.ts";
 import { TranscriptStore } from "./room/transcript-store.ts";
 import { fitPage } from "./room/fit.ts";
-import { send, sendError } from "./room/send.ts";
+import { sendError } from "./room/send.ts";
 import { handleClientFrame } from "./room/commands.ts";
 import { handleAgentFrame } from "./room/agent-frames.ts";
 import { PromptQueue } from "./room/queue.ts";
@@ -48,8 +47,7 @@ import { Dedupe } from "./room/dedupe.ts";
 import { RefusedEvent, roomSessionState, type RoomStores } from "./room/apply.ts";
 import { Lease } from "./room/lease.ts";
 import { reduceSessionEvent, type SessionState } from "../shared/session-reducer.ts";
-import { LiveBuffer, SendBucket } from "./room/fanout.ts";
-import { deltaTextBudget as deltaRunBytes, eventFrames, mergeDeltas } from "../shared/delta.ts";
+import { LiveFanout } from "./room/live-fanout.ts";
 import { RateLimiter } from "./room/rate.ts";
 import { summaryOf } from "./room/summary.ts";
 import { ChatStore } from "./room/chat-store.ts";
@@ -117,17 +115,6 @@ const AGENT_RATE_MULTIPLIER = 50;
  */
 const PRESENCE_DEBOUNCE_MS = 100;
 const PRESENCE_DEBOUNCE_PER_PERSON_MS = 4;
-/**
- * Sends in a live turn from which the next turn waits the whole flush window; after a smaller
- * turn it waits in proportion (10 people: 1.6 ms). Frames to a few people cost the thread little
- * (a turn to 100 sockets is ~5 ms), so a small room forwards tokens as they come, and only a big
- * one gathers them; the send budget still bounds every room.
- */
-const FULL_WINDOW_SENDS = 100;
-/** The live send budget's burst: ~50 ms of sends may go back to back (a quiet room sends at once). */
-const SEND_BURST_SECONDS = 0.05;
-/** Distinct replay ranges kept serialized (a replay is at most ~20k events of merged text). */
-const REPLAY_CACHE_ENTRIES = 4;
 /** The index hears about title/status changes at once and about mere activity at most this often. */
 const LOBBY_ACTIVITY_INTERVAL_MS = 10_000;
 
@@ -150,35 +137,17 @@ export class SessionRoom extends Server<Env> {
   readonly links: LinkStore;
 
   #ready = false;
-  #buffer = new LiveBuffer();
-  #sendBudget: SendBucket;
-  /**
-   * The highest seq each live person holds: set by their catch-up and by every live send, seeded
-   * when the instance opens (a room only hibernates with nothing left to send, so every socket it
-   * wakes with holds the room's seq), deleted on close. Live delivery goes only to sockets listed
-   * here: one that is closing may still be in `getWebSockets` after its close handler ran, and
-   * treating it as new once made every turn of a rejoin storm re-read the log. Its keys are the
-   * live people: iterating them costs nothing per turn, where `getWebSockets` builds an array of
-   * every socket (~5 µs a socket).
-   */
-  #heldSeq = new Map<WebSocket, number>();
+  /** Live delivery, catch-up and their caches (party/room/live-fanout.ts). */
+  readonly #fanout: LiveFanout;
   #roster = new PresenceRoster();
-  #flushTimer: ReturnType<typeof setTimeout> | undefined;
-  /** When the last live turn sent anything (ms), and to how many sockets: the window follows it. */
-  #lastLiveTurnAt = Number.NEGATIVE_INFINITY;
-  #lastLiveTurnSends = 0;
   #presenceTimer: ReturnType<typeof setTimeout> | undefined;
   #lobbyLast: { key: string; at: number } | undefined;
-  /** The serialized snapshot frame, reused by every joiner until the next change. */
-  #snapshotCache: string | undefined;
   /**
    * An upper bound on open connections: the exact count at `counted.at` plus every join since.
    * Counting exactly means `getWebSockets()`, an array of every socket; doing that on every join
    * made a storm of N joins cost O(N²) (a third of the room's CPU for 500 rejoins).
    */
   #connBound: { count: number; at: number } | undefined;
-  /** Serialized replays by `cursor:upTo` (see `#replayFrames`). */
-  #replayCache = new Map<string, string[]>();
   #peopleRate: RateLimiter;
   #agentRate: RateLimiter;
   #chatRate: RateLimiter;
@@ -201,7 +170,7 @@ export class SessionRoom extends Server<Env> {
     this.#state = roomSessionState(this.stores);
     this.links = new LinkStore(sql);
     this.#peopleRate = new RateLimiter(this.limits.rateFramesPerSecond, this.limits.rateBurst);
-    this.#sendBudget = new SendBucket(this.limits.liveSendsPerSecond, SEND_BURST_SECONDS, Date.now());
+    this.#fanout = new LiveFanout({ limits: this.limits, log: this.log, meta: this.meta, buildSnapshotFrame: () => this.#buildSnapshotFrame() });
     this.#agentRate = new RateLimiter(
       this.limits.rateFramesPerSecond * AGENT_RATE_MULTIPLIER,
       this.limits.rateBurst * AGENT_RATE_MULTIPLIER,
@@ -225,7 +194,7 @@ export class SessionRoom extends Server<Env> {
     this.#ready = true;
     const seq = this.meta.seq();
     for (const tag of [TAG_PEOPLE, TAG_RELAY]) {
-      for (const ws of this.ctx.getWebSockets(tag)) if (!this.#heldSeq.has(ws)) this.#heldSeq.set(ws, seq);
+      for (const ws of this.ctx.getWebSockets(tag)) this.#fanout.wokeWith(ws, seq);
     }
     this.#reconcileAgent();
     return true;
@@ -305,9 +274,7 @@ export class SessionRoom extends Server<Env> {
       throw e;
     }
     if (events.length === 0) return events;
-    this.#snapshotCache = undefined;
-    for (const e of events) this.#buffer.push(e);
-    this.#scheduleFlush();
+    this.#fanout.committed(events);
     this.#compactIfNeeded();
     void this.#syncLobby(false);
     return events;
@@ -319,120 +286,9 @@ export class SessionRoom extends Server<Env> {
 
   // ───────────────────────────── live fan-out ─────────────────────────────
 
-  #scheduleFlush(): void {
-    if (this.#flushTimer !== undefined || this.#buffer.length === 0) return;
-    this.#flushTimer = setTimeout(() => {
-      this.#flushTimer = undefined;
-      this.#liveTurn();
-    }, this.#flushWait(Date.now()));
-  }
-
-  /**
-   * How long the live buffer still waits; 0 means it goes now. Batching applies only while frames
-   * are already going out: live turns are spaced `flushIntervalMs` apart, so a burst of tokens
-   * leaves as one frame, but a room that sent nothing for a window sends the next event at once
-   * (unless `flushMaxEvents` are waiting, which go at once too). The send budget must cover one
-   * frame per person.
-   */
-  #flushWait(now: number): number {
-    if (this.#buffer.length === 0) return Number.POSITIVE_INFINITY;
-    const gap = this.limits.flushIntervalMs * Math.min(1, this.#lastLiveTurnSends / FULL_WINDOW_SENDS);
-    const gather = this.#buffer.length >= this.limits.flushMaxEvents ? 0 : this.#lastLiveTurnAt + gap - now;
-    const budget = this.#sendBudget.waitFor(this.#heldSeq.size, now);
-    return Math.max(0, gather, budget);
-  }
-
-  /** One turn of live delivery: everyone gets what they lack. */
-  #liveTurn(): void {
-    this.#deliver();
-    this.#scheduleFlush();
-  }
-
-  /**
-   * Runs a live turn now if one is due. The timer alone starves under a continuous stream of
-   * frames, each of which runs before the timer's callback; checking after every message keeps the
-   * live frames going out on time, within the send budget.
-   *
-   * Not run after joins and closes: tried, it did not shorten the live viewers' stall in a rejoin
-   * storm (the agent's frames wait behind the queued joins anyway), and each due turn is a full
-   * pass over hundreds of people in the middle of the storm (bench/RESULTS.md).
-   */
-  #liveTurnIfDue(): void {
-    if (this.#buffer.length === 0 || this.#flushWait(Date.now()) > 0) return;
-    if (this.#flushTimer !== undefined) clearTimeout(this.#flushTimer);
-    this.#flushTimer = undefined;
-    this.#liveTurn();
-  }
-
   /** Sends every buffered event to every person now, whatever the budget (RPCs, archiving, delete). */
   flush(): void {
-    if (this.#flushTimer !== undefined) {
-      clearTimeout(this.#flushTimer);
-      this.#flushTimer = undefined;
-    }
-    this.#deliver();
-  }
-
-  /**
-   * Sends every live person the buffered events they do not hold yet, then drops from the buffer
-   * what everyone holds. Sockets that hold the same seq (nearly everyone, normally) share frames
-   * serialized once; a joiner whose catch-up went further gets only what follows it.
-   */
-  #deliver(): void {
-    const last = this.#buffer.lastSeq();
-    if (last === undefined) return;
-    const framesFrom = new Map<number, string[] | null>();
-    let sends = 0;
-    // Only existing keys are updated below (no join or close runs inside), which a Map's iterator
-    // allows. A socket not listed is closed or not caught up yet (its catch-up lists it).
-    for (const [ws, held] of this.#heldSeq) {
-      if (held >= last) continue;
-      let frames = framesFrom.get(held);
-      if (frames === undefined) {
-        frames = this.#framesAfter(held, last);
-        framesFrom.set(held, frames);
-      }
-      if (frames === null) {
-        // Never expected (see #framesAfter); a snapshot brings this person up to date regardless.
-        this.sendSnapshot(ws);
-        continue;
-      }
-      for (const f of frames) {
-        try {
-          ws.send(f);
-        } catch {
-          // A socket closing under us; its close handler cleans up.
-        }
-      }
-      this.#heldSeq.set(ws, last);
-      sends++;
-    }
-    if (sends) {
-      const now = Date.now();
-      this.#sendBudget.spend(sends, now);
-      this.#lastLiveTurnAt = now;
-      this.#lastLiveTurnSends = sends;
-    }
-    this.#trimBuffer();
-  }
-
-  /**
-   * Live frames for (held, last]: from the buffer, or from the log if the buffer no longer has
-   * them (not reachable while the buffer is trimmed by what everyone holds), or null when the log
-   * was compacted past them too.
-   */
-  #framesAfter(held: number, last: number): string[] | null {
-    const max = this.limits.maxOutgoingFrameBytes;
-    const events = this.#buffer.after(held) ?? (this.log.canReplayFrom(held, last) ? this.log.readMerged(held, last, deltaRunBytes(max)) : undefined);
-    return events ? eventFrames(mergeDeltas(events, deltaRunBytes(max)), max, false, oversized) : null;
-  }
-
-  /** Drops what every person holds; with nobody listening that is everything (joiners read the log). */
-  #trimBuffer(): void {
-    if (this.#heldSeq.size === 0) return this.#buffer.clear();
-    let min = Number.POSITIVE_INFINITY;
-    for (const held of this.#heldSeq.values()) if (held < min) min = held;
-    this.#buffer.trimThrough(min);
+    this.#fanout.flush();
   }
 
   // ───────────────────────────── connections ─────────────────────────────
@@ -516,73 +372,32 @@ export class SessionRoom extends Server<Env> {
     return count > this.limits.maxConnectionsPerRoom;
   }
 
-  /**
-   * Replay or snapshot, to this joiner only, up to the room's current seq. A join never flushes
-   * the live buffer: in a rejoin storm that turned every join into a send to every person (500
-   * joins × 500 people). The joiner is already in the broadcast set; its catch-up's seq is recorded
-   * in `#heldSeq`, so live turns send it only the events after it. Every event reaches it exactly
-   * once and in order: the catch-up is sent here, synchronously, before any live turn can run.
-   */
+  /** Replay or snapshot, to this joiner only (party/room/live-fanout.ts). */
   #catchUp(conn: Connection<ConnState>, cursor: number | undefined): void {
-    const seq = this.meta.seq();
     const st = conn.state!;
     const you: PresenceUser = { id: conn.id, name: st.name, role: st.role, ...(st.linkId ? { linkId: st.linkId } : {}), canChat: mayChat({ role: st.role, linkAllowsChat: st.chat === true }) };
-    if (cursor !== undefined && this.log.canReplayFrom(cursor, seq)) {
-      send(conn, { type: "welcome", protocol: PROTOCOL_VERSION, you, catchup: "replay", seq });
-      for (const f of this.#replayFrames(cursor, seq)) conn.send(f);
-      this.#holds(conn, seq);
-      send(conn, { type: "caught-up", seq });
-    } else {
-      send(conn, { type: "welcome", protocol: PROTOCOL_VERSION, you, catchup: "snapshot", seq });
-      this.sendSnapshot(conn);
-    }
+    this.#fanout.catchUp(conn, cursor, you);
   }
 
-  /** This connection holds every event up to `seq`: the next flush skips those. */
-  #holds(conn: WebSocket, seq: number): void {
-    this.#heldSeq.set(conn, seq);
-  }
-
-  /**
-   * A snapshot and its `caught-up` (a joiner, or a client's resync). The snapshot holds the room
-   * at its current seq; if that is past the last flush, the next flush skips what it holds.
-   */
+  /** A snapshot and its `caught-up` (a client's resync). */
   sendSnapshot(conn: WebSocket): void {
-    const seq = this.meta.seq();
-    conn.send(this.snapshotFrame());
-    this.#holds(conn, seq);
-    send(conn, { type: "caught-up", seq });
+    this.#fanout.sendSnapshot(conn);
   }
 
-  /**
-   * Replay frames for (cursor, upTo], cached: rejoiners after a drop mostly share a cursor (they
-   * were all live at the same seq), so a storm reads and serializes the log once, not per joiner.
-   */
-  #replayFrames(cursor: number, upTo: number): string[] {
-    if (cursor >= upTo) return [];
-    const key = `${cursor}:${upTo}`;
-    const hit = this.#replayCache.get(key);
-    if (hit) return hit;
-    const max = this.limits.maxOutgoingFrameBytes;
-    const frames = eventFrames(this.log.readMerged(cursor, upTo, deltaRunBytes(max)), max, true, oversized);
-    // Small and short-lived: a few distinct cursors per storm; older ranges are rarely asked again.
-    if (this.#replayCache.size >= REPLAY_CACHE_ENTRIES) this.#replayCache.delete(this.#replayCache.keys().next().value!);
-    this.#replayCache.set(key, frames);
-    return frames;
-  }
-
-  /** The latest page and current state, serialized once per change; kept under the frame cap. */
+  /** The latest page and current state, serialized once per change (cached by the fan-out). */
   snapshotFrame(): string {
-    if (this.#snapshotCache !== undefined) return this.#snapshotCache;
+    return this.#fanout.snapshotFrame();
+  }
+
+  /** The snapshot frame, kept under the frame cap. */
+  #buildSnapshotFrame(): string {
     if (!this.#open()) throw new Error("room not created");
-    const frame = fitPage(
+    return fitPage(
       (limit) => this.transcript.page(undefined, limit),
       (page) => JSON.stringify({ type: "snapshot", snapshot: { ...this.#stateWithout(page.messages), hasMore: page.hasMore } satisfies Snapshot }),
       this.limits.snapshotMessages,
       this.limits.maxOutgoingFrameBytes,
     );
-    this.#snapshotCache = frame;
-    return frame;
   }
 
   #stateWithout(messages: MessageWithParts[]): Omit<Snapshot, "hasMore"> {
@@ -604,7 +419,7 @@ export class SessionRoom extends Server<Env> {
 
   override onClose(conn: Connection<ConnState>): void {
     try {
-      this.#heldSeq.delete(conn);
+      this.#fanout.forget(conn);
       if (conn.state?.relay) this.#router.forget(conn.state.relay.index);
       this.#roster.remove(conn.id);
       this.#peopleRate.forget(conn.id);
@@ -675,7 +490,7 @@ export class SessionRoom extends Server<Env> {
       console.error("frame handler failed", e);
       sendError(conn, "internal", "the room could not process this frame; nothing changed", ref);
     } finally {
-      this.#liveTurnIfDue();
+      this.#fanout.turnIfDue();
     }
   }
 
@@ -712,7 +527,7 @@ export class SessionRoom extends Server<Env> {
       } catch (e) {
         console.error("presence failed", e);
       }
-    }, Math.max(PRESENCE_DEBOUNCE_MS, this.#heldSeq.size * PRESENCE_DEBOUNCE_PER_PERSON_MS));
+    }, Math.max(PRESENCE_DEBOUNCE_MS, this.#fanout.listeners * PRESENCE_DEBOUNCE_PER_PERSON_MS));
   }
 
   /** A person started or stopped typing (a prompt or a chat message): kept in their attachment (durable) and in the roster. */
@@ -768,7 +583,7 @@ export class SessionRoom extends Server<Env> {
       counts.set(r.index, (counts.get(r.index) ?? 0) + r.count);
       relays++;
     }
-    return this.#router.route(this.#heldSeq.size - relays, counts, Date.now());
+    return this.#router.route(this.#fanout.listeners - relays, counts, Date.now());
   }
 
   /** A relay's rejoining viewer whose cursor the relay's tail does not cover: replay from the log. */
@@ -777,7 +592,7 @@ export class SessionRoom extends Server<Env> {
     this.flush();
     const seq = this.meta.seq();
     if (!this.log.canReplayFrom(cursor, seq)) return null;
-    return { seq, frames: this.#replayFrames(cursor, seq) };
+    return { seq, frames: this.#fanout.replayFrames(cursor, seq) };
   }
 
   /** The snapshot frame and its seq, for a relay to serve to any number of its joiners. */
@@ -832,15 +647,7 @@ export class SessionRoom extends Server<Env> {
 
   /** One presence frame to everyone; its sends count against the live send budget. */
   #broadcastPresence(): void {
-    const frame = JSON.stringify({ type: "presence", ...this.presence() } satisfies ServerFrame);
-    for (const ws of this.#heldSeq.keys()) {
-      try {
-        ws.send(frame);
-      } catch {
-        // closing
-      }
-    }
-    this.#sendBudget.spend(this.#heldSeq.size, Date.now());
+    this.#fanout.sendToAll(JSON.stringify({ type: "presence", ...this.presence() } satisfies ServerFrame));
   }
 
   // ───────────────────────────── the index ─────────────────────────────
@@ -1034,17 +841,14 @@ export class SessionRoom extends Server<Env> {
         // already closed
       }
     }
-    if (this.#flushTimer !== undefined) clearTimeout(this.#flushTimer);
+    this.#fanout.stop();
     if (this.#presenceTimer !== undefined) clearTimeout(this.#presenceTimer);
-    this.#flushTimer = this.#presenceTimer = undefined;
+    this.#presenceTimer = undefined;
     await this.ctx.storage.deleteAlarm();
     await this.ctx.storage.deleteAll();
     this.#ready = false;
     this.links.forget();
-    this.#snapshotCache = undefined;
-    this.#replayCache.clear();
-    this.#heldSeq.clear();
-    this.#buffer.clear();
+    this.#fanout.clear();
     this.#roster.clear();
     this.meta.invalidate();
     this.log.reset();
@@ -1066,11 +870,6 @@ function batchIdOf(text: string | ArrayBuffer): string | undefined {
   } catch {
     return undefined;
   }
-}
-
-/** An event too large for any frame: never expected (fields are shortened, deltas split on ingestion). */
-function oversized(bytes: number, e: RoomEvent): void {
-  console.error(`event ${e.seq} (${e.type}) is ${bytes} bytes, over the frame cap; sent alone`);
 }
 
 function safeDecode(s: string): string {
