@@ -511,6 +511,11 @@ export class SessionRoom extends Server<Env> {
     return this.#lease.holds(conn);
   }
 
+  /** The holder's heartbeat. */
+  renewLease(runnerId: string, now: number): void {
+    this.#lease.renew(runnerId, now);
+  }
+
   /** Hands the queue's head to the agent when it is online, idle, unblocked and nothing is out. */
   maybeDispatch(): void {
     this.#lease.dispatch();
@@ -689,11 +694,7 @@ export class SessionRoom extends Server<Env> {
   override async onAlarm(): Promise<void> {
     if (!this.#open()) return;
     const now = Date.now();
-    const lease = this.meta.get("lease");
-    if (lease && lease.expiresAt <= now) {
-      this.#lease.holder()?.close(CLOSE.leaseExpired, "lease expired");
-      this.#lease.release();
-    }
+    this.#lease.expireIfDue(now);
     const session = this.meta.session();
     if (!session.archived && session.updatedAt + this.limits.archiveAfterDays * 86_400_000 <= now) {
       this.setArchived(true);

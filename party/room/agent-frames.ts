@@ -23,13 +23,13 @@ export interface AgentHost {
   readonly dedupe: Dedupe;
   commit(bodies: readonly RoomEventBody[], extra?: (lastSeq: number) => void, now?: number): RoomEvent[];
   holdsLease(conn: Connection<ConnState>): boolean;
-  scheduleAlarm(): Promise<void>;
+  /** The holder's heartbeat (party/room/lease.ts writes the lease record). */
+  renewLease(runnerId: string, now: number): void;
   maybeDispatch(): void;
 }
 
 export function handleAgentFrame(room: AgentHost, conn: Connection<ConnState>, f: AgentFrame, now: number, raw: string): void {
-  const lease = room.meta.get("lease");
-  if (!lease || !room.holdsLease(conn)) {
+  if (!room.meta.get("lease") || !room.holdsLease(conn)) {
     sendError(conn, "lease_held", "this connection does not hold the session's lease");
     return;
   }
@@ -58,9 +58,7 @@ export function handleAgentFrame(room: AgentHost, conn: Connection<ConnState>, f
       return room.maybeDispatch();
     }
     case "agent.heartbeat": {
-      room.meta.set("lease", { ...lease, runnerId: f.runnerId, expiresAt: now + room.limits.agentLeaseMs });
-      void room.scheduleAlarm();
-      return;
+      return room.renewLease(f.runnerId, now);
     }
   }
 }

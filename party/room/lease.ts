@@ -3,8 +3,10 @@
  * releasing it, and handing the queue's head to that runner when it is free. Moved out of
  * party/session-room.ts so the room class only wires; the room is reached through `LeaseHost`.
  *
- * The lease record lives in `meta` (written here only); what people see of it (the agent online,
- * a prompt back in the queue) goes through the room's commit, as events.
+ * The lease record lives in `meta` and is written here only (grant, heartbeat, release); what
+ * people see of it (the agent online, a prompt back in the queue) goes through the room's commit,
+ * as events. The record itself is not an event on purpose: nobody sees it, it changes on every
+ * heartbeat, and logging it would send every viewer a frame per heartbeat.
  */
 import type { Connection } from "partyserver";
 import { CLOSE_CODES, type QueueItem, type RoomEventBody } from "../../shared/protocol.ts";
@@ -86,6 +88,23 @@ export class Lease {
     }
     void this.#room.scheduleAlarm();
     this.dispatch();
+  }
+
+  /** The holder's heartbeat: the lease runs for another `agentLeaseMs` from `now`. */
+  renew(runnerId: string, now: number): void {
+    const meta = this.#room.stores.meta;
+    const lease = meta.get("lease");
+    if (!lease) return;
+    meta.set("lease", { ...lease, runnerId, expiresAt: now + this.#room.limits.agentLeaseMs });
+    void this.#room.scheduleAlarm();
+  }
+
+  /** The alarm: a lease not renewed in time is closed and released. */
+  expireIfDue(now: number): void {
+    const lease = this.#room.stores.meta.get("lease");
+    if (!lease || lease.expiresAt > now) return;
+    this.holder()?.close(CLOSE_CODES.leaseExpired, "lease expired");
+    this.release();
   }
 
   /** The holder is gone (closed, expired, archived): no runner holds the session. */
