@@ -6,7 +6,7 @@
 import type { Connection } from "partyserver";
 import type { AgentFrame, EventBody, RoomEvent, RoomEventBody } from "../../shared/protocol.ts";
 import type { Limits } from "../../shared/limits.ts";
-import type { ConnState } from "../session-room.ts";
+import type { ConnState } from "./conn-state.ts";
 import type { MetaStore } from "./meta.ts";
 import type { PromptQueue } from "./queue.ts";
 import type { RequestStore } from "./requests.ts";

@@ -6,7 +6,7 @@
 import type { Connection } from "partyserver";
 import type { ChatFrame } from "../../shared/protocol.ts";
 import { mayAsk, mayChat, mayDelete, mayEdit, promptTextOf, type ChatActor } from "../../shared/chat.ts";
-import type { ConnState } from "../session-room.ts";
+import type { ConnState } from "./conn-state.ts";
 import type { CommandHost } from "./commands.ts";
 import { enqueuePrompt } from "./commands.ts";
 import { ack, send, sendError } from "./send.ts";

@@ -7,7 +7,7 @@
 import type { Connection } from "partyserver";
 import { VIEWER_FRAME_TYPES, canDrive, isChatFrame, type ClientFrame, type QueueItem, type RoomEvent, type RoomEventBody, type ServerFrame } from "../../shared/protocol.ts";
 import type { Limits } from "../../shared/limits.ts";
-import type { ConnState } from "../session-room.ts";
+import type { ConnState } from "./conn-state.ts";
 import type { MetaStore } from "./meta.ts";
 import type { PromptQueue } from "./queue.ts";
 import type { RequestStore } from "./requests.ts";

@@ -11,7 +11,7 @@
 import type { Connection } from "partyserver";
 import { CLOSE_CODES, type QueueItem, type RoomEventBody } from "../../shared/protocol.ts";
 import type { Limits } from "../../shared/limits.ts";
-import type { ConnState } from "../session-room.ts";
+import type { ConnState } from "./conn-state.ts";
 import { derivedStatus, type RoomStores } from "./apply.ts";
 import { sendAgent, sendError } from "./send.ts";
 

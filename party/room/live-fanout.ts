@@ -13,7 +13,7 @@ import type { Connection } from "partyserver";
 import { PROTOCOL_VERSION, type PresenceUser, type RoomEvent } from "../../shared/protocol.ts";
 import { deltaTextBudget as deltaRunBytes, eventFrames, mergeDeltas } from "../../shared/delta.ts";
 import type { Limits } from "../../shared/limits.ts";
-import type { ConnState } from "../session-room.ts";
+import type { ConnState } from "./conn-state.ts";
 import { LiveBuffer, SendBucket } from "./fanout.ts";
 import type { EventLog } from "./log.ts";
 import type { MetaStore } from "./meta.ts";

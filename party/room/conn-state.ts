@@ -1,0 +1,45 @@
+/**
+ * What the room keeps per connection (the socket's attachment, so it survives hibernation) and
+ * what the Worker hands a new room. Apart from party/session-room.ts so the room's modules
+ * (room/*.ts) import these types without importing the room class.
+ */
+import type { Mode, PresenceUser, Role } from "../../shared/protocol.ts";
+
+/** What a connection's attachment holds (survives hibernation). */
+export interface ConnState {
+  role: Role;
+  name: string;
+  typing?: boolean;
+  /** Typing a chat message (shown apart from typing a prompt). */
+  chatTyping?: boolean;
+  /**
+   * The link (token) this person came in with: their chat messages' author id, and what revoking
+   * the link record (party/links.ts) closes.
+   */
+  linkId?: string;
+  /** Their link lets a viewer chat. */
+  chat?: boolean;
+  /**
+   * Set on the runner connection that holds the lease. The lease names this random id, not the
+   * connection id: partyserver takes that from the client's `_pk`, which a reconnecting client
+   * reuses, so the old socket's late close must not release the new socket's lease.
+   */
+  leaseId?: string;
+  /**
+   * Set on a relay's connection (party/relay.ts): its index and its last report. Kept in the
+   * attachment so the relays' viewers still count after the room hibernates.
+   */
+  relay?: { readonly index: number; readonly count: number; readonly users: readonly PresenceUser[] };
+}
+
+/** Values the Worker hands a new room. */
+export interface CreateRoomInit {
+  id: string;
+  title?: string;
+  mode?: Mode;
+  allowedOrigins?: string[];
+  /** The directory asked for; the runner sets `workspace` once it accepts it. */
+  directory?: string;
+  repository?: string;
+  now?: number;
+}
