@@ -35,7 +35,7 @@ import { hasSchema, migrate } from "./room/migrations.ts";
 import { MetaStore } from "./room/meta.ts";
 import { EventLog } from "./room/log.ts";
 import { TranscriptStore } from "./room/transcript-store.ts";
-import { fitPage } from "./room/fit.ts";
+import { snapshotFrame } from "./room/snapshot.ts";
 import { sendError } from "./room/send.ts";
 import { handleClientFrame } from "./room/commands.ts";
 import { handleAgentFrame } from "./room/agent-frames.ts";
@@ -49,7 +49,7 @@ import { LiveFanout } from "./room/live-fanout.ts";
 import { RateLimiter } from "./room/rate.ts";
 import { summaryOf } from "./room/summary.ts";
 import { ChatStore } from "./room/chat-store.ts";
-import { CHAT_PAGE_CHARS, chatHistoryFrame, historyFrame } from "./room/commands.ts";
+import { chatHistoryFrame, historyFrame } from "./room/commands.ts";
 import { PRESENCE_LISTED, PresenceRoster } from "./room/presence.ts";
 import { RelayRouter, type Route } from "./room/relay-router.ts";
 import { RELAY_HEADER, RelayReportSchema, type RelayRevoke } from "../shared/relay.ts";
@@ -354,29 +354,7 @@ export class SessionRoom extends Server<Env> {
   /** The snapshot frame, kept under the frame cap. */
   #buildSnapshotFrame(): string {
     if (!this.#open()) throw new Error("room not created");
-    return fitPage(
-      (limit) => this.transcript.page(undefined, limit),
-      (page) => JSON.stringify({ type: "snapshot", snapshot: { ...this.#stateWithout(page.messages), hasMore: page.hasMore } satisfies Snapshot }),
-      this.limits.snapshotMessages,
-      this.limits.maxOutgoingFrameBytes,
-    );
-  }
-
-  #stateWithout(messages: MessageWithParts[]): Omit<Snapshot, "hasMore"> {
-    const chat = this.chat.page(undefined, this.limits.chatSnapshotMessages, CHAT_PAGE_CHARS);
-    return {
-      seq: this.meta.seq(),
-      session: this.meta.session(),
-      messages,
-      queue: this.queue.list(),
-      permissions: this.requests.open("permission").map((r) => r.data) as Snapshot["permissions"],
-      questions: this.requests.open("question").map((r) => r.data) as Snapshot["questions"],
-      todos: this.meta.get("todos") ?? [],
-      diff: this.meta.get("diff") ?? [],
-      chat: chat.messages,
-      chatHasMore: chat.hasMore,
-      rawStatus: this.meta.get("rawStatus") ?? "idle",
-    };
+    return snapshotFrame(this.stores, this.limits);
   }
 
   override onClose(conn: Connection<ConnState>): void {
