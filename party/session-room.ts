@@ -50,7 +50,8 @@ import { RateLimiter } from "./room/rate.ts";
 import { summaryOf } from "./room/summary.ts";
 import { ChatStore } from "./room/chat-store.ts";
 import { chatHistoryFrame, historyFrame } from "./room/commands.ts";
-import { PRESENCE_LISTED, PresenceRoster } from "./room/presence.ts";
+import { PRESENCE_LISTED } from "./room/presence.ts";
+import { RoomPresence } from "./room/room-presence.ts";
 import { RelayRouter, type Route } from "./room/relay-router.ts";
 import { RELAY_HEADER, RelayReportSchema, type RelayRevoke } from "../shared/relay.ts";
 import { LinkStore, type LinkCheck, type LinkInit, type Ticket } from "./links.ts";
@@ -69,14 +70,6 @@ const TAG_RELAY = "relay";
 export const CLOSE = CLOSE_CODES;
 /** Agents send batches at the flush rate; they get a much larger bucket than people. */
 const AGENT_RATE_MULTIPLIER = 50;
-/**
- * Presence frames are debounced: 100 ms in a small room, 2 ms per person in a big one (a presence
- * frame costs one send per person, so during a rejoin storm of N people per-join frames would be
- * N² sends; 500 people → at most one presence frame per 2 s, 1,000 → per 4 s; a presence frame
- * to 500 people cost ~50 ms of the room's time in a rejoin storm's profile).
- */
-const PRESENCE_DEBOUNCE_MS = 100;
-const PRESENCE_DEBOUNCE_PER_PERSON_MS = 4;
 /** The index hears about title/status changes at once and about mere activity at most this often. */
 const LOBBY_ACTIVITY_INTERVAL_MS = 10_000;
 
@@ -101,8 +94,8 @@ export class SessionRoom extends Server<Env> {
   #ready = false;
   /** Live delivery, catch-up and their caches (party/room/live-fanout.ts). */
   readonly #fanout: LiveFanout;
-  #roster = new PresenceRoster();
-  #presenceTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Who is here and the presence frames (party/room/room-presence.ts). */
+  readonly #presence: RoomPresence;
   #lobbyLast: { key: string; at: number } | undefined;
   /**
    * An upper bound on open connections: the exact count at `counted.at` plus every join since.
@@ -133,6 +126,11 @@ export class SessionRoom extends Server<Env> {
     this.links = new LinkStore(sql);
     this.#peopleRate = new RateLimiter(this.limits.rateFramesPerSecond, this.limits.rateBurst);
     this.#fanout = new LiveFanout({ limits: this.limits, log: this.log, meta: this.meta, buildSnapshotFrame: () => this.#buildSnapshotFrame() });
+    this.#presence = new RoomPresence({
+      connections: () => this.getConnections<ConnState>(),
+      relayStates: () => this.#relayStates(),
+      fanout: this.#fanout,
+    });
     this.#agentRate = new RateLimiter(
       this.limits.rateFramesPerSecond * AGENT_RATE_MULTIPLIER,
       this.limits.rateBurst * AGENT_RATE_MULTIPLIER,
@@ -304,7 +302,7 @@ export class SessionRoom extends Server<Env> {
     }
     const linkId = (ctx.request.headers.get("x-agentroom-link") ?? "").slice(0, 64) || `conn-${conn.id}`;
     conn.setState({ role: role.data, name, linkId, ...(ctx.request.headers.get("x-agentroom-chat") === "1" ? { chat: true } : {}) });
-    this.#roster.set({ id: conn.id, name, role: role.data });
+    this.#presence.joined({ id: conn.id, name, role: role.data });
     if (role.data !== "agent") this.#router.joinedRoom();
     if (role.data === "agent") {
       const runner = new URL(ctx.request.url).searchParams.get("runner");
@@ -361,7 +359,7 @@ export class SessionRoom extends Server<Env> {
     try {
       this.#fanout.forget(conn);
       if (conn.state?.relay) this.#router.forget(conn.state.relay.index);
-      this.#roster.remove(conn.id);
+      this.#presence.left(conn.id);
       this.#peopleRate.forget(conn.id);
       this.#agentRate.forget(conn.id);
       this.#chatRate.forget(conn.id);
@@ -463,24 +461,13 @@ export class SessionRoom extends Server<Env> {
 
   // ───────────────────────────── presence ─────────────────────────────
 
+  /** A presence frame to everyone soon (debounced). */
   schedulePresence(): void {
-    if (this.#presenceTimer !== undefined) return;
-    this.#presenceTimer = setTimeout(() => {
-      this.#presenceTimer = undefined;
-      try {
-        this.#broadcastPresence();
-      } catch (e) {
-        console.error("presence failed", e);
-      }
-    }, Math.max(PRESENCE_DEBOUNCE_MS, this.#fanout.listeners * PRESENCE_DEBOUNCE_PER_PERSON_MS));
+    this.#presence.schedule();
   }
 
-  /** A person started or stopped typing (a prompt or a chat message): kept in their attachment (durable) and in the roster. */
   setTyping(conn: Connection<ConnState>, typing: boolean, where: "prompt" | "chat"): void {
-    const st: ConnState = { ...conn.state!, [where === "chat" ? "chatTyping" : "typing"]: typing };
-    conn.setState(st);
-    this.#roster.set(presenceOf(conn.id, st));
-    this.schedulePresence();
+    this.#presence.setTyping(conn, typing, where);
   }
 
   /** Takes one token from this connection's chat bucket. */
@@ -488,10 +475,9 @@ export class SessionRoom extends Server<Env> {
     return this.#chatRate.take(connId, now);
   }
 
-  /** Everyone connected; after hibernation rebuilt once from the connections' attachments. */
+  /** Everyone connected (people, and the relays' reports). */
   presence(): { users: PresenceUser[]; total: number } {
-    this.#roster.ensure(() => this.#presenceFromAttachments());
-    return this.#roster.frame(undefined, [...this.#relayStates()]);
+    return this.#presence.frame();
   }
 
   // ───────────────────────────── relays ─────────────────────────────
@@ -581,18 +567,6 @@ export class SessionRoom extends Server<Env> {
         // closed
       }
     }
-  }
-
-  *#presenceFromAttachments(): Iterable<PresenceUser> {
-    for (const c of this.getConnections<ConnState>()) {
-      const st = c.state;
-      if (st && !st.relay) yield presenceOf(c.id, st);
-    }
-  }
-
-  /** One presence frame to everyone; its sends count against the live send budget. */
-  #broadcastPresence(): void {
-    this.#fanout.sendToAll(JSON.stringify({ type: "presence", ...this.presence() } satisfies ServerFrame));
   }
 
   // ───────────────────────────── the index ─────────────────────────────
@@ -783,23 +757,17 @@ export class SessionRoom extends Server<Env> {
       }
     }
     this.#fanout.stop();
-    if (this.#presenceTimer !== undefined) clearTimeout(this.#presenceTimer);
-    this.#presenceTimer = undefined;
+    this.#presence.stop();
     await this.ctx.storage.deleteAlarm();
     await this.ctx.storage.deleteAll();
     this.#ready = false;
     this.links.forget();
     this.#fanout.clear();
-    this.#roster.clear();
+    this.#presence.clear();
     this.meta.invalidate();
     this.log.reset();
     this.transcript.forget();
   }
-}
-
-/** A connection as presence lists it. */
-function presenceOf(id: string, st: ConnState): PresenceUser {
-  return { id, name: st.name, role: st.role, ...(st.typing ? { typing: true } : {}), ...(st.chatTyping ? { chatTyping: true } : {}) };
 }
 
 /** The batchId of a refused agent frame, when it has one, for the error's `ref`. */
