@@ -17,7 +17,6 @@ import {
   ClientFrameSchema,
   LOBBY_ROOM,
   UNTITLED_SESSION,
-  RoleSchema,
   parseFrame,
   type PresenceUser,
   type RunnerWait,
@@ -56,6 +55,7 @@ import { RelayRouter, type Route } from "./room/relay-router.ts";
 import { RELAY_HEADER, RelayReportSchema, type RelayRevoke } from "../shared/relay.ts";
 import { LinkStore, type LinkCheck, type LinkInit, type Ticket } from "./links.ts";
 import { admitUpgrade, closeRevokedSockets } from "./room/admit.ts";
+import { ConnectionBound, joining } from "./room/joining.ts";
 import type { ConnState, CreateRoomInit } from "./room/conn-state.ts";
 import type { LinkRecord } from "../shared/protocol.ts";
 
@@ -97,12 +97,8 @@ export class SessionRoom extends Server<Env> {
   /** Who is here and the presence frames (party/room/room-presence.ts). */
   readonly #presence: RoomPresence;
   #lobbyLast: { key: string; at: number } | undefined;
-  /**
-   * An upper bound on open connections: the exact count at `counted.at` plus every join since.
-   * Counting exactly means `getWebSockets()`, an array of every socket; doing that on every join
-   * made a storm of N joins cost O(N²) (a third of the room's CPU for 500 rejoins).
-   */
-  #connBound: { count: number; at: number } | undefined;
+  /** Decides "room full" (party/room/joining.ts). */
+  readonly #connBound = new ConnectionBound();
   #peopleRate: RateLimiter;
   #agentRate: RateLimiter;
   #chatRate: RateLimiter;
@@ -279,57 +275,29 @@ export class SessionRoom extends Server<Env> {
       conn.close(CLOSE.notFound, "no such session");
       return;
     }
-    const role = RoleSchema.safeParse(ctx.request.headers.get("x-agentroom-role"));
-    if (!role.success) {
+    const j = joining(conn.id, ctx.request);
+    if (!j) {
       conn.close(1008, "no role");
       return;
     }
-    const rawName = ctx.request.headers.get("x-agentroom-name") ?? "";
-    const name = (rawName.startsWith("~") ? safeDecode(rawName.slice(1)) : rawName).slice(0, 100) || role.data;
-    if (this.#roomFull()) {
+    if (this.#connBound.full(() => this.ctx.getWebSockets().length, this.limits.maxConnectionsPerRoom, Date.now())) {
       sendError(conn, "room_full", `this room holds at most ${this.limits.maxConnectionsPerRoom} connections`);
       conn.close(CLOSE.roomFull, "room full");
       return;
     }
-    const relayIndex = ctx.request.headers.get(RELAY_HEADER);
-    if (relayIndex !== null) {
-      // A relay of this session (only the Worker's objects can set the header): a viewer that
-      // is not listed, whose report counts its own viewers.
-      conn.setState({ role: "viewer", name: "relay", relay: { index: Number(relayIndex) || 0, count: 0, users: [] } });
-      const cursorRaw = new URL(ctx.request.url).searchParams.get("cursor");
-      this.#catchUp(conn, cursorRaw !== null && /^\d+$/.test(cursorRaw) ? Number(cursorRaw) : undefined);
+    conn.setState(j.state);
+    if (j.kind === "relay") {
+      this.#catchUp(conn, j.cursor);
       return;
     }
-    const linkId = (ctx.request.headers.get("x-agentroom-link") ?? "").slice(0, 64) || `conn-${conn.id}`;
-    conn.setState({ role: role.data, name, linkId, ...(ctx.request.headers.get("x-agentroom-chat") === "1" ? { chat: true } : {}) });
-    this.#presence.joined({ id: conn.id, name, role: role.data });
-    if (role.data !== "agent") this.#router.joinedRoom();
-    if (role.data === "agent") {
-      const runner = new URL(ctx.request.url).searchParams.get("runner");
-      this.#lease.join(conn, runner && runner.length <= 128 ? runner : undefined);
+    this.#presence.joined({ id: conn.id, name: j.state.name, role: j.state.role });
+    if (j.kind === "agent") {
+      this.#lease.join(conn, j.runner);
     } else {
-      const cursorRaw = new URL(ctx.request.url).searchParams.get("cursor");
-      const cursor = cursorRaw !== null && /^\d+$/.test(cursorRaw) ? Number(cursorRaw) : undefined;
-      this.#catchUp(conn, cursor);
+      this.#router.joinedRoom();
+      this.#catchUp(conn, j.cursor);
     }
     this.schedulePresence();
-  }
-
-  /**
-   * True when this new connection takes the room past its limit. Closes only lower the count, so
-   * the bound never under-counts; only when it says "full" (or is a second old) is it recounted.
-   */
-  #roomFull(): boolean {
-    const now = Date.now();
-    const b = this.#connBound;
-    if (b && now - b.at < 1_000 && b.count + 1 <= this.limits.maxConnectionsPerRoom) {
-      b.count++;
-      return false;
-    }
-    // The new socket is already accepted, so it is in the count.
-    const count = this.ctx.getWebSockets().length;
-    this.#connBound = { count, at: now };
-    return count > this.limits.maxConnectionsPerRoom;
   }
 
   /** Replay or snapshot, to this joiner only (party/room/live-fanout.ts). */
@@ -778,13 +746,5 @@ function batchIdOf(text: string | ArrayBuffer): string | undefined {
     return typeof v?.batchId === "string" ? v.batchId.slice(0, 128) : undefined;
   } catch {
     return undefined;
-  }
-}
-
-function safeDecode(s: string): string {
-  try {
-    return decodeURIComponent(s);
-  } catch {
-    return s;
   }
 }
