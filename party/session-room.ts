@@ -12,9 +12,7 @@
  */
 import { Server, type Connection, type ConnectionContext, type WSMessage } from "partyserver";
 import {
-  AgentFrameSchema,
   CLOSE_CODES,
-  ClientFrameSchema,
   LOBBY_ROOM,
   UNTITLED_SESSION,
   parseFrame,
@@ -36,16 +34,14 @@ import { EventLog } from "./room/log.ts";
 import { TranscriptStore } from "./room/transcript-store.ts";
 import { snapshotFrame } from "./room/snapshot.ts";
 import { sendError } from "./room/send.ts";
-import { handleClientFrame } from "./room/commands.ts";
-import { handleAgentFrame } from "./room/agent-frames.ts";
 import { PromptQueue } from "./room/queue.ts";
 import { RequestStore } from "./room/requests.ts";
 import { Dedupe } from "./room/dedupe.ts";
-import { RefusedEvent, roomSessionState, type RoomStores } from "./room/apply.ts";
+import { roomSessionState, type RoomStores } from "./room/apply.ts";
+import { FrameGate } from "./room/frames.ts";
 import { Lease } from "./room/lease.ts";
 import { reduceSessionEvent, type SessionState } from "../shared/session-reducer.ts";
 import { LiveFanout } from "./room/live-fanout.ts";
-import { RateLimiter } from "./room/rate.ts";
 import { summaryOf } from "./room/summary.ts";
 import { ChatStore } from "./room/chat-store.ts";
 import { chatHistoryFrame, historyFrame } from "./room/commands.ts";
@@ -68,8 +64,6 @@ const TAG_PEOPLE = "people";
 const TAG_RELAY = "relay";
 /** Close codes (4000–4999 are ours): one list, in shared/protocol.ts. */
 export const CLOSE = CLOSE_CODES;
-/** Agents send batches at the flush rate; they get a much larger bucket than people. */
-const AGENT_RATE_MULTIPLIER = 50;
 /** The index hears about title/status changes at once and about mere activity at most this often. */
 const LOBBY_ACTIVITY_INTERVAL_MS = 10_000;
 
@@ -99,9 +93,8 @@ export class SessionRoom extends Server<Env> {
   #lobbyLast: { key: string; at: number } | undefined;
   /** Decides "room full" (party/room/joining.ts). */
   readonly #connBound = new ConnectionBound();
-  #peopleRate: RateLimiter;
-  #agentRate: RateLimiter;
-  #chatRate: RateLimiter;
+  /** Size, rate, parse and route of every frame (party/room/frames.ts). */
+  readonly #frames: FrameGate;
   #router: RelayRouter;
 
   constructor(ctx: DurableObjectState, env: Env) {
@@ -116,21 +109,16 @@ export class SessionRoom extends Server<Env> {
     this.dedupe = new Dedupe(sql, this.limits.rememberBatches);
     this.chat = new ChatStore(sql, this.log);
     this.stores = { meta: this.meta, transcript: this.transcript, queue: this.queue, requests: this.requests, chat: this.chat };
-    this.#chatRate = new RateLimiter(this.limits.chatRatePerSecond, this.limits.chatBurst);
     this.#router = new RelayRouter(this.limits);
     this.#state = roomSessionState(this.stores);
     this.links = new LinkStore(sql);
-    this.#peopleRate = new RateLimiter(this.limits.rateFramesPerSecond, this.limits.rateBurst);
     this.#fanout = new LiveFanout({ limits: this.limits, log: this.log, meta: this.meta, buildSnapshotFrame: () => this.#buildSnapshotFrame() });
     this.#presence = new RoomPresence({
       connections: () => this.getConnections<ConnState>(),
       relayStates: () => this.#relayStates(),
       fanout: this.#fanout,
     });
-    this.#agentRate = new RateLimiter(
-      this.limits.rateFramesPerSecond * AGENT_RATE_MULTIPLIER,
-      this.limits.rateBurst * AGENT_RATE_MULTIPLIER,
-    );
+    this.#frames = new FrameGate(this, () => this.#open(), (conn, text) => this.#relayReport(conn, text));
     // Heartbeats answered by the runtime: a ping never wakes a hibernated room.
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair("ping", "pong"));
   }
@@ -328,9 +316,7 @@ export class SessionRoom extends Server<Env> {
       this.#fanout.forget(conn);
       if (conn.state?.relay) this.#router.forget(conn.state.relay.index);
       this.#presence.left(conn.id);
-      this.#peopleRate.forget(conn.id);
-      this.#agentRate.forget(conn.id);
-      this.#chatRate.forget(conn.id);
+      this.#frames.forget(conn.id);
       if (!this.#ready) return;
       if (this.holdsLease(conn)) this.#lease.release();
       this.schedulePresence();
@@ -346,55 +332,8 @@ export class SessionRoom extends Server<Env> {
   // ───────────────────────────── messages ─────────────────────────────
 
   override onMessage(conn: Connection<ConnState>, raw: WSMessage): void {
-    let ref: string | undefined;
     try {
-      const st = conn.state;
-      if (!st || !this.#open()) {
-        sendError(conn, "forbidden", "connection has no role");
-        return;
-      }
-      const now = Date.now();
-      const isAgent = st.role === "agent";
-      const size = typeof raw === "string" ? raw.length : raw.byteLength;
-      const max = isAgent ? this.limits.maxAgentFrameBytes : this.limits.maxClientFrameBytes;
-      if (size > max) {
-        sendError(conn, "frame_too_large", `frames are limited to ${max} bytes`);
-        return;
-      }
-      if (!(isAgent ? this.#agentRate : this.#peopleRate).take(conn.id, now)) {
-        sendError(conn, "rate_limited", "too many frames; slow down");
-        return;
-      }
-      const text = typeof raw === "string" ? raw : new ArrayBuffer(0);
-      if (st.relay) {
-        this.#relayReport(conn, text);
-        return;
-      }
-      if (isAgent) {
-        const parsed = parseFrame(AgentFrameSchema, text);
-        if (!parsed.ok) {
-          sendError(conn, parsed.code, parsed.message, parsed.ref ?? batchIdOf(text));
-          return;
-        }
-        // Errors answering a batch carry its batchId as `ref`, so the runner knows which one failed.
-        if (parsed.frame.type === "agent.batch") ref = parsed.frame.batchId;
-        handleAgentFrame(this, conn, parsed.frame, now, typeof text === "string" ? text : "");
-      } else {
-        const parsed = parseFrame(ClientFrameSchema, text);
-        if (!parsed.ok) {
-          sendError(conn, parsed.code, parsed.message, parsed.ref);
-          return;
-        }
-        ref = parsed.frame.ref;
-        handleClientFrame(this, conn, st, parsed.frame, now);
-      }
-    } catch (e) {
-      if (e instanceof RefusedEvent) {
-        sendError(conn, "bad_frame", `${e.message}; nothing was applied`, ref);
-        return;
-      }
-      console.error("frame handler failed", e);
-      sendError(conn, "internal", "the room could not process this frame; nothing changed", ref);
+      this.#frames.handle(conn, raw);
     } finally {
       this.#fanout.turnIfDue();
     }
@@ -440,7 +379,7 @@ export class SessionRoom extends Server<Env> {
 
   /** Takes one token from this connection's chat bucket. */
   takeChat(connId: string, now: number): boolean {
-    return this.#chatRate.take(connId, now);
+    return this.#frames.takeChat(connId, now);
   }
 
   /** Everyone connected (people, and the relays' reports). */
@@ -735,16 +674,5 @@ export class SessionRoom extends Server<Env> {
     this.meta.invalidate();
     this.log.reset();
     this.transcript.forget();
-  }
-}
-
-/** The batchId of a refused agent frame, when it has one, for the error's `ref`. */
-function batchIdOf(text: string | ArrayBuffer): string | undefined {
-  if (typeof text !== "string") return undefined;
-  try {
-    const v = JSON.parse(text) as { batchId?: unknown };
-    return typeof v?.batchId === "string" ? v.batchId.slice(0, 128) : undefined;
-  } catch {
-    return undefined;
   }
 }
