@@ -22,7 +22,6 @@ import {
   type RoomEventBody,
   type ServerFrame,
   type SessionMeta,
-  type Snapshot,
 } from "../shared/protocol.ts";
 import { mayChat } from "../shared/chat.ts";
 import type { Message, MessageWithParts, Part } from "../shared/parts.ts";
@@ -42,7 +41,7 @@ import { FrameGate } from "./room/frames.ts";
 import { Lease } from "./room/lease.ts";
 import { reduceSessionEvent, type SessionState } from "../shared/session-reducer.ts";
 import { LiveFanout } from "./room/live-fanout.ts";
-import { summaryOf } from "./room/summary.ts";
+import { LobbySync } from "./room/lobby-sync.ts";
 import { ChatStore } from "./room/chat-store.ts";
 import { chatHistoryFrame, historyFrame } from "./room/commands.ts";
 import { PRESENCE_LISTED } from "./room/presence.ts";
@@ -64,8 +63,6 @@ const TAG_PEOPLE = "people";
 const TAG_RELAY = "relay";
 /** Close codes (4000–4999 are ours): one list, in shared/protocol.ts. */
 export const CLOSE = CLOSE_CODES;
-/** The index hears about title/status changes at once and about mere activity at most this often. */
-const LOBBY_ACTIVITY_INTERVAL_MS = 10_000;
 
 export class SessionRoom extends Server<Env> {
   static override options = { hibernate: true };
@@ -90,7 +87,8 @@ export class SessionRoom extends Server<Env> {
   readonly #fanout: LiveFanout;
   /** Who is here and the presence frames (party/room/room-presence.ts). */
   readonly #presence: RoomPresence;
-  #lobbyLast: { key: string; at: number } | undefined;
+  /** The session's row in the index (party/room/lobby-sync.ts). */
+  readonly #lobby = new LobbySync((summary) => this.env.Lobby.getByName(LOBBY_ROOM).upsert(summary));
   /** Decides "room full" (party/room/joining.ts). */
   readonly #connBound = new ConnectionBound();
   /** Size, rate, parse and route of every frame (party/room/frames.ts). */
@@ -220,7 +218,7 @@ export class SessionRoom extends Server<Env> {
     if (events.length === 0) return events;
     this.#fanout.committed(events);
     this.#compactIfNeeded();
-    void this.#syncLobby(false);
+    void this.#lobby.sync(this.meta.session(), false);
     return events;
   }
 
@@ -473,28 +471,6 @@ export class SessionRoom extends Server<Env> {
       } catch {
         // closed
       }
-    }
-  }
-
-  // ───────────────────────────── the index ─────────────────────────────
-
-  /**
-   * Tells the Lobby about title/status changes at once, and about mere activity (updatedAt) at
-   * most every 10 s, piggybacking on commits: no timer, so a quiet room can hibernate. The end of
-   * a turn is a status change, so the index's last activity is never stale by more than that.
-   */
-  async #syncLobby(force: boolean): Promise<void> {
-    const summary = summaryOf(this.meta.session());
-    const key = JSON.stringify({ ...summary, updatedAt: 0 });
-    const now = Date.now();
-    const last = this.#lobbyLast;
-    if (!force && last && last.key === key && now - last.at < LOBBY_ACTIVITY_INTERVAL_MS) return;
-    this.#lobbyLast = { key, at: now };
-    try {
-      await this.env.Lobby.getByName(LOBBY_ROOM).upsert(summary);
-    } catch (e) {
-      console.warn("lobby update failed", e);
-      this.#lobbyLast = undefined;
     }
   }
 
