@@ -8,7 +8,18 @@
  *
  * Trust: the Worker verified the token and passes role and name in `x-agentroom-*` headers (only
  * the Worker can reach this object). The role is kept in the connection's attachment and every
- * frame is checked against it here.
+ * frame is checked against it (room/frames.ts).
+ *
+ * This file only wires: the commit transaction (the one path every event takes to storage), the
+ * lifecycle, and partyserver's hooks and the Worker's RPC methods, which must be methods of this
+ * class. Each job is in its own module: room/live-fanout.ts (who holds which seq, the live
+ * buffer, the send budget, catch-up, replay and snapshot caches), room/lease.ts (the runner lease
+ * and dispatch), room/frames.ts (size, rate, parse, route of every frame), room/commands.ts and
+ * room/agent-frames.ts (what frames do), room/joining.ts (who a new connection is, room full),
+ * room/room-presence.ts, room/snapshot.ts, room/lobby-sync.ts. It is over 500 lines because the
+ * hooks and the RPC surface (sessions, history, archiving, relays, links) are ~45 public methods,
+ * most of them one-line delegations; splitting them across mixins would hide what the Worker can
+ * call.
  */
 import { Server, type Connection, type ConnectionContext, type WSMessage } from "partyserver";
 import {
