@@ -19,6 +19,9 @@
  *
  * Viewers only: a relay answers `history`, `resync` and `typing`; every other frame is refused
  * with the error the room gives a viewer.
+ *
+ * Size: over 500 lines because partyserver's hooks and the room's RPC calls must be methods of
+ * this one Durable Object class; its pure part, the tail, is relay/tail.ts.
  */
 import { Server, type Connection, type ConnectionContext, type WSMessage } from "partyserver";
 import {

@@ -16,6 +16,9 @@
  * that resends a conversation gets the same answer.
  *
  * Library: `startScriptedModel({port: 0})`; CLI: `node runner/scripted-model.ts [--port N]`.
+ *
+ * Size: over 500 lines because it holds one canned run per demo keyword (data, mostly); the
+ * HTTP part is small.
  */
 import { createServer, type IncomingMessage, type ServerResponse, type Server } from "node:http";
 import type { AddressInfo } from "node:net";

@@ -9,6 +9,9 @@
  * On every lease grant and after OpenCode's event stream was lost, the session is reconciled
  * (reconcile.ts): OpenCode's messages are reread and sent as full snapshots, a turn that died is
  * shown interrupted, and the status is set from what OpenCode says now.
+ *
+ * Size: over 500 lines because the lease, prompt dispatch and request replies are one
+ * connection's state machine; reconciling (reconcile.ts) and event mapping (event-map.ts) are apart.
  */
 import type { OpencodeClient } from "@opencode-ai/sdk/v2";
 import {

@@ -8,6 +8,8 @@
  *    last seq it applied and sends it on every (re)connect as `cursor`;
  *  - commands from people (`ClientFrame`) and batches/reports from the runner (`AgentFrame`);
  *  - ephemeral frames (presence, typing, errors, acks) that carry no seq and are never replayed.
+ *
+ * Size: long on purpose: it is the one definition of every frame and event.
  */
 import { z } from "zod";
 import {

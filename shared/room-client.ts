@@ -13,6 +13,10 @@
  *
  * Hot path: one JSON.parse per frame, no schema validation unless `validate` is set (tests), and
  * listeners are told what changed rather than handed a copy.
+ *
+ * Size: over 500 lines because the delivery rules tie the connection to the transcript (cursor,
+ * gaps, resends under the same id); the socket is shared/connection.ts, the reducer
+ * shared/session-reducer.ts.
  */
 import {
   PROTOCOL_VERSION,

@@ -25,6 +25,9 @@
  * so a replay overlapping what was already applied changes nothing. A merged delta event covers
  * fromSeq..seq; one that straddles `lastSeq` cannot be split and is reported as a gap (the caller
  * resyncs rather than render a wrong transcript).
+ *
+ * Size: over 500 lines: the client's one SessionState holder (the reducer itself is
+ * shared/session-reducer.ts) plus the normalizers every test compares transcripts with.
  */
 import { getPath, setPath, type Json } from "./deep-fields.ts";
 import type { FileDiff, Message, MessageWithParts, Part, Todo } from "./parts.ts";
