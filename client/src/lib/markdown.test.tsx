@@ -5,7 +5,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { cleanup, render } from "@solidjs/testing-library";
 import { Markdown } from "../parts/Markdown.tsx";
-import { highlightCode, loadHighlighter } from "./markdown.ts";
+import { highlightCode, loadHighlighter, renderMarkdown } from "./markdown.ts";
 
 afterEach(cleanup);
 
@@ -30,5 +30,16 @@ describe("the highlighter, loaded on demand", () => {
     expect(code.querySelector(".hljs-keyword")?.textContent).toBe("const");
     expect(code.textContent).toBe("const x: number = 1;");
     expect(highlightCode("echo <b>hi</b>", "bash")).toContain('<span class="hljs-built_in">echo</span>');
+  });
+});
+
+describe("raw HTML in Markdown", () => {
+  it("is shown as text, block and inline, so no element it names ever reaches a parser", () => {
+    const text = `<details open ontoggle="x()">\n<summary>s</summary>\n</details>\n\nSee <img src=x onerror="y()"> and **bold** [a](https://e.test).`;
+    const html = renderMarkdown(text);
+    expect(html).not.toMatch(/<(details|img|summary)\b/);
+    expect(html).toContain("&lt;img src=x onerror=");
+    expect(html).toContain("<strong>bold</strong>");
+    expect(html).toContain('<a href="https://e.test"');
   });
 });

@@ -1,6 +1,6 @@
 /**
- * Markdown → safe HTML. Agent output and prompts are untrusted: marked turns them into HTML,
- * DOMPurify removes anything that could run (script, event handlers, javascript: URLs, forms,
+ * Markdown → safe HTML. Agent output and prompts are untrusted: marked turns them into HTML (raw
+ * HTML in the text stays text), DOMPurify removes anything that could run (script, event handlers, javascript: URLs, forms,
  * iframes), and highlight.js colours fenced code. Links open in a new tab with no opener.
  *
  * highlight.js is loaded on demand, the first time code is rendered: with its common languages
@@ -40,6 +40,13 @@ const marked = new Marked({ gfm: true, breaks: false, async: false });
 
 marked.use({
   renderer: {
+    // Raw HTML is shown as the text it is, as chat apps do. Agent output and chat messages mention
+    // HTML far more often than they mean it, and any element with an event handler reaching a DOM
+    // parser (DOMPurify's inert document included) makes Chromium report a CSP violation
+    // ("Executing inline event handler…", Chromium 156) before DOMPurify can remove it.
+    html({ text }) {
+      return escapeHtml(text);
+    },
     code({ text, lang }) {
       const language = (lang ?? "").trim().split(/\s+/)[0] ?? "";
       const html = highlighted(text, language || undefined);
