@@ -64,6 +64,8 @@ describe("signed-in people through the Worker", () => {
     expect(grant.status).toBe(201);
     const link = ((await grant.json()) as { link: { id: string; email: string; role: string } }).link;
     expect(link).toMatchObject({ email: "dev@example.com", role: "driver" });
+    // This deployment verifies Access sign-ins: the Share dialog may offer sharing by email.
+    expect(((await (await api(`/api/sessions/${id}/links`, { token: ownerToken })).json()) as { accessSignIn: boolean }).accessSignIn).toBe(true);
     expect((await api(`/api/sessions/${id}`, asPerson(dev))).status).toBe(200);
     // Not an operator: may not list sessions.
     expect((await api("/api/sessions", asPerson(dev))).status).toBe(403);

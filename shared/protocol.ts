@@ -666,8 +666,12 @@ export const ShareResultSchema = z.object({
   linkId: z.string(),
 });
 
-/** `GET /api/sessions/:id/links`, newest first. */
-export const LinksResultSchema = z.object({ links: z.array(LinkRecordSchema) });
+/**
+ * `GET /api/sessions/:id/links`, newest first. `accessSignIn`: whether this deployment verifies
+ * Cloudflare Access sign-ins, so sharing with a person by email can work (absent from the room's
+ * live `links` frame, which parses with this schema too).
+ */
+export const LinksResultSchema = z.object({ links: z.array(LinkRecordSchema), accessSignIn: z.boolean().optional() });
 
 /** `DELETE /api/sessions/:id/links[/:linkId]`: the ids this call revoked (none if already revoked). */
 export const RevokeResultSchema = z.object({ revoked: z.array(z.string()) });

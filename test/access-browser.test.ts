@@ -8,7 +8,8 @@
  *    owner used the app in that browser; a viewer embed leaves the owner's stored token as it was;
  *  - the app strips `#token=` from the address bar;
  *  - the Share dialog lists a link minted elsewhere as it happens, revokes it, and the viewer's
- *    open tab drops to "this link was revoked".
+ *    open tab drops to "this link was revoked"; without Access sign-in it offers no sharing by
+ *    email and the API refuses one (`access_not_configured`).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createServer, type Server } from "node:http";
@@ -144,6 +145,19 @@ describe("revoking from the Share dialog", () => {
     await owner.waitForSelector('.room[data-role="owner"]', { timeout: 30_000 });
     await owner.getByRole("button", { name: "Share" }).click();
     await owner.waitForSelector("[data-links] tr[data-link]", { timeout: 10_000 }); // the owner link
+    // No Access sign-in on this deployment: no "share with a person" form, and the API refuses the
+    // grant (nobody could ever use it) with nothing stored.
+    expect(await owner.locator(".share-person").count()).toBe(0);
+    const people = await fetch(`${w.url}/api/sessions/${s.id}/people`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${s.ownerToken}`, "content-type": "application/json" },
+      body: JSON.stringify({ email: "dev@example.com", role: "viewer" }),
+    });
+    expect(people.status).toBe(409);
+    expect(((await people.json()) as { error: { code: string } }).error.code).toBe("access_not_configured");
+    const listed = (await (await fetch(`${w.url}/api/sessions/${s.id}/links`, { headers: { authorization: `Bearer ${s.ownerToken}` } })).json()) as { links: { email?: string | null }[]; accessSignIn: boolean };
+    expect(listed.accessSignIn).toBe(false);
+    expect(listed.links.filter((l) => l.email)).toEqual([]);
 
     // Minted elsewhere (another owner's tab, the API): the open dialog lists it as it happens.
     const v = await share(s.id, s.ownerToken, "viewer", "Vera");

@@ -7,6 +7,7 @@ import { Hono } from "hono";
 import { httpError, json } from "../http.ts";
 import { allow, ownerOnly, type AppEnv, type Ctx } from "../middleware.ts";
 import { mintLink, OWNER_TOKEN_TTL_S, tooManyLinks } from "./mint.ts";
+import { accessConfig } from "../access.ts";
 
 export const links = new Hono<AppEnv>();
 
@@ -15,7 +16,7 @@ const room = (c: Ctx) => c.env.SessionRoom.getByName(c.req.param("id") ?? "");
 links.use("*", ownerOnly("see or revoke links"));
 
 links.all("/", allow("GET", "DELETE"));
-links.get("/", async (c) => json({ links: await room(c).listLinks() }));
+links.get("/", async (c) => json({ links: await room(c).listLinks(), accessSignIn: accessConfig(c.env) !== null }));
 links.delete("/", async (c) => {
   // Every share link and grant; owner links stay (rotate replaces those), so the owner is not locked out.
   const all = (await room(c).listLinks()).filter((l) => l.revokedAt === null && l.role !== "owner").map((l) => l.id);

@@ -10,6 +10,7 @@ import { allow, operatorOnly, ownerOnly, sessionCaller, type AppEnv, type Ctx } 
 import { forgetSession, lobby, rememberSession } from "../known-sessions.ts";
 import { mintLink, originsOf, OWNER_TOKEN_TTL_S, SHARE_TOKEN_TTL_S, tooManyLinks } from "./mint.ts";
 import { links } from "./links.ts";
+import { accessConfig } from "../access.ts";
 
 export const sessions = new Hono<AppEnv>();
 
@@ -105,6 +106,8 @@ sessions.all("/:id/share", allow("POST"), ownerOnly("mint share links"), ...json
 });
 
 sessions.all("/:id/people", allow("POST"), ownerOnly("share a session"), ...jsonBody(PeopleBodySchema), async (c) => {
+  // A grant by email is used only by an Access sign-in: without Access nobody could ever use it.
+  if (!accessConfig(c.env)) return httpError(409, "access_not_configured", "sharing with a person needs Cloudflare Access sign-in (ACCESS_TEAM_DOMAIN and ACCESS_AUD); share a link instead");
   const p = c.req.valid("json");
   const email = p.email.trim().toLowerCase();
   const record = await room(c).mintLink({ role: p.role, name: email, email, createdBy: c.var.caller.name, ttlSeconds: p.ttlSeconds ?? SHARE_TOKEN_TTL_S });

@@ -41,8 +41,10 @@ function linkState(l: LinkRecord, now: number): string {
 function LinkList(props: { sessionId: string; token: string; live: LinkRecord[] | null }): JSX.Element {
   const [links, setLinks] = createSignal<LinkRecord[]>([]);
   const [error, setError] = createSignal<string>();
+  /** Sharing by email only where the deployment verifies Cloudflare Access sign-ins. */
+  const [accessSignIn, setAccessSignIn] = createSignal(false);
   onMount(() => {
-    api.links(props.token, props.sessionId).then((r) => setLinks(r.links), (e: unknown) => setError(e instanceof Error ? e.message : String(e)));
+    api.links(props.token, props.sessionId).then((r) => (setLinks(r.links), setAccessSignIn(r.accessSignIn === true)), (e: unknown) => setError(e instanceof Error ? e.message : String(e)));
   });
   // The room's frames are the newest word once one arrives.
   createEffect(() => {
@@ -118,26 +120,28 @@ function LinkList(props: { sessionId: string; token: string; live: LinkRecord[] 
       <button type="button" class="btn small" data-rotate onClick={rotate}>
         Rotate my owner link
       </button>
-      <form
-        class="share-person"
-        onSubmit={(e) => {
-          e.preventDefault();
-          void sharePerson();
-        }}
-      >
-        <label class="field">
-          <span>Share with a person who signs in with Cloudflare Access (email)</span>
-          <input class="input" type="email" required placeholder="dev@example.com" value={email()} onInput={(e) => setEmail(e.currentTarget.value)} />
-        </label>
-        <select class="input" aria-label="Their role" value={personRole()} onChange={(e) => setPersonRole(e.currentTarget.value as "viewer" | "driver" | "owner")}>
-          <option value="viewer">viewer</option>
-          <option value="driver">driver</option>
-          <option value="owner">owner</option>
-        </select>
-        <button type="submit" class="btn small">
-          Share
-        </button>
-      </form>
+      <Show when={accessSignIn()}>
+        <form
+          class="share-person"
+          onSubmit={(e) => {
+            e.preventDefault();
+            void sharePerson();
+          }}
+        >
+          <label class="field">
+            <span>Share with a person who signs in with Cloudflare Access (email)</span>
+            <input class="input" type="email" required placeholder="dev@example.com" value={email()} onInput={(e) => setEmail(e.currentTarget.value)} />
+          </label>
+          <select class="input" aria-label="Their role" value={personRole()} onChange={(e) => setPersonRole(e.currentTarget.value as "viewer" | "driver" | "owner")}>
+            <option value="viewer">viewer</option>
+            <option value="driver">driver</option>
+            <option value="owner">owner</option>
+          </select>
+          <button type="submit" class="btn small">
+            Share
+          </button>
+        </form>
+      </Show>
       <Show when={error()}>
         <p class="error-text" role="alert">
           {error()}
