@@ -41,7 +41,7 @@ import { deltaTextBudget, eventFrames, mergeDeltas } from "../shared/delta.ts";
 import { RelayTail } from "./relay/tail.ts";
 import { PRESENCE_LISTED, PresenceRoster } from "./room/presence.ts";
 import { RateLimiter } from "./room/rate.ts";
-import { SendBucket } from "./room/fanout.ts";
+import { FULL_WINDOW_SENDS, REPLAY_CACHE_ENTRIES, SEND_BURST_SECONDS, SendBucket, TurnPacer } from "./room/fanout.ts";
 import { send, sendError } from "./room/send.ts";
 import { CLOSE } from "./session-room.ts";
 
@@ -55,10 +55,6 @@ interface ViewerState {
 
 /** Relay reports are debounced: one per this many ms at most. */
 const REPORT_MS = 100;
-/** The live send budget's burst, as in the room: ~50 ms of sends may go back to back. */
-const SEND_BURST_SECONDS = 0.05;
-/** Distinct replay ranges kept serialized, as in the room. */
-const REPLAY_CACHE_ENTRIES = 4;
 
 type EventsFrame = { type: "events"; from: number; to: number; events: RoomEvent[]; replay?: boolean };
 
@@ -97,6 +93,8 @@ export class SessionRelay extends Server<Env> {
    * go out as one frame per viewer (built once) when it allows.
    */
   #sendBudget: SendBucket;
+  /** The gather window after the last live turn's end, as in the room (room/fanout.ts). */
+  #pacer: TurnPacer;
   #liveTimer: ReturnType<typeof setTimeout> | undefined;
   /** The one room frame waiting since the last live turn, sent as is; undefined after two. */
   #pendingRaw: { from: number; text: string } | undefined;
@@ -110,6 +108,7 @@ export class SessionRelay extends Server<Env> {
     this.#tail = new RelayTail(this.limits.relayTailEvents);
     this.#rate = new RateLimiter(this.limits.rateFramesPerSecond, this.limits.rateBurst);
     this.#sendBudget = new SendBucket(this.limits.liveSendsPerSecond, SEND_BURST_SECONDS, Date.now());
+    this.#pacer = new TurnPacer(() => this.limits.flushIntervalMs, FULL_WINDOW_SENDS);
     this.#roster.ensure(() => []);
   }
 
@@ -205,6 +204,7 @@ export class SessionRelay extends Server<Env> {
 
   /** Events from the room (its replay of what the relay missed, or live): into the tail, then out. */
   #events(text: string, frame: EventsFrame): void {
+    this.#pacer.observe(Date.now());
     const before = this.#tail.seq;
     if (!this.#tail.append(frame.events)) {
       // Never expected (the room sends contiguous ranges); start over from the room's snapshot.
@@ -217,14 +217,18 @@ export class SessionRelay extends Server<Env> {
     this.#scheduleLive();
   }
 
-  /** A live turn now if the send budget covers one frame per viewer, else when it will. */
+  /**
+   * A live turn now if the last turn's window has passed and the send budget covers one frame per
+   * viewer, else when they will.
+   */
   #scheduleLive(): void {
     if (this.#liveTimer !== undefined) return;
-    const wait = this.#sendBudget.waitFor(this.#held.size, Date.now());
+    const now = Date.now();
+    const wait = Math.max(this.#pacer.wait(now), this.#sendBudget.waitFor(this.#held.size, now));
     if (wait <= 0) return this.#liveTurn();
     this.#liveTimer = setTimeout(() => {
       this.#liveTimer = undefined;
-      this.#liveTurn();
+      this.#scheduleLive();
     }, wait);
   }
 
@@ -232,8 +236,14 @@ export class SessionRelay extends Server<Env> {
     const raw = this.#pendingRaw;
     this.#pendingRaw = undefined;
     this.#pendingFrames = 0;
+    const start = Date.now();
     const sends = this.#deliver(raw);
-    if (sends) this.#sendBudget.spend(sends, Date.now());
+    if (!sends) return;
+    const end = Date.now();
+    this.#sendBudget.spend(sends, end);
+    this.#pacer.ran(start, end, sends);
+    // The probe: if the clock stood still, the first event after this one reads the turn's end.
+    if (end === start) setTimeout(() => this.#pacer.observe(Date.now(), true), 0);
   }
 
   /**

@@ -90,3 +90,83 @@ export class SendBucket {
     this.#tokens -= sends;
   }
 }
+
+/** The live send budget's burst: ~50 ms of sends may go back to back (a quiet room sends at once). */
+export const SEND_BURST_SECONDS = 0.05;
+/** Distinct replay ranges kept serialized (a replay is at most ~20k events of merged text). */
+export const REPLAY_CACHE_ENTRIES = 4;
+
+/**
+ * Sends in a live turn from which the next turn waits the whole flush window; after a smaller
+ * turn it waits in proportion (10 people: 1.6 ms). Frames to a few people cost the thread little
+ * (a turn to 100 sockets is ~5 ms), so a small room forwards tokens as they come, and only a big
+ * one gathers them; the send budget still bounds every room.
+ */
+export const FULL_WINDOW_SENDS = 100;
+
+/**
+ * Of a live turn's measured cost, the share the next turn waits on top of it: 0.5 keeps live turns
+ * to at most two thirds of a thread that does nothing else, leaving the rest to the agent's frames
+ * and to joiners. Under a backlog the turns then get rarer and each carries more merged events, so
+ * the cost per event falls as the load rises instead of staying at one fan-out per frame.
+ */
+const TURN_COST_SHARE = 0.5;
+
+/**
+ * When the next live turn may start: the gather window, counted from the END of the last turn,
+ * plus a share of that turn's cost.
+ *
+ * Counted from a turn's start, a turn that took longer than the window made every frame that
+ * queued meanwhile due at once, each fanned out alone to every socket, and an overloaded thread
+ * never caught up. A turn's end is not always readable when it ends: Cloudflare documents that
+ * Date.now() stands still during an event in production (it advances on I/O); local workerd's
+ * clock moves (measured: a 1 s loop reads 1,033 ms). So the turn passes both readings, and when
+ * they are equal the first event after the turn reads the end (`observe`: called by every event
+ * that may start a turn, and by a 0 ms probe so an idle thread reads it at once and a quiet room
+ * still sends its next event without waiting).
+ */
+export class TurnPacer {
+  #start = Number.NEGATIVE_INFINITY;
+  #end = Number.NEGATIVE_INFINITY;
+  #gap = 0;
+  #unread = false;
+  readonly #windowMs: () => number;
+  readonly #fullWindowSends: number;
+
+  /**
+   * `windowMs`: the flush window (read per turn: tests and operators change the limit live).
+   * `fullWindowSends`: sends from which a turn waits the whole window; after a smaller turn it
+   * waits in proportion (a turn to a few sockets costs the thread little).
+   */
+  constructor(windowMs: () => number, fullWindowSends: number) {
+    this.#windowMs = windowMs;
+    this.#fullWindowSends = fullWindowSends;
+  }
+
+  /** A turn made `sends` sends; the clock read `start` before them and `end` after. */
+  ran(start: number, end: number, sends: number): void {
+    this.#start = start;
+    this.#end = start;
+    this.#gap = this.#windowMs() * Math.min(1, sends / this.#fullWindowSends);
+    this.#unread = true;
+    if (end > start) this.observe(end);
+  }
+
+  /**
+   * An event began at `now`: the first one after a turn is when that turn ended. While the clock
+   * stands still the turn's own event reads its start, so a reading equal to the start counts only
+   * from the probe (`probe`), which runs in an event of its own.
+   */
+  observe(now: number, probe = false): void {
+    if (!this.#unread || (now <= this.#start && !probe)) return;
+    this.#unread = false;
+    this.#end = Math.max(now, this.#start);
+    this.#gap = Math.max(this.#gap, (this.#end - this.#start) * TURN_COST_SHARE);
+  }
+
+  /** Milliseconds until the next turn may start (0 or less: now). */
+  wait(now: number): number {
+    this.observe(now);
+    return this.#end + this.#gap - now;
+  }
+}

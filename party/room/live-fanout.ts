@@ -14,22 +14,11 @@ import { PROTOCOL_VERSION, type PresenceUser, type RoomEvent } from "../../share
 import { deltaTextBudget as deltaRunBytes, eventFrames, mergeDeltas } from "../../shared/delta.ts";
 import type { Limits } from "../../shared/limits.ts";
 import type { ConnState } from "./conn-state.ts";
-import { LiveBuffer, SendBucket } from "./fanout.ts";
+import { FULL_WINDOW_SENDS, LiveBuffer, REPLAY_CACHE_ENTRIES, SEND_BURST_SECONDS, SendBucket, TurnPacer } from "./fanout.ts";
 import type { EventLog } from "./log.ts";
 import type { MetaStore } from "./meta.ts";
 import { send } from "./send.ts";
 
-/**
- * Sends in a live turn from which the next turn waits the whole flush window; after a smaller
- * turn it waits in proportion (10 people: 1.6 ms). Frames to a few people cost the thread little
- * (a turn to 100 sockets is ~5 ms), so a small room forwards tokens as they come, and only a big
- * one gathers them; the send budget still bounds every room.
- */
-const FULL_WINDOW_SENDS = 100;
-/** The live send budget's burst: ~50 ms of sends may go back to back (a quiet room sends at once). */
-const SEND_BURST_SECONDS = 0.05;
-/** Distinct replay ranges kept serialized (a replay is at most ~20k events of merged text). */
-const REPLAY_CACHE_ENTRIES = 4;
 
 /** What the fan-out needs of the room. */
 export interface FanoutHost {
@@ -55,9 +44,8 @@ export class LiveFanout {
    */
   #heldSeq = new Map<WebSocket, number>();
   #flushTimer: ReturnType<typeof setTimeout> | undefined;
-  /** When the last live turn sent anything (ms), and to how many sockets: the window follows it. */
-  #lastLiveTurnAt = Number.NEGATIVE_INFINITY;
-  #lastLiveTurnSends = 0;
+  /** When the next live turn may go: the window after the last turn's end (room/fanout.ts). */
+  #pacer: TurnPacer;
   /** The serialized snapshot frame, reused by every joiner until the next change. */
   #snapshotCache: string | undefined;
   /** Serialized replays by `cursor:upTo` (see `replayFrames`). */
@@ -66,6 +54,7 @@ export class LiveFanout {
   constructor(room: FanoutHost) {
     this.#room = room;
     this.#sendBudget = new SendBucket(room.limits.liveSendsPerSecond, SEND_BURST_SECONDS, Date.now());
+    this.#pacer = new TurnPacer(() => room.limits.flushIntervalMs, FULL_WINDOW_SENDS);
   }
 
   /** How many sockets get live events (people and relays). */
@@ -85,6 +74,7 @@ export class LiveFanout {
 
   /** Events just committed: the snapshot is stale, and they wait for the next live turn. */
   committed(events: readonly RoomEvent[]): void {
+    this.#pacer.observe(Date.now());
     this.#snapshotCache = undefined;
     for (const e of events) this.#buffer.push(e);
     this.#scheduleFlush();
@@ -106,7 +96,9 @@ export class LiveFanout {
     if (this.#flushTimer !== undefined || this.#buffer.length === 0) return;
     this.#flushTimer = setTimeout(() => {
       this.#flushTimer = undefined;
-      this.#liveTurn();
+      // The last turn may have ended later than when this timer was set (see TurnPacer).
+      if (this.#flushWait(Date.now()) > 0) this.#scheduleFlush();
+      else this.#liveTurn();
     }, this.#flushWait(Date.now()));
   }
 
@@ -119,9 +111,7 @@ export class LiveFanout {
    */
   #flushWait(now: number): number {
     if (this.#buffer.length === 0) return Number.POSITIVE_INFINITY;
-    const limits = this.#room.limits;
-    const gap = limits.flushIntervalMs * Math.min(1, this.#lastLiveTurnSends / FULL_WINDOW_SENDS);
-    const gather = this.#buffer.length >= limits.flushMaxEvents ? 0 : this.#lastLiveTurnAt + gap - now;
+    const gather = this.#buffer.length >= this.#room.limits.flushMaxEvents ? 0 : this.#pacer.wait(now);
     const budget = this.#sendBudget.waitFor(this.#heldSeq.size, now);
     return Math.max(0, gather, budget);
   }
@@ -171,6 +161,7 @@ export class LiveFanout {
     const last = this.#buffer.lastSeq();
     if (last === undefined) return;
     const framesFrom = new Map<number, string[] | null>();
+    const start = Date.now();
     let sends = 0;
     // Only existing keys are updated below (no join or close runs inside), which a Map's iterator
     // allows. A socket not listed is closed or not caught up yet (its catch-up lists it).
@@ -197,10 +188,11 @@ export class LiveFanout {
       sends++;
     }
     if (sends) {
-      const now = Date.now();
-      this.#sendBudget.spend(sends, now);
-      this.#lastLiveTurnAt = now;
-      this.#lastLiveTurnSends = sends;
+      const end = Date.now();
+      this.#sendBudget.spend(sends, end);
+      this.#pacer.ran(start, end, sends);
+      // The probe: if the clock stood still, the first event after this one reads the turn's end.
+      if (end === start) setTimeout(() => this.#pacer.observe(Date.now(), true), 0);
     }
     this.#trimBuffer();
   }

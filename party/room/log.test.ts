@@ -7,7 +7,7 @@ import type { SessionRoom } from "../session-room.ts";
 import type { RoomEvent, RoomEventBody } from "../../shared/protocol.ts";
 import { migrate } from "./migrations.ts";
 import { EventLog } from "./log.ts";
-import { LiveBuffer, SendBucket } from "./fanout.ts";
+import { LiveBuffer, SendBucket, TurnPacer } from "./fanout.ts";
 import { eventFrames, mergeDeltas } from "../../shared/delta.ts";
 
 const ns = () => (env as unknown as Env).SessionRoom;
@@ -147,6 +147,51 @@ describe("framing", () => {
       t += 1;
     }
     expect(sent).toBeLessThanOrEqual(10_000 + 500 + 250);
+  });
+
+  it("the turn pacer counts the window from a turn's end, with or without a moving clock", () => {
+    // A moving clock (local workerd): a 100 ms turn to 600 sockets waits max(16, 100 × 0.5) after its end.
+    const p = new TurnPacer(() => 16, 100);
+    p.ran(1_000, 1_100, 600);
+    expect(p.wait(1_100)).toBe(50);
+    expect(p.wait(1_150)).toBe(0);
+    // A turn to 10 sockets that cost nothing waits 1.6 ms; a quiet room, later, waits nothing.
+    p.ran(2_000, 2_000, 10);
+    p.observe(2_000, true);
+    expect(p.wait(2_000)).toBeCloseTo(1.6);
+    expect(p.wait(5_000)).toBeLessThan(0);
+
+    // A clock that stands still during an event (production): the turn's own event reads its start
+    // and learns nothing; the first later event reads the end.
+    const q = new TurnPacer(() => 16, 100);
+    q.ran(1_000, 1_000, 600);
+    expect(q.wait(1_000)).toBe(16); // still in the turn's event
+    q.observe(1_080); // the next event: the turn took 80 ms
+    expect(q.wait(1_080)).toBe(40);
+    q.observe(1_200); // a later event reads nothing more
+    expect(q.wait(1_100)).toBe(20);
+
+    // The probe of a turn that cost nothing lets a quiet room send its next event at once.
+    const r = new TurnPacer(() => 16, 100);
+    r.ran(1_000, 1_000, 600);
+    r.observe(1_000, true);
+    expect(r.wait(1_016)).toBe(0);
+    expect(r.wait(3_000)).toBeLessThan(0);
+
+    // Under a backlog (frames queued behind 80 ms turns), turns come every 120 ms, not per frame:
+    // of 100 frames arriving back to back at 1 ms each, far fewer than 100 start a turn.
+    const s = new TurnPacer(() => 16, 100);
+    let now = 0;
+    let turns = 0;
+    for (let frame = 0; frame < 100; frame++) {
+      now += 1;
+      if (s.wait(now) <= 0) {
+        turns++;
+        s.ran(now, now, 600);
+        now += 80; // the turn's sends; the clock stands still, the next frame's event reads it
+      }
+    }
+    expect(turns).toBeLessThan(10);
   });
 
   it("the live buffer hands out what a person lacks and keeps what someone still lacks", () => {
