@@ -204,7 +204,6 @@ export class SessionRelay extends Server<Env> {
 
   /** Events from the room (its replay of what the relay missed, or live): into the tail, then out. */
   #events(text: string, frame: EventsFrame): void {
-    this.#pacer.observe(Date.now());
     const before = this.#tail.seq;
     if (!this.#tail.append(frame.events)) {
       // Never expected (the room sends contiguous ranges); start over from the room's snapshot.
@@ -239,11 +238,10 @@ export class SessionRelay extends Server<Env> {
     const start = Date.now();
     const sends = this.#deliver(raw);
     if (!sends) return;
-    const end = Date.now();
-    this.#sendBudget.spend(sends, end);
-    this.#pacer.ran(start, end, sends);
-    // The probe: if the clock stood still, the first event after this one reads the turn's end.
-    if (end === start) setTimeout(() => this.#pacer.observe(Date.now(), true), 0);
+    this.#sendBudget.spend(sends, start);
+    this.#pacer.ran(start, sends);
+    // Fires once the thread has done what this turn queued (TurnPacer).
+    setTimeout(() => this.#pacer.ended(Date.now()), 0);
   }
 
   /**

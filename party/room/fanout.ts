@@ -116,20 +116,21 @@ const TURN_COST_SHARE = 0.5;
  * When the next live turn may start: the gather window, counted from the END of the last turn,
  * plus a share of that turn's cost.
  *
- * Counted from a turn's start, a turn that took longer than the window made every frame that
- * queued meanwhile due at once, each fanned out alone to every socket, and an overloaded thread
- * never caught up. A turn's end is not always readable when it ends: Cloudflare documents that
- * Date.now() stands still during an event in production (it advances on I/O); local workerd's
- * clock moves (measured: a 1 s loop reads 1,033 ms). So the turn passes both readings, and when
- * they are equal the first event after the turn reads the end (`observe`: called by every event
- * that may start a turn, and by a 0 ms probe so an idle thread reads it at once and a quiet room
- * still sends its next event without waiting).
+ * A turn's cost is more than its loop of `send` calls: workerd writes the frames to the sockets
+ * after the call returns, on the same thread, and tells nothing of it (no `bufferedAmount`). A
+ * fixed rate (the send budget) that the thread cannot keep up with grows that hidden queue without
+ * bound: in a rejoin storm on a busy machine, viewers fell 10–30 s behind while every call returned
+ * at once. So the end of a turn is read by a 0 ms timer set when the turn ran (`probe`): it fires
+ * once the thread has done what was queued before it, the writes included. Until it has, the
+ * next turn waits. (Cloudflare also documents that Date.now() stands still during an event in
+ * production, so a turn could not read its own end there anyway.) A quiet room's probe fires at
+ * once and its next event goes without waiting.
  */
 export class TurnPacer {
   #start = Number.NEGATIVE_INFINITY;
   #end = Number.NEGATIVE_INFINITY;
   #gap = 0;
-  #unread = false;
+  #ended = true;
   readonly #windowMs: () => number;
   readonly #fullWindowSends: number;
 
@@ -143,30 +144,25 @@ export class TurnPacer {
     this.#fullWindowSends = fullWindowSends;
   }
 
-  /** A turn made `sends` sends; the clock read `start` before them and `end` after. */
-  ran(start: number, end: number, sends: number): void {
+  /** A turn of `sends` sends began at `start`; the caller sets the probe (`ended`). */
+  ran(start: number, sends: number): void {
     this.#start = start;
     this.#end = start;
     this.#gap = this.#windowMs() * Math.min(1, sends / this.#fullWindowSends);
-    this.#unread = true;
-    if (end > start) this.observe(end);
+    this.#ended = false;
   }
 
-  /**
-   * An event began at `now`: the first one after a turn is when that turn ended. While the clock
-   * stands still the turn's own event reads its start, so a reading equal to the start counts only
-   * from the probe (`probe`), which runs in an event of its own.
-   */
-  observe(now: number, probe = false): void {
-    if (!this.#unread || (now <= this.#start && !probe)) return;
-    this.#unread = false;
+  /** The probe fired at `now`: the thread is done with the last turn. */
+  ended(now: number): void {
+    if (this.#ended) return;
+    this.#ended = true;
     this.#end = Math.max(now, this.#start);
     this.#gap = Math.max(this.#gap, (this.#end - this.#start) * TURN_COST_SHARE);
   }
 
-  /** Milliseconds until the next turn may start (0 or less: now). */
+  /** Milliseconds until the next turn may start (0 or less: now; at least 1 while the last has not ended). */
   wait(now: number): number {
-    this.observe(now);
-    return this.#end + this.#gap - now;
+    const wait = this.#end + this.#gap - now;
+    return this.#ended ? wait : Math.max(1, wait);
   }
 }

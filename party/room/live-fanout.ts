@@ -74,7 +74,6 @@ export class LiveFanout {
 
   /** Events just committed: the snapshot is stale, and they wait for the next live turn. */
   committed(events: readonly RoomEvent[]): void {
-    this.#pacer.observe(Date.now());
     this.#snapshotCache = undefined;
     for (const e of events) this.#buffer.push(e);
     this.#scheduleFlush();
@@ -188,11 +187,10 @@ export class LiveFanout {
       sends++;
     }
     if (sends) {
-      const end = Date.now();
-      this.#sendBudget.spend(sends, end);
-      this.#pacer.ran(start, end, sends);
-      // The probe: if the clock stood still, the first event after this one reads the turn's end.
-      if (end === start) setTimeout(() => this.#pacer.observe(Date.now(), true), 0);
+      this.#sendBudget.spend(sends, start);
+      this.#pacer.ran(start, sends);
+      // Fires once the thread has done what this turn queued (TurnPacer).
+      setTimeout(() => this.#pacer.ended(Date.now()), 0);
     }
     this.#trimBuffer();
   }

@@ -149,46 +149,37 @@ describe("framing", () => {
     expect(sent).toBeLessThanOrEqual(10_000 + 500 + 250);
   });
 
-  it("the turn pacer counts the window from a turn's end, with or without a moving clock", () => {
-    // A moving clock (local workerd): a 100 ms turn to 600 sockets waits max(16, 100 × 0.5) after its end.
+  it("the turn pacer waits for a turn's end, then the window plus half the turn's cost", () => {
+    // Until the probe says the thread is done with the turn, the next one waits.
     const p = new TurnPacer(() => 16, 100);
-    p.ran(1_000, 1_100, 600);
+    p.ran(1_000, 600);
+    expect(p.wait(1_000)).toBe(16);
+    expect(p.wait(5_000)).toBe(1); // the probe has not fired: never "now"
+    // The probe fires 100 ms later (the sends, and the writes they queued): max(16, 100 × 0.5) after it.
+    p.ended(1_100);
     expect(p.wait(1_100)).toBe(50);
     expect(p.wait(1_150)).toBe(0);
+    p.ended(9_000); // a second reading changes nothing
+    expect(p.wait(1_150)).toBe(0);
+
     // A turn to 10 sockets that cost nothing waits 1.6 ms; a quiet room, later, waits nothing.
-    p.ran(2_000, 2_000, 10);
-    p.observe(2_000, true);
+    p.ran(2_000, 10);
+    p.ended(2_000);
     expect(p.wait(2_000)).toBeCloseTo(1.6);
-    expect(p.wait(5_000)).toBeLessThan(0);
+    expect(p.wait(2_010)).toBeLessThan(0);
 
-    // A clock that stands still during an event (production): the turn's own event reads its start
-    // and learns nothing; the first later event reads the end.
+    // Under a backlog (frames queued behind turns whose writes take 80 ms), turns come about
+    // every 120 ms, not one per frame: of 100 frames arriving 1 ms apart, few start a turn.
     const q = new TurnPacer(() => 16, 100);
-    q.ran(1_000, 1_000, 600);
-    expect(q.wait(1_000)).toBe(16); // still in the turn's event
-    q.observe(1_080); // the next event: the turn took 80 ms
-    expect(q.wait(1_080)).toBe(40);
-    q.observe(1_200); // a later event reads nothing more
-    expect(q.wait(1_100)).toBe(20);
-
-    // The probe of a turn that cost nothing lets a quiet room send its next event at once.
-    const r = new TurnPacer(() => 16, 100);
-    r.ran(1_000, 1_000, 600);
-    r.observe(1_000, true);
-    expect(r.wait(1_016)).toBe(0);
-    expect(r.wait(3_000)).toBeLessThan(0);
-
-    // Under a backlog (frames queued behind 80 ms turns), turns come every 120 ms, not per frame:
-    // of 100 frames arriving back to back at 1 ms each, far fewer than 100 start a turn.
-    const s = new TurnPacer(() => 16, 100);
     let now = 0;
     let turns = 0;
     for (let frame = 0; frame < 100; frame++) {
       now += 1;
-      if (s.wait(now) <= 0) {
+      if (q.wait(now) <= 0) {
         turns++;
-        s.ran(now, now, 600);
-        now += 80; // the turn's sends; the clock stands still, the next frame's event reads it
+        q.ran(now, 600);
+        now += 80; // the thread writes; the probe fires after
+        q.ended(now);
       }
     }
     expect(turns).toBeLessThan(10);
