@@ -32,6 +32,8 @@ import { startTier } from "./lib/tier.ts";
 import { tierPoint, tierRejoin } from "./scenarios/tier.ts";
 
 const ROOT = resolve(import.meta.dirname, "..");
+/** Jittered rejoin storms run one after another in one process (see the rejoin section). */
+const JITTERED_STORMS = 4;
 const SECTIONS = ["fanout", "catchup", "storage", "rejoin", "revoke", "tier", "client", "chain", "chat"] as const;
 /** The relay tier's thresholds in the bench: few viewers on the room, relays of 500. */
 const TIER = { relayAfterViewers: 100, relayCapacity: 500 };
@@ -225,8 +227,10 @@ async function agentroomSections(ar: (base: string) => Agentroom, w: RunningWork
         const run = () => storm({ withCursor });
         list.push(path === "direct" && withCursor ? await profiled(w, "rejoin storm", run) : await run());
       }
-      // What a real deploy does: the room client spreads its first retry by full jitter.
-      list.push(await storm({ withCursor: true, schedule: "client jitter" }));
+      // What a real deploy does: the room client spreads its first retry by full jitter. Repeated in
+      // the same process: before live turns waited for their writes (TurnPacer, room/fanout.ts),
+      // 10 of 16 such storms here stalled everyone 9–27 s, and one storm said nothing about that.
+      for (let i = 0; i < (quick ? 1 : JITTERED_STORMS); i++) list.push(await storm({ withCursor: true, schedule: "client jitter" }));
     }
   }
   if (only.has("revoke")) {
