@@ -93,7 +93,7 @@ export class SessionRelay extends Server<Env> {
    * go out as one frame per viewer (built once) when it allows.
    */
   #sendBudget: SendBucket;
-  /** The gather window after the last live turn's end, as in the room (room/fanout.ts). */
+  /** Spaces live turns by their cost, as in the room (room/fanout.ts). */
   #pacer: TurnPacer;
   #liveTimer: ReturnType<typeof setTimeout> | undefined;
   /** The one room frame waiting since the last live turn, sent as is; undefined after two. */
@@ -108,7 +108,9 @@ export class SessionRelay extends Server<Env> {
     this.#tail = new RelayTail(this.limits.relayTailEvents);
     this.#rate = new RateLimiter(this.limits.rateFramesPerSecond, this.limits.rateBurst);
     this.#sendBudget = new SendBucket(this.limits.liveSendsPerSecond, SEND_BURST_SECONDS, Date.now());
-    this.#pacer = new TurnPacer(() => this.limits.flushIntervalMs, FULL_WINDOW_SENDS);
+    // No gather window of its own: the room's frames come gathered already (two windows would add
+    // up); only a turn's cost spaces the next, with the send budget.
+    this.#pacer = new TurnPacer(() => 0, FULL_WINDOW_SENDS);
     this.#roster.ensure(() => []);
   }
 

@@ -135,7 +135,8 @@ export class TurnPacer {
   readonly #fullWindowSends: number;
 
   /**
-   * `windowMs`: the flush window (read per turn: tests and operators change the limit live).
+   * `windowMs`: the flush window (read per turn: tests and operators change the limit live; 0 for
+   * none, only the cost).
    * `fullWindowSends`: sends from which a turn waits the whole window; after a smaller turn it
    * waits in proportion (a turn to a few sockets costs the thread little).
    */

@@ -168,6 +168,14 @@ describe("framing", () => {
     expect(p.wait(2_000)).toBeCloseTo(1.6);
     expect(p.wait(2_010)).toBeLessThan(0);
 
+    // No window (a relay: the room's frames come gathered): only the cost spaces turns.
+    const r = new TurnPacer(() => 0, 100);
+    r.ran(0, 400);
+    expect(r.wait(0)).toBe(1);
+    r.ended(2);
+    expect(r.wait(2)).toBe(1);
+    expect(r.wait(3)).toBe(0);
+
     // Under a backlog (frames queued behind turns whose writes take 80 ms), turns come about
     // every 120 ms, not one per frame: of 100 frames arriving 1 ms apart, few start a turn.
     const q = new TurnPacer(() => 16, 100);
