@@ -241,8 +241,8 @@ export class SessionRelay extends Server<Env> {
     const sends = this.#deliver(raw);
     if (!sends) return;
     this.#sendBudget.spend(sends, start);
-    this.#pacer.ran(start, sends);
-    // Fires once the thread has done what this turn queued (TurnPacer).
+    this.#pacer.ran(start, Date.now(), sends);
+    // The probe: fires once the thread has done what this turn queued (TurnPacer).
     setTimeout(() => this.#pacer.ended(Date.now()), 0);
   }
 

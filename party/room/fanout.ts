@@ -113,57 +113,64 @@ export const FULL_WINDOW_SENDS = 100;
 const TURN_COST_SHARE = 0.5;
 
 /**
- * When the next live turn may start: the gather window, counted from the END of the last turn,
- * plus a share of that turn's cost.
+ * When the next live turn may start: the gather window after the last turn's loop of sends, and
+ * no sooner than 1.5 × that turn's real cost after it began.
  *
- * A turn's cost is more than its loop of `send` calls: workerd writes the frames to the sockets
- * after the call returns, on the same thread, and tells nothing of it (no `bufferedAmount`). A
- * fixed rate (the send budget) that the thread cannot keep up with grows that hidden queue without
- * bound: in a rejoin storm on a busy machine, viewers fell 10–30 s behind while every call returned
- * at once. So the end of a turn is read by a 0 ms timer set when the turn ran (`probe`): it fires
- * once the thread has done what was queued before it, the writes included. Until it has, the
- * next turn waits. (Cloudflare also documents that Date.now() stands still during an event in
- * production, so a turn could not read its own end there anyway.) A quiet room's probe fires at
- * once and its next event goes without waiting.
+ * A turn's real cost is more than its loop of `send` calls: workerd writes the frames to the
+ * sockets after the call returns, on the same thread, and tells nothing of it (no
+ * `bufferedAmount`). Paced from the end of the loop alone, turns kept coming at a rate the thread
+ * could not write: on a busy machine a rejoin storm left viewers 9–27 s behind while every call
+ * returned at once (10 of 16 storms). So each turn sets a 0 ms timer, the probe, that fires once
+ * the thread has done what was queued before it, the writes included; its delay is the turn's real
+ * cost. After a turn to `fullWindowSends` sockets or more, the next waits for the probe; after a
+ * smaller one (cheap to write) it does not, so a small room forwards tokens as they come. A quiet
+ * thread runs the probe at once, so an idle room still sends its next event without waiting. (In
+ * production Date.now() also stands still during an event, so the loop's end reads as its start:
+ * there the probe is the only measure of a turn's cost.)
  */
 export class TurnPacer {
   #start = Number.NEGATIVE_INFINITY;
-  #end = Number.NEGATIVE_INFINITY;
+  #loopEnd = Number.NEGATIVE_INFINITY;
   #gap = 0;
-  #ended = true;
+  /** Earliest next start by the last turn's real cost; unknown (−∞) until the probe fires. */
+  #costNext = Number.NEGATIVE_INFINITY;
+  #awaitProbe = false;
   readonly #windowMs: () => number;
   readonly #fullWindowSends: number;
 
   /**
-   * `windowMs`: the flush window (read per turn: tests and operators change the limit live; 0 for
-   * none, only the cost).
-   * `fullWindowSends`: sends from which a turn waits the whole window; after a smaller turn it
-   * waits in proportion (a turn to a few sockets costs the thread little).
+   * `windowMs`: the gather window (read per turn: tests and operators change the limit live; 0 for
+   * none, only the cost). `fullWindowSends`: sends from which a turn waits the whole window and
+   * its probe; after a smaller turn the window is in proportion (a turn to a few sockets costs the
+   * thread little).
    */
   constructor(windowMs: () => number, fullWindowSends: number) {
     this.#windowMs = windowMs;
     this.#fullWindowSends = fullWindowSends;
   }
 
-  /** A turn of `sends` sends began at `start`; the caller sets the probe (`ended`). */
-  ran(start: number, sends: number): void {
+  /**
+   * A turn of `sends` sends began at `start` and its loop ended at `loopEnd` (equal in production);
+   * the caller sets the probe: `setTimeout(() => pacer.ended(Date.now()), 0)`.
+   */
+  ran(start: number, loopEnd: number, sends: number): void {
     this.#start = start;
-    this.#end = start;
+    this.#loopEnd = loopEnd;
     this.#gap = this.#windowMs() * Math.min(1, sends / this.#fullWindowSends);
-    this.#ended = false;
+    this.#costNext = Number.NEGATIVE_INFINITY;
+    this.#awaitProbe = sends >= this.#fullWindowSends;
   }
 
   /** The probe fired at `now`: the thread is done with the last turn. */
   ended(now: number): void {
-    if (this.#ended) return;
-    this.#ended = true;
-    this.#end = Math.max(now, this.#start);
-    this.#gap = Math.max(this.#gap, (this.#end - this.#start) * TURN_COST_SHARE);
+    if (this.#costNext !== Number.NEGATIVE_INFINITY) return;
+    this.#costNext = this.#start + Math.max(0, now - this.#start) * (1 + TURN_COST_SHARE);
+    this.#awaitProbe = false;
   }
 
-  /** Milliseconds until the next turn may start (0 or less: now; at least 1 while the last has not ended). */
+  /** Milliseconds until the next turn may start (0 or less: now; at least 1 while awaiting the probe). */
   wait(now: number): number {
-    const wait = this.#end + this.#gap - now;
-    return this.#ended ? wait : Math.max(1, wait);
+    const wait = Math.max(this.#loopEnd + this.#gap, this.#costNext) - now;
+    return this.#awaitProbe ? Math.max(1, wait) : wait;
   }
 }

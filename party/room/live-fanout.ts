@@ -188,8 +188,8 @@ export class LiveFanout {
     }
     if (sends) {
       this.#sendBudget.spend(sends, start);
-      this.#pacer.ran(start, sends);
-      // Fires once the thread has done what this turn queued (TurnPacer).
+      this.#pacer.ran(start, Date.now(), sends);
+      // The probe: fires once the thread has done what this turn queued (TurnPacer).
       setTimeout(() => this.#pacer.ended(Date.now()), 0);
     }
     this.#trimBuffer();

@@ -149,45 +149,55 @@ describe("framing", () => {
     expect(sent).toBeLessThanOrEqual(10_000 + 500 + 250);
   });
 
-  it("the turn pacer waits for a turn's end, then the window plus half the turn's cost", () => {
-    // Until the probe says the thread is done with the turn, the next one waits.
+  it("the turn pacer waits the window after a turn's loop, and 1.5 × its real cost as the probe measures it", () => {
+    // A turn to 600 sockets: its loop took 10 ms; until the probe fires, the next one waits.
     const p = new TurnPacer(() => 16, 100);
-    p.ran(1_000, 600);
-    expect(p.wait(1_000)).toBe(16);
+    p.ran(1_000, 1_010, 600);
+    expect(p.wait(1_010)).toBe(16);
     expect(p.wait(5_000)).toBe(1); // the probe has not fired: never "now"
-    // The probe fires 100 ms later (the sends, and the writes they queued): max(16, 100 × 0.5) after it.
-    p.ended(1_100);
-    expect(p.wait(1_100)).toBe(50);
-    expect(p.wait(1_150)).toBe(0);
+    // The probe fires 12 ms after the start (the writes took 2 ms more): the window rules.
+    p.ended(1_012);
+    expect(p.wait(1_012)).toBe(14);
+    expect(p.wait(1_026)).toBe(0);
+    // The probe fires 100 ms after the start (a thread behind on its writes): 150 ms after the start.
+    p.ran(2_000, 2_010, 600);
+    p.ended(2_100);
+    expect(p.wait(2_100)).toBe(50);
     p.ended(9_000); // a second reading changes nothing
-    expect(p.wait(1_150)).toBe(0);
+    expect(p.wait(2_150)).toBe(0);
 
-    // A turn to 10 sockets that cost nothing waits 1.6 ms; a quiet room, later, waits nothing.
-    p.ran(2_000, 10);
-    p.ended(2_000);
-    expect(p.wait(2_000)).toBeCloseTo(1.6);
-    expect(p.wait(2_010)).toBeLessThan(0);
+    // A turn to 10 sockets does not wait for its probe: the next token goes after 1.6 ms, and a
+    // quiet room's, later, at once.
+    p.ran(3_000, 3_000, 10);
+    expect(p.wait(3_000)).toBeCloseTo(1.6);
+    expect(p.wait(3_010)).toBeLessThan(0);
+
+    // In production the loop's end reads as its start: the probe alone measures the cost.
+    const q = new TurnPacer(() => 16, 100);
+    q.ran(1_000, 1_000, 600);
+    q.ended(1_080);
+    expect(q.wait(1_080)).toBe(40);
 
     // No window (a relay: the room's frames come gathered): only the cost spaces turns.
     const r = new TurnPacer(() => 0, 100);
-    r.ran(0, 400);
-    expect(r.wait(0)).toBe(1);
+    r.ran(0, 1, 400);
+    expect(r.wait(1)).toBe(1);
     r.ended(2);
     expect(r.wait(2)).toBe(1);
     expect(r.wait(3)).toBe(0);
 
-    // Under a backlog (frames queued behind turns whose writes take 80 ms), turns come about
-    // every 120 ms, not one per frame: of 100 frames arriving 1 ms apart, few start a turn.
-    const q = new TurnPacer(() => 16, 100);
+    // Under a backlog (turns whose writes take 80 ms, frames queued 1 ms apart behind them), turns
+    // come every ~120 ms, not one per frame.
+    const b = new TurnPacer(() => 16, 100);
     let now = 0;
     let turns = 0;
     for (let frame = 0; frame < 100; frame++) {
       now += 1;
-      if (q.wait(now) <= 0) {
+      if (b.wait(now) <= 0) {
         turns++;
-        q.ran(now, 600);
+        b.ran(now, now, 600);
         now += 80; // the thread writes; the probe fires after
-        q.ended(now);
+        b.ended(now);
       }
     }
     expect(turns).toBeLessThan(10);
