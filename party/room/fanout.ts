@@ -113,8 +113,9 @@ export const FULL_WINDOW_SENDS = 100;
 const TURN_COST_SHARE = 0.5;
 
 /**
- * When the next live turn may start: the gather window after the last turn's loop of sends, and
- * no sooner than 1.5 × that turn's real cost after it began.
+ * When the next live turn may start: the gather window after the last turn's loop of sends (after
+ * its writes too, for a turn to many sockets), and no sooner than 1.5 × that turn's real cost
+ * after it began.
  *
  * A turn's real cost is more than its loop of `send` calls: workerd writes the frames to the
  * sockets after the call returns, on the same thread, and tells nothing of it (no
@@ -122,8 +123,9 @@ const TURN_COST_SHARE = 0.5;
  * could not write: on a busy machine a rejoin storm left viewers 9–27 s behind while every call
  * returned at once (10 of 16 storms). So each turn sets a 0 ms timer, the probe, that fires once
  * the thread has done what was queued before it, the writes included; its delay is the turn's real
- * cost. After a turn to `fullWindowSends` sockets or more, the next waits for the probe; after a
- * smaller one (cheap to write) it does not, so a small room forwards tokens as they come. A quiet
+ * cost. After a turn to `fullWindowSends` sockets or more, the next waits for the probe and the
+ * window counts from it; after a smaller one (cheap to write) it does not, so a small room
+ * forwards tokens as they come. A quiet
  * thread runs the probe at once, so an idle room still sends its next event without waiting. (In
  * production Date.now() also stands still during an event, so the loop's end reads as its start:
  * there the probe is the only measure of a turn's cost.)
@@ -161,10 +163,14 @@ export class TurnPacer {
     this.#awaitProbe = sends >= this.#fullWindowSends;
   }
 
-  /** The probe fired at `now`: the thread is done with the last turn. */
+  /**
+   * The probe fired at `now`: the thread is done with the last turn. After a big turn the window
+   * counts from here (the writes' end); after any turn the next waits half its real cost more.
+   */
   ended(now: number): void {
     if (this.#costNext !== Number.NEGATIVE_INFINITY) return;
-    this.#costNext = this.#start + Math.max(0, now - this.#start) * (1 + TURN_COST_SHARE);
+    const cost = Math.max(0, now - this.#start);
+    this.#costNext = Math.max(now, this.#start) + Math.max(this.#awaitProbe ? this.#gap : 0, cost * TURN_COST_SHARE);
     this.#awaitProbe = false;
   }
 

@@ -149,17 +149,17 @@ describe("framing", () => {
     expect(sent).toBeLessThanOrEqual(10_000 + 500 + 250);
   });
 
-  it("the turn pacer waits the window after a turn's loop, and 1.5 × its real cost as the probe measures it", () => {
+  it("the turn pacer waits the window after a turn (after its writes, for a big one), and half its real cost more", () => {
     // A turn to 600 sockets: its loop took 10 ms; until the probe fires, the next one waits.
     const p = new TurnPacer(() => 16, 100);
     p.ran(1_000, 1_010, 600);
     expect(p.wait(1_010)).toBe(16);
     expect(p.wait(5_000)).toBe(1); // the probe has not fired: never "now"
-    // The probe fires 12 ms after the start (the writes took 2 ms more): the window rules.
+    // The probe fires 12 ms after the start (the writes took 2 ms more): the window from there.
     p.ended(1_012);
-    expect(p.wait(1_012)).toBe(14);
-    expect(p.wait(1_026)).toBe(0);
-    // The probe fires 100 ms after the start (a thread behind on its writes): 150 ms after the start.
+    expect(p.wait(1_012)).toBe(16);
+    expect(p.wait(1_028)).toBe(0);
+    // The probe fires 100 ms after the start (a thread behind on its writes): half of that more.
     p.ran(2_000, 2_010, 600);
     p.ended(2_100);
     expect(p.wait(2_100)).toBe(50);
@@ -185,6 +185,11 @@ describe("framing", () => {
     r.ended(2);
     expect(r.wait(2)).toBe(1);
     expect(r.wait(3)).toBe(0);
+    // A small turn whose probe fires late (a busy thread) still leaves half its cost.
+    const t = new TurnPacer(() => 16, 100);
+    t.ran(0, 0, 10);
+    t.ended(40);
+    expect(t.wait(40)).toBe(20);
 
     // Under a backlog (turns whose writes take 80 ms, frames queued 1 ms apart behind them), turns
     // come every ~120 ms, not one per frame.
