@@ -16,7 +16,10 @@ import {
 
 export interface LobbyClientOptions {
   host: string;
-  /** The operator's (or the runner's) token. */
+  /**
+   * The operator's (or the runner's) token; "" for a person signed in with Cloudflare Access as an
+   * operator (the edge adds their assertion to every request, the socket's included).
+   */
   token: string;
   WebSocket?: WebSocketLike;
   backoff?: BackoffOptions;
@@ -84,7 +87,7 @@ export class LobbyClient {
             ? false
             : async (): Promise<FatalClose | null> => {
                 const res = await doFetch(`${httpBase(opts.host)}/api/sessions?limit=1`, {
-                  headers: { authorization: `Bearer ${opts.token}` },
+                  headers: opts.token ? { authorization: `Bearer ${opts.token}` } : {},
                 });
                 await res.body?.cancel().catch(() => {});
                 if (res.status === 401) return { reason: "unauthorized", message: "the token was refused", code: 401 };

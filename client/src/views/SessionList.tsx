@@ -4,7 +4,7 @@
  * runner, with why), title,
  * workspace and last activity. Create a session, filter, archived sessions in their own section.
  */
-import { For, Show, createEffect, createMemo, createSignal, onCleanup, onMount, type JSX } from "solid-js";
+import { For, Show, createEffect, createMemo, createSignal, onCleanup, onMount, untrack, type JSX } from "solid-js";
 import { chatSeen, unreadChat } from "../lib/chat-seen.ts";
 import { ChatIcon } from "../components/ChatIcon.tsx";
 import { createStore, reconcile } from "solid-js/store";
@@ -119,8 +119,30 @@ function CreateForm(props: { token: string }): JSX.Element {
   );
 }
 
+/**
+ * Who lists sessions: the operator's token, or "" for an operator signed in with Cloudflare Access
+ * (the edge adds their assertion to each request); undefined for anyone else. With no token the
+ * list asks the API once, with no credentials of its own, whether the browser is signed in.
+ */
+function useListCredential(): { credential: () => string | undefined; checking: () => boolean; viaAccess: boolean } {
+  const token = operatorToken() ?? undefined;
+  const [credential, setCredential] = createSignal<string | undefined>(token);
+  const [checking, setChecking] = createSignal(!token);
+  if (!token) {
+    void fetch("/api/sessions?limit=1").then(
+      (res) => {
+        void res.body?.cancel().catch(() => {});
+        if (res.ok) setCredential("");
+        setChecking(false);
+      },
+      () => setChecking(false),
+    );
+  }
+  return { credential, checking, viaAccess: !token };
+}
+
 export function SessionList(): JSX.Element {
-  const token = operatorToken();
+  const { credential, checking, viaAccess } = useListCredential();
   const [sessions, setSessions] = createStore<{ list: SessionSummary[] }>({ list: [] });
   const [loaded, setLoaded] = createSignal(false);
   const [connection, setConnection] = createSignal<ConnectionView>({ kind: "connecting" });
@@ -129,7 +151,8 @@ export function SessionList(): JSX.Element {
   const [loadingMore, setLoadingMore] = createSignal(false);
   const loadMore = async () => {
     const cursor = nextCursor();
-    if (!cursor || !token) return;
+    const token = credential();
+    if (!cursor || token === undefined) return;
     setLoadingMore(true);
     try {
       const page = await api.listSessions(token, { cursor });
@@ -149,8 +172,7 @@ export function SessionList(): JSX.Element {
     document.title = parts.length ? `${parts.join(" · ")} — agentroom` : "agentroom";
   });
 
-  onMount(() => {
-    if (!token) return;
+  const openLobby = (token: string) => {
     // The shared lobby client: a refused token ends in "closed" (it asks the HTTP API why an
     // attempt failed) instead of reconnecting forever.
     const lobby = new LobbyClient({ host: location.origin, token });
@@ -175,6 +197,12 @@ export function SessionList(): JSX.Element {
       offState();
       lobby.close();
     });
+  };
+  // Opens once there is a credential (at once with a token; after the check when signed in).
+  createEffect(() => {
+    const token = credential();
+    if (token === undefined) return;
+    untrack(() => openLobby(token));
   });
 
   const matches = (s: SessionSummary) => {
@@ -193,11 +221,11 @@ export function SessionList(): JSX.Element {
     <div class="list-page">
       <header class="list-head">
         <h1>agentroom</h1>
-        <Show when={token}>
+        <Show when={credential() !== undefined}>
           <ConnectionBadge connection={connection()} />
         </Show>
         <ThemeToggle />
-        <Show when={token}>
+        <Show when={credential() !== undefined && !viaAccess}>
           <button
             type="button"
             class="btn small"
@@ -211,17 +239,22 @@ export function SessionList(): JSX.Element {
         </Show>
       </header>
       <Show
-        when={token}
+        when={credential() !== undefined}
         fallback={
-          <div class="card empty">
-            <p>
-              Open the link that <code>npm start</code> printed (it ends in <code>#token=…</code>) to see and create sessions.
-            </p>
-            <p class="muted">A session link someone shared with you opens that session directly.</p>
+          <div class="card empty" data-no-list>
+            <Show when={!checking()} fallback={<p class="muted">Checking sign-in…</p>}>
+              <p>
+                Open the link that <code>npm start</code> printed (it ends in <code>#token=…</code>) to see and create sessions.
+              </p>
+              <p class="muted">A session link someone shared with you opens that session directly.</p>
+            </Show>
           </div>
         }
       >
-        <CreateForm token={token!} />
+        <Show when={viaAccess}>
+          <p class="muted" data-signed-in>Signed in with Cloudflare Access.</p>
+        </Show>
+        <CreateForm token={credential()!} />
         <div class="filter-row">
           <label class="sr-only" for="filter">
             Filter sessions
