@@ -242,8 +242,6 @@ export class SessionRelay extends Server<Env> {
     if (!sends) return;
     this.#sendBudget.spend(sends, start);
     this.#pacer.ran(start, Date.now(), sends);
-    // The probe: fires once the thread has done what this turn queued (TurnPacer).
-    setTimeout(() => this.#pacer.ended(Date.now()), 0);
   }
 
   /**

@@ -139,28 +139,28 @@ export class TurnPacer {
   #awaitProbe = false;
   readonly #windowMs: () => number;
   readonly #fullWindowSends: number;
+  readonly #probe: (fire: () => void) => void;
 
   /**
    * `windowMs`: the gather window (read per turn: tests and operators change the limit live; 0 for
    * none, only the cost). `fullWindowSends`: sends from which a turn waits the whole window and
    * its probe; after a smaller turn the window is in proportion (a turn to a few sockets costs the
-   * thread little).
+   * thread little). `probe` schedules the probe (a 0 ms timer; tests fire it by hand).
    */
-  constructor(windowMs: () => number, fullWindowSends: number) {
+  constructor(windowMs: () => number, fullWindowSends: number, probe: (fire: () => void) => void = (fire) => setTimeout(fire, 0)) {
     this.#windowMs = windowMs;
     this.#fullWindowSends = fullWindowSends;
+    this.#probe = probe;
   }
 
-  /**
-   * A turn of `sends` sends began at `start` and its loop ended at `loopEnd` (equal in production);
-   * the caller sets the probe: `setTimeout(() => pacer.ended(Date.now()), 0)`.
-   */
+  /** A turn of `sends` sends began at `start` and its loop ended at `loopEnd` (equal in production). */
   ran(start: number, loopEnd: number, sends: number): void {
     this.#start = start;
     this.#loopEnd = loopEnd;
     this.#gap = this.#windowMs() * Math.min(1, sends / this.#fullWindowSends);
     this.#costNext = Number.NEGATIVE_INFINITY;
     this.#awaitProbe = sends >= this.#fullWindowSends;
+    this.#probe(() => this.ended(Date.now()));
   }
 
   /**

@@ -19,7 +19,6 @@ import type { EventLog } from "./log.ts";
 import type { MetaStore } from "./meta.ts";
 import { send } from "./send.ts";
 
-
 /** What the fan-out needs of the room. */
 export interface FanoutHost {
   readonly limits: Limits;
@@ -189,8 +188,6 @@ export class LiveFanout {
     if (sends) {
       this.#sendBudget.spend(sends, start);
       this.#pacer.ran(start, Date.now(), sends);
-      // The probe: fires once the thread has done what this turn queued (TurnPacer).
-      setTimeout(() => this.#pacer.ended(Date.now()), 0);
     }
     this.#trimBuffer();
   }

@@ -150,8 +150,9 @@ describe("framing", () => {
   });
 
   it("the turn pacer waits the window after a turn (after its writes, for a big one), and half its real cost more", () => {
+    const byHand = () => {}; // the probe is fired by hand below (`ended`)
     // A turn to 600 sockets: its loop took 10 ms; until the probe fires, the next one waits.
-    const p = new TurnPacer(() => 16, 100);
+    const p = new TurnPacer(() => 16, 100, byHand);
     p.ran(1_000, 1_010, 600);
     expect(p.wait(1_010)).toBe(16);
     expect(p.wait(5_000)).toBe(1); // the probe has not fired: never "now"
@@ -173,27 +174,27 @@ describe("framing", () => {
     expect(p.wait(3_010)).toBeLessThan(0);
 
     // In production the loop's end reads as its start: the probe alone measures the cost.
-    const q = new TurnPacer(() => 16, 100);
+    const q = new TurnPacer(() => 16, 100, byHand);
     q.ran(1_000, 1_000, 600);
     q.ended(1_080);
     expect(q.wait(1_080)).toBe(40);
 
     // No window (a relay: the room's frames come gathered): only the cost spaces turns.
-    const r = new TurnPacer(() => 0, 100);
+    const r = new TurnPacer(() => 0, 100, byHand);
     r.ran(0, 1, 400);
     expect(r.wait(1)).toBe(1);
     r.ended(2);
     expect(r.wait(2)).toBe(1);
     expect(r.wait(3)).toBe(0);
     // A small turn whose probe fires late (a busy thread) still leaves half its cost.
-    const t = new TurnPacer(() => 16, 100);
+    const t = new TurnPacer(() => 16, 100, byHand);
     t.ran(0, 0, 10);
     t.ended(40);
     expect(t.wait(40)).toBe(20);
 
     // Under a backlog (turns whose writes take 80 ms, frames queued 1 ms apart behind them), turns
     // come every ~120 ms, not one per frame.
-    const b = new TurnPacer(() => 16, 100);
+    const b = new TurnPacer(() => 16, 100, byHand);
     let now = 0;
     let turns = 0;
     for (let frame = 0; frame < 100; frame++) {
