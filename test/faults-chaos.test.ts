@@ -24,6 +24,39 @@ function allDone(c: RoomClient, prompts: number): boolean {
   const t = c.transcript;
   return t.queue.length === 0 && t.messages.filter((m) => m.info.role === "user").length === prompts && turnDone(c, 2 * prompts);
 }
+/** Why clients are not done: each one's connection and transcript, the room's own view, the runner's log. */
+async function stuckReport(sessionId: string, clients: RoomClient[]): Promise<string> {
+  const brief = (c: RoomClient) => {
+    const t = c.transcript;
+    const last = t.messages.at(-1)?.info;
+    return JSON.stringify({
+      state: c.state.status,
+      live: c.live,
+      seq: t.lastSeq,
+      msgs: t.messages.length,
+      users: t.messages.filter((m) => m.info.role === "user").length,
+      status: t.session?.agentStatus,
+      online: t.session?.agentOnline,
+      queue: t.queue.map((q) => q.state),
+      last: last && { role: last.role, completed: last.time.completed !== undefined },
+      opens: c.stats.opens,
+    });
+  };
+  const stuck = clients.map((c, i) => [i, c] as const).filter(([, c]) => !allDone(c, PROMPTS.length));
+  const ref = new RoomClient({ host: worker.url, sessionId, token: await worker.mintToken({ sid: sessionId, role: "viewer", name: "diag" }), watchNetwork: false });
+  const refState = await ref
+    .waitFor((x) => x.live, 10_000)
+    .then(() => brief(ref))
+    .catch(() => "no answer in 10 s");
+  ref.close();
+  return [
+    `clients not done: ${stuck.length} of ${clients.length}`,
+    ...stuck.slice(0, 5).map(([i, c]) => `  client ${i}: ${brief(c)}`),
+    `room (direct): ${refState}`,
+    `runner log (tail):\n${stack.runner.logs().slice(-3000)}`,
+  ].join("\n");
+}
+
 const SEED = Number(process.env.FAULTS_SEED ?? 6060);
 const PROMPTS = [
   "a long answer chunks=280 delay=100",
@@ -82,17 +115,9 @@ describe("faults: a chaotic network between everyone and workerd", () => {
     // Queued at once: the first runs, the others wait, each exactly once despite resends.
     const ids = await Promise.all(PROMPTS.map((p) => driver.prompt(p)));
     const everyone = [...viewers, driver];
-    await until(() => everyone.every((c) => allDone(c, PROMPTS.length)), 240_000, "all three turns on every client").catch((e) => {
-      const c = driver.transcript;
-      console.log(
-        "DIAG driver",
-        JSON.stringify({ state: driver.state, msgs: c.messages.length, status: c.session?.agentStatus, online: c.session?.agentOnline, queue: c.queue.map((q) => q.state), last: c.messages.at(-1)?.info }),
-        "\nclients not done:",
-        everyone.filter((x) => !allDone(x, PROMPTS.length)).length,
-        "\nrunner:",
-        stack.runner.logs().slice(-4000),
-      );
-      throw e;
+    await until(() => everyone.every((c) => allDone(c, PROMPTS.length)), 240_000, "all three turns on every client").catch(async (e: Error) => {
+      // Said in the error itself: CI shows the failure summary, not every test's output.
+      throw new Error(`${e.message}\n${await stuckReport(s.id, everyone)}`);
     });
     const streamingMs = performance.now() - started;
 
