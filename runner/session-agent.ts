@@ -60,6 +60,8 @@ export interface SessionAgentDeps {
   startDelayMs?: number;
 }
 
+/** Tries to start one prompt before it is reported failed (OpenCode unreachable each time). */
+const PROMPT_START_ATTEMPTS = 3;
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const errText = (e: unknown): string => (e instanceof Error ? e.message : typeof e === "string" ? e : JSON.stringify(e));
 
@@ -101,6 +103,8 @@ export class SessionAgent {
   /** Assistant messages a reconcile marked interrupted (OpenCode itself never completes them). */
   private readonly interrupted = new Set<string>();
   private resyncChain: Promise<void> = Promise.resolve();
+  /** Prompt starts under way, by queue id (see runPrompt). */
+  private readonly promptStarts = new Map<string, ReturnType<SessionAgent["startPrompt"]>>();
 
   constructor(deps: SessionAgentDeps) {
     this.deps = deps;
@@ -343,44 +347,83 @@ export class SessionAgent {
     return this.directory ? { directory: this.directory } : {};
   }
 
+  /**
+   * Runs a prompt the room handed over, once. The room hands the same item again when a new lease
+   * comes before it heard "started" — and under a flaky network that can be while the first start
+   * still waits for OpenCode to settle (seconds). Two starts at once would each find no message
+   * for the item and prompt OpenCode twice (seen: a fourth user turn for three prompts), so a
+   * second hand-over of an item waits for the first start and repeats its answer.
+   */
   private async runPrompt(item: QueueItem): Promise<void> {
-    if (!(await this.ready) || !this.ocSessionId) {
-      this.outbox.sendInOrder({ type: "agent.prompt.failed", queueId: item.id, error: "the agent has no OpenCode session (see the session error)" });
+    const inFlight = this.promptStarts.get(item.id);
+    if (inFlight) {
+      this.outbox.sendInOrder(await inFlight);
       return;
     }
-    const oc = await this.deps.opencode();
+    const start = this.startPrompt(item);
+    this.promptStarts.set(item.id, start);
+    try {
+      this.outbox.sendInOrder(await start);
+    } finally {
+      this.promptStarts.delete(item.id);
+    }
+  }
+
+  /**
+   * Starts the item's turn in OpenCode unless it already has one, and says which: started (with
+   * its message id) or failed. Never throws: a prompt the room dispatched must get an answer, or
+   * the queue waits on it until the next lease.
+   */
+  private async startPrompt(item: QueueItem): Promise<AgentFrame & { type: "agent.prompt.started" | "agent.prompt.failed" }> {
+    const failed = (error: string) => ({ type: "agent.prompt.failed" as const, queueId: item.id, error });
+    const started = (messageID: string) => ({ type: "agent.prompt.started" as const, queueId: item.id, messageID });
+    if (!(await this.ready) || !this.ocSessionId) return failed("the agent has no OpenCode session (see the session error)");
     const sessionID = this.ocSessionId;
-    // The room hands a prompt again if the runner that got it vanished before confirming: never
-    // run it twice. Its OpenCode message id carries the queue id (ids.ts).
-    let messageID = this.started.get(item.id);
-    if (!messageID) {
-      const recent = await oc.session.messages({ sessionID, ...this.dir(), limit: 20 });
-      const found = (recent.data ?? []).find((m) => m.info.role === "user" && isPromptFor(m.info.id, item.id));
-      if (found) messageID = found.info.id;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const oc = await this.deps.opencode();
+        // Already run (by this process, or one before it): its OpenCode message id carries the queue id (ids.ts).
+        const known = this.started.get(item.id) ?? (await this.findPromptMessage(oc, sessionID, item.id));
+        if (known) {
+          this.started.set(item.id, known);
+          return started(known);
+        }
+        await this.settled(oc, sessionID);
+        const messageID = promptMessageId(item.id);
+        this.started.set(item.id, messageID);
+        const res = await oc.session.promptAsync({
+          sessionID,
+          ...this.dir(),
+          messageID,
+          agent: item.mode === "plan" ? "plan" : "build",
+          parts: [{ type: "text", text: item.text }],
+        });
+        if (res.error || (res.response && !res.response.ok)) {
+          this.started.delete(item.id);
+          return failed(`OpenCode refused the prompt: ${errText(res.error ?? res.response?.status)}`);
+        }
+        this.deps.log(`room ${this.roomId}: prompt ${item.id} started as ${messageID} (${item.mode})`);
+        return started(messageID);
+      } catch (e) {
+        // OpenCode unreachable mid-start. If the prompt got in anyway, its message says so.
+        const known = await this.deps
+          .opencode()
+          .then((oc) => this.findPromptMessage(oc, sessionID, item.id))
+          .catch(() => undefined);
+        if (known) return started(known);
+        this.started.delete(item.id);
+        this.deps.log(`room ${this.roomId}: prompt ${item.id} could not start (attempt ${attempt}): ${errText(e)}`);
+        // A restart of OpenCode passes in seconds: try again before telling people it failed.
+        if (attempt >= PROMPT_START_ATTEMPTS) return failed(`The runner could not start the prompt: ${errText(e)}`);
+        await sleep(1_000 * attempt);
+      }
     }
-    if (messageID) {
-      this.started.set(item.id, messageID);
-      this.outbox.sendInOrder({ type: "agent.prompt.started", queueId: item.id, messageID });
-      return;
-    }
-    await this.settled(oc, sessionID);
-    messageID = promptMessageId(item.id);
-    this.started.set(item.id, messageID);
-    const res = await oc.session.promptAsync({
-      sessionID,
-      ...this.dir(),
-      messageID,
-      agent: item.mode === "plan" ? "plan" : "build",
-      parts: [{ type: "text", text: item.text }],
-    });
-    if (res.error || (res.response && !res.response.ok)) {
-      this.started.delete(item.id);
-      const error = `OpenCode refused the prompt: ${errText(res.error ?? res.response?.status)}`;
-      this.outbox.sendInOrder({ type: "agent.prompt.failed", queueId: item.id, error });
-      return;
-    }
-    this.outbox.sendInOrder({ type: "agent.prompt.started", queueId: item.id, messageID });
-    this.deps.log(`room ${this.roomId}: prompt ${item.id} started as ${messageID} (${item.mode})`);
+  }
+
+  /** The OpenCode message made for queue item `queueId` among the session's latest, if any. */
+  private async findPromptMessage(oc: OpencodeClient, sessionID: string, queueId: string): Promise<string | undefined> {
+    const recent = await oc.session.messages({ sessionID, ...this.dir(), limit: 20 });
+    return (recent.data ?? []).find((m) => m.info.role === "user" && isPromptFor(m.info.id, queueId))?.info.id;
   }
 
   /**

@@ -8,6 +8,7 @@
  * is OpenCode's (no part lost, none twice, no tool left running); reconnects are counted and
  * reported.
  */
+import { writeFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RoomClient } from "../shared/room-client.ts";
 import { normalizeMessages } from "../shared/transcript.ts";
@@ -48,13 +49,19 @@ async function stuckReport(sessionId: string, clients: RoomClient[]): Promise<st
     .waitFor((x) => x.live, 10_000)
     .then(() => brief(ref))
     .catch(() => "no answer in 10 s");
-  ref.close();
-  return [
+  const users = ref.transcript.messages
+    .filter((m) => m.info.role === "user")
+    .map((m) => `${String(m.info.id)} "${m.parts.map((p) => (p.type === "text" ? String(p.text) : "")).join("").slice(0, 40)}"`);
+  if (process.env.CHAOS_LOG) writeFileSync(process.env.CHAOS_LOG, stack.runner.logs());
+  const report = [
     `clients not done: ${stuck.length} of ${clients.length}`,
+    `room's user messages: ${users.join(", ")}`,
     ...stuck.slice(0, 5).map(([i, c]) => `  client ${i}: ${brief(c)}`),
     `room (direct): ${refState}`,
     `runner log (tail):\n${stack.runner.logs().slice(-3000)}`,
   ].join("\n");
+  ref.close();
+  return report;
 }
 
 const SEED = Number(process.env.FAULTS_SEED ?? 6060);

@@ -1,0 +1,72 @@
+/**
+ * A prompt handed out twice runs once. The room hands the queue's head to the runner again when a
+ * new lease comes before it heard "started"; a flaky network makes that happen while the first
+ * hand-over is still starting (the runner waits for OpenCode to settle after the previous turn).
+ * Here the runner reaches workerd through a proxy that is cut every time the room dispatches a
+ * prompt, right after the frame went out, for six prompts queued at once.
+ *
+ * Found by the chaos test (with the runner cut every 0.3–2.5 s, 2 runs of 5 ended with a fourth
+ * user turn for three prompts): two starts of one item each found no OpenCode message for it and
+ * both prompted.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startWorker, type WorkerHandle } from "./harness/worker.ts";
+import { startStack, joinRoom, opencodeMessages, turnDone, type Stack } from "./harness/stack.ts";
+import { startChaosProxy, type ChaosProxy } from "./harness/proxy.ts";
+
+const PROMPTS = Array.from({ length: 6 }, (_, i) => `answer number ${i + 1} chunks=8 delay=5`);
+
+let worker: WorkerHandle;
+let stack: Stack;
+let runnerProxy: ChaosProxy;
+
+beforeAll(async () => {
+  worker = await startWorker();
+  // No random chaos: the test cuts by hand.
+  runnerProxy = await startChaosProxy({ port: worker.port }, { seed: 1 });
+  stack = await startStack({ workerHandle: worker, runnerEnv: { AGENTROOM_URL: runnerProxy.url() } });
+}, 180_000);
+
+afterAll(async () => {
+  await stack?.stop();
+  await runnerProxy?.close();
+  await worker?.stop();
+});
+
+const userTexts = (ms: readonly { info: { role: string }; parts: readonly { type: string; text?: unknown }[] }[]): string[] =>
+  ms.filter((m) => m.info.role === "user").map((m) => m.parts.filter((p) => p.type === "text").map((p) => String(p.text)).join(""));
+
+describe("runner: a prompt handed out twice", () => {
+  it("runs once when the runner's connection drops as each prompt is dispatched", async () => {
+    const s = await worker.createSession({ title: "redispatch" });
+    await stack.runner.waitHolding(s.id, 90_000);
+    const driver = await joinRoom(stack, s.id, "driver");
+
+    // Each item's first dispatch cuts the runner's connection: its new lease hands the item again.
+    const cutFor = new Set<string>();
+    let cuts = 0;
+    const timer = setInterval(() => {
+      for (const q of driver.transcript.queue) {
+        if (q.state === "dispatched" && !cutFor.has(q.id)) {
+          cutFor.add(q.id);
+          cuts += runnerProxy.cutAll("reset") > 0 ? 1 : 0;
+        }
+      }
+    }, 2);
+
+    for (const p of PROMPTS) await driver.prompt(p);
+    await driver.waitFor((x) => x.transcript.queue.length === 0 && userTexts(x.transcript.messages).length >= PROMPTS.length && turnDone(x, 2 * PROMPTS.length), 180_000);
+    clearInterval(timer);
+    // Anything run twice would come after the last answer: give it time to show.
+    await new Promise((r) => setTimeout(r, 2_000));
+
+    const meta = driver.transcript.session!;
+    const oc = await opencodeMessages(stack.runner, meta.opencodeSessionId!, meta.workspace);
+    console.log(`[redispatch] ${cuts} cuts at dispatch for ${PROMPTS.length} prompts; OpenCode user turns ${userTexts(oc as never).length}`);
+    expect(cuts).toBeGreaterThanOrEqual(PROMPTS.length);
+    expect(userTexts(oc as never)).toEqual(PROMPTS);
+    expect(userTexts(driver.transcript.messages)).toEqual(PROMPTS);
+    for (const p of PROMPTS) expect(stack.model.requests().filter((r) => r.kind === "script" && r.prompt === p)).toHaveLength(1);
+    driver.close();
+  }, 300_000);
+});
