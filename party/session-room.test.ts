@@ -335,6 +335,50 @@ describe("driving commands", () => {
     expect((await snapshotOf(id)).queue.map((q) => q.id)).toEqual(["q1"]);
   });
 
+  it("a Stop the runner may have lost goes again to the next lease holder while the turn runs, never to a later turn", async () => {
+    const { id } = await createSession();
+    const d = await joinViewer(id, "driver");
+    const first = await connect(id, await runner(), { query: { runner: "runner-1" } });
+    await first.waitFor((f) => f.type === "agent.lease" && f.granted === true);
+    await batch(first, [{ type: "status", status: "busy" }]);
+    // Stop goes to the holder, whose socket is about to die (the frame is lost with it).
+    expect(await d.request({ type: "stop", ref: "s1" })).toMatchObject({ type: "ack" });
+    await first.waitFor((f) => f.type === "agent.stop");
+    const offline = async () => {
+      for (let i = 0; i < 100 && (await snapshotOf(id)).session.agentOnline; i++) await sleep(20);
+      expect((await snapshotOf(id)).session.agentOnline).toBe(false);
+    };
+    first.close();
+    await offline();
+    // Pressed while no runner is connected and the turn still runs: accepted, not `agent_offline`.
+    expect(await d.request({ type: "stop", ref: "s2" })).toMatchObject({ type: "ack" });
+    // The runner comes back: the turn still runs, so its new connection gets the Stop with the lease.
+    const second = await connect(id, await runner(), { query: { runner: "runner-1" } });
+    await second.waitFor((f) => f.type === "agent.lease" && f.granted === true);
+    await second.waitFor((f) => f.type === "agent.stop" && f.by === "driver-1");
+    // The turn ends; a runner joining now gets no Stop.
+    await batch(second, [{ type: "status", status: "idle" }]);
+    second.close();
+    const third = await connect(id, await runner(), { query: { runner: "runner-1" } });
+    await third.waitFor((f) => f.type === "agent.lease" && f.granted === true);
+    // A new turn (a prompt handed out) forgets the old Stop too, even if the runner drops mid-turn.
+    await d.request({ type: "prompt", ref: "p", id: "q1", text: "next" });
+    const prompt = await third.waitFor<{ item: { id: string } }>((f) => f.type === "agent.prompt");
+    third.send({ type: "agent.prompt.started", queueId: prompt.item.id, messageID: "msg_1" });
+    await batch(third, [{ type: "status", status: "busy" }]);
+    third.close();
+    const fourth = await connect(id, await runner(), { query: { runner: "runner-1" } });
+    await fourth.waitFor((f) => f.type === "agent.lease" && f.granted === true);
+    await sleep(100);
+    expect(third.ofType("agent.stop")).toHaveLength(0);
+    expect(fourth.ofType("agent.stop")).toHaveLength(0);
+    // Nothing runs and no runner: Stop is refused as before.
+    await batch(fourth, [{ type: "status", status: "idle" }]);
+    fourth.close();
+    await offline();
+    expect(await d.request({ type: "stop", ref: "s3" })).toMatchObject({ code: "agent_offline" });
+  });
+
   it("mode is persisted and forwarded", async () => {
     const { id } = await createSession();
     const d = await joinViewer(id, "owner");

@@ -370,6 +370,11 @@ export class SessionRoom extends Server<Env> {
     this.#lease.renew(runnerId, now);
   }
 
+  /** A person's Stop (party/room/lease.ts keeps it for the next holder while the turn runs). */
+  stopAgent(by: string): boolean {
+    return this.#lease.stop(by);
+  }
+
   /** Hands the queue's head to the agent when it is online, idle, unblocked and nothing is out. */
   maybeDispatch(): void {
     this.#lease.dispatch();

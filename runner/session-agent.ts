@@ -451,6 +451,9 @@ export class SessionAgent {
   }
 
   private async abort(by: string): Promise<void> {
+    // A Stop can come with the lease (the room repeats one a dropped connection may have lost),
+    // before a restarted runner knows its OpenCode session.
+    await this.ready;
     if (!this.ocSessionId) return;
     const oc = await this.deps.opencode();
     const t0 = performance.now();

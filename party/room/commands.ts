@@ -33,6 +33,8 @@ export interface CommandHost {
   /** Sends a snapshot and its `caught-up`; the next live flush skips what the snapshot holds. */
   sendSnapshot(conn: WebSocket): void;
   agentConnection(): WebSocket | undefined;
+  /** Stop to the runner now and to the next lease holder while the turn runs (party/room/lease.ts); false when nothing could stop. */
+  stopAgent(by: string): boolean;
   maybeDispatch(): void;
   setTyping(conn: Connection<ConnState>, typing: boolean, where: "prompt" | "chat"): void;
 }
@@ -63,9 +65,7 @@ export function handleClientFrame(room: CommandHost, conn: Connection<ConnState>
       return ack(conn, f.ref, f.type);
     }
     case "stop": {
-      const agent = room.agentConnection();
-      if (!agent) return sendError(conn, "agent_offline", "no agent is connected to stop", f.ref);
-      sendAgent(agent, { type: "agent.stop", by: st.name });
+      if (!room.stopAgent(st.name)) return sendError(conn, "agent_offline", "no agent is connected and nothing runs to stop", f.ref);
       room.commit([{ type: "stop.requested", by: st.name }]);
       return ack(conn, f.ref, f.type);
     }

@@ -27,8 +27,29 @@ export interface LeaseHost {
 
 export class Lease {
   readonly #room: LeaseHost;
+  /**
+   * Who pressed Stop for the turn that runs now, until a new prompt is handed out. A Stop sent to a
+   * holder whose socket just died (or pressed while the runner reconnects) never reaches OpenCode,
+   * and the turn would run on after people saw "stopping…": a runner that takes the lease while
+   * that turn still runs gets the Stop again. Memory only: a room is not evicted while a turn
+   * streams, and a Stop repeated to an idle OpenCode does nothing.
+   */
+  #pendingStop: string | undefined;
   constructor(room: LeaseHost) {
     this.#room = room;
+  }
+
+  /**
+   * A person pressed Stop: the holder gets it now, and whoever holds the lease next gets it again
+   * while the turn still runs. False when there is no runner and no turn to stop.
+   */
+  stop(by: string): boolean {
+    const holder = this.holder();
+    const running = this.#turnRuns();
+    if (!holder && !running) return false;
+    if (running) this.#pendingStop = by;
+    if (holder) sendAgent(holder, { type: "agent.stop", by });
+    return true;
   }
 
   /** The open runner connection holding the lease, if any. */
@@ -86,8 +107,19 @@ export class Lease {
         sendAgent(conn, { type: "agent.question.reply", requestID: r.id, answers: a.answers ?? null });
       }
     }
+    // A Stop for a turn that still runs may never have reached the runner (see #pendingStop).
+    if (this.#pendingStop !== undefined) {
+      if (this.#turnRuns()) sendAgent(conn, { type: "agent.stop", by: this.#pendingStop });
+      else this.#pendingStop = undefined;
+    }
     void this.#room.scheduleAlarm();
     this.dispatch();
+  }
+
+  /** A turn is under way: the runner reported it busy (or retrying), or a prompt is out to it. */
+  #turnRuns(): boolean {
+    const { meta, queue } = this.#room.stores;
+    return (meta.get("rawStatus") ?? "idle") !== "idle" || queue.dispatched() !== undefined;
   }
 
   /** The holder's heartbeat: the lease runs for another `agentLeaseMs` from `now`. */
@@ -136,6 +168,8 @@ export class Lease {
     if (derivedStatus(this.#room.stores) !== "idle") return;
     const head = queue.head();
     if (!head) return;
+    // A new turn: a Stop pressed for an earlier one is done with.
+    this.#pendingStop = undefined;
     const item: QueueItem = { ...head, state: "dispatched" };
     this.#room.commit([{ type: "queue.update", item }]);
     sendAgent(agent, { type: "agent.prompt", item });

@@ -1,4 +1,7 @@
 /**
+ * What the room hands the runner survives the runner's connection dropping: a prompt handed out
+ * twice runs once, and a Stop pressed while the runner is away still stops the turn.
+ *
  * A prompt handed out twice runs once. The room hands the queue's head to the runner again when a
  * new lease comes before it heard "started"; a flaky network makes that happen while the first
  * hand-over is still starting (the runner waits for OpenCode to settle after the previous turn).
@@ -33,10 +36,15 @@ afterAll(async () => {
   await worker?.stop();
 });
 
+const streamedChars = (ms: readonly { info: { role: string }; parts: readonly { type: string; text?: unknown }[] }[]): number => {
+  const last = ms.at(-1);
+  return last?.info.role === "assistant" ? last.parts.reduce((n, p) => n + (p.type === "text" ? String(p.text ?? "").length : 0), 0) : 0;
+};
+
 const userTexts = (ms: readonly { info: { role: string }; parts: readonly { type: string; text?: unknown }[] }[]): string[] =>
   ms.filter((m) => m.info.role === "user").map((m) => m.parts.filter((p) => p.type === "text").map((p) => String(p.text)).join(""));
 
-describe("runner: a prompt handed out twice", () => {
+describe("runner: a dropped connection", () => {
   it("runs once when the runner's connection drops as each prompt is dispatched", async () => {
     const s = await worker.createSession({ title: "redispatch" });
     await stack.runner.waitHolding(s.id, 90_000);
@@ -67,6 +75,36 @@ describe("runner: a prompt handed out twice", () => {
     expect(userTexts(oc as never)).toEqual(PROMPTS);
     expect(userTexts(driver.transcript.messages)).toEqual(PROMPTS);
     for (const p of PROMPTS) expect(stack.model.requests().filter((r) => r.kind === "script" && r.prompt === p)).toHaveLength(1);
+    driver.close();
+  }, 300_000);
+
+  it("a Stop pressed while the runner is away stops the turn once it is back", async () => {
+    const s = await worker.createSession({ title: "stop while away" });
+    await stack.runner.waitHolding(s.id, 90_000);
+    const driver = await joinRoom(stack, s.id, "driver");
+    await driver.prompt("a long answer chunks=280 delay=100");
+    await driver.waitFor((x) => streamedChars(x.transcript.messages) > 40, 90_000);
+
+    // The runner's connection drops and cannot come back for now; OpenCode streams on.
+    runnerProxy.configure({ refuseProbability: 1 });
+    runnerProxy.cutAll("reset");
+    await driver.waitFor((x) => x.transcript.session?.agentOnline === false, 30_000);
+    // Accepted (it was refused `agent_offline` before): the room keeps it for the runner.
+    await driver.stop();
+
+    // Back: the room hands the Stop over with the lease, and the turn ends aborted.
+    const back = performance.now();
+    runnerProxy.configure({ refuseProbability: 0 });
+    await driver.waitFor((x) => {
+      const m = x.transcript.messages.at(-1);
+      return x.transcript.session?.agentOnline === true && m?.info.role === "assistant" && m.info.time.completed !== undefined;
+    }, 60_000);
+    const endedMs = performance.now() - back;
+    const answer = driver.transcript.messages.at(-1)!;
+    console.log(`[runner-dropped] Stop pressed while the runner was away: turn aborted ${endedMs.toFixed(0)} ms after it could reconnect`);
+    expect(answer.info.error?.name).toBe("MessageAbortedError");
+    // Stopped, not finished: the whole answer is 280 chunks of ~8 characters, 28 s of streaming.
+    expect(streamedChars(driver.transcript.messages)).toBeLessThan(280 * 8);
     driver.close();
   }, 300_000);
 });
