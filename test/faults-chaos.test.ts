@@ -154,7 +154,10 @@ describe("faults: a chaotic network between everyone and workerd", () => {
     // Each prompt ran once and in order: OpenCode has exactly three user turns, with our texts.
     const userTexts = oc.filter((m) => m.info.role === "user").map((m) => m.parts.filter((p) => p.type === "text").map((p) => String(p.text)).join(""));
     expect(userTexts).toEqual(PROMPTS);
-    expect(ids.map((x) => x.duplicate)).toEqual([false, false, false]);
+    // Three distinct prompts. (An ack may say `duplicate` when the driver's connection was cut
+    // between a prompt and its ack and the resend was answered: correct, and the check above
+    // already says each ran once.)
+    expect(new Set(ids.map((x) => x.id)).size).toBe(PROMPTS.length);
 
     const want = normalizeMessages(reference.transcript.messages);
     let mismatched = 0;
