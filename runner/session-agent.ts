@@ -227,7 +227,10 @@ export class SessionAgent {
         this.setState("held");
         this.startHeartbeat(f.leaseMs);
         this.outbox.resend();
-        this.ready = this.prepareWithRetries();
+        // One prepare at a time: a lease granted again while the last prepare still creates the
+        // OpenCode session (a connection dropped right after its grant) must find that session,
+        // not make a second one.
+        this.ready = this.ready.catch(() => false).then(() => this.prepareWithRetries());
         if (await this.ready) this.resync("lease granted");
         return;
       case "agent.ack":
@@ -280,11 +283,14 @@ export class SessionAgent {
     if (!meta) return false;
     try {
       const oc = await this.deps.opencode();
-      if (meta.opencodeSessionId) {
-        const got = await oc.session.get({ sessionID: meta.opencodeSessionId, ...(meta.workspace ? { directory: meta.workspace } : {}) });
+      // The room's record, or the session this process made and the room has not heard of yet.
+      const known = meta.opencodeSessionId ?? this.ocSessionId;
+      if (known) {
+        const directory = meta.workspace ?? this.directory;
+        const got = await oc.session.get({ sessionID: known, ...(directory ? { directory } : {}) });
         const info = got.data as { id?: string; directory?: string; title?: string } | undefined;
         if (info?.id) {
-          this.directory = info.directory ?? meta.workspace;
+          this.directory = info.directory ?? directory;
           this.bindOpencode(info.id);
           this.lastTitle = meta.title;
           return true;

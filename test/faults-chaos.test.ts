@@ -18,7 +18,14 @@ import { startChaosProxy, type ChaosProxy } from "./harness/proxy.ts";
 import { divergence, lostCount } from "./harness/faults-check.ts";
 import { recordSummary } from "./harness/faults-summary.ts";
 
-const VIEWERS = 20;
+/**
+ * Knobs for hunting rare races by hand (the suite runs the defaults): FAULTS_SEED,
+ * FAULTS_VIEWERS, FAULTS_RUNNER_CUT_MS="min-max" (how long a runner connection lives). With
+ * FAULTS_VIEWERS=4 FAULTS_RUNNER_CUT_MS=300-2500, 2 runs of 6 found a prompt run twice
+ * (test/runner-dropped.test.ts now pins that down).
+ */
+const VIEWERS = Number(process.env.FAULTS_VIEWERS ?? 20);
+const RUNNER_CUT_MS = (process.env.FAULTS_RUNNER_CUT_MS ?? "6000-15000").split("-").map(Number) as [number, number];
 
 /**
  * All prompts ran: at least as many user turns as prompts (more is a prompt run twice, which the
@@ -86,7 +93,7 @@ beforeAll(async () => {
     { port: worker.port },
     { seed: SEED, latencyMs: [0, 25], stallProbability: 0.002, stallMs: [200, 1200], refuseProbability: 0.05, cutAfterMs: [2_000, 9_000], cutMode: "mixed" },
   );
-  runnerProxy = await startChaosProxy({ port: worker.port }, { seed: SEED + 1, latencyMs: [0, 10], cutAfterMs: [6_000, 15_000], cutMode: "mixed" });
+  runnerProxy = await startChaosProxy({ port: worker.port }, { seed: SEED + 1, latencyMs: [0, 10], cutAfterMs: RUNNER_CUT_MS, cutMode: "mixed" });
   stack = await startStack({
     workerHandle: worker,
     runnerEnv: { AGENTROOM_URL: runnerProxy.url(), AGENTROOM_PERMISSION: JSON.stringify({ bash: "allow", edit: "allow" }) },
