@@ -1,6 +1,7 @@
 /**
  * What the room hands the runner survives the runner's connection dropping: a prompt handed out
- * twice runs once, and a Stop pressed while the runner is away still stops the turn.
+ * twice runs once, a Stop pressed while the runner is away still stops the turn, and a permission
+ * answered while it is away reaches OpenCode once it is back.
  *
  * A prompt handed out twice runs once. The room hands the queue's head to the runner again when a
  * new lease comes before it heard "started"; a flaky network makes that happen while the first
@@ -105,6 +106,27 @@ describe("runner: a dropped connection", () => {
     expect(answer.info.error?.name).toBe("MessageAbortedError");
     // Stopped, not finished: the whole answer is 280 chunks of ~8 characters, 28 s of streaming.
     expect(streamedChars(driver.transcript.messages)).toBeLessThan(280 * 8);
+    driver.close();
+  }, 300_000);
+
+  it("a permission answered while the runner is away reaches OpenCode once it is back", async () => {
+    const s = await worker.createSession({ title: "approve while away" });
+    await stack.runner.waitHolding(s.id, 90_000);
+    const driver = await joinRoom(stack, s.id, "driver");
+    await driver.prompt("please write notes.md and then run bash");
+    await driver.waitFor((x) => x.transcript.permissions.length === 1, 90_000);
+    const req = driver.transcript.permissions[0]!;
+
+    runnerProxy.configure({ refuseProbability: 1 });
+    runnerProxy.cutAll("reset");
+    await driver.waitFor((x) => x.transcript.session?.agentOnline === false, 30_000);
+    await driver.replyPermission(req.id, "once");
+    runnerProxy.configure({ refuseProbability: 0 });
+
+    // The room hands the answer over with the lease; the command runs and the turn ends.
+    await driver.waitFor((x) => x.transcript.session?.agentOnline === true && x.transcript.permissions.length === 0 && turnDone(x, 4), 90_000);
+    const bash = driver.transcript.messages.flatMap((m) => m.parts).filter((p) => p.type === "tool" && p.tool === "bash");
+    expect(bash.map((p) => (p.state as { status: string }).status)).toEqual(["completed"]);
     driver.close();
   }, 300_000);
 });
