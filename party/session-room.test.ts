@@ -3,6 +3,9 @@
  * driving commands and their role checks, requests, lease, presence, bad frames.
  */
 import { describe, expect, it } from "vitest";
+import { env } from "cloudflare:workers";
+import { runInDurableObject } from "cloudflare:test";
+import type { SessionRoom } from "./session-room.ts";
 import {
   batch,
   connect,
@@ -352,6 +355,12 @@ describe("driving commands", () => {
     await offline();
     // Pressed while no runner is connected and the turn still runs: accepted, not `agent_offline`.
     expect(await d.request({ type: "stop", ref: "s2" })).toMatchObject({ type: "ack" });
+    // Kept in storage, not memory: the room may hibernate while the runner is away.
+    const keptStop = () =>
+      runInDurableObject(env.SessionRoom.getByName(id), (_room: SessionRoom, state) =>
+        state.storage.sql.exec<{ value: string }>(`SELECT value FROM meta WHERE key = 'pendingStop'`).toArray()[0]?.value,
+      );
+    expect(await keptStop()).toBe(JSON.stringify("driver-1"));
     // The runner comes back: the turn still runs, so its new connection gets the Stop with the lease.
     const second = await connect(id, await runner(), { query: { runner: "runner-1" } });
     await second.waitFor((f) => f.type === "agent.lease" && f.granted === true);
@@ -370,6 +379,7 @@ describe("driving commands", () => {
     const fourth = await connect(id, await runner(), { query: { runner: "runner-1" } });
     await fourth.waitFor((f) => f.type === "agent.lease" && f.granted === true);
     await sleep(100);
+    expect(await keptStop()).toBe("null");
     expect(third.ofType("agent.stop")).toHaveLength(0);
     expect(fourth.ofType("agent.stop")).toHaveLength(0);
     // Nothing runs and no runner: Stop is refused as before.

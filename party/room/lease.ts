@@ -27,14 +27,6 @@ export interface LeaseHost {
 
 export class Lease {
   readonly #room: LeaseHost;
-  /**
-   * Who pressed Stop for the turn that runs now, until a new prompt is handed out. A Stop sent to a
-   * holder whose socket just died (or pressed while the runner reconnects) never reaches OpenCode,
-   * and the turn would run on after people saw "stopping…": a runner that takes the lease while
-   * that turn still runs gets the Stop again. Memory only: a room is not evicted while a turn
-   * streams, and a Stop repeated to an idle OpenCode does nothing.
-   */
-  #pendingStop: string | undefined;
   constructor(room: LeaseHost) {
     this.#room = room;
   }
@@ -42,12 +34,17 @@ export class Lease {
   /**
    * A person pressed Stop: the holder gets it now, and whoever holds the lease next gets it again
    * while the turn still runs. False when there is no runner and no turn to stop.
+   *
+   * A Stop sent to a holder whose socket just died (or pressed while the runner reconnects) never
+   * reaches OpenCode, and the turn would run on after people saw "stopping…". So the Stop is kept
+   * (`pendingStop` in meta: the room may hibernate while the runner is away) until a new prompt is
+   * handed out; a Stop repeated to an idle OpenCode does nothing.
    */
   stop(by: string): boolean {
     const holder = this.holder();
     const running = this.#turnRuns();
     if (!holder && !running) return false;
-    if (running) this.#pendingStop = by;
+    if (running) this.#room.stores.meta.set("pendingStop", by);
     if (holder) sendAgent(holder, { type: "agent.stop", by });
     return true;
   }
@@ -107,10 +104,11 @@ export class Lease {
         sendAgent(conn, { type: "agent.question.reply", requestID: r.id, answers: a.answers ?? null });
       }
     }
-    // A Stop for a turn that still runs may never have reached the runner (see #pendingStop).
-    if (this.#pendingStop !== undefined) {
-      if (this.#turnRuns()) sendAgent(conn, { type: "agent.stop", by: this.#pendingStop });
-      else this.#pendingStop = undefined;
+    // A Stop for a turn that still runs may never have reached the runner (see `stop`).
+    const pendingStop = meta.get("pendingStop");
+    if (pendingStop) {
+      if (this.#turnRuns()) sendAgent(conn, { type: "agent.stop", by: pendingStop });
+      else meta.set("pendingStop", null);
     }
     void this.#room.scheduleAlarm();
     this.dispatch();
@@ -169,7 +167,7 @@ export class Lease {
     const head = queue.head();
     if (!head) return;
     // A new turn: a Stop pressed for an earlier one is done with.
-    this.#pendingStop = undefined;
+    if (meta.get("pendingStop")) meta.set("pendingStop", null);
     const item: QueueItem = { ...head, state: "dispatched" };
     this.#room.commit([{ type: "queue.update", item }]);
     sendAgent(agent, { type: "agent.prompt", item });

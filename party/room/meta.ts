@@ -19,6 +19,8 @@ export interface MetaValues {
   rawStatus: "idle" | "busy" | "retry";
   /** Monotonic counter for queue positions and dedupe rows. */
   counter: number;
+  /** Who pressed Stop for the turn that runs now, until a new prompt is handed out (party/room/lease.ts). */
+  pendingStop: string | null;
 }
 
 export class MetaStore {
