@@ -21,7 +21,7 @@ import { recordSummary } from "./harness/faults-summary.ts";
 /**
  * Knobs for hunting rare races by hand (the suite runs the defaults): FAULTS_SEED,
  * FAULTS_VIEWERS, FAULTS_RUNNER_CUT_MS="min-max" (how long a runner connection lives). With
- * FAULTS_VIEWERS=4 FAULTS_RUNNER_CUT_MS=300-2500, 2 runs of 6 found a prompt run twice
+ * FAULTS_VIEWERS=4 FAULTS_RUNNER_CUT_MS=300-2500, 2 runs of 5 found a prompt run twice
  * (test/runner-dropped.test.ts now pins that down).
  */
 const VIEWERS = Number(process.env.FAULTS_VIEWERS ?? 20);
