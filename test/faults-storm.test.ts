@@ -32,7 +32,7 @@ import { RoomClient } from "../shared/room-client.ts";
 import { normalizeMessages } from "../shared/transcript.ts";
 import { REPO_ROOT } from "./harness/worker.ts";
 import { RawSocket } from "./harness/raw-socket.ts";
-import { startStack, opencodeMessages, type Stack } from "./harness/stack.ts";
+import { startStack, opencodeMessages, answerChars, type Stack } from "./harness/stack.ts";
 import { divergence, lostCount } from "./harness/faults-check.ts";
 import { recordSummary } from "./harness/faults-summary.ts";
 import { directPort } from "./harness/direct.ts";
@@ -57,9 +57,7 @@ afterAll(async () => {
 const pct = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 
 function streamedChars(c: RoomClient): number {
-  const last = c.transcript.messages.at(-1);
-  if (last?.info.role !== "assistant") return 0;
-  return last.parts.reduce((n, p) => n + (p.type === "text" ? String((p as { text?: unknown }).text ?? "").length : 0), 0);
+  return answerChars(c.transcript.messages);
 }
 
 /** The crowd process (test/harness/crowd.ts): one JSON line per command. */

@@ -15,7 +15,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startWorker, type WorkerHandle } from "./harness/worker.ts";
-import { startStack, joinRoom, opencodeMessages, turnDone, type Stack } from "./harness/stack.ts";
+import { startStack, joinRoom, opencodeMessages, turnDone, userTexts, answerChars, type Stack } from "./harness/stack.ts";
+import type { RoomClient } from "../shared/room-client.ts";
 import { startChaosProxy, type ChaosProxy } from "./harness/proxy.ts";
 
 const PROMPTS = Array.from({ length: 6 }, (_, i) => `answer number ${i + 1} chunks=8 delay=5`);
@@ -37,13 +38,16 @@ afterAll(async () => {
   await worker?.stop();
 });
 
-const streamedChars = (ms: readonly { info: { role: string }; parts: readonly { type: string; text?: unknown }[] }[]): number => {
-  const last = ms.at(-1);
-  return last?.info.role === "assistant" ? last.parts.reduce((n, p) => n + (p.type === "text" ? String(p.text ?? "").length : 0), 0) : 0;
-};
+/** The runner's connection drops and cannot come back until `runnerBack()`; OpenCode goes on. */
+async function runnerAway(driver: RoomClient): Promise<void> {
+  runnerProxy.configure({ refuseProbability: 1 });
+  runnerProxy.cutAll("reset");
+  await driver.waitFor((x) => x.transcript.session?.agentOnline === false, 30_000);
+}
 
-const userTexts = (ms: readonly { info: { role: string }; parts: readonly { type: string; text?: unknown }[] }[]): string[] =>
-  ms.filter((m) => m.info.role === "user").map((m) => m.parts.filter((p) => p.type === "text").map((p) => String(p.text)).join(""));
+function runnerBack(): void {
+  runnerProxy.configure({ refuseProbability: 0 });
+}
 
 describe("runner: a dropped connection", () => {
   it("runs once when the runner's connection drops as each prompt is dispatched", async () => {
@@ -71,9 +75,9 @@ describe("runner: a dropped connection", () => {
 
     const meta = driver.transcript.session!;
     const oc = await opencodeMessages(stack.runner, meta.opencodeSessionId!, meta.workspace);
-    console.log(`[redispatch] ${cuts} cuts at dispatch for ${PROMPTS.length} prompts; OpenCode user turns ${userTexts(oc as never).length}`);
+    console.log(`[redispatch] ${cuts} cuts at dispatch for ${PROMPTS.length} prompts; OpenCode user turns ${userTexts(oc).length}`);
     expect(cuts).toBeGreaterThanOrEqual(PROMPTS.length);
-    expect(userTexts(oc as never)).toEqual(PROMPTS);
+    expect(userTexts(oc)).toEqual(PROMPTS);
     expect(userTexts(driver.transcript.messages)).toEqual(PROMPTS);
     for (const p of PROMPTS) expect(stack.model.requests().filter((r) => r.kind === "script" && r.prompt === p)).toHaveLength(1);
     driver.close();
@@ -84,18 +88,15 @@ describe("runner: a dropped connection", () => {
     await stack.runner.waitHolding(s.id, 90_000);
     const driver = await joinRoom(stack, s.id, "driver");
     await driver.prompt("a long answer chunks=280 delay=100");
-    await driver.waitFor((x) => streamedChars(x.transcript.messages) > 40, 90_000);
+    await driver.waitFor((x) => answerChars(x.transcript.messages) > 40, 90_000);
 
-    // The runner's connection drops and cannot come back for now; OpenCode streams on.
-    runnerProxy.configure({ refuseProbability: 1 });
-    runnerProxy.cutAll("reset");
-    await driver.waitFor((x) => x.transcript.session?.agentOnline === false, 30_000);
+    await runnerAway(driver);
     // Accepted (it was refused `agent_offline` before): the room keeps it for the runner.
     await driver.stop();
 
     // Back: the room hands the Stop over with the lease, and the turn ends aborted.
     const back = performance.now();
-    runnerProxy.configure({ refuseProbability: 0 });
+    runnerBack();
     await driver.waitFor((x) => {
       const m = x.transcript.messages.at(-1);
       return x.transcript.session?.agentOnline === true && m?.info.role === "assistant" && m.info.time.completed !== undefined;
@@ -105,7 +106,7 @@ describe("runner: a dropped connection", () => {
     console.log(`[runner-dropped] Stop pressed while the runner was away: turn aborted ${endedMs.toFixed(0)} ms after it could reconnect`);
     expect(answer.info.error?.name).toBe("MessageAbortedError");
     // Stopped, not finished: the whole answer is 280 chunks of ~8 characters, 28 s of streaming.
-    expect(streamedChars(driver.transcript.messages)).toBeLessThan(280 * 8);
+    expect(answerChars(driver.transcript.messages)).toBeLessThan(280 * 8);
     driver.close();
   }, 300_000);
 
@@ -117,11 +118,9 @@ describe("runner: a dropped connection", () => {
     await driver.waitFor((x) => x.transcript.permissions.length === 1, 90_000);
     const req = driver.transcript.permissions[0]!;
 
-    runnerProxy.configure({ refuseProbability: 1 });
-    runnerProxy.cutAll("reset");
-    await driver.waitFor((x) => x.transcript.session?.agentOnline === false, 30_000);
+    await runnerAway(driver);
     await driver.replyPermission(req.id, "once");
-    runnerProxy.configure({ refuseProbability: 0 });
+    runnerBack();
 
     // The room hands the answer over with the lease; the command runs and the turn ends.
     await driver.waitFor((x) => x.transcript.session?.agentOnline === true && x.transcript.permissions.length === 0 && turnDone(x, 4), 90_000);

@@ -3,7 +3,7 @@
  * later, in order, each exactly once; Stop ends a long answer as aborted at once and the queue goes on.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startStack, joinRoom, turnDone, opencodeMessages, partSummary, until, type Stack } from "./harness/stack.ts";
+import { startStack, joinRoom, turnDone, opencodeMessages, partSummary, until, userTexts, answerChars, type Stack } from "./harness/stack.ts";
 import type { RoomClient } from "../shared/room-client.ts";
 
 let stack: Stack;
@@ -16,14 +16,8 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-const userTexts = (c: RoomClient): string[] =>
-  c.transcript.messages.filter((m) => m.info.role === "user").map((m) => m.parts.map((p) => String(p.text ?? "")).join(""));
-
-const streamedChars = (c: RoomClient): number => {
-  const last = c.transcript.messages[c.transcript.messages.length - 1];
-  if (last?.info.role !== "assistant") return 0;
-  return last.parts.reduce((n, p) => n + (p.type === "text" ? String(p.text ?? "").length : 0), 0);
-};
+const userTextsOf = (c: RoomClient): string[] => userTexts(c.transcript.messages);
+const streamedChars = (c: RoomClient): number => answerChars(c.transcript.messages);
 
 describe("runner: queue and stop", () => {
   it("three prompts queued while the agent is busy run in order, each exactly once", async () => {
@@ -39,19 +33,18 @@ describe("runner: queue and stop", () => {
     await driver.prompt("second follow-up");
     await driver.prompt("third follow-up");
     await viewer.waitFor((x) => x.transcript.queue.length >= 2, 10_000);
-    expect(userTexts(viewer)).toEqual(["give me a slow answer chunks=60 delay=25"]);
+    expect(userTextsOf(viewer)).toEqual(["give me a slow answer chunks=60 delay=25"]);
 
     await driver.waitFor((x) => x.transcript.queue.length === 0 && turnDone(x, 8), 180_000);
     await viewer.waitFor((x) => turnDone(x, 8), 30_000);
     const expected = ["give me a slow answer chunks=60 delay=25", "first follow-up", "second follow-up", "third follow-up"];
-    expect(userTexts(driver)).toEqual(expected);
-    expect(userTexts(viewer)).toEqual(expected);
+    expect(userTextsOf(driver)).toEqual(expected);
+    expect(userTextsOf(viewer)).toEqual(expected);
 
     // OpenCode ran each exactly once (its transcript and the model's requests say so).
     const ws = driver.transcript.session!.workspace!;
     const oc = await opencodeMessages(stack.runner, driver.transcript.session!.opencodeSessionId!, ws);
-    const ocUser = oc.filter((m) => m.info.role === "user").map((m) => m.parts.map((p) => String(p.text ?? "")).join(""));
-    expect(ocUser).toEqual(expected);
+    expect(userTexts(oc)).toEqual(expected);
     for (const text of expected.slice(1)) {
       expect(stack.model.requests().filter((r) => r.kind === "script" && r.prompt === text)).toHaveLength(1);
     }
@@ -93,7 +86,7 @@ describe("runner: queue and stop", () => {
 
     // The queue goes on: the follow-up runs next.
     await viewer.waitFor((x) => x.transcript.queue.length === 0 && turnDone(x, 4), 120_000);
-    expect(userTexts(viewer)).toEqual(["a long answer please", "after the stop"]);
+    expect(userTextsOf(viewer)).toEqual(["a long answer please", "after the stop"]);
     const last = viewer.transcript.messages[viewer.transcript.messages.length - 1]!;
     expect(last.info.error).toBeUndefined();
     expect(partSummary(viewer.transcript.messages).running).toEqual([]);

@@ -6,7 +6,7 @@
  *    running), and the session goes on with the next prompt.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startStack, joinRoom, turnDone, opencodeMessages, partSummary, until, type Stack } from "./harness/stack.ts";
+import { startStack, joinRoom, turnDone, opencodeMessages, partSummary, until, answerChars, type Stack } from "./harness/stack.ts";
 import type { RoomClient } from "../shared/room-client.ts";
 
 let stack: Stack;
@@ -19,11 +19,7 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-const streamedChars = (c: RoomClient): number => {
-  const last = c.transcript.messages[c.transcript.messages.length - 1];
-  if (last?.info.role !== "assistant") return 0;
-  return last.parts.reduce((n, p) => n + (p.type === "text" ? String(p.text ?? "").length : 0), 0);
-};
+const streamedChars = (c: RoomClient): number => answerChars(c.transcript.messages);
 
 /** Waits, and on a timeout says what the room and the runner were doing. */
 async function waitOr(c: RoomClient, pred: (x: RoomClient) => boolean, ms: number, what: string): Promise<void> {

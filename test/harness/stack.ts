@@ -358,6 +358,23 @@ export function turnDone(c: RoomClient, minMessages = 2): boolean {
   );
 }
 
+/** Messages as the room's transcript or OpenCode's API holds them (the fields below are read from either). */
+type AnyMessages = readonly { info: object; parts: readonly object[] }[];
+const roleOf = (m: AnyMessages[number]): unknown => (m.info as { role?: unknown }).role;
+const textOf = (p: object): string | undefined => ((p as { type?: unknown }).type === "text" ? String((p as { text?: unknown }).text ?? "") : undefined);
+
+/** The text of each user turn, in order (text parts only). */
+export function userTexts(messages: AnyMessages): string[] {
+  return messages.filter((m) => roleOf(m) === "user").map((m) => m.parts.map(textOf).join(""));
+}
+
+/** Characters of text in the last message when it is the agent's answer (0 otherwise): how far a turn streamed. */
+export function answerChars(messages: AnyMessages): number {
+  const last = messages.at(-1);
+  if (!last || roleOf(last) !== "assistant") return 0;
+  return last.parts.reduce((n, p) => n + (textOf(p)?.length ?? 0), 0);
+}
+
 /** Every tool part's status and every part id, to check nothing is left running or doubled. */
 export function partSummary(messages: readonly MessageEntry[]): { ids: string[]; running: string[] } {
   const ids: string[] = [];
