@@ -5,6 +5,25 @@
  */
 import { spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, existsSync } from "node:fs";
+import { delimiter, join } from "node:path";
+
+// What npm cannot bring: the browser and ripgrep come from the OS. Without them the integration
+// project runs for minutes and then fails many files, so say it in the first second instead.
+function missingSystemTools(): string[] {
+  const missing: string[] = [];
+  const chromium = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+  if (!existsSync(chromium)) missing.push(`Chromium (not at ${chromium}; set CHROMIUM_PATH)`);
+  const onPath = (process.env.PATH ?? "").split(delimiter).some((dir) => dir && existsSync(join(dir, "rg")));
+  if (!onPath) missing.push("ripgrep (rg not on PATH; OpenCode's grep and glob tools need it)");
+  return missing;
+}
+const extra = process.argv.slice(2);
+const onlyOtherProjects = extra.includes("--project") && !extra.some((a, i) => extra[i - 1] === "--project" && a === "integration");
+const missing = onlyOtherProjects ? [] : missingSystemTools();
+if (missing.length > 0) {
+  console.error(`npm test needs ${missing.join(" and ")}: install them with \`apt-get install -y chromium ripgrep\` (Debian/Ubuntu), then run npm test again.`);
+  process.exit(1);
+}
 
 mkdirSync("test-results", { recursive: true });
 const report = "test-results/vitest.json";
