@@ -549,6 +549,34 @@ export class Transcript {
     set.add(partID);
   }
 
+  /**
+   * An independent copy of the whole state (a replay's checkpoint, shared/replay.ts). Stored parts,
+   * infos and requests are values never mutated in place, so only the lists are copied.
+   */
+  clone(): Transcript {
+    const t = new Transcript();
+    t.session = this.session;
+    for (const m of this.messages) {
+      const entry: MessageEntry = { info: m.info, parts: m.parts.slice() };
+      t.messages.push(entry);
+      t.index.set(m.info.id, entry);
+    }
+    for (const [id, parts] of this.orphans) t.orphans.set(id, parts.slice());
+    for (const id of this.olderThanWindow) t.olderThanWindow.add(id);
+    replaceAll(t.queue, this.queue);
+    replaceAll(t.permissions, this.permissions);
+    replaceAll(t.questions, this.questions);
+    t.todos = this.todos;
+    t.diff = this.diff;
+    t.statusDetail = this.statusDetail;
+    t.lastStop = this.lastStop;
+    t.lastSeq = this.lastSeq;
+    t.hasMore = this.hasMore;
+    t.rawStatus = this.rawStatus;
+    t.chat.load(this.chat.messages, this.chat.hasMore);
+    return t;
+  }
+
   // ───────────────────────────── comparison ─────────────────────────────
 
   /** The canonical comparable form (see `normalizeTranscript`). */
