@@ -15,7 +15,7 @@
  *
  * Free of I/O and timers: the app's replay view, the embed and the tests drive it.
  */
-import type { Part } from "./parts.ts";
+import type { ToolPart } from "./parts.ts";
 import type { RoomEvent, SessionMeta, Snapshot } from "./protocol.ts";
 import { Transcript, type TranscriptChanges } from "./transcript.ts";
 
@@ -61,9 +61,9 @@ export function markOf(ev: RoomEvent, seen: Set<string>): ReplayMark | null {
     case "chat.add":
       return { seq: ev.seq, kind: "chat", label: `${ev.message.author.name}: ${ev.message.text.slice(0, 80)}` };
     case "part.upsert": {
-      const p = ev.part as Part;
-      if (p.type !== "tool") return null;
-      const status = (p.state as { status?: string }).status;
+      if (ev.part.type !== "tool") return null;
+      const p = ev.part as ToolPart;
+      const status = p.state.status;
       if (status === "error" && !seen.has(`err:${p.id}`)) {
         seen.add(`err:${p.id}`);
         return { seq: ev.seq, kind: "error", label: `${p.tool} failed` };
