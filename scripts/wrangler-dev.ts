@@ -108,6 +108,10 @@ function spawnWrangler(opts: WranglerDevOptions, port: number, inspectorPort: nu
       NO_UPDATE_NOTIFIER: "1",
       CI: "1",
       NO_COLOR: "1",
+      // wrangler's local trace store (<persist>/v3/observability) keeps every request's full URL,
+      // query string included, and `redact_query_string` does not apply to it: a token a client
+      // put in a URL would stay at rest there. Nothing here reads it, so it is off.
+      X_LOCAL_OBSERVABILITY: "false",
       ...opts.env,
     },
   });
