@@ -83,12 +83,43 @@ export function targets(r: Results): string[][] {
 
 /** A Markdown table under a heading; nothing when there are no rows. */
 
+/**
+ * The headline that travels between machines: each system's room CPU per delivered frame and per
+ * delta, as a ratio to the floor's at the same audience (direct path, same run).
+ */
+export function floorTable(r: Results): string[] {
+  const direct = r.series.filter((p) => p.path !== "proxy" && p.rate === r.series[0]?.rate);
+  const at = (system: SystemName, v: number) => {
+    const g = direct.filter((p) => p.system === system && p.viewers === v);
+    return g.length ? { frame: median(g.map((p) => p.cpuUsPerFrame)), delta: median(g.map((p) => p.cpuUsPerDelta)) } : undefined;
+  };
+  const viewers = [...new Set(direct.map((p) => p.viewers))].sort((a, b) => a - b);
+  const rows: string[][] = [];
+  for (const system of SYSTEMS) {
+    for (const v of viewers) {
+      const c = at(system, v);
+      if (!c) continue;
+      const floor = at("floor", v);
+      const ratio = (x: number, f: number | undefined) => (f && Number.isFinite(x) ? `${(x / f).toFixed(2)}×` : "n/a");
+      rows.push([system, String(v), f1(c.frame), ratio(c.frame, floor?.frame), f1(c.delta), ratio(c.delta, floor?.delta)]);
+    }
+  }
+  if (!rows.length) return [];
+  return table(
+    "CPU per delivered frame, against the floor (the room's workerd; direct path)",
+    ["system", "viewers", "µs / delivered frame", "× floor", "µs / delta", "× floor"],
+    rows,
+    ["The floor receives the agent's frame and sends the same bytes to every socket (bench/baselines/floor). A system that batches deltas delivers fewer frames, so compare per delta too.", ""],
+  );
+}
+
 export function markdown(r: Results): string {
   const out: string[] = [];
   out.push(`Run: ${r.env.date} · mode ${r.mode} · ${r.env.machine} · load average at start ${r.env.loadStart}, at end ${r.env.loadEnd}`);
   out.push(`Versions: ${r.env.versions}`);
   out.push("");
 
+  out.push(...floorTable(r));
   out.push(...table("Targets (issue 5)", ["target", "measured", "met"], targets(r)));
   out.push(...tierMarkdown(r));
 
@@ -213,7 +244,8 @@ export function markdown(r: Results): string {
   return out.join("\n");
 }
 
-const COLORS: Record<SystemName, string> = { agentroom: "#1f6feb", naive: "#d1242f", "ai-chat": "#9a6700" };
+const COLORS: Record<SystemName, string> = { agentroom: "#1f6feb", naive: "#d1242f", "ai-chat": "#9a6700", floor: "#57606a" };
+const SYSTEMS: SystemName[] = ["floor", "agentroom", "naive", "ai-chat"];
 
 /** p99 latency against viewers (both log scales) for each system and path, at one rate. */
 export function plotSvg(points: Point[], rate: number): string {
@@ -244,7 +276,7 @@ export function plotSvg(points: Point[], rate: number): string {
   s.push(`<text x="${(m.l + W - m.r) / 2}" y="${H - 14}" text-anchor="middle">viewers (log)</text>`);
   s.push(`<text x="16" y="${(m.t + H - m.b) / 2}" transform="rotate(-90 16 ${(m.t + H - m.b) / 2})" text-anchor="middle">p99 latency (log)</text>`);
   let ly = m.t + 10;
-  for (const system of ["agentroom", "naive", "ai-chat"] as SystemName[]) {
+  for (const system of SYSTEMS) {
     for (const path of ["direct", "proxy", "remote"] as PathName[] | string[]) {
       // Repeated points at one V (headline runs, capacity retries) are drawn as their median.
       const byV = new Map<number, Point[]>();

@@ -18,7 +18,7 @@ import { execFileSync } from "node:child_process";
 import { join, resolve } from "node:path";
 import { randomBytes } from "node:crypto";
 import { startWrangler, type RunningWorker } from "./lib/workerd.ts";
-import { capacity, measurePoint, series, warmup, type PathName, type Point, type SystemName, type Target } from "./scenarios/fanout.ts";
+import { capacity, measurePoint, series, warmup, SYSTEM_NAMES, type PathName, type Point, type SystemName, type Target } from "./scenarios/fanout.ts";
 import { newViewer, reconnectCatchup } from "./scenarios/catchup.ts";
 import { partGrowth, sessionGrowth } from "./scenarios/storage.ts";
 import { rejoinStorm, type RejoinSchedule } from "./scenarios/rejoin.ts";
@@ -28,7 +28,9 @@ import { startProfile } from "./lib/profile.ts";
 import { agentroomRoom, AGENTROOM_CONFIG, type Agentroom, type Credentials } from "./systems/agentroom.ts";
 import { naiveRoom, NAIVE_CONFIG } from "./systems/naive.ts";
 import { aiChatRoom, AI_CHAT_CONFIG } from "./systems/ai-chat.ts";
+import { floorRoom, FLOOR_CONFIG } from "./systems/floor.ts";
 import { startTier } from "./lib/tier.ts";
+import type { FanoutRoom } from "./lib/fanout.ts";
 import { tierPoint, tierRejoin } from "./scenarios/tier.ts";
 
 const ROOT = resolve(import.meta.dirname, "..");
@@ -42,7 +44,7 @@ const { values: args } = parseArgs({
   options: {
     quick: { type: "boolean", default: false },
     only: { type: "string" },
-    systems: { type: "string", default: "agentroom,naive,ai-chat" },
+    systems: { type: "string", default: "floor,agentroom,naive,ai-chat" },
     runs: { type: "string" },
     write: { type: "boolean", default: false },
     profile: { type: "boolean", default: false },
@@ -58,7 +60,12 @@ const { values: args } = parseArgs({
 
 const quick = args.quick;
 const only = new Set((args.only ?? SECTIONS.join(",")).split(","));
-const systems = args.systems!.split(",") as SystemName[];
+const isSystem = (name: string): name is SystemName => (SYSTEM_NAMES as readonly string[]).includes(name);
+const systems = args.systems!.split(",").map((name) => {
+  // An unknown name used to fall through to a baseline and be measured under the wrong label.
+  if (!isSystem(name)) throw new Error(`--systems: unknown system "${name}" (known: ${SYSTEM_NAMES.join(", ")})`);
+  return name;
+});
 const remote = args.url?.replace(/\/$/, "");
 const cfg = quick
   ? {
@@ -164,13 +171,20 @@ async function withWorker<T>(config: string, vars: Record<string, string>, fn: (
   }
 }
 
+/** The systems measured beside agentroom: a Worker config each and how to reach its room. */
+const BASELINES: Record<Exclude<SystemName, "agentroom">, { config: string; room: (base: string) => FanoutRoom }> = {
+  naive: { config: NAIVE_CONFIG, room: naiveRoom },
+  "ai-chat": { config: AI_CHAT_CONFIG, room: aiChatRoom },
+  floor: { config: FLOOR_CONFIG, room: floorRoom },
+};
+
 function targetsFor(system: SystemName, w: RunningWorker | undefined, ar?: (base: string) => Agentroom): Target[] {
   const paths: Array<[PathName, string]> = w ? [["direct", w.directUrl], ["proxy", w.proxyUrl]] : [["remote" as PathName, remote!]];
   return paths.map(([path, base]) => ({
     system,
     path,
     pids: path === "direct" || path === "proxy" ? { inner: w?.innerPid, proxy: w?.proxyPid } : {},
-    makeRoom: () => (system === "agentroom" ? agentroomRoom(ar!(base)) : system === "naive" ? Promise.resolve(naiveRoom(base)) : Promise.resolve(aiChatRoom(base))),
+    makeRoom: () => (system === "agentroom" ? agentroomRoom(ar!(base)) : Promise.resolve(BASELINES[system].room(base))),
   }));
 }
 
@@ -335,7 +349,7 @@ async function main(): Promise<void> {
         const secret = randomBytes(24).toString("base64url");
         await withWorker(AGENTROOM_CONFIG, { TOKEN_SECRET: secret }, (w) => agentroomSections((base) => ({ base, creds: { secret } }), w));
       } else if (only.has("fanout")) {
-        await withWorker(system === "naive" ? NAIVE_CONFIG : AI_CHAT_CONFIG, {}, (w) => fanout(targetsFor(system, w)));
+        await withWorker(BASELINES[system].config, {}, (w) => fanout(targetsFor(system, w)));
       }
     }
   }

@@ -5,7 +5,8 @@
 import { runFanout, type FanoutResult, type FanoutRoom } from "../lib/fanout.ts";
 import { loadavg } from "node:os";
 
-export type SystemName = "agentroom" | "naive" | "ai-chat";
+export const SYSTEM_NAMES = ["agentroom", "naive", "ai-chat", "floor"] as const;
+export type SystemName = (typeof SYSTEM_NAMES)[number];
 export type PathName = "direct" | "proxy";
 
 export type Target = {
@@ -15,7 +16,25 @@ export type Target = {
   makeRoom(): Promise<FanoutRoom>;
 };
 
-export type Point = FanoutResult & { system: SystemName; path: PathName; pass: boolean; load1: number; retried?: boolean };
+export type Point = FanoutResult & {
+  system: SystemName;
+  path: PathName;
+  pass: boolean;
+  load1: number;
+  retried?: boolean;
+  /** The room workerd's CPU (µs) per frame a viewer received, and per delta the agent sent. */
+  cpuUsPerFrame: number;
+  cpuUsPerDelta: number;
+};
+
+/** CPU cost figures of one fan-out result, charged to the room's workerd only. */
+export function cpuCost(r: FanoutResult): { cpuUsPerFrame: number; cpuUsPerDelta: number } {
+  const delivered = r.framesPerViewer * r.viewers;
+  return {
+    cpuUsPerFrame: delivered > 0 ? (r.cpu.inner * 1e6) / delivered : NaN,
+    cpuUsPerDelta: r.deltas > 0 ? (r.cpu.inner * 1e6) / r.deltas : NaN,
+  };
+}
 
 const better = (a: Point, b: Point): Point => (a.pass !== b.pass ? (a.pass ? a : b) : a.p99 <= b.p99 ? a : b);
 
@@ -35,7 +54,7 @@ export async function measurePoint(t: Target, viewers: number, rate: number, sec
   });
   await pause(500); // let closes settle before the next point
   const pass = r.drained && r.missing === 0 && r.duplicates === 0 && r.p99 < P99_TARGET_MS;
-  const p: Point = { ...r, system: t.system, path: t.path, pass, load1 };
+  const p: Point = { ...r, ...cpuCost(r), system: t.system, path: t.path, pass, load1 };
   log(p);
   return p;
 }
@@ -46,7 +65,7 @@ export function log(p: Point): void {
     `  ${p.system.padEnd(9)} ${p.path.padEnd(6)} V=${String(p.viewers).padStart(4)} R=${String(p.rate).padStart(3)}  ` +
       `p50 ${f(p.p50)} p99 ${f(p.p99)} max ${f(p.max)} ms  missing ${p.missing}${p.drained ? "" : " (not drained)"} ` +
       `frames/v ${p.framesPerViewer.toFixed(0)} KB/v ${(p.bytesPerViewer / 1024).toFixed(1)}  ` +
-      `cpu room ${p.cpu.inner.toFixed(2)}s proxy ${p.cpu.proxy.toFixed(2)}s gen ${p.cpu.loadgen.toFixed(2)}s  ${p.pass ? "PASS" : "fail"}`,
+      `cpu room ${p.cpu.inner.toFixed(2)}s (${f(p.cpuUsPerFrame)} µs/frame, ${f(p.cpuUsPerDelta)} µs/delta) proxy ${p.cpu.proxy.toFixed(2)}s gen ${p.cpu.loadgen.toFixed(2)}s  ${p.pass ? "PASS" : "fail"}`,
   );
 }
 
