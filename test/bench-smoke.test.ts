@@ -13,6 +13,7 @@ import { runFanout } from "../bench/lib/fanout.ts";
 import { agentroomRoom, AGENTROOM_CONFIG, type Agentroom } from "../bench/systems/agentroom.ts";
 import { naiveRoom, NAIVE_CONFIG } from "../bench/systems/naive.ts";
 import { aiChatRoom, AI_CHAT_CONFIG } from "../bench/systems/ai-chat.ts";
+import { floorRoom, FLOOR_CONFIG } from "../bench/systems/floor.ts";
 import { reconnectCatchup, newViewer } from "../bench/scenarios/catchup.ts";
 import { sessionGrowth } from "../bench/scenarios/storage.ts";
 import { rejoinStorm } from "../bench/scenarios/rejoin.ts";
@@ -83,6 +84,7 @@ describe("bench harness: baselines", () => {
   for (const [name, config, room] of [
     ["naive", NAIVE_CONFIG, naiveRoom],
     ["ai-chat", AI_CHAT_CONFIG, aiChatRoom],
+    ["floor", FLOOR_CONFIG, floorRoom],
   ] as const) {
     it(`${name}: streams to every viewer with nothing lost`, async () => {
       const dir = mkdtempSync(join(tmpdir(), `bench-smoke-${name}-`));
