@@ -785,6 +785,7 @@ const RESYNC_TIMEOUT_MS = 10_000;
 /** Base delay before resending a frame the room refused as rate-limited (jittered up to 2x). */
 const RATE_RETRY_MS = 1_000;
 
-const KNOWN_SERVER_FRAMES = new Set(["welcome", "snapshot", "events", "caught-up", "history", "chat.history", "presence", "ack", "error"]);
+// Derived from the schema so a new server frame is validated the day it is added.
+const KNOWN_SERVER_FRAMES: ReadonlySet<string> = new Set(ServerFrameSchema.options.map((o) => o.shape.type.value));
 
 function noop(): void {}
