@@ -64,6 +64,8 @@ import { admitUpgrade, closeRevokedSockets } from "./room/admit.ts";
 import { ConnectionBound, joining } from "./room/joining.ts";
 import type { ConnState, CreateRoomInit } from "./room/conn-state.ts";
 import type { LinkRecord } from "../shared/protocol.ts";
+import { RoomStreams, STREAM_READER_HEADER } from "./room/stream-read.ts";
+import { httpError } from "./http.ts";
 
 export type { ConnState, CreateRoomInit } from "./room/conn-state.ts";
 
@@ -105,6 +107,8 @@ export class SessionRoom extends Server<Env> {
   /** Size, rate, parse and route of every frame (party/room/frames.ts). */
   readonly #frames: FrameGate;
   #router: RelayRouter;
+  /** The event log over HTTP, Durable Streams read side (party/room/stream-read.ts). */
+  readonly #streams: RoomStreams;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -127,6 +131,7 @@ export class SessionRoom extends Server<Env> {
       relayStates: () => this.#relayStates(),
       fanout: this.#fanout,
     });
+    this.#streams = new RoomStreams({ limits: this.limits, log: this.log, meta: this.meta, snapshotFrame: () => this.snapshotFrame() });
     this.#frames = new FrameGate(this, () => this.#open(), (conn, text) => this.#relayReport(conn, text));
     // Heartbeats answered by the runtime: a ping never wakes a hibernated room.
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair("ping", "pong"));
@@ -228,6 +233,7 @@ export class SessionRoom extends Server<Env> {
     }
     if (events.length === 0) return events;
     this.#fanout.committed(events);
+    this.#streams.committed();
     this.#compactIfNeeded();
     void this.#lobby.sync(this.meta.session(), false);
     return events;
@@ -248,6 +254,8 @@ export class SessionRoom extends Server<Env> {
 
   /** Upgrades pass the link and ticket checks first (room/admit.ts). */
   override async fetch(req: Request): Promise<Response> {
+    const reader = req.headers.get(STREAM_READER_HEADER);
+    if (reader !== null) return this.#open() ? this.#streams.handle(req, reader) : httpError(404, "not_found", "no such session");
     const admitted = admitUpgrade(this.links, req);
     return admitted instanceof Response ? admitted : super.fetch(admitted);
   }
@@ -627,6 +635,7 @@ export class SessionRoom extends Server<Env> {
     const revoked = this.links.revoke(ids);
     if (revoked.length === 0) return revoked;
     closeRevokedSockets(this.getConnections<ConnState>(TAG_PEOPLE), new Set(revoked), (c) => this.onClose(c));
+    this.#streams.revoke(revoked);
     this.revokeOnRelays(revoked);
     this.#sendLinks();
     return revoked;
@@ -657,6 +666,7 @@ export class SessionRoom extends Server<Env> {
     }
     this.#fanout.stop();
     this.#presence.stop();
+    this.#streams.endAll();
     await this.ctx.storage.deleteAlarm();
     await this.ctx.storage.deleteAll();
     this.#ready = false;

@@ -10,6 +10,7 @@ import { allow, operatorOnly, ownerOnly, sessionCaller, type AppEnv, type Ctx } 
 import { forgetSession, lobby, rememberSession } from "../known-sessions.ts";
 import { mintLink, originsOf, OWNER_TOKEN_TTL_S, SHARE_TOKEN_TTL_S, tooManyLinks } from "./mint.ts";
 import { links } from "./links.ts";
+import { stream } from "./stream.ts";
 import { accessConfig } from "../access.ts";
 
 export const sessions = new Hono<AppEnv>();
@@ -115,6 +116,7 @@ sessions.all("/:id/people", allow("POST"), ownerOnly("share a session"), ...json
 });
 
 sessions.route("/:id/links", links);
+sessions.route("/:id/stream", stream);
 
 sessions.all("/:id/ticket", allow("POST"), async (c) => {
   const caller = c.var.caller;
