@@ -7,7 +7,7 @@ type Batch = Extract<AgentFrame, { type: "agent.batch" }>;
 function setup() {
   const sent: AgentFrame[] = [];
   let connected = true;
-  const box = new Outbox({ send: (f) => (connected ? (sent.push(f), true) : false), idPrefix: "t", flushMs: 5 });
+  const box = new Outbox({ send: (f) => (connected ? (sent.push(f), true) : false), idPrefix: "t", flushMs: 5, redactor: null });
   return { box, sent, setConnected: (c: boolean) => (connected = c) };
 }
 
@@ -42,7 +42,7 @@ describe("Outbox", () => {
     vi.useFakeTimers();
     try {
       const sent: AgentFrame[] = [];
-      const box = new Outbox({ send: (f) => (sent.push(f), true), idPrefix: "t", flushMs: 40 });
+      const box = new Outbox({ send: (f) => (sent.push(f), true), idPrefix: "t", flushMs: 40, redactor: null });
       box.push([delta("p", "1")]);
       expect(sent).toHaveLength(1);
       // In flight, not acknowledged: the next event waits the whole window.
@@ -118,7 +118,7 @@ describe("Outbox", () => {
 
   it("splits large buffers into several batches under the size cap", () => {
     const sent: AgentFrame[] = [];
-    const box = new Outbox({ send: (f) => (sent.push(f), true), idPrefix: "t", maxBatchBytes: 1_000, maxEvents: 10_000 });
+    const box = new Outbox({ send: (f) => (sent.push(f), true), idPrefix: "t", maxBatchBytes: 1_000, maxEvents: 10_000, redactor: null });
     box.push(Array.from({ length: 50 }, (_, i) => ({ eid: `e${i}`, body: { type: "part.delta" as const, messageID: "m", partID: `p${i}`, field: "text", delta: "x".repeat(100) } })));
     box.flush();
     expect(sent.length).toBeGreaterThan(3);

@@ -12,6 +12,7 @@ import type { AgentFrame } from "../shared/protocol.ts";
 import type { MappedEvent } from "./event-map.ts";
 import { SurrogateHold, jsonTextBytes, sameTarget, type DeltaTarget } from "../shared/delta.ts";
 import { fitEvent } from "./fit-event.ts";
+import { Redactor } from "./redact.ts";
 
 type BatchFrame = Extract<AgentFrame, { type: "agent.batch" }>;
 
@@ -30,6 +31,12 @@ export interface OutboxOptions {
   maxEvents?: number;
   /** Cut a batch before its JSON passes this size (the room accepts 4 MiB). */
   maxBatchBytes?: number;
+  /**
+   * Hides secrets in every event and control frame before it is buffered (redact.ts): the outbox
+   * is the one way out of the runner to the room, so whatever feeds it (OpenCode, ACP) is covered.
+   * On by default (a new `Redactor` per outbox, i.e. per session); `null` only in tests of other mechanics.
+   */
+  redactor?: Redactor | null;
 }
 
 type Pending = { kind: "batch"; frame: BatchFrame; sentAt: number; tries: number } | { kind: "control"; frame: AgentFrame };
@@ -58,8 +65,14 @@ export class Outbox {
   /** Batches sent again after a reconnect. */
   resent = 0;
 
+  private readonly redactor: Redactor | null;
+  /** The redaction count last told to the room (`session.info`). */
+  private toldRedacted = 0;
+
   constructor(opts: OutboxOptions) {
-    this.opts = { flushMs: 16, maxEvents: 500, maxBatchBytes: 1_000_000, ...opts };
+    const { redactor, ...rest } = opts;
+    this.opts = { flushMs: 16, maxEvents: 500, maxBatchBytes: 1_000_000, ...rest } as Required<OutboxOptions>;
+    this.redactor = redactor === undefined ? new Redactor() : redactor;
     this.batchPrefix = `${opts.idPrefix}-${crypto.randomUUID().slice(0, 8)}`;
   }
 
@@ -77,15 +90,19 @@ export class Outbox {
       if (b.type === "part.delta" && e.eid === undefined) {
         // A high surrogate ending a delta waits for its low half: no batch ends inside a character.
         const text = this.held.take(b, b.delta);
-        if (text) this.#pushDelta(b, text);
+        if (text) this.#streamDelta(b, text);
         continue;
       }
       // The part (or its message) ended: a half still held was sent alone by the agent; it goes now.
       if (b.type === "part.upsert") this.#release((t) => t.partID === b.part.id);
       if (b.type === "message.upsert" && b.message.time.completed !== undefined) this.#release((t) => t.messageID === b.message.id);
+      // A turn that ended without its parts' snapshots (aborted) still shows its last words.
+      if (b.type === "status" && b.status === "idle") this.#release(() => true);
+      const body = this.redactor ? this.redactor.body(b) : b;
       // An event too big for any batch goes in pieces (or shortened): see fit-event.ts.
-      for (const piece of fitEvent(e, this.opts.maxBatchBytes)) this.buffer.push({ ...piece });
+      for (const piece of fitEvent(body === b ? e : { ...e, body }, this.opts.maxBatchBytes)) this.buffer.push({ ...piece });
     }
+    this.#tellRedacted();
     if (this.buffer.length >= this.opts.maxEvents) return this.flush();
     if (!this.timer) this.#schedule();
   }
@@ -110,8 +127,23 @@ export class Outbox {
     this.buffer.push({ body: { type: "part.delta", messageID: target.messageID, partID: target.partID, field: target.field, delta: text } });
   }
 
+  /** A delta through the redactor's stream hold (the tail that may begin a secret waits). */
+  #streamDelta(target: DeltaTarget, text: string): void {
+    const out = this.redactor ? this.redactor.stream(target, text) : text;
+    if (out) this.#pushDelta(target, out);
+  }
+
   #release(match: (t: DeltaTarget) => boolean): void {
-    for (const { target, text } of this.held.release(match)) this.#pushDelta(target, text);
+    for (const { target, text } of this.held.release(match)) this.#streamDelta(target, text);
+    for (const { target, text } of this.redactor?.release(match) ?? []) if (text) this.#pushDelta(target, text);
+  }
+
+  /** The room shows how many secrets were hidden: tell it when the count grew. */
+  #tellRedacted(): void {
+    const n = this.redactor?.count ?? 0;
+    if (n === this.toldRedacted) return;
+    this.toldRedacted = n;
+    this.buffer.push({ body: { type: "session.info", redacted: { count: n, rules: Object.fromEntries(this.redactor!.perRule) } } });
   }
 
   /** Cuts the buffer into batches now and sends them if connected. */
@@ -147,6 +179,7 @@ export class Outbox {
 
   /** Sends a control frame after everything buffered or pending before it. */
   sendInOrder(frame: AgentFrame): void {
+    if (this.redactor && frame.type === "agent.prompt.failed") frame = { ...frame, error: this.redactor.text(frame.error) };
     this.flush();
     // Everything before it already went out on this connection: the socket keeps the order.
     const allSent = this.pending.every((p) => p.kind === "batch" && p.sentAt > 0);
@@ -217,5 +250,6 @@ export class Outbox {
     this.buffer = [];
     this.pending = [];
     this.held.clear();
+    this.redactor?.clear();
   }
 }

@@ -84,6 +84,13 @@ export const RunnerWaitSchema = z.object({
 });
 export type RunnerWait = z.infer<typeof RunnerWaitSchema>;
 
+/**
+ * How many distinct secrets the runner replaced with `[redacted: <rule>]` markers before they left
+ * its machine, in all and per rule name.
+ */
+export const RedactedSchema = z.object({ count: z.number().int().nonnegative(), rules: z.record(z.string(), z.number().int().nonnegative()) });
+export type Redacted = z.infer<typeof RedactedSchema>;
+
 export const SessionMetaSchema = z.object({
   id: z.string(),
   title: z.string(),
@@ -117,6 +124,8 @@ export const SessionMetaSchema = z.object({
   chatCount: z.number().int().nonnegative().optional(),
   /** Set while no runner holds the session and none can take it (all runners full). */
   runnerWait: RunnerWaitSchema.optional(),
+  /** Secrets the runner hid from everyone in the room (README "Secrets"). */
+  redacted: RedactedSchema.optional(),
 });
 export type SessionMeta = z.infer<typeof SessionMetaSchema>;
 
@@ -261,6 +270,7 @@ export const EventBodySchema = z.discriminatedUnion("type", [
     model: z.string().optional(),
     demo: z.boolean().optional(),
     workspace: z.string().optional(),
+    redacted: RedactedSchema.optional(),
   }),
   z.object({ type: z.literal("permission.asked"), request: PermissionRequestSchema }),
   z.object({ type: z.literal("question.asked"), request: QuestionRequestSchema }),

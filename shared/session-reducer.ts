@@ -96,6 +96,7 @@ const REDUCERS: { [K in RoomEventBody["type"]]: Reducer<K> } = {
     if (ev.model !== undefined) patch.model = ev.model;
     if (ev.demo !== undefined) patch.demo = ev.demo;
     if (ev.workspace !== undefined) patch.workspace = ev.workspace;
+    if (ev.redacted !== undefined) patch.redacted = ev.redacted;
     s.patchSession(patch);
   },
   "permission.asked": (s, ev, _seq, ts) => {
