@@ -1,8 +1,8 @@
 /**
  * Who is calling: a signed token (Bearer header, or the WebSocket subprotocol `t.<token>`), or a
- * person signed in with Cloudflare Access (party/access.ts). Never a token in the URL: a query
- * string is logged and stored where headers are not, so `?token=` is refused outright, without
- * echoing it.
+ * person signed in with Cloudflare Access (party/access.ts). Never a token in the URL: a URL is
+ * logged and stored where headers are not, so one carrying a token is refused, and the token spent
+ * (party/url-tokens.ts), before anything here runs.
  *
  * Two steps, because the second needs the session's room: `identify` checks signatures (no
  * Durable Object touched, so a bad token costs nothing), `admit` asks the room whether the token's
@@ -45,14 +45,6 @@ const TOKEN_ERRORS = {
   expired: "token expired",
   wrong_session: "token is for another session",
 } as const;
-
-
-/** A token in the query string: refused before anything else, and never repeated back. */
-export function tokenInUrl(url: URL): Response | null {
-  return url.searchParams.has("token")
-    ? httpError(401, "token_in_url", "tokens are not accepted in URLs; send Authorization: Bearer (or a WebSocket ticket)")
-    : null;
-}
 
 function tokenOf(req: Request): string | null {
   const protos = (req.headers.get("Sec-WebSocket-Protocol") ?? "").split(",").map((s) => s.trim());

@@ -11,7 +11,7 @@
  * and stored where a header is not): bound to this session, a role and a name, good for one
  * upgrade within TICKET_TTL_MS. Consuming deletes it, so a replay finds nothing.
  */
-import type { LinkRecord, Role } from "../shared/protocol.ts";
+import type { LinkRecord, RevokeReason, Role } from "../shared/protocol.ts";
 
 export const TICKET_TTL_MS = 30_000;
 /** Records a session keeps, revoked and expired ones included until they are pruned. */
@@ -62,6 +62,7 @@ type Row = {
   expires_at: number;
   last_used_at: number | null;
   revoked_at: number | null;
+  revoked_reason: string | null;
 };
 
 const toRecord = (r: Row): LinkRecord => ({
@@ -74,6 +75,7 @@ const toRecord = (r: Row): LinkRecord => ({
   expiresAt: r.expires_at,
   lastUsedAt: r.last_used_at,
   revokedAt: r.revoked_at,
+  ...(r.revoked_reason === "exposed_in_url" ? { revokedReason: r.revoked_reason } : {}),
 });
 
 /** A random id, url-safe (link ids are short; tickets carry 256 bits). */
@@ -97,6 +99,10 @@ export class LinkStore {
       this.#sql.exec(`CREATE TABLE IF NOT EXISTS links (
         id TEXT PRIMARY KEY, role TEXT NOT NULL, name TEXT NOT NULL, email TEXT, created_by TEXT NOT NULL,
         created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL, last_used_at INTEGER, revoked_at INTEGER)`);
+      // Why a link was revoked when no owner did it; tables made before it gain the column.
+      if (!this.#sql.exec<{ name: string }>(`SELECT name FROM pragma_table_info('links')`).toArray().some((c) => c.name === "revoked_reason")) {
+        this.#sql.exec(`ALTER TABLE links ADD COLUMN revoked_reason TEXT`);
+      }
       this.#sql.exec(`CREATE UNIQUE INDEX IF NOT EXISTS links_email ON links (email) WHERE email IS NOT NULL AND revoked_at IS NULL`);
       this.#sql.exec(`CREATE TABLE IF NOT EXISTS tickets (
         id TEXT PRIMARY KEY, role TEXT NOT NULL, name TEXT NOT NULL, link_id TEXT NOT NULL, chat INTEGER NOT NULL,
@@ -173,13 +179,13 @@ export class LinkStore {
 
   /**
    * Revokes the given records (or every live one matching `where`); returns the ids this call
-   * revoked. Unknown and already revoked ids are skipped.
+   * revoked. Unknown and already revoked ids are skipped. `reason`: why, when no owner did it.
    */
-  revoke(ids: readonly string[], now = Date.now()): string[] {
+  revoke(ids: readonly string[], now = Date.now(), reason?: RevokeReason): string[] {
     const db = this.#db();
     const done: string[] = [];
     for (const id of ids) {
-      const r = db.exec(`UPDATE links SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`, now, id);
+      const r = db.exec(`UPDATE links SET revoked_at = ?, revoked_reason = ? WHERE id = ? AND revoked_at IS NULL`, now, reason ?? null, id);
       if (r.rowsWritten > 0) done.push(id);
     }
     return done;

@@ -6,10 +6,11 @@
 import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
 import type { Env } from "./env.ts";
-import { admit, identify, isOperator, tokenInUrl, type Caller, type Identity } from "./auth.ts";
+import { admit, identify, isOperator, type Caller, type Identity } from "./auth.ts";
 import { withAppHeaders, withEmbedHeaders } from "./headers.ts";
 import { httpError } from "./http.ts";
 import { sessionExists } from "./known-sessions.ts";
+import { spendUrlTokens } from "./url-tokens.ts";
 
 /** What middleware hands the handlers after it. */
 export interface Vars {
@@ -27,14 +28,16 @@ export function isApiPath(path: string): boolean {
 }
 
 /**
- * Before any route: a token in the URL is refused (and never echoed), and without TOKEN_SECRET
- * the API refuses to serve (/health still answers). Tested on the path as sent, as it always was.
+ * Before any route: a token in the URL, on any path, is refused (never echoed) and spent — its
+ * link revoked (party/url-tokens.ts); without TOKEN_SECRET the API refuses to serve (/health still
+ * answers). Tested on the path as sent, as it always was.
  */
 export const gate = createMiddleware<AppEnv>(async (c, next) => {
   const url = new URL(c.req.url);
-  if (!isApiPath(url.pathname)) return next();
-  const refused = tokenInUrl(url);
+  const api = isApiPath(url.pathname);
+  const refused = await spendUrlTokens(url, c.env, api);
   if (refused) return refused;
+  if (!api) return next();
   if (url.pathname !== "/health" && !c.env.TOKEN_SECRET) {
     return httpError(500, "misconfigured", "TOKEN_SECRET is not set (wrangler secret put TOKEN_SECRET, or .dev.vars locally)");
   }

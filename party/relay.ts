@@ -29,6 +29,7 @@ import {
   ClientFrameSchema,
   PROTOCOL_VERSION,
   VIEWER_FRAME_TYPES,
+  parseClosingFrame,
   parseFrame,
   type PresenceUser,
   type RoomEvent,
@@ -42,7 +43,7 @@ import { RelayTail } from "./relay/tail.ts";
 import { PRESENCE_LISTED, PresenceRoster } from "./room/presence.ts";
 import { RateLimiter } from "./room/rate.ts";
 import { FULL_WINDOW_SENDS, REPLAY_CACHE_ENTRIES, SEND_BURST_SECONDS, SendBucket, TurnPacer } from "./room/fanout.ts";
-import { send, sendError } from "./room/send.ts";
+import { closeFinally, send, sendError } from "./room/send.ts";
 import { CLOSE } from "./session-room.ts";
 
 interface ViewerState {
@@ -186,6 +187,12 @@ export class SessionRelay extends Server<Env> {
           if (r.success) this.#revoke(new Set(r.data.links));
           return;
         }
+        case "closing": {
+          // The room is closing the link for good (the session deleted): act now, not on the close.
+          const f = parseClosingFrame(text);
+          if (f && this.#upstream) this.#roomClosed(this.#upstream, f.code, f.reason);
+          return;
+        }
         case "error":
           console.warn(`relay ${this.name}: the room says`, text.slice(0, 300));
           return;
@@ -296,13 +303,7 @@ export class SessionRelay extends Server<Env> {
   }
 
   #closeAll(code: number, reason: string): void {
-    for (const c of this.getConnections<ViewerState>()) {
-      try {
-        c.close(code, reason);
-      } catch {
-        // closed
-      }
-    }
+    for (const c of this.getConnections<ViewerState>()) closeFinally(c, code, reason);
     this.#held.clear();
     this.#roster.clear();
     this.#roster.ensure(() => []);
@@ -336,7 +337,7 @@ export class SessionRelay extends Server<Env> {
 
   #revoke(links: Set<string>): void {
     for (const c of this.getConnections<ViewerState>()) {
-      if (c.state?.link !== undefined && links.has(c.state.link)) c.close(CLOSE_CODES.revoked, "revoked");
+      if (c.state?.link !== undefined && links.has(c.state.link)) closeFinally(c, CLOSE_CODES.revoked, "revoked");
     }
   }
 

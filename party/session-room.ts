@@ -31,6 +31,7 @@ import {
   type RunnerWait,
   type RoomEvent,
   type RoomEventBody,
+  type RevokeReason,
   type ServerFrame,
   type SessionMeta,
 } from "../shared/protocol.ts";
@@ -43,7 +44,7 @@ import { MetaStore } from "./room/meta.ts";
 import { EventLog } from "./room/log.ts";
 import { TranscriptStore } from "./room/transcript-store.ts";
 import { snapshotFrame } from "./room/snapshot.ts";
-import { sendError } from "./room/send.ts";
+import { closeFinally, sendError } from "./room/send.ts";
 import { PromptQueue } from "./room/queue.ts";
 import { RequestStore } from "./room/requests.ts";
 import { Dedupe } from "./room/dedupe.ts";
@@ -630,7 +631,7 @@ export class SessionRoom extends Server<Env> {
    * on anything else holding this session's viewers; owners get the new list. Returns the ids
    * revoked by this call.
    */
-  revokeLinks(ids: readonly string[]): string[] {
+  revokeLinks(ids: readonly string[], reason?: RevokeReason): string[] {
     if (!this.#open()) return [];
     const revoked = this.links.revoke(ids);
     if (revoked.length === 0) return revoked;
@@ -657,13 +658,7 @@ export class SessionRoom extends Server<Env> {
   /** Deletes everything: sockets closed, storage purged. The Worker then drops the index entry. */
   async destroy(): Promise<void> {
     this.flush();
-    for (const ws of this.ctx.getWebSockets()) {
-      try {
-        ws.close(CLOSE.deleted, "session deleted");
-      } catch {
-        // already closed
-      }
-    }
+    for (const ws of this.ctx.getWebSockets()) closeFinally(ws, CLOSE.deleted, "session deleted");
     this.#fanout.stop();
     this.#presence.stop();
     this.#streams.endAll();

@@ -24,7 +24,7 @@
  */
 import { PartySocket } from "partysocket";
 import { Backoff, type BackoffOptions } from "./backoff.ts";
-import { CLOSE_CODES } from "./protocol.ts";
+import { CLOSE_CODES, parseClosingFrame } from "./protocol.ts";
 
 /** Why a connection ended for good. */
 export type CloseReason =
@@ -225,6 +225,8 @@ export class Connection {
   private pingSentAt = 0;
   private heartbeatTimer: ReturnType<typeof setInterval> | undefined;
   private lastClose: { code: number; reason: string } | undefined;
+  /** Acted on a closing frame; the socket's own close event, when it comes, is already handled. */
+  private lateCloseExpected = false;
   private removeNetworkListeners: () => void;
 
   constructor(opts: ConnectionOptions, handlers: ConnectionHandlers) {
@@ -254,6 +256,8 @@ export class Connection {
       this.pingSentAt = 0;
       const data = e.data;
       if (typeof data !== "string" || data === PONG) return;
+      const closing = parseClosingFrame(data);
+      if (closing) return this.onClosingFrame(closing.code, closing.reason);
       this.handlers.message(data);
     };
     this.socket.onclose = (e) => this.onClose(e.code, e.reason);
@@ -354,6 +358,7 @@ export class Connection {
     }
     if (plan !== this.plan || this.stopped || this.suspended) return;
     this.token = token;
+    this.lateCloseExpected = false; // the old socket's listeners are gone with this attempt
     // A half-open socket the server has not noticed yet keeps the old id (see newIdPerAttempt).
     if (this.opts.newIdPerAttempt && this.attempts > 0) this.socket.updateProperties({ id: newConnectionId() });
     this.attempts++;
@@ -405,7 +410,29 @@ export class Connection {
     this.handlers.open();
   }
 
+  /**
+   * The server announced its close (shared/protocol.ts `closingFrame`): closing our side now
+   * delivers the close with the server's code at once (partysocket's close is synchronous), where
+   * the socket's own close event waits on the runtime's TCP teardown.
+   */
+  private onClosingFrame(code: number, reason: string): void {
+    if (this.socket.readyState === 1) {
+      this.socket.close(code, reason);
+      return;
+    }
+    // The close frame is already in (the socket is closing): a final code is acted on now, and
+    // the late close event of this socket is not reported again.
+    if (this.finalCodes[code] && !this.stopped) {
+      this.onClose(code, reason);
+      this.lateCloseExpected = true;
+    }
+  }
+
   private onClose(code: number, reason: string): void {
+    if (this.lateCloseExpected) {
+      this.lateCloseExpected = false;
+      return;
+    }
     this.stopHeartbeat();
     if (this.stopped) {
       this.handlers.close({ code, reason, final: true });

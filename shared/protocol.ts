@@ -45,6 +45,32 @@ export const CLOSE_CODES = {
   roomFull: 4429,
 } as const;
 
+/**
+ * The last frame before the server closes a socket for good: the code and reason of the close
+ * frame right behind it, as data. A client acts on it at once (shared/connection.ts): a browser
+ * reports a close only once the TCP connection is gone, which local workerd holds open 15 s and
+ * more after its close frame (Chromium gives up after ~2 s). Sent by every socket, the room's,
+ * a relay's and the lobby's, before a close with a final code (revoked, deleted).
+ */
+export const ClosingFrameSchema = z.object({ type: z.literal("closing"), code: z.number().int().min(1000).max(4999), reason: z.string().max(123) });
+export type ClosingFrame = z.infer<typeof ClosingFrameSchema>;
+const CLOSING_PREFIX = '{"type":"closing"';
+
+export function closingFrame(code: number, reason: string): string {
+  return JSON.stringify({ type: "closing", code, reason } satisfies ClosingFrame);
+}
+
+/** The closing frame in `data`, or null (cheap for every other frame: a prefix test). */
+export function parseClosingFrame(data: string): ClosingFrame | null {
+  if (!data.startsWith(CLOSING_PREFIX)) return null;
+  try {
+    const r = ClosingFrameSchema.safeParse(JSON.parse(data));
+    return r.success ? r.data : null;
+  } catch {
+    return null;
+  }
+}
+
 /** The title of a session created without one. */
 export const UNTITLED_SESSION = "Untitled session";
 
@@ -471,8 +497,11 @@ export const LinkRecordSchema = z.object({
   expiresAt: z.number(),
   lastUsedAt: z.number().nullable(),
   revokedAt: z.number().nullable(),
+  /** Why, when not by an owner: `exposed_in_url`, its token was seen in a URL (party/url-tokens.ts). */
+  revokedReason: z.enum(["exposed_in_url"]).optional(),
 });
 export type LinkRecord = z.infer<typeof LinkRecordSchema>;
+export type RevokeReason = NonNullable<LinkRecord["revokedReason"]>;
 
 export const ErrorCodeSchema = z.enum([
   "bad_json", // not JSON, or a binary frame

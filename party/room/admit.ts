@@ -8,8 +8,7 @@ import { CLOSE_CODES } from "../../shared/protocol.ts";
 import type { Connection } from "partyserver";
 import { httpError } from "../http.ts";
 import { LINK_ERROR_MESSAGES, type LinkStore } from "../links.ts";
-
-
+import { closeFinally } from "./send.ts";
 
 /** The request to hand to partyserver, or the refusal when the socket's link was revoked. */
 export function admitUpgrade(links: LinkStore, req: Request, now = Date.now()): Request | Response {
@@ -37,11 +36,7 @@ export function closeRevokedSockets<S extends { linkId?: string }>(
   for (const c of connections) {
     const id = c.state?.linkId;
     if (!id || !revoked.has(id)) continue;
-    try {
-      c.close(CLOSE_CODES.revoked, "revoked");
-    } catch {
-      // already closing
-    }
+    closeFinally(c, CLOSE_CODES.revoked, "revoked");
     closed(c);
     n++;
   }

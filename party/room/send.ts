@@ -1,5 +1,5 @@
 /** Sending frames: serialized here, and a socket closing under us is not an error. */
-import type { ErrorCode, RoomToAgentFrame, ServerFrame } from "../../shared/protocol.ts";
+import { closingFrame, type ErrorCode, type RoomToAgentFrame, type ServerFrame } from "../../shared/protocol.ts";
 
 function sendJson(ws: WebSocket, frame: unknown): void {
   try {
@@ -23,4 +23,17 @@ export function sendError(ws: WebSocket, code: ErrorCode, message: string, ref?:
 
 export function ack(ws: WebSocket, ref: string | undefined, command: string): void {
   send(ws, { type: "ack", ...(ref !== undefined ? { ref } : {}), command });
+}
+
+/**
+ * Closes a socket for good, announcing it first (shared/protocol.ts `closingFrame`): the client
+ * acts on that frame, not on the close, whose report waits on the runtime's TCP teardown.
+ */
+export function closeFinally(ws: WebSocket, code: number, reason: string): void {
+  try {
+    ws.send(closingFrame(code, reason));
+    ws.close(code, reason);
+  } catch {
+    // already closing
+  }
 }

@@ -30,9 +30,9 @@ export function parseOrigins(text: string): string[] {
     .filter(Boolean);
 }
 
-/** A link's state in words: revoked, expired, or live until when. */
+/** A link's state in words: revoked (and why, when no owner did it), expired, or live until when. */
 function linkState(l: LinkRecord, now: number): string {
-  if (l.revokedAt !== null) return "revoked";
+  if (l.revokedAt !== null) return l.revokedReason === "exposed_in_url" ? "revoked: exposed in a URL" : "revoked";
   if (l.expiresAt <= now) return "expired";
   return `expires ${new Date(l.expiresAt).toLocaleDateString()}`;
 }
