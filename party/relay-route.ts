@@ -27,6 +27,8 @@ import { httpError } from "./http.ts";
  */
 export async function routeToRelay(env: Env, sessionId: string, role: Role, forward: Request, continent?: string): Promise<Response | null> {
   if (role !== "viewer" || forward.headers.get(CHAT_HEADER) === "1" || !env.SessionRelay) return null;
+  // A replay page reads the log and follows a leader: the room serves both (party/room/replay-lead.ts).
+  if (new URL(forward.url).searchParams.get("replay") === "1") return null;
   const route = await env.SessionRoom.getByName(sessionId).routeViewer();
   if (!route || route.to === "room") return null;
   if (route.to === "full") return httpError(503, "room_full", "this session's audience is at its limit; try again later");

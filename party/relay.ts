@@ -490,6 +490,10 @@ export class SessionRelay extends Server<Env> {
         }
         case "resync":
           return await this.#sendSnapshot(conn);
+        case "replay.log":
+        case "replay.follow":
+          // Replay pages connect with `replay=1`, which the Worker keeps on the room.
+          return sendError(conn, "forbidden", "replay is served by the room: connect with replay=1", f.ref);
         case "typing":
           conn.setState({ ...conn.state!, ...((f.where ?? "prompt") === "chat" ? { chatTyping: f.typing } : { typing: f.typing }) });
           this.#roster.set(presenceOf(conn.id, conn.state!));

@@ -63,6 +63,7 @@ import { RELAY_HEADER, RelayReportSchema, type RelayRevoke } from "../shared/rel
 import { LinkStore, type LinkCheck, type LinkInit, type Ticket } from "./links.ts";
 import { admitUpgrade, closeRevokedSockets } from "./room/admit.ts";
 import { ConnectionBound, joining } from "./room/joining.ts";
+import { replayLeft } from "./room/replay-lead.ts";
 import type { ConnState, CreateRoomInit } from "./room/conn-state.ts";
 import type { LinkRecord } from "../shared/protocol.ts";
 import { RoomStreams, STREAM_READER_HEADER } from "./room/stream-read.ts";
@@ -192,6 +193,7 @@ export class SessionRoom extends Server<Env> {
     };
     this.ctx.storage.transactionSync(() => {
       this.meta.set("session", session);
+      this.meta.set("origin", session);
       this.meta.set("seq", 0);
       this.meta.set("rawStatus", "idle");
     });
@@ -296,7 +298,7 @@ export class SessionRoom extends Server<Env> {
       this.#catchUp(conn, j.cursor);
       return;
     }
-    this.#presence.joined({ id: conn.id, name: j.state.name, role: j.state.role });
+    this.#presence.joined({ id: conn.id, name: j.state.name, role: j.state.role, ...(j.state.replay ? { replay: j.state.replay } : {}) });
     if (j.kind === "agent") {
       this.#lease.join(conn, j.runner);
     } else {
@@ -333,6 +335,7 @@ export class SessionRoom extends Server<Env> {
     try {
       this.#fanout.forget(conn);
       if (conn.state?.relay) this.#router.forget(conn.state.relay.index);
+      replayLeft(this, conn);
       this.#presence.left(conn.id);
       this.#frames.forget(conn.id);
       if (!this.#ready) return;
@@ -398,6 +401,11 @@ export class SessionRoom extends Server<Env> {
 
   setTyping(conn: Connection<ConnState>, typing: boolean, where: "prompt" | "chat"): void {
     this.#presence.setTyping(conn, typing, where);
+  }
+
+  /** A person's place on a replay page, shown in presence (party/room/replay-lead.ts). */
+  setReplayPresence(conn: Connection<ConnState>, replay: ConnState["replay"]): void {
+    this.#presence.setReplay(conn, replay);
   }
 
   /** Takes one token from this connection's chat bucket. */

@@ -357,6 +357,19 @@ export const RoomEventSchema = z.intersection(
 
 // ───────────────────────────── client → room ─────────────────────────────
 
+/**
+ * A replay's position as its leader plays it (shared/replay.ts): `seq` shown, `pos` on the
+ * replay's compressed clock (ms), playing or paused, and the speed.
+ */
+export const ReplayStateSchema = z.object({
+  seq: z.number().int().nonnegative(),
+  pos: z.number().nonnegative().max(1e12),
+  playing: z.boolean(),
+  speed: z.union([z.literal(1), z.literal(2), z.literal(4), z.literal(16), z.literal("jump")]),
+});
+export type ReplayState = z.infer<typeof ReplayStateSchema>;
+
+
 /** Every client frame may carry `ref`, echoed in the `ack` or `error` that answers it. */
 const ref = z.string().max(128).optional();
 
@@ -401,12 +414,24 @@ export const ClientFrameSchema = z.discriminatedUnion("type", [
   z.object({ type: z.literal("chat.ask"), ref, id: z.string().min(1).max(128), promptId: z.string().min(1).max(128) }),
   /** A page of chat messages older than seq `before`, newest last. */
   z.object({ type: z.literal("chat.history"), ref, before: z.number().int().positive().optional(), limit: z.number().int().min(1).max(200).optional() }),
+  /** Replay (party/room/replay-lead.ts): events after seq `after`, one per seq, for a replay to fold. */
+  z.object({ type: z.literal("replay.log"), ref, after: z.number().int().nonnegative(), limit: z.number().int().min(1).max(5_000).optional() }),
+  /** Lead a watch-together replay (owner or driver): everyone following goes where the leader goes. */
+  z.object({ type: z.literal("replay.lead"), ref, state: ReplayStateSchema }),
+  z.object({ type: z.literal("replay.unlead"), ref }),
+  /** Watching a replay, following its leader or not (shown in presence); answered with the lead. */
+  z.object({ type: z.literal("replay.follow"), ref, following: z.boolean() }),
 ]);
 export type ClientFrame = z.infer<typeof ClientFrameSchema>;
 export type ClientFrameType = ClientFrame["type"];
 
 /** Client frame types a viewer may send: reading only. */
-export const VIEWER_FRAME_TYPES: readonly ClientFrameType[] = ["history", "resync", "typing", "chat.history"];
+export const VIEWER_FRAME_TYPES: readonly ClientFrameType[] = ["history", "resync", "typing", "chat.history", "replay.log", "replay.follow"];
+
+/** Replay frames: read-only, so allowed on archived sessions; leading needs an owner or driver. */
+export const REPLAY_FRAME_TYPES = ["replay.log", "replay.lead", "replay.unlead", "replay.follow"] as const satisfies readonly ClientFrameType[];
+export type ReplayFrame = Extract<ClientFrame, { type: (typeof REPLAY_FRAME_TYPES)[number] }>;
+export const isReplayFrame = (f: ClientFrame): f is ReplayFrame => (REPLAY_FRAME_TYPES as readonly string[]).includes(f.type);
 
 /** Chat frames: who may send them is decided by shared/chat.ts `mayChat`, not by the driving roles. */
 export const CHAT_FRAME_TYPES = ["chat", "chat.edit", "chat.delete", "chat.ask"] as const satisfies readonly ClientFrameType[];
@@ -450,6 +475,8 @@ export const PresenceUserSchema = z.object({
   typing: z.boolean().optional(),
   /** Typing a chat message (kept apart from typing a prompt). */
   chatTyping: z.boolean().optional(),
+  /** On a replay page (shared/replay.ts): leading it, following the leader, or watching alone. */
+  replay: z.enum(["leading", "following", "watching"]).optional(),
   /** In `welcome.you` only: the link you came in with (your chat messages carry it) and whether you may chat. */
   linkId: z.string().optional(),
   canChat: z.boolean().optional(),
@@ -563,6 +590,31 @@ export const ServerFrameSchema = z.discriminatedUnion("type", [
   /** `duplicate`: an idempotent command (a prompt id) seen before; nothing changed. */
   z.object({ type: z.literal("ack"), ref: z.string().optional(), command: z.string(), duplicate: z.boolean().optional() }),
   z.object({ type: z.literal("error"), code: ErrorCodeSchema, message: z.string(), ref: z.string().optional() }),
+  /**
+   * Answers `replay.log`: the events in (after, to], one per seq (deltas not merged). `start` is
+   * the first seq the room still keeps (events before it were compacted: the run can be replayed
+   * only from the origin, so `start > 1` means it cannot be replayed whole); `seq` is the room's
+   * last. `origin` (when after is 0): the session as created, the state before seq 1.
+   */
+  z.object({
+    type: z.literal("replay.log"),
+    ref,
+    after: z.number().int().nonnegative(),
+    to: z.number().int().nonnegative(),
+    start: z.number().int().positive(),
+    seq: z.number().int().nonnegative(),
+    origin: SessionMetaSchema.optional(),
+    events: z.array(RoomEventSchema),
+  }),
+  /**
+   * Who leads the replay and where it is, to everyone on a replay page: after every change the
+   * leader makes, and in answer to `replay.follow`. `leader: null`: nobody leads (any more).
+   */
+  z.object({
+    type: z.literal("replay.lead"),
+    leader: z.object({ id: z.string(), name: z.string() }).nullable(),
+    state: ReplayStateSchema.optional(),
+  }),
   /** To owners only, whenever a link is minted or revoked: the session's link records. */
   z.object({ type: z.literal("links"), links: z.array(LinkRecordSchema) }),
 ]);

@@ -5,7 +5,7 @@
  * error with its ref and changes nothing.
  */
 import type { Connection } from "partyserver";
-import { VIEWER_FRAME_TYPES, canDrive, isChatFrame, type ClientFrame, type QueueItem, type RoomEvent, type RoomEventBody, type ServerFrame } from "../../shared/protocol.ts";
+import { VIEWER_FRAME_TYPES, canDrive, isChatFrame, isReplayFrame, type ClientFrame, type QueueItem, type RoomEvent, type RoomEventBody, type ServerFrame } from "../../shared/protocol.ts";
 import type { Limits } from "../../shared/limits.ts";
 import type { ConnState } from "./conn-state.ts";
 import type { MetaStore } from "./meta.ts";
@@ -17,9 +17,10 @@ import { chatActor, handleChatFrame } from "./chat-commands.ts";
 import { mayChat } from "../../shared/chat.ts";
 import { fitPage } from "./fit.ts";
 import { ack, send, sendAgent, sendError } from "./send.ts";
+import { handleReplayFrame, type ReplayHost } from "./replay-lead.ts";
 
 /** What the commands need from the room. */
-export interface CommandHost {
+export interface CommandHost extends ReplayHost {
   readonly limits: Limits;
   readonly meta: MetaStore;
   readonly queue: PromptQueue;
@@ -41,6 +42,7 @@ export interface CommandHost {
 
 export function handleClientFrame(room: CommandHost, conn: Connection<ConnState>, st: ConnState, f: ClientFrame, now: number): void {
   if (isChatFrame(f)) return handleChatFrame(room, conn, st, f, now);
+  if (isReplayFrame(f)) return handleReplayFrame(room, conn, st, f);
   if (st.role === "viewer" && !VIEWER_FRAME_TYPES.includes(f.type)) {
     sendError(conn, "forbidden", `a viewer may not send ${f.type}`, f.ref);
     return;

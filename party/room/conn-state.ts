@@ -3,7 +3,7 @@
  * what the Worker hands a new room. Apart from party/session-room.ts so the room's modules
  * (room/*.ts) import these types without importing the room class.
  */
-import type { Mode, PresenceUser, Role } from "../../shared/protocol.ts";
+import type { Mode, PresenceUser, ReplayState, Role } from "../../shared/protocol.ts";
 
 /** What a connection's attachment holds (survives hibernation). */
 export interface ConnState {
@@ -25,6 +25,10 @@ export interface ConnState {
    * reuses, so the old socket's late close must not release the new socket's lease.
    */
   leaseId?: string;
+  /** On a replay page (party/room/replay-lead.ts): leading, following or watching alone. */
+  replay?: "leading" | "following" | "watching";
+  /** The leader's last replay position: in its attachment, so a hibernated room still knows it. */
+  lead?: ReplayState;
   /**
    * Set on a relay's connection (party/relay.ts): its index and its last report. Kept in the
    * attachment so the relays' viewers still count after the room hibernates.

@@ -34,6 +34,8 @@ export function joining(connId: string, req: Request): Joining | null {
   const name = (rawName.startsWith("~") ? safeDecode(rawName.slice(1)) : rawName).slice(0, 100) || role.data;
   const linkId = (req.headers.get("x-agentroom-link") ?? "").slice(0, 64) || `conn-${connId}`;
   const state: ConnState = { role: role.data, name, linkId, ...(req.headers.get("x-agentroom-chat") === "1" ? { chat: true } : {}) };
+  // A replay page (`replay=1`) hears who leads the replay (party/room/replay-lead.ts).
+  if (params.get("replay") === "1" && role.data !== "agent") state.replay = "watching";
   if (role.data === "agent") {
     const runner = params.get("runner");
     return { kind: "agent", state, runner: runner && runner.length <= 128 ? runner : undefined };

@@ -21,6 +21,8 @@ export interface MetaValues {
   counter: number;
   /** Who pressed Stop for the turn that runs now, until a new prompt is handed out (party/room/lease.ts). */
   pendingStop: string | null;
+  /** The session as created: a replay's state before seq 1 (party/room/replay-lead.ts). */
+  origin: SessionMeta;
 }
 
 export class MetaStore {

@@ -52,6 +52,13 @@ export class RoomPresence {
     this.schedule();
   }
 
+  /** Presence shows this person's place on a replay page; the attachment already holds it. */
+  setReplay(conn: Connection<ConnState>, replay: ConnState["replay"]): void {
+    conn.setState({ ...conn.state!, replay });
+    this.#roster.set(presenceOf(conn.id, conn.state!));
+    this.schedule();
+  }
+
   /** A presence frame to everyone soon (debounced by the room's size). */
   schedule(): void {
     if (this.#timer !== undefined) return;
@@ -96,5 +103,5 @@ export class RoomPresence {
 
 /** A connection as presence lists it. */
 function presenceOf(id: string, st: ConnState): PresenceUser {
-  return { id, name: st.name, role: st.role, ...(st.typing ? { typing: true } : {}), ...(st.chatTyping ? { chatTyping: true } : {}) };
+  return { id, name: st.name, role: st.role, ...(st.typing ? { typing: true } : {}), ...(st.chatTyping ? { chatTyping: true } : {}), ...(st.replay ? { replay: st.replay } : {}) };
 }
