@@ -673,14 +673,17 @@ export type LobbyClientFrame = z.infer<typeof LobbyClientFrameSchema>;
 
 /**
  * Pages allowed to embed a session (`frame-ancestors`): http(s) origins only; a path is dropped
- * (`https://a.example/x` means `https://a.example`).
+ * (`https://a.example/x` means `https://a.example`). One page's origin each: a wildcard
+ * (`https://*.example.com`) is refused like any other non-origin, since it would let every
+ * subdomain frame the session, whoever runs it (list each subdomain instead).
  */
 export const EmbedOriginsSchema = z
   .array(
     z
       .string()
       .max(500)
-      .refine((s) => URL.canParse(s) && /^https?:$/.test(new URL(s).protocol), "an http(s) origin such as https://docs.example.com"),
+      .refine((s) => URL.canParse(s) && /^https?:$/.test(new URL(s).protocol), "an http(s) origin such as https://docs.example.com")
+      .refine((s) => !URL.canParse(s) || /^([A-Za-z0-9-]+\.)*[A-Za-z0-9-]+$|^\[[0-9A-Fa-f:.]+\]$/.test(new URL(s).hostname), "one origin, no wildcard: list each page's origin, such as https://docs.example.com"),
   )
   .max(50);
 
