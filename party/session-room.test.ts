@@ -6,6 +6,7 @@ import { describe, expect, it } from "vitest";
 import { env } from "cloudflare:workers";
 import { runInDurableObject } from "cloudflare:test";
 import type { SessionRoom } from "./session-room.ts";
+import { DEFAULT_LIMITS } from "../shared/limits.ts";
 import {
   batch,
   connect,
@@ -495,6 +496,14 @@ describe("bad input", () => {
     await v.waitFor((f) => f.type === "error" && f.code === "bad_json" && String(f.message).includes("binary"));
     v.send({ type: "prompt", ref: "big", id: "x", text: "y".repeat(300 * 1024) });
     await v.waitFor((f) => f.type === "error" && f.code === "frame_too_large");
+    // The cap is in UTF-8 bytes: 3-byte and 4-byte text under it in UTF-16 units but over it in bytes.
+    const cap = DEFAULT_LIMITS.maxClientFrameBytes;
+    for (const [ref, text] of [["cjk", "世".repeat(Math.ceil(cap / 2))], ["emoji", "😀".repeat(Math.ceil(cap / 3))]] as const) {
+      expect(JSON.stringify({ type: "prompt", ref, id: ref, text }).length).toBeLessThan(cap);
+      const from = v.frames.length;
+      v.send({ type: "prompt", ref, id: ref, text });
+      await v.waitFor((f) => f.type === "error" && f.code === "frame_too_large", 5000, from);
+    }
     expect(await v.request({ type: "prompt", ref: "ok", id: "fine", text: "still works" })).toMatchObject({ type: "ack" });
     expect(v.closed).toBeUndefined();
   });

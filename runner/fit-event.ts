@@ -15,7 +15,7 @@ import type { EventBody } from "../shared/protocol.ts";
 import type { Part } from "../shared/parts.ts";
 import type { MappedEvent } from "./event-map.ts";
 import { getPath, shorten, marksFor, type Json } from "../shared/deep-fields.ts";
-import { splitToBytes } from "../shared/delta.ts";
+import { splitToBytes, utf8Bytes } from "../shared/delta.ts";
 
 /** The delta schema's limit on a field path. */
 const MAX_FIELD = 64;
@@ -23,16 +23,19 @@ const MAX_FIELD = 64;
 /** Characters of a long string kept in the part itself (over the room's 64 K inline limit, so the room marks it shortened). */
 export const FIRST_PIECE_CHARS = 256 * 1024;
 
-/** `e` as one or more events whose JSON each fits `maxChars` (UTF-16 units, as the room measures frames). */
-export function fitEvent(e: MappedEvent, maxChars: number): MappedEvent[] {
-  if (JSON.stringify(e).length <= maxChars) return [e];
+/** Bytes `e` takes in a frame, in UTF-8 as the room measures frames. */
+const jsonBytes = (e: unknown): number => utf8Bytes(JSON.stringify(e));
+
+/** `e` as one or more events whose JSON each fits `maxBytes` (UTF-8). */
+export function fitEvent(e: MappedEvent, maxBytes: number): MappedEvent[] {
+  if (jsonBytes(e) <= maxBytes) return [e];
   const b = e.body;
-  if (b.type === "part.upsert") return splitPart(e, b.part as Json, maxChars);
-  return [{ ...e, body: shortenBody(b, maxChars) }];
+  if (b.type === "part.upsert") return splitPart(e, b.part as Json, maxBytes);
+  return [{ ...e, body: shortenBody(b, maxBytes) }];
 }
 
-function splitPart(e: MappedEvent, part: Json, maxChars: number): MappedEvent[] {
-  const first = Math.min(FIRST_PIECE_CHARS, Math.floor(maxChars / 8));
+function splitPart(e: MappedEvent, part: Json, maxBytes: number): MappedEvent[] {
+  const first = Math.min(FIRST_PIECE_CHARS, Math.floor(maxBytes / 8));
   const { value, cuts } = shorten(part, first, Number.POSITIVE_INFINITY);
   const pieces: MappedEvent[] = [];
   const tooDeep: typeof cuts = [];
@@ -43,7 +46,7 @@ function splitPart(e: MappedEvent, part: Json, maxChars: number): MappedEvent[] 
       continue;
     }
     const kept = String(getPath(value, cut.field));
-    for (const delta of splitToBytes(cut.full.slice(kept.length), maxChars / 2, maxChars / 2)) {
+    for (const delta of splitToBytes(cut.full.slice(kept.length), maxBytes / 2, maxBytes / 2)) {
       const body: EventBody = { type: "part.delta", messageID: String(part.messageID), partID: String(part.id), field: cut.field, delta };
       pieces.push(e.eid !== undefined ? { eid: `${e.eid}:${++n}`, body } : { body });
     }
@@ -53,10 +56,10 @@ function splitPart(e: MappedEvent, part: Json, maxChars: number): MappedEvent[] 
 }
 
 /** A non-part event with its long strings shortened until it fits. */
-function shortenBody(b: EventBody, maxChars: number): EventBody {
-  for (let chars = Math.floor(maxChars / 8); chars >= 64; chars = Math.floor(chars / 4)) {
+function shortenBody(b: EventBody, maxBytes: number): EventBody {
+  for (let chars = Math.floor(maxBytes / 8); chars >= 64; chars = Math.floor(chars / 4)) {
     const { value } = shorten(b as unknown as Json, chars, Number.POSITIVE_INFINITY);
-    if (JSON.stringify(value).length <= maxChars) return value as unknown as EventBody;
+    if (jsonBytes(value) <= maxBytes) return value as unknown as EventBody;
   }
   return b;
 }

@@ -13,6 +13,7 @@ import { handleAgentFrame, type AgentHost } from "./agent-frames.ts";
 import { handleClientFrame, type CommandHost } from "./commands.ts";
 import { RefusedEvent } from "./apply.ts";
 import { RateLimiter } from "./rate.ts";
+import { utf8Bytes } from "../../shared/delta.ts";
 import { sendError } from "./send.ts";
 
 /** Agents send batches at the flush rate; they get a much larger bucket than people. */
@@ -66,9 +67,8 @@ export class FrameGate {
       const limits = this.#room.limits;
       const now = Date.now();
       const isAgent = st.role === "agent";
-      const size = typeof raw === "string" ? raw.length : raw.byteLength;
       const max = isAgent ? limits.maxAgentFrameBytes : limits.maxClientFrameBytes;
-      if (size > max) {
+      if (frameBytes(raw, max) > max) {
         sendError(conn, "frame_too_large", `frames are limited to ${max} bytes`);
         return;
       }
@@ -119,4 +119,14 @@ function batchIdOf(text: string | ArrayBuffer): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * A frame's size in UTF-8 bytes, as the cap is stated. Counting bytes costs a pass over the text,
+ * so it is done only when the UTF-16 length cannot settle it (each unit is 1 to 3 bytes).
+ */
+function frameBytes(raw: WSMessage, max: number): number {
+  if (typeof raw !== "string") return raw.byteLength;
+  if (raw.length > max || raw.length * 3 <= max) return raw.length;
+  return utf8Bytes(raw);
 }
