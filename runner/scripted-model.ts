@@ -23,6 +23,7 @@
 import { createServer, type IncomingMessage, type ServerResponse, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { performance } from "node:perf_hooks";
+import { secretsPlan } from "./scripted-secrets.ts";
 
 export const SCRIPTED_MODEL_ID = "demo";
 export const SCRIPTED_PROVIDER_ID = "scripted";
@@ -185,6 +186,7 @@ export function planFor(ctx: PlanContext): Plan {
     return { name: "long", steps: [{ actions: [{ kind: "long", chunks, delayMs }] }] };
   }
 
+  if (/\bsecrets\b/.test(p) && ctx.tools.has("bash")) return secretsPlan(ctx);
   if (/\bemoji\b/.test(p)) {
     // Emoji, ZWJ sequences, skin tones, flags and combining marks, streamed 3 UTF-16 units at a
     // time: most chunks end between the halves of a surrogate pair, as real providers' do.

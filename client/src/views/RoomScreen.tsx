@@ -21,6 +21,7 @@ import { PartCommentsContext, type PartComments } from "../components/chat-conte
 import { commentCounts } from "../../../shared/chat.ts";
 import { unreadChat } from "../lib/chat-seen.ts";
 import { partLabel } from "../lib/part-label.ts";
+import { RedactedBadge } from "../components/RedactedBadge.tsx";
 
 /** Wide screens show the chat beside the transcript from the start; a phone keeps it in a drawer. */
 const wideScreen = () => typeof window !== "undefined" && window.matchMedia?.("(min-width: 1100px)").matches === true;
@@ -125,6 +126,7 @@ export function RoomScreen(props: {
               <Show when={props.room.session?.model && !props.room.session?.demo}>
                 <span>{props.room.session?.model}</span>
               </Show>
+              <RedactedBadge redacted={props.room.session?.redacted} />
               <span class="badge">{role()}</span>
             </div>
           </div>
