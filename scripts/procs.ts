@@ -7,12 +7,15 @@
 import { execFileSync } from "node:child_process";
 import { readFileSync, readdirSync } from "node:fs";
 
-/** Parent and process group of a pid, or undefined once it is gone. */
-export function procStat(pid: number): { ppid: number; pgrp: number } | undefined {
+/**
+ * Parent, process group and start time (clock ticks since boot: with the pid, it names one
+ * process, as pids get reused) of a pid, or undefined once it is gone.
+ */
+export function procStat(pid: number): { ppid: number; pgrp: number; start: number; zombie: boolean } | undefined {
   try {
     const s = readFileSync(`/proc/${pid}/stat`, "utf8");
     const f = s.slice(s.lastIndexOf(")") + 2).split(" ");
-    return { ppid: Number(f[1]), pgrp: Number(f[2]) };
+    return { ppid: Number(f[1]), pgrp: Number(f[2]), start: Number(f[19]), zombie: f[0] === "Z" };
   } catch {
     return undefined; // gone while we looked
   }
@@ -110,5 +113,21 @@ export function cpuSeconds(pid: number): number {
     return (Number(f[11]) + Number(f[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
   } catch {
     return NaN;
+  }
+}
+
+/** Scheduler states of a process's threads (R running, S sleeping, D disk wait, T stopped…); [] once gone. */
+export function threadStates(pid: number): string[] {
+  try {
+    return readdirSync(`/proc/${pid}/task`).flatMap((tid) => {
+      try {
+        const s = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
+        return [s.slice(s.lastIndexOf(")") + 2)[0]!];
+      } catch {
+        return [];
+      }
+    });
+  } catch {
+    return [];
   }
 }

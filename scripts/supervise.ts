@@ -3,42 +3,49 @@
  *
  * The Worker is watched from outside, through the public port's `/health`, because that is what
  * viewers and the runner reach: when wrangler's front workerd is SIGKILLed, wrangler starts a new
- * one on the same port that never answers, and its own process looks fine. A Worker that has not
- * answered for `unhealthyMs` (killed, hung, or wrangler gone) gets its whole `wrangler dev`
- * process group killed and started again on the same port and persisted state; the runner and
- * every viewer reconnect by themselves. Two cases are told apart, because a restart costs 4–13 s
- * on this machine (node, wrangler, two workerds): the front workerd's death is acted on at once
- * (its replacement never answers), and a crash of the Worker's own workerd that wrangler announces
- * ("is being restarted") gets `selfHealMs` to heal by itself, as it does in ~2 s when it can.
+ * one on the same port that never answers, and its own process looks fine. Silence is judged by
+ * scripts/health-verdict.ts, which tells dead from slow: a front workerd gone, a port refusing
+ * connections, or the Worker's workerd gone unannounced gets the whole `wrangler dev` process
+ * group killed and started again on the same port and persisted state within seconds (the runner
+ * and every viewer reconnect by themselves); an alive Worker that does not answer is restarted
+ * only after 30 s of silence while its workerds use no CPU (hung or stopped), never while they
+ * work. While silence is judged, the workerds' CPU time and thread states are sampled from /proc.
  *
  * The runner is watched by its exit: it is started again with backoff (1 s doubling to 30 s,
  * back to 1 s once it has run a minute), the Worker untouched. A new runner adopts the OpenCode
  * server its predecessor left (runner/opencode.ts).
  *
- * Each action is one line through `say`.
+ * Each decision is one line through `say`.
  */
 import type { ChildProcess } from "node:child_process";
 import { startWranglerDev, type WranglerDev, type WranglerDevOptions } from "./wrangler-dev.ts";
-import { alive } from "./procs.ts";
+import { alive, cpuSeconds, descendants, isWorkerd, threadStates } from "./procs.ts";
 import { describeExit, spawnGuarded, stopGroup, type GuardedOptions } from "./guard.ts";
+import { CPU_WINDOW_MS, DEFAULT_LIMITS, judgeHealth, type HealthLimits } from "./health-verdict.ts";
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const secs = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
 /** How often silence is judged. */
 const TICK_MS = 250;
-/** A /health probe that takes longer counts as no answer. */
-const PROBE_TIMEOUT_MS = 1_500;
+/** A /health probe that takes longer counts as no answer (Kubernetes' liveness default is 1 s; a busy Worker gets more). */
+const PROBE_TIMEOUT_MS = 5_000;
 /** What wrangler prints when a workerd of it crashed and it restarts that one. */
 const RUNTIME_RESTARTING = /Workers runtime crashed unexpectedly and is being restarted/;
+
+interface CpuSample {
+  at: number;
+  /** CPU seconds per workerd pid. */
+  cpu: Map<number, number>;
+  runnable: boolean;
+  stopped: boolean;
+}
 
 export interface WorkerWatchOptions extends WranglerDevOptions {
   port: number;
   say: (line: string) => void;
-  /** Without an answer from /health for this long, wrangler dev is restarted (default 3 s). */
-  unhealthyMs?: number;
-  /** Time between probe starts (default 0.5 s); each probe may take up to 1.5 s. */
-  /** After wrangler announced it restarts a crashed workerd, silence allowed (default 10 s). */
-  selfHealMs?: number;
+  /** When silence means dead or hung (scripts/health-verdict.ts; default DEFAULT_LIMITS). */
+  limits?: HealthLimits;
+  /** Time between probe starts (default 0.5 s); each probe may take up to 5 s. */
   probeEveryMs?: number;
 }
 
@@ -50,6 +57,11 @@ export class WorkerWatch {
   private probing = false;
   private probedAt = 0;
   private lastFailure = "";
+  private failedProbes = 0;
+  private refused = false;
+  /** When the current slow episode was announced (0: none). */
+  private slowSince = 0;
+  private samples: CpuSample[] = [];
   /** The front workerd (on the public port) of the current wrangler dev, once known. */
   private front = 0;
   /** When wrangler last said it restarts a crashed workerd. */
@@ -95,24 +107,72 @@ export class WorkerWatch {
 
   /**
    * Probes start every `probeEveryMs` (one at a time), and silence is judged on every tick, not
-   * when a probe ends: a hung workerd lets each probe run to its timeout, which would add up to
+   * when a probe ends: a dead front lets each probe run to its timeout, which would add up to
    * that timeout to the time before anyone acts.
    */
   private tick(): void {
-    if (this.stopped || this.restarting) return;
+    if (this.stopped || this.restarting || !this.dev) return;
     const now = Date.now();
-    const silent = now - this.lastOk;
-    if (silent >= 1_000 && this.front && !alive(this.front)) {
-      void this.restart(`wrangler's front workerd (pid ${this.front}, on the public port) died and its replacement never answers`);
+    if (now - this.lastOk >= 1_000 || this.failedProbes > 0) this.sample(now);
+    else if (this.samples.length) this.samples = [];
+    const workerds = this.samples.at(-1)?.cpu;
+    const verdict = judgeHealth(
+      {
+        now,
+        lastOk: this.lastOk,
+        failedProbes: this.failedProbes,
+        lastFailure: this.lastFailure,
+        refused: this.refused,
+        frontAlive: !this.front || alive(this.front),
+        innerGoneMs: this.innerGone(now, workerds),
+        crashAt: this.crashAt,
+        ...this.cpuWindow(),
+      },
+      this.opts.limits ?? DEFAULT_LIMITS,
+    );
+    if (verdict.kind === "restart") {
+      void this.restart(verdict.reason);
       return;
     }
-    const healing = now - this.crashAt < (this.opts.selfHealMs ?? 10_000);
-    if (silent >= (healing ? (this.opts.selfHealMs ?? 10_000) : (this.opts.unhealthyMs ?? 3_000))) {
-      const note = healing ? `, though wrangler restarted its crashed workerd ${secs(now - this.crashAt)} ago` : "";
-      void this.restart(`the Worker has not answered /health for ${secs(silent)} (${this.lastFailure || "no answer yet"}${note})`);
-      return;
+    if (verdict.kind === "slow" && !this.slowSince) {
+      this.slowSince = now;
+      this.opts.say(verdict.reason);
     }
     if (!this.probing && now - this.probedAt >= (this.opts.probeEveryMs ?? 500)) void this.probe();
+  }
+
+  private innerGoneSince = 0;
+
+  /** How long wrangler has run no workerd but the front (as last sampled). */
+  private innerGone(now: number, workerds: Map<number, number> | undefined): number {
+    if (!workerds || [...workerds.keys()].some((pid) => pid !== this.front)) this.innerGoneSince = 0;
+    else if (!this.innerGoneSince) this.innerGoneSince = now;
+    return this.innerGoneSince ? now - this.innerGoneSince : 0;
+  }
+
+  /** CPU time and thread states of wrangler's workerds now, keeping the last CPU_WINDOW_MS. */
+  private sample(now: number): void {
+    const pids = descendants(this.dev!.pid).filter(isWorkerd);
+    const cpu = new Map(pids.map((pid) => [pid, cpuSeconds(pid)] as const).filter(([, c]) => !Number.isNaN(c)));
+    const states = pids.map(threadStates);
+    const runnable = states.some((t) => t.some((s) => s === "R" || s === "D"));
+    const stopped = states.some((t) => t.length > 0 && t.every((s) => s === "T" || s === "t"));
+    this.samples.push({ at: now, cpu, runnable, stopped });
+    while (this.samples.length > 2 && now - this.samples[0]!.at > CPU_WINDOW_MS) this.samples.shift();
+  }
+
+  /** Over the sampled window: the busiest workerd's share of a core, mostly runnable, any stopped. */
+  private cpuWindow(): { cpuShare: number; runnable: boolean; stopped: boolean } {
+    const first = this.samples[0];
+    const last = this.samples.at(-1);
+    if (!first || !last || last.at - first.at < 1_000) return { cpuShare: 1, runnable: true, stopped: false }; // too soon to tell: assume working
+    let share = 0;
+    for (const [pid, c] of last.cpu) {
+      const before = first.cpu.get(pid);
+      if (before !== undefined) share = Math.max(share, (c - before) / ((last.at - first.at) / 1000));
+    }
+    const runnable = this.samples.filter((s) => s.runnable).length * 2 > this.samples.length;
+    return { cpuShare: share, runnable, stopped: last.stopped };
   }
 
   private async probe(): Promise<void> {
@@ -122,15 +182,27 @@ export class WorkerWatch {
       const res = await fetch(`${this.url}/health`, { signal: AbortSignal.timeout(PROBE_TIMEOUT_MS) });
       await res.body?.cancel();
       if (res.ok) {
+        if (this.slowSince) this.opts.say(`the Worker answers again after ${secs(Date.now() - this.lastOk)} without an answer (slow, not hung): no restart`);
         this.lastOk = Date.now();
         this.lastFailure = "";
+        this.failedProbes = 0;
+        this.refused = false;
+        this.slowSince = 0;
         this.crashAt = 0; // healed: the next silence gets no grace
-      } else this.lastFailure = `HTTP ${res.status}`;
+      } else this.fail(`HTTP ${res.status}`, false);
     } catch (e) {
-      this.lastFailure = e instanceof Error && e.name === "TimeoutError" ? `no answer in ${secs(PROBE_TIMEOUT_MS)}` : (e as Error).message;
+      const err = e as Error & { cause?: { code?: string } };
+      if (err.name === "TimeoutError") this.fail(`no answer in ${secs(PROBE_TIMEOUT_MS)}`, false);
+      else this.fail(err.cause?.code ?? err.message, err.cause?.code === "ECONNREFUSED");
     } finally {
       this.probing = false;
     }
+  }
+
+  private fail(why: string, refused: boolean): void {
+    this.failedProbes++;
+    this.lastFailure = why;
+    this.refused = refused;
   }
 
   private watchExit(dev: WranglerDev): void {
@@ -163,6 +235,10 @@ export class WorkerWatch {
     this.restarting = false;
     if (!this.dev) return;
     this.lastOk = Date.now();
+    this.failedProbes = 0;
+    this.refused = false;
+    this.slowSince = 0;
+    this.samples = [];
     this.restarts.push(this.lastOk - t0);
     this.watchExit(this.dev);
     this.opts.say(`the Worker answers again on ${this.url} (wrangler dev restarted in ${secs(this.lastOk - t0)})`);
