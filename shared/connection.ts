@@ -38,8 +38,11 @@ export type CloseReason =
 
 export type ConnectionState =
   | { status: "connecting"; attempt: number }
-  /** `live` is false while the room is catching this client up (replay or snapshot). */
-  | { status: "open"; live: boolean }
+  /**
+   * `live` is false while the room is catching this client up (replay or snapshot). `slow`: a
+   * ping has gone unanswered a while (the room's process is busy or paused) — still connected.
+   */
+  | { status: "open"; live: boolean; slow?: true }
   | {
       status: "reconnecting";
       /** 1 for the first retry after a drop. */
@@ -85,6 +88,8 @@ export interface HeartbeatOptions {
 
 /** A dead socket is noticed within ~15 s; pings cost the room nothing (answered without waking it). */
 export const DEFAULT_HEARTBEAT: HeartbeatOptions = { intervalMs: 10_000, timeoutMs: 5_000 };
+/** A ping unanswered this long makes an open connection "slow" (the room is busy). */
+export const SLOW_AFTER_MS = 2_000;
 export const PING = "ping";
 export const PONG = "pong";
 
@@ -254,6 +259,7 @@ export class Connection {
     this.socket.onmessage = (e: MessageEvent) => {
       this.lastMessageAt = Date.now();
       this.pingSentAt = 0;
+      if (this.current.status === "open" && this.current.slow) this.setState({ status: "open", live: this.current.live });
       const data = e.data;
       if (typeof data !== "string" || data === PONG) return;
       const closing = parseClosingFrame(data);
@@ -468,6 +474,12 @@ export class Connection {
     const tick = Math.max(250, Math.min(hb.intervalMs, hb.timeoutMs) / 2);
     this.heartbeatTimer = setInterval(() => {
       const now = Date.now();
+      // A pong is answered by the runtime without waking the room, in milliseconds: one this late
+      // means the room's process is busy or paused. Say so before giving up on the socket.
+      const c = this.current;
+      if (this.pingSentAt && now - this.pingSentAt >= Math.min(SLOW_AFTER_MS, hb.timeoutMs / 2) && c.status === "open" && !c.slow) {
+        this.setState({ status: "open", live: c.live, slow: true });
+      }
       if (this.pingSentAt && now - this.pingSentAt >= hb.timeoutMs) {
         // Silent past the timeout: half-open or stalled. Replace it.
         this.pingSentAt = 0;

@@ -9,9 +9,10 @@ import { useNow } from "../lib/clock.ts";
 
 export function ConnectionBadge(props: { connection: ConnectionView }): JSX.Element {
   return (
-    <span class={`conn conn-${props.connection.kind}`} role="status" aria-live="polite" data-connection={props.connection.kind}>
-      <span class="conn-dot" aria-hidden="true" />
+    <span class={`conn conn-${props.connection.kind}`} role="status" aria-live="polite" data-connection={props.connection.kind} data-slow={"slow" in props.connection || undefined}>
+      <span class="conn-dot" aria-hidden="true" style={"slow" in props.connection ? { background: "var(--warn)" } : undefined} />
       <Switch>
+        <Match when={props.connection.kind === "open" && "slow" in props.connection}>Connected — the room is busy, waiting for it to answer</Match>
         <Match when={props.connection.kind === "open"}>Connected</Match>
         <Match when={props.connection.kind === "connecting"}>Connecting…</Match>
         <Match when={props.connection.kind === "catching-up"}>Catching up…</Match>

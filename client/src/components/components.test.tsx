@@ -133,6 +133,7 @@ describe("status", () => {
   it("says how the connection is", () => {
     const cases = [
       [{ kind: "open" }, "Connected"],
+      [{ kind: "open", slow: true }, "Connected — the room is busy"],
       [{ kind: "catching-up" }, "Catching up"],
       [{ kind: "offline" }, "Offline"],
       [{ kind: "reconnecting", attempt: 3, nextTryAt: Date.now() + 4_000 }, "Reconnecting (attempt 3, next try in 4 s)"],

@@ -20,6 +20,7 @@ export function connectionView(s: ConnectionState): ConnectionView {
     case "connecting":
       return { kind: "connecting" };
     case "open":
+      if (s.slow) return { kind: "open", slow: true };
       return s.live ? { kind: "open" } : { kind: "catching-up" };
     case "reconnecting":
       return { kind: "reconnecting", attempt: s.attempt, nextTryAt: s.retryAt };

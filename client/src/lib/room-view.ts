@@ -26,7 +26,8 @@ export interface MessageView {
 export type ConnectionView =
   | { kind: "connecting" }
   | { kind: "catching-up" }
-  | { kind: "open" }
+  /** `slow`: connected, but the room has not answered a ping for a while — busy, not gone. */
+  | { kind: "open"; slow?: true }
   | { kind: "reconnecting"; attempt: number; nextTryAt: number }
   | { kind: "offline" }
   /** `revoked`: the owner revoked the link (close 4411 or HTTP 401 `revoked`). */
