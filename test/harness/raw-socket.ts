@@ -46,6 +46,11 @@ export class RawSocket {
     ws.on("error", () => {});
   }
 
+  /** Keeps the frames of a socket opened some other way (a ticket's, with no token). */
+  static wrap(ws: WebSocket): RawSocket {
+    return new RawSocket(ws);
+  }
+
   /** Opens `url` with the token as a subprotocol; rejects with the HTTP status when refused. */
   static open(url: string, token: string, timeoutMs = 10_000): Promise<RawSocket> {
     return new Promise((resolve, reject) => {

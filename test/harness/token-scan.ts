@@ -33,7 +33,18 @@ export interface ScanRecord {
   files: number;
   bytes: number;
   logChars: number;
+  /** Files of wrangler's local trace store (`v3/observability`): it keeps request URLs, so it must stay off. */
+  traceStoreFiles?: number;
+  /** Taken after the test sent tokens in URLs (test/access-links.test.ts). */
+  afterUrlTokens?: boolean;
   findings: Finding[];
+}
+
+/** The trace store's files among `dirs` (scripts/wrangler-dev.ts runs wrangler with it off). */
+export function traceStoreFiles(dirs: readonly string[]): number {
+  let n = 0;
+  for (const d of dirs) for (const f of filesUnder(d)) if (/[\\/]v3[\\/]observability[\\/]/.test(f)) n++;
+  return n;
 }
 
 /** The tokens in `text`, as their (unverified) session and role. */
@@ -93,14 +104,23 @@ export function scanDirs(dirs: readonly string[]): { files: number; bytes: numbe
 }
 
 /** Scans `dirs` and `logs` now and writes the record the global teardown collects. */
-export function recordScan(repoRoot: string, label: string, dirs: readonly string[], logs: readonly string[]): ScanRecord {
+export function recordScan(repoRoot: string, label: string, dirs: readonly string[], logs: readonly string[], opts: { afterUrlTokens?: boolean } = {}): ScanRecord {
   const scan = scanDirs(dirs);
   let logChars = 0;
   for (const [i, log] of logs.entries()) {
     logChars += log.length;
     for (const t of findTokens(log)) scan.findings.push({ where: `${label} log #${i}`, ...t });
   }
-  const record: ScanRecord = { label, dirs: [...dirs], files: scan.files, bytes: scan.bytes, logChars, findings: scan.findings };
+  const record: ScanRecord = {
+    label,
+    dirs: [...dirs],
+    files: scan.files,
+    bytes: scan.bytes,
+    logChars,
+    traceStoreFiles: traceStoreFiles(dirs),
+    ...(opts.afterUrlTokens ? { afterUrlTokens: true } : {}),
+    findings: scan.findings,
+  };
   const dir = join(repoRoot, RECORD_DIR);
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, `${Date.now()}-${process.pid}-${randomBytes(4).toString("hex")}.json`), JSON.stringify(record));
