@@ -146,6 +146,11 @@ export class Outbox {
     this.buffer.push({ body: { type: "session.info", redacted: { count: n, rules: Object.fromEntries(this.redactor!.perRule) } } });
   }
 
+  /** The owner let these redaction rules through for this session (false positives). */
+  allowRedaction(rules: readonly string[]): void {
+    this.redactor?.allow(rules);
+  }
+
   /** Cuts the buffer into batches now and sends them if connected. */
   flush(): void {
     if (this.timer) clearTimeout(this.timer);

@@ -217,6 +217,7 @@ export class SessionAgent {
           return;
         }
         this.meta = f.session;
+        this.outbox.allowRedaction(f.session.redactAllowed ?? []);
         // What the room shows as open: the resync closes whatever OpenCode no longer has (after
         // this runner restarted, its own memory of open requests is empty).
         for (const id of f.openRequests ?? []) this.openRequests.add(id);
@@ -244,6 +245,8 @@ export class SessionAgent {
         // The mode is applied per prompt (each queue item carries it).
         if (this.meta) this.meta = { ...this.meta, mode: f.mode };
         return;
+      case "agent.redact.allow":
+        return this.outbox.allowRedaction(f.rules);
       case "agent.permission.reply":
         return this.replyPermission(f.requestID, f.reply, f.message);
       case "agent.question.reply":

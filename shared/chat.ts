@@ -63,9 +63,9 @@ export interface ChatActor {
   linkAllowsChat: boolean;
 }
 
-/** Owners and drivers always; viewers when their link says so; the agent never. */
+/** Owners, drivers and approvers always; viewers when their link says so; the agent never. */
 export function mayChat(a: Pick<ChatActor, "role" | "linkAllowsChat">): boolean {
-  if (a.role === "owner" || a.role === "driver") return true;
+  if (a.role === "owner" || a.role === "driver" || a.role === "approver") return true;
   return a.role === "viewer" && a.linkAllowsChat;
 }
 

@@ -79,12 +79,16 @@ export const LOBBY_ROOM = "main";
 
 // ───────────────────────────── roles and session metadata ─────────────────────────────
 
-export const RoleSchema = z.enum(["owner", "driver", "viewer", "agent"]);
+export const RoleSchema = z.enum(["owner", "driver", "viewer", "agent", "approver"]);
 export type Role = z.infer<typeof RoleSchema>;
 
 /** Roles that may steer the agent: prompt, queue, stop, mode, permission and question replies. */
 export const DRIVING_ROLES: readonly Role[] = ["owner", "driver"];
 export const canDrive = (role: Role): boolean => DRIVING_ROLES.includes(role);
+
+/** Roles that may answer the agent's permission requests and questions: drivers, and `approver` (answers only). */
+export const ANSWERING_ROLES: readonly Role[] = ["owner", "driver", "approver"];
+export const canAnswer = (role: Role): boolean => ANSWERING_ROLES.includes(role);
 
 export const ModeSchema = z.enum(["build", "plan"]);
 export type Mode = z.infer<typeof ModeSchema>;
@@ -152,6 +156,8 @@ export const SessionMetaSchema = z.object({
   runnerWait: RunnerWaitSchema.optional(),
   /** Secrets the runner hid from everyone in the room (README "Secrets"). */
   redacted: RedactedSchema.optional(),
+  /** Redaction rules the owner let through for this session (false positives), by rule name. */
+  redactAllowed: z.array(z.string()).optional(),
 });
 export type SessionMeta = z.infer<typeof SessionMetaSchema>;
 
@@ -334,6 +340,8 @@ export const RoomOwnEventSchema = z.discriminatedUnion("type", [
   z.object({ type: z.literal("request.closed"), requestID: z.string() }),
   z.object({ type: z.literal("session.archived"), archived: z.boolean() }),
   z.object({ type: z.literal("session.allowedOrigins"), origins: z.array(z.string()) }),
+  /** The owner let redaction rule `rule` through for this session: its findings reach the room from now on. `rules`: all let through. */
+  z.object({ type: z.literal("redact.allowed"), rule: z.string(), rules: z.array(z.string()), by: z.string() }),
   /** Chat (people talking, never shown to the agent): see shared/chat.ts. */
   z.object({ type: z.literal("chat.add"), message: ChatMessageSchema.omit({ seq: true }) }),
   z.object({ type: z.literal("chat.edit"), id: z.string(), text: z.string() }),
@@ -379,6 +387,8 @@ export const ClientFrameSchema = z.discriminatedUnion("type", [
   z.object({ type: z.literal("queue.cancel"), ref, id: z.string().min(1).max(128) }),
   z.object({ type: z.literal("stop"), ref }),
   z.object({ type: z.literal("mode.set"), ref, mode: ModeSchema }),
+  /** Owner only: stop hiding what one redaction rule finds (by its name, e.g. "GitHub token") in this session. */
+  z.object({ type: z.literal("redact.allow"), ref, rule: z.string().min(1).max(100) }),
   z.object({
     type: z.literal("permission.reply"),
     ref,
@@ -432,6 +442,9 @@ export const VIEWER_FRAME_TYPES: readonly ClientFrameType[] = ["history", "resyn
 export const REPLAY_FRAME_TYPES = ["replay.log", "replay.lead", "replay.unlead", "replay.follow"] as const satisfies readonly ClientFrameType[];
 export type ReplayFrame = Extract<ClientFrame, { type: (typeof REPLAY_FRAME_TYPES)[number] }>;
 export const isReplayFrame = (f: ClientFrame): f is ReplayFrame => (REPLAY_FRAME_TYPES as readonly string[]).includes(f.type);
+
+/** Client frame types an approver may send: a viewer's, and answers to the agent's requests. */
+export const APPROVER_FRAME_TYPES: readonly ClientFrameType[] = [...VIEWER_FRAME_TYPES, "permission.reply", "question.reply"];
 
 /** Chat frames: who may send them is decided by shared/chat.ts `mayChat`, not by the driving roles. */
 export const CHAT_FRAME_TYPES = ["chat", "chat.edit", "chat.delete", "chat.ask"] as const satisfies readonly ClientFrameType[];
@@ -514,7 +527,7 @@ export type Snapshot = z.infer<typeof SnapshotSchema>;
  */
 export const LinkRecordSchema = z.object({
   id: z.string(),
-  role: z.enum(["owner", "driver", "viewer"]),
+  role: z.enum(["owner", "driver", "viewer", "approver"]),
   name: z.string(),
   /** Set on a grant to a signed-in person (no token exists for it). */
   email: z.string().optional(),
@@ -639,6 +652,8 @@ export const RoomToAgentFrameSchema = z.discriminatedUnion("type", [
   z.object({ type: z.literal("agent.prompt"), item: QueueItemSchema }),
   z.object({ type: z.literal("agent.stop"), by: z.string() }),
   z.object({ type: z.literal("agent.mode"), mode: ModeSchema }),
+  /** Redaction rules the owner let through for this session (all of them so far). */
+  z.object({ type: z.literal("agent.redact.allow"), rules: z.array(z.string()) }),
   z.object({
     type: z.literal("agent.permission.reply"),
     requestID: z.string(),
@@ -739,7 +754,8 @@ export const CreateSessionResultSchema = z.object({
 });
 
 export const ShareBodySchema = z.object({
-  role: z.enum(["viewer", "driver"]),
+  /** `approver`: sees what a viewer sees and answers permission requests and questions; cannot prompt, stop, switch mode or share. */
+  role: z.enum(["viewer", "driver", "approver"]),
   name: z.string().max(100).optional(),
   /** Lifetime in seconds; default 7 days. */
   ttlSeconds: z.number().int().positive().max(365 * 24 * 3600).optional(),
@@ -754,7 +770,7 @@ export const ShareResultSchema = z.object({
   token: z.string(),
   url: z.string(),
   embedUrl: z.string(),
-  role: z.enum(["viewer", "driver"]),
+  role: z.enum(["viewer", "driver", "approver"]),
   canChat: z.boolean().optional(),
   /** The link record's id: `DELETE /api/sessions/:id/links/:linkId` revokes it. */
   linkId: z.string(),

@@ -138,6 +138,7 @@ const REDUCERS: { [K in RoomEventBody["type"]]: Reducer<K> } = {
   "agent.presence": (s, ev) => s.patchSession({ agentOnline: ev.online, runnerWait: ev.online ? undefined : ev.waiting }),
   "session.archived": (s, ev) => s.patchSession({ archived: ev.archived }),
   "session.allowedOrigins": (s, ev) => s.patchSession({ allowedOrigins: ev.origins.slice() }),
+  "redact.allowed": (s, ev) => s.patchSession({ redactAllowed: ev.rules.slice() }),
   "chat.add": (s, ev, seq, ts) => {
     if (s.applyChat(ev, seq, ts)) s.patchSession({ chatCount: s.chatCount() + 1 });
   },

@@ -1,11 +1,12 @@
 /**
  * People's commands (`ClientFrame`): the role check, the archive check, then each command.
  * Driving commands (prompt, queue.cancel, stop, mode.set, permission/question replies) need the
- * owner or driver role; a viewer may only read (history, resync, typing). A refused frame gets an
+ * owner or driver role; an approver may answer permission requests and questions and read; a viewer
+ * may only read (history, resync, typing); only an owner may let a redaction rule through. A refused frame gets an
  * error with its ref and changes nothing.
  */
 import type { Connection } from "partyserver";
-import { VIEWER_FRAME_TYPES, canDrive, isChatFrame, isReplayFrame, type ClientFrame, type QueueItem, type RoomEvent, type RoomEventBody, type ServerFrame } from "../../shared/protocol.ts";
+import { APPROVER_FRAME_TYPES, VIEWER_FRAME_TYPES, canDrive, isChatFrame, isReplayFrame, type ClientFrame, type QueueItem, type RoomEvent, type RoomEventBody, type ServerFrame } from "../../shared/protocol.ts";
 import type { Limits } from "../../shared/limits.ts";
 import type { ConnState } from "./conn-state.ts";
 import type { MetaStore } from "./meta.ts";
@@ -47,9 +48,17 @@ export function handleClientFrame(room: CommandHost, conn: Connection<ConnState>
     sendError(conn, "forbidden", `a viewer may not send ${f.type}`, f.ref);
     return;
   }
+  if (st.role === "approver" && !APPROVER_FRAME_TYPES.includes(f.type)) {
+    sendError(conn, "forbidden", `an approver may not send ${f.type}`, f.ref);
+    return;
+  }
   const driving = !VIEWER_FRAME_TYPES.includes(f.type);
-  if (driving && !canDrive(st.role)) {
+  if (driving && !canDrive(st.role) && st.role !== "approver") {
     sendError(conn, "forbidden", `role ${st.role} may not send ${f.type}`, f.ref);
+    return;
+  }
+  if (f.type === "redact.allow" && st.role !== "owner") {
+    sendError(conn, "forbidden", "only an owner may let a redaction rule through", f.ref);
     return;
   }
   if (driving && room.meta.session().archived) {
@@ -75,6 +84,14 @@ export function handleClientFrame(room: CommandHost, conn: Connection<ConnState>
       room.commit([{ type: "mode.set", mode: f.mode, by: st.name }]);
       const agent = room.agentConnection();
       if (agent) sendAgent(agent, { type: "agent.mode", mode: f.mode });
+      return ack(conn, f.ref, f.type);
+    }
+    case "redact.allow": {
+      const before = room.meta.session().redactAllowed ?? [];
+      const rules = before.includes(f.rule) ? before : [...before, f.rule];
+      room.commit([{ type: "redact.allowed", rule: f.rule, rules, by: st.name }]);
+      const agent = room.agentConnection();
+      if (agent) sendAgent(agent, { type: "agent.redact.allow", rules });
       return ack(conn, f.ref, f.type);
     }
     case "permission.reply":

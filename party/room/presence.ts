@@ -15,7 +15,7 @@ import type { PresenceUser, Role } from "../../shared/protocol.ts";
 export const PRESENCE_LISTED = 50;
 
 /** Who is listed first when the room is bigger than the list: typists, then those who can act. */
-const ROLE_RANK: Record<Role, number> = { owner: 0, driver: 1, agent: 2, viewer: 3 };
+const ROLE_RANK: Record<Role, number> = { owner: 0, driver: 1, approver: 2, agent: 3, viewer: 4 };
 
 export class PresenceRoster {
   #users: Map<string, PresenceUser> | undefined;

@@ -13,7 +13,7 @@ export const tooManyLinks = () => httpError(409, "too_many_links", "this session
 export async function mintLink(
   env: Env,
   sid: string,
-  claims: { role: "owner" | "driver" | "viewer"; name: string; ttlSeconds: number; chat?: boolean },
+  claims: { role: "owner" | "driver" | "viewer" | "approver"; name: string; ttlSeconds: number; chat?: boolean },
   createdBy: string,
 ): Promise<{ token: string; linkId: string } | null> {
   const record = await env.SessionRoom.getByName(sid).mintLink({ role: claims.role, name: claims.name, createdBy, ttlSeconds: claims.ttlSeconds });

@@ -171,7 +171,7 @@ export function ShareDialog(props: {
       setOriginsState({ error: e instanceof Error ? e.message : String(e) });
     }
   };
-  const [role, setRole] = createSignal<"viewer" | "driver">("viewer");
+  const [role, setRole] = createSignal<"viewer" | "driver" | "approver">("viewer");
   // ShareBody.canChat: off by default (a viewer link reads the chat but cannot post).
   const [canChat, setCanChat] = createSignal(false);
   const [link, setLink] = createSignal<{ url: string; embed: string } | null>(null);
@@ -205,8 +205,11 @@ export function ShareDialog(props: {
           <button type="button" role="radio" aria-checked={role() === "driver"} class={role() === "driver" ? "on" : ""} onClick={() => { setRole("driver"); setLink(null); }}>
             Driver (can prompt)
           </button>
+          <button type="button" role="radio" aria-checked={role() === "approver"} class={role() === "approver" ? "on" : ""} title="Sees what a viewer sees and answers permission requests and questions; cannot prompt, stop, switch mode or share" onClick={() => { setRole("approver"); setLink(null); }}>
+            Approver (answers permissions)
+          </button>
         </div>
-        <Show when={role() === "viewer"} fallback={<p class="hint muted">Drivers can always chat.</p>}>
+        <Show when={role() === "viewer"} fallback={<p class="hint muted">Drivers and approvers can always chat.</p>}>
           <label class="check">
             <input type="checkbox" data-can-chat checked={canChat()} onChange={(e) => { setCanChat(e.currentTarget.checked); setLink(null); }} />
             <span>Viewers with this link can chat (off by default: they read the chat but cannot post; an embed shows the chat only when this is on)</span>

@@ -71,7 +71,7 @@ export const api = {
     const r = await call(z.union([z.object({ part: PartSchema }).passthrough(), PartSchema]), token, `/api/sessions/${encodeURIComponent(id)}/parts/${encodeURIComponent(partId)}`);
     return "part" in r && r.part && typeof r.part === "object" ? (r.part as Part) : (r as Part);
   },
-  share: (token: string, id: string, role: "viewer" | "driver", name?: string, canChat?: boolean) =>
+  share: (token: string, id: string, role: "viewer" | "driver" | "approver", name?: string, canChat?: boolean) =>
     call(ShareResultSchema, token, `/api/sessions/${encodeURIComponent(id)}/share`, {
       method: "POST",
       body: JSON.stringify({ role, ...(name ? { name } : {}), ...(canChat ? { canChat } : {}) }),

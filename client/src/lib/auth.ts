@@ -94,7 +94,7 @@ export function forgetSessionToken(id: string, token: string): void {
   if (store()?.getItem(sessionKey(id)) === token) store()?.removeItem(sessionKey(id));
 }
 
-const RANK: Record<TokenPayload["role"], number> = { agent: 0, viewer: 1, driver: 2, owner: 3 };
+const RANK: Record<TokenPayload["role"], number> = { agent: 0, viewer: 1, approver: 2, driver: 3, owner: 4 };
 
 /** Keeps a link's token for its session, unless a stronger one still good is kept already. */
 function remember(id: string, token: string): void {

@@ -4,7 +4,7 @@
  * `chromeless` is the embed's variant: no header chrome or side panel, same transcript and docks.
  */
 import { For, Show, createEffect, createMemo, createSignal, onCleanup, onMount, type JSX } from "solid-js";
-import { UNTITLED_SESSION, canDrive } from "../../../shared/protocol.ts";
+import { UNTITLED_SESSION, canAnswer, canDrive } from "../../../shared/protocol.ts";
 import type { RoomActions, RoomView } from "../lib/room-view.ts";
 import { Transcript } from "../components/Transcript.tsx";
 import { Composer } from "../components/Composer.tsx";
@@ -38,6 +38,7 @@ export function RoomScreen(props: {
 }): JSX.Element {
   const role = () => props.room.you?.role ?? "viewer";
   const driving = () => canDrive(role()) && !props.room.session?.archived;
+  const answering = () => canAnswer(role()) && !props.room.session?.archived;
   const isOwner = () => role() === "owner";
   const busy = () => {
     const s = props.room.session?.agentStatus;
@@ -210,13 +211,13 @@ export function RoomScreen(props: {
                 {(req) => (
                   <PermissionDock
                     request={req}
-                    canAnswer={driving()}
+                    canAnswer={answering()}
                     onReply={(reply, message) => props.actions.replyPermission(req.id, reply, message)}
                   />
                 )}
               </For>
               <For each={props.room.questions}>
-                {(q) => <QuestionDock request={q} canAnswer={driving()} onReply={(a) => props.actions.replyQuestion(q.id, a)} />}
+                {(q) => <QuestionDock request={q} canAnswer={answering()} onReply={(a) => props.actions.replyQuestion(q.id, a)} />}
               </For>
               <QueueList
                 queue={props.room.queue}
