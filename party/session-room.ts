@@ -64,6 +64,7 @@ import { LinkStore, type LinkCheck, type LinkInit, type Ticket } from "./links.t
 import { admitUpgrade, closeRevokedSockets } from "./room/admit.ts";
 import { ConnectionBound, joining } from "./room/joining.ts";
 import { replayLeft } from "./room/replay-lead.ts";
+import { joinAskLeft, sendJoinRequests } from "./room/join-ask.ts";
 import type { ConnState, CreateRoomInit } from "./room/conn-state.ts";
 import type { LinkRecord } from "../shared/protocol.ts";
 import { RoomStreams, STREAM_READER_HEADER } from "./room/stream-read.ts";
@@ -305,6 +306,7 @@ export class SessionRoom extends Server<Env> {
       this.#router.joinedRoom();
       this.#catchUp(conn, j.cursor);
     }
+      sendJoinRequests(this, Date.now(), conn);
     this.schedulePresence();
   }
 
@@ -337,6 +339,7 @@ export class SessionRoom extends Server<Env> {
       if (conn.state?.relay) this.#router.forget(conn.state.relay.index);
       replayLeft(this, conn);
       this.#presence.left(conn.id);
+      joinAskLeft(this, conn);
       this.#frames.forget(conn.id);
       if (!this.#ready) return;
       if (this.holdsLease(conn)) this.#lease.release();
@@ -404,6 +407,11 @@ export class SessionRoom extends Server<Env> {
   }
 
   /** A person's place on a replay page, shown in presence (party/room/replay-lead.ts). */
+  /** A person's role changed (party/room/join-ask.ts): presence shows it. */
+  setPresence(conn: Connection<ConnState>): void {
+    this.#presence.setReplay(conn, conn.state?.replay);
+  }
+
   setReplayPresence(conn: Connection<ConnState>, replay: ConnState["replay"]): void {
     this.#presence.setReplay(conn, replay);
   }

@@ -387,6 +387,10 @@ export const ClientFrameSchema = z.discriminatedUnion("type", [
   z.object({ type: z.literal("queue.cancel"), ref, id: z.string().min(1).max(128) }),
   z.object({ type: z.literal("stop"), ref }),
   z.object({ type: z.literal("mode.set"), ref, mode: ModeSchema }),
+  /** A viewer asks the owners to raise their connection to `role` ("Ask to drive" / "Ask to approve"). */
+  z.object({ type: z.literal("join.ask"), ref, role: z.enum(["driver", "approver"]) }),
+  /** Owner only: accept or decline a `join.ask` (by the id `join.requests` lists). */
+  z.object({ type: z.literal("join.answer"), ref, requestId: z.string().min(1).max(64), accept: z.boolean() }),
   /** Owner only: stop hiding what one redaction rule finds (by its name, e.g. "GitHub token") in this session. */
   z.object({ type: z.literal("redact.allow"), ref, rule: z.string().min(1).max(100) }),
   z.object({
@@ -445,6 +449,15 @@ export const isReplayFrame = (f: ClientFrame): f is ReplayFrame => (REPLAY_FRAME
 
 /** Client frame types an approver may send: a viewer's, and answers to the agent's requests. */
 export const APPROVER_FRAME_TYPES: readonly ClientFrameType[] = [...VIEWER_FRAME_TYPES, "permission.reply", "question.reply"];
+
+/** Asking to join (party/room/join-ask.ts): who may send them is decided there. */
+export const JOIN_FRAME_TYPES = ["join.ask", "join.answer"] as const satisfies readonly ClientFrameType[];
+export type JoinFrame = Extract<ClientFrame, { type: (typeof JOIN_FRAME_TYPES)[number] }>;
+export const isJoinFrame = (f: ClientFrame): f is JoinFrame => (JOIN_FRAME_TYPES as readonly string[]).includes(f.type);
+
+/** A viewer's pending `join.ask`, as owners see it. Times are the room's epoch ms. */
+export const JoinRequestSchema = z.object({ id: z.string(), name: z.string(), role: z.enum(["driver", "approver"]), at: z.number(), expiresAt: z.number() });
+export type JoinRequest = z.infer<typeof JoinRequestSchema>;
 
 /** Chat frames: who may send them is decided by shared/chat.ts `mayChat`, not by the driving roles. */
 export const CHAT_FRAME_TYPES = ["chat", "chat.edit", "chat.delete", "chat.ask"] as const satisfies readonly ClientFrameType[];
@@ -627,6 +640,20 @@ export const ServerFrameSchema = z.discriminatedUnion("type", [
     type: z.literal("replay.lead"),
     leader: z.object({ id: z.string(), name: z.string() }).nullable(),
     state: ReplayStateSchema.optional(),
+  }),
+  /** To owners only, on connecting and whenever it changes: the viewers asking to join, oldest first. */
+  z.object({ type: z.literal("join.requests"), requests: z.array(JoinRequestSchema) }),
+  /**
+   * To the viewer who asked: `accepted` (this connection now has `role`, through link record
+   * `linkId`, until it closes or the link is revoked), `declined` (ask again in a minute at the
+   * earliest), or `expired` (no owner answered within two minutes).
+   */
+  z.object({
+    type: z.literal("join.result"),
+    requestId: z.string(),
+    outcome: z.enum(["accepted", "declined", "expired"]),
+    role: z.enum(["driver", "approver"]).optional(),
+    linkId: z.string().optional(),
   }),
   /** To owners only, whenever a link is minted or revoked: the session's link records. */
   z.object({ type: z.literal("links"), links: z.array(LinkRecordSchema) }),

@@ -6,7 +6,7 @@
  * error with its ref and changes nothing.
  */
 import type { Connection } from "partyserver";
-import { APPROVER_FRAME_TYPES, VIEWER_FRAME_TYPES, canDrive, isChatFrame, isReplayFrame, type ClientFrame, type QueueItem, type RoomEvent, type RoomEventBody, type ServerFrame } from "../../shared/protocol.ts";
+import { APPROVER_FRAME_TYPES, VIEWER_FRAME_TYPES, canDrive, isChatFrame, isJoinFrame, isReplayFrame, type ClientFrame, type QueueItem, type RoomEvent, type RoomEventBody, type ServerFrame } from "../../shared/protocol.ts";
 import type { Limits } from "../../shared/limits.ts";
 import type { ConnState } from "./conn-state.ts";
 import type { MetaStore } from "./meta.ts";
@@ -19,9 +19,10 @@ import { mayChat } from "../../shared/chat.ts";
 import { fitPage } from "./fit.ts";
 import { ack, send, sendAgent, sendError } from "./send.ts";
 import { handleReplayFrame, type ReplayHost } from "./replay-lead.ts";
+import { handleJoinFrame, type JoinHost } from "./join-ask.ts";
 
 /** What the commands need from the room. */
-export interface CommandHost extends ReplayHost {
+export interface CommandHost extends ReplayHost, JoinHost {
   readonly limits: Limits;
   readonly meta: MetaStore;
   readonly queue: PromptQueue;
@@ -44,6 +45,7 @@ export interface CommandHost extends ReplayHost {
 export function handleClientFrame(room: CommandHost, conn: Connection<ConnState>, st: ConnState, f: ClientFrame, now: number): void {
   if (isChatFrame(f)) return handleChatFrame(room, conn, st, f, now);
   if (isReplayFrame(f)) return handleReplayFrame(room, conn, st, f);
+  if (isJoinFrame(f)) return handleJoinFrame(room, conn, st, f, now);
   if (st.role === "viewer" && !VIEWER_FRAME_TYPES.includes(f.type)) {
     sendError(conn, "forbidden", `a viewer may not send ${f.type}`, f.ref);
     return;

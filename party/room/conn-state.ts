@@ -34,6 +34,10 @@ export interface ConnState {
    * attachment so the relays' viewers still count after the room hibernates.
    */
   relay?: { readonly index: number; readonly count: number; readonly users: readonly PresenceUser[] };
+  /** A viewer's pending request to join as driver or approver (party/room/join-ask.ts). */
+  ask?: { readonly id: string; readonly role: "driver" | "approver"; readonly at: number };
+  /** When an owner last declined this connection's request (it may ask again a minute later). */
+  askDeclinedAt?: number;
 }
 
 /** Values the Worker hands a new room. */
