@@ -9,11 +9,11 @@
  * this object kept only for the live fan-out.
  */
 import { Server, type Connection, type ConnectionContext } from "partyserver";
-import { LOBBY_ROOM, LobbyClientFrameSchema, parseFrame, type LobbyFrame, type RunnerWait, type SessionSummary } from "../shared/protocol.ts";
+import { DEFAULT_AGENT, LOBBY_ROOM, LobbyClientFrameSchema, parseFrame, type AgentInfo, type AgentsResult, type LobbyFrame, type RunnerWait, type SessionSummary } from "../shared/protocol.ts";
 import type { Env } from "./env.ts";
 
 /** A runner's lobby connection: what it holds and may hold (absent until its first report). */
-type RunnerState = { capacity?: { held: number; max: number } };
+type RunnerState = { capacity?: { held: number; max: number }; agents?: AgentInfo[] };
 /** Runners' lobby connections carry this tag (people's: "people"). */
 const TAG_RUNNER = "agent";
 
@@ -29,6 +29,7 @@ type Row = {
   demo: number | null;
   chat_count: number | null;
   waiting_since: number | null;
+  agent: string | null;
 };
 
 function fromRow(r: Row): SessionSummary {
@@ -44,6 +45,7 @@ function fromRow(r: Row): SessionSummary {
     ...(r.demo !== null ? { demo: r.demo === 1 } : {}),
     ...(r.chat_count ? { chatCount: r.chat_count } : {}),
     ...(r.status === "offline" && r.archived === 0 ? { waitingSince: r.waiting_since ?? r.created_at } : {}),
+    ...(r.agent !== null ? { agent: r.agent } : {}),
   };
 }
 
@@ -80,6 +82,9 @@ export class Lobby extends Server<Env> {
       // Also later: since when a session has had no runner (rows from before count from creation).
       const hasWaiting = sql.exec(`SELECT 1 FROM pragma_table_info('sessions') WHERE name = 'waiting_since'`).toArray().length > 0;
       if (!hasWaiting) sql.exec(`ALTER TABLE sessions ADD COLUMN waiting_since INTEGER`);
+      // And the agent a session runs (rows from before run the default, OpenCode through the SDK).
+      const hasAgent = sql.exec(`SELECT 1 FROM pragma_table_info('sessions') WHERE name = 'agent'`).toArray().length > 0;
+      if (!hasAgent) sql.exec(`ALTER TABLE sessions ADD COLUMN agent TEXT`);
       sql.exec(`CREATE TABLE IF NOT EXISTS lobby_state (k TEXT PRIMARY KEY, v TEXT NOT NULL)`);
       this.#migrated = true;
     }
@@ -92,11 +97,11 @@ export class Lobby extends Server<Env> {
    */
   upsert(s: SessionSummary): void {
     this.#db().exec(
-      `INSERT INTO sessions (id, title, status, workspace, repository, created_at, updated_at, archived, demo, chat_count, waiting_since)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, CASE WHEN ? = 'offline' THEN ? END)
+      `INSERT INTO sessions (id, title, status, workspace, repository, created_at, updated_at, archived, demo, chat_count, waiting_since, agent)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, CASE WHEN ? = 'offline' THEN ? END, ?)
        ON CONFLICT(id) DO UPDATE SET title = excluded.title, status = excluded.status, workspace = excluded.workspace,
          repository = excluded.repository, updated_at = excluded.updated_at, archived = excluded.archived, demo = excluded.demo,
-         chat_count = excluded.chat_count,
+         chat_count = excluded.chat_count, agent = excluded.agent,
          waiting_since = CASE WHEN excluded.status = 'offline' THEN COALESCE(sessions.waiting_since, excluded.waiting_since) END`,
       s.id,
       s.title,
@@ -110,6 +115,7 @@ export class Lobby extends Server<Env> {
       s.chatCount ?? null,
       s.status,
       Date.now(),
+      s.agent ?? null,
     );
     const row = this.get(s.id);
     if (!row) return;
@@ -197,7 +203,7 @@ export class Lobby extends Server<Env> {
       conn.send(JSON.stringify({ type: "error", code: r.code, message: r.message }));
       return;
     }
-    conn.setState({ capacity: { held: r.frame.held, max: r.frame.max } });
+    conn.setState({ capacity: { held: r.frame.held, max: r.frame.max }, ...(r.frame.agents ? { agents: r.frame.agents } : {}) });
     this.#recheckCapacity();
   }
 
@@ -214,6 +220,20 @@ export class Lobby extends Server<Env> {
   }
 
   // ───────────────────────────── runner capacity ─────────────────────────────
+
+  /** The agents online runners offer (a runner that names none offers OpenCode through the SDK). */
+  agents(): AgentsResult {
+    const byId = new Map<string, AgentsResult["agents"][number]>();
+    for (const c of this.getConnections<RunnerState>(TAG_RUNNER)) {
+      if (c.readyState !== WebSocket.OPEN || !c.state?.capacity) continue;
+      for (const a of c.state.agents ?? [{ id: DEFAULT_AGENT, label: "OpenCode", protocol: "opencode-sdk" as const }]) {
+        const seen = byId.get(a.id);
+        if (seen) seen.runners++;
+        else byId.set(a.id, { ...a, runners: 1 });
+      }
+    }
+    return { agents: [...byId.values()] };
+  }
 
   /** Runners connected and reporting, and whether every one of them is full. */
   #capacity(gone?: string): { runners: number; full: boolean } {

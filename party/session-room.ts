@@ -190,6 +190,7 @@ export class SessionRoom extends Server<Env> {
       updatedAt: now,
       ...(init.directory?.trim() ? { directory: init.directory } : {}),
       ...(init.repository !== undefined ? { repository: init.repository } : {}),
+      ...(init.agent !== undefined ? { agent: init.agent } : {}),
       allowedOrigins: init.allowedOrigins ?? [],
     };
     this.ctx.storage.transactionSync(() => {

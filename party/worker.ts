@@ -20,6 +20,7 @@ import { httpError } from "./http.ts";
 import { gate, securityHeaders, type AppEnv } from "./middleware.ts";
 import { markStarted, pages } from "./routes/pages.ts";
 import { sessions } from "./routes/sessions.ts";
+import { agents } from "./routes/agents.ts";
 import { sockets } from "./routes/sockets.ts";
 
 export { SessionRoom } from "./session-room.ts";
@@ -48,6 +49,7 @@ app.use("*", async (_c, next) => {
 app.use("*", gate, securityHeaders);
 app.route("/", pages);
 app.route("/api/sessions", sessions);
+app.route("/api/agents", agents);
 app.route("/parties", sockets);
 app.notFound(async (c) => {
   const root = routedPath(c.req.raw).split("/")[1] ?? "";

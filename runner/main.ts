@@ -14,6 +14,9 @@
  *   AGENTROOM_MAX_SESSIONS   sessions this runner serves at most (default 50); beyond that they
  *                            wait, "pending" while every runner is full, longest-waiting first
  *   RUNNER_ID                a name for this runner (default random)
+ *   AGENTROOM_AGENTS         the agents it offers, comma-separated: opencode (the SDK), opencode-acp,
+ *                            claude-code, codex, gemini, or id=<ACP agent command line>; default
+ *                            OpenCode (SDK and ACP) plus every other preset found installed
  *
  * SIGINT/SIGTERM stop it cleanly (OpenCode included). It prints `runner ready` once it listens.
  */
@@ -21,6 +24,8 @@ import { readFileSync, existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { Runner } from "./runner.ts";
 import { providerFromEnv } from "./opencode-config.ts";
+import { agentsFromEnv } from "./acp/agents.ts";
+import { killAllAgentsNow } from "./acp/process.ts";
 
 function devVar(name: string): string | undefined {
   const file = resolve(".dev.vars");
@@ -49,6 +54,7 @@ export function configFromEnv(env: Record<string, string | undefined> = process.
     permission,
     runnerId: env.RUNNER_ID,
     maxSessions: env.AGENTROOM_MAX_SESSIONS ? Number(env.AGENTROOM_MAX_SESSIONS) : undefined,
+    agents: agentsFromEnv(env),
     flushMs: env.AGENTROOM_FLUSH_MS ? Number(env.AGENTROOM_FLUSH_MS) : undefined,
   };
 }
@@ -62,6 +68,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     console.log(`[runner ${runner.runnerId}] ${sig}: stopping`);
     const hard = setTimeout(() => {
       runner.opencode.killNow();
+      killAllAgentsNow();
       process.exit(1);
     }, 8_000);
     void runner.stop().then(() => {

@@ -18,13 +18,18 @@
  * OpenCode restarts) every held session is reconciled from `session.messages`.
  */
 import { randomBytes } from "node:crypto";
-import { LOBBY_ROOM, LobbyFrameSchema, parseFrame, type LobbyClientFrame, type SessionSummary } from "../shared/protocol.ts";
+import { DEFAULT_AGENT, LOBBY_ROOM, LobbyFrameSchema, parseFrame, type LobbyClientFrame, type SessionSummary } from "../shared/protocol.ts";
 import { signToken, ALL_SESSIONS } from "../shared/token.ts";
 import { OpencodeServer } from "./opencode.ts";
 import { modelLabel, type ProviderChoice } from "./opencode-config.ts";
 import { Connection } from "../shared/connection.ts";
 import { SessionAgent } from "./session-agent.ts";
 import type { WorkspaceConfig } from "./workspace.ts";
+import { AcpSessionAgent } from "./acp/session.ts";
+import { offerList, type AgentOffer } from "./acp/agents.ts";
+
+/** A room this runner holds: OpenCode through its SDK, or an ACP agent. */
+export type RoomAgent = SessionAgent | AcpSessionAgent;
 
 export interface RunnerConfig {
   /** http(s):// base URL of the Worker. */
@@ -42,6 +47,8 @@ export interface RunnerConfig {
   /** Wait before taking a session another runner just dropped (it may be reconnecting). */
   takeoverDelayMs?: number;
   opencodeBinary?: string;
+  /** The agents it offers (AGENTROOM_AGENTS); default OpenCode through the SDK only. */
+  agents?: AgentOffer;
   flushMs?: number;
   log?: (msg: string) => void;
 }
@@ -50,8 +57,11 @@ export class Runner {
   readonly cfg: RunnerConfig;
   readonly runnerId: string;
   readonly opencode: OpencodeServer;
-  readonly agents = new Map<string, SessionAgent>();
+  readonly agents = new Map<string, RoomAgent>();
   private readonly byOpencode = new Map<string, SessionAgent>();
+  readonly offer: AgentOffer;
+  /** Sessions skipped because they run an agent this runner does not offer (logged once each). */
+  private readonly notOffered = new Set<string>();
   private readonly lobbyStatus = new Map<string, SessionSummary>();
   /** Sessions needing a runner that this one could not take (full), by when they started waiting. */
   private readonly waiting = new Map<string, number>();
@@ -69,6 +79,7 @@ export class Runner {
     this.cfg = cfg;
     this.runnerId = cfg.runnerId ?? `r${randomBytes(4).toString("hex")}`;
     this.log = cfg.log ?? ((m) => console.log(`[runner ${this.runnerId}] ${m}`));
+    this.offer = cfg.agents ?? { sdk: true, acp: new Map() };
     this.opencode = new OpencodeServer({
       stateDir: cfg.stateDir,
       provider: cfg.provider,
@@ -105,10 +116,12 @@ export class Runner {
     this.opencode.on("stream-open", () => {
       // The first open is the start; any later one follows a loss, and events may be missing.
       if (this.streamOpens++ === 0) return;
-      for (const a of this.agents.values()) if (a.state === "held") a.resync("OpenCode event stream reopened");
+      for (const a of this.agents.values()) if (a instanceof SessionAgent && a.state === "held") a.resync("OpenCode event stream reopened");
     });
     this.opencode.on("stream-lost", (r) => this.log(`OpenCode event stream lost: ${r}`));
-    await this.opencode.start();
+    // A runner offering only ACP agents needs no OpenCode server of its own.
+    if (this.offer.sdk) await this.opencode.start();
+    this.log(`agents offered: ${offerList(this.offer).map((a) => a.id).join(", ") || "none"}`);
     this.lobby = new Connection(
       {
         host: this.wsBase,
@@ -172,7 +185,8 @@ export class Runner {
   private reportCapacity(): void {
     const now = `${this.agents.size}/${this.maxSessions}`;
     if (now === this.reported || !this.lobby?.isOpen) return;
-    if (this.lobby.send(JSON.stringify({ type: "runner.capacity", held: this.agents.size, max: this.maxSessions } satisfies LobbyClientFrame))) this.reported = now;
+    const frame: LobbyClientFrame = { type: "runner.capacity", held: this.agents.size, max: this.maxSessions, agents: offerList(this.offer) };
+    if (this.lobby.send(JSON.stringify(frame))) this.reported = now;
   }
 
   /** A slot is free: the session that has waited longest gets it. */
@@ -202,6 +216,11 @@ export class Runner {
       this.waiting.delete(s.id);
       return;
     }
+    if (!this.offers(s.agent ?? DEFAULT_AGENT)) {
+      if (!this.notOffered.has(s.id)) this.log(`room ${s.id}: runs agent "${s.agent}", which this runner does not offer (AGENTROOM_AGENTS); leaving it to another runner`);
+      this.notOffered.add(s.id);
+      return;
+    }
     if (existing && (existing.state === "held" || existing.state === "connecting")) return;
     if (existing) {
       // Refused earlier (another runner held it) or gone: try again now that it is free.
@@ -223,8 +242,45 @@ export class Runner {
     this.join(s.id, delay);
   }
 
+  private offers(agent: string): boolean {
+    return agent === DEFAULT_AGENT ? this.offer.sdk : this.offer.acp.has(agent);
+  }
+
   private join(roomId: string, delayMs: number): void {
-    const agent = new SessionAgent({
+    const spec = this.offer.acp.get(this.lobbyStatus.get(roomId)?.agent ?? DEFAULT_AGENT);
+    const agent: RoomAgent = spec
+      ? new AcpSessionAgent({
+          roomId,
+          wsBase: this.wsBase,
+          token: () => this.token(),
+          runnerId: this.runnerId,
+          workspace: this.cfg.workspace,
+          spec,
+          launch: { stateDir: this.cfg.stateDir, provider: this.cfg.provider, permission: this.cfg.permission },
+          model: `${spec.label} · ${modelLabel(this.cfg.provider)}`,
+          demo: this.cfg.provider.kind === "scripted",
+          onStateChange: (a) => this.onAgentState(a),
+          log: this.log,
+          flushMs: this.cfg.flushMs,
+          startDelayMs: delayMs,
+        })
+      : this.sdkAgent(roomId, delayMs);
+    this.agents.set(roomId, agent);
+    agent.start();
+    this.reportCapacity();
+  }
+
+  private onAgentState(a: { roomId: string; state: RoomAgent["state"] }): void {
+    if (a.state === "gone" || a.state === "refused") this.log(`room ${a.roomId}: ${a.state}`);
+    if (a.state === "gone") void this.drop(a.roomId);
+    if (a.state === "refused") {
+      const held = this.agents.get(a.roomId);
+      if (held) this.retryLater(held);
+    }
+  }
+
+  private sdkAgent(roomId: string, delayMs: number): SessionAgent {
+    return new SessionAgent({
       roomId,
       wsBase: this.wsBase,
       token: () => this.token(),
@@ -237,18 +293,11 @@ export class Runner {
         for (const [k, v] of this.byOpencode) if (v === a && k !== id) this.byOpencode.delete(k);
         this.byOpencode.set(id, a);
       },
-      onStateChange: (a) => {
-        if (a.state === "gone" || a.state === "refused") this.log(`room ${a.roomId}: ${a.state}`);
-        if (a.state === "gone") void this.drop(a.roomId);
-        if (a.state === "refused") this.retryLater(a);
-      },
+      onStateChange: (a) => this.onAgentState(a),
       log: this.log,
       flushMs: this.cfg.flushMs,
       startDelayMs: delayMs,
     });
-    this.agents.set(roomId, agent);
-    agent.start();
-    this.reportCapacity();
   }
 
   /**
@@ -256,7 +305,7 @@ export class Runner {
    * without closing its socket never makes it offline, but its lease runs out: so knock again
    * once the holder's lease would have expired (the room hands it over then).
    */
-  private retryLater(a: SessionAgent): void {
+  private retryLater(a: RoomAgent): void {
     const wait = Math.max(5_000, a.refusedForMs || 30_000) * (1.05 + Math.random() * 0.2);
     const timer = setTimeout(() => {
       if (this.agents.get(a.roomId) !== a || a.state !== "refused" || this.stopping) return;
@@ -274,6 +323,7 @@ export class Runner {
     if (!a) return;
     this.agents.delete(roomId);
     for (const [k, v] of this.byOpencode) if (v === a) this.byOpencode.delete(k);
+    this.notOffered.delete(roomId);
     this.takeNext();
     await a.stop(false);
   }

@@ -93,6 +93,19 @@ export const canAnswer = (role: Role): boolean => ANSWERING_ROLES.includes(role)
 export const ModeSchema = z.enum(["build", "plan"]);
 export type Mode = z.infer<typeof ModeSchema>;
 
+/** Which agent runs a session: `opencode` (OpenCode through its SDK) or an ACP agent a runner offers. */
+export const AgentIdSchema = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,39}$/, "an agent id such as opencode, opencode-acp, claude-code");
+/** The agent a session runs when its creator named none. */
+export const DEFAULT_AGENT = "opencode";
+
+/** An agent a runner offers (runner/acp/agents.ts). */
+export const AgentInfoSchema = z.object({
+  id: AgentIdSchema,
+  label: z.string().max(100),
+  protocol: z.enum(["opencode-sdk", "acp"]),
+});
+export type AgentInfo = z.infer<typeof AgentInfoSchema>;
+
 /** What the agent is doing, as the room tells everyone. */
 export const AgentStatusSchema = z.enum(["idle", "busy", "retry", "waiting"]);
 export type AgentStatus = z.infer<typeof AgentStatusSchema>;
@@ -141,8 +154,10 @@ export const SessionMetaSchema = z.object({
   directory: z.string().optional(),
   /** The git URL the workspace is cloned from, when the session was created from one. */
   repository: z.string().optional(),
-  /** OpenCode's session id, once the runner created it. */
+  /** OpenCode's session id, once the runner created it (for an ACP agent: its ACP session id). */
   opencodeSessionId: z.string().optional(),
+  /** The agent that runs this session (absent: DEFAULT_AGENT). */
+  agent: AgentIdSchema.optional(),
   /** Model in use, e.g. "scripted/demo"; `demo` is true for the built-in scripted model. */
   model: z.string().optional(),
   demo: z.boolean().optional(),
@@ -176,6 +191,8 @@ export const SessionSummarySchema = z.object({
   chatCount: z.number().int().nonnegative().optional(),
   /** While no runner holds it (`offline`/`pending`): since when. Runners take the oldest first. */
   waitingSince: z.number().optional(),
+  /** SessionMeta.agent: only runners offering it take the session. */
+  agent: AgentIdSchema.optional(),
 });
 export type SessionSummary = z.infer<typeof SessionSummarySchema>;
 
@@ -707,7 +724,13 @@ export type LobbyFrame = z.infer<typeof LobbyFrameSchema>;
  * runner is full, and marks the sessions nobody can take `pending`.
  */
 export const LobbyClientFrameSchema = z.discriminatedUnion("type", [
-  z.object({ type: z.literal("runner.capacity"), held: z.number().int().min(0).max(100_000), max: z.number().int().min(0).max(100_000) }),
+  z.object({
+    type: z.literal("runner.capacity"),
+    held: z.number().int().min(0).max(100_000),
+    max: z.number().int().min(0).max(100_000),
+    /** The agents this runner offers (older runners send none: OpenCode through the SDK). */
+    agents: z.array(AgentInfoSchema).max(50).optional(),
+  }),
 ]);
 export type LobbyClientFrame = z.infer<typeof LobbyClientFrameSchema>;
 
@@ -769,9 +792,15 @@ export const CreateSessionBodySchema = z
     allowedOrigins: EmbedOriginsSchema.optional(),
     /** Display name of the creator (shown in presence). */
     name: z.string().max(100).optional(),
+    /** Which agent runs it (`GET /api/agents`); default DEFAULT_AGENT. */
+    agent: AgentIdSchema.optional(),
   })
   .refine((b) => !(b.directory?.trim() && b.repository), { message: "give a directory or a repository, not both", path: ["repository"] });
 export type CreateSessionBody = z.infer<typeof CreateSessionBodySchema>;
+
+/** `GET /api/agents`: the agents online runners offer, with how many runners offer each. */
+export const AgentsResultSchema = z.object({ agents: z.array(AgentInfoSchema.extend({ runners: z.number().int().nonnegative() })) });
+export type AgentsResult = z.infer<typeof AgentsResultSchema>;
 
 export const CreateSessionResultSchema = z.object({
   id: z.string(),

@@ -49,5 +49,7 @@ export interface CreateRoomInit {
   /** The directory asked for; the runner sets `workspace` once it accepts it. */
   directory?: string;
   repository?: string;
+  /** The agent that runs it (absent: DEFAULT_AGENT). */
+  agent?: string;
   now?: number;
 }

@@ -21,5 +21,6 @@ export function summaryOf(s: SessionMeta): SessionSummary {
     archived: s.archived,
     ...(s.demo !== undefined ? { demo: s.demo } : {}),
     ...(s.chatCount ? { chatCount: s.chatCount } : {}),
+    ...(s.agent !== undefined ? { agent: s.agent } : {}),
   };
 }

@@ -35,6 +35,7 @@ sessions.post("/", ...jsonBody(CreateSessionBodySchema), async (c) => {
     allowedOrigins: body.allowedOrigins && originsOf(body.allowedOrigins),
     directory: body.directory,
     repository: body.repository,
+    agent: body.agent,
   });
   // The room exists before the index lists it, so a listed id always has a room.
   await lobby(c.env).upsert(summaryOf(session));

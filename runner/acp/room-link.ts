@@ -1,0 +1,158 @@
+/**
+ * One room's agent connection for an ACP-driven session: the socket, the lease, heartbeats and
+ * the outbox — the same room protocol SessionAgent speaks for OpenCode, without the OpenCode
+ * session behind it. Subclasses get the lease (`onLease`) and every other room frame (`onFrame`).
+ */
+import { RoomToAgentFrameSchema, parseFrame, CLOSE_CODES, type AgentFrame, type RoomToAgentFrame, type SessionMeta } from "../../shared/protocol.ts";
+import { Connection, FATAL_CLOSE_CODES } from "../../shared/connection.ts";
+import { Outbox, type OutboxOptions } from "../outbox.ts";
+import type { AgentState } from "../session-agent.ts";
+
+const FINAL_CLOSE_CODES = { ...FATAL_CLOSE_CODES, [CLOSE_CODES.leaseHeld]: "lease_held" } as const;
+
+export interface RoomLinkDeps {
+  roomId: string;
+  wsBase: string;
+  token: () => Promise<string>;
+  runnerId: string;
+  onStateChange?: (link: RoomLink) => void;
+  log: (msg: string) => void;
+  flushMs?: number;
+  startDelayMs?: number;
+  /** More outbox options (the runner's redactor, when it has one): the outbox is the one way out. */
+  outboxOptions?: Partial<OutboxOptions>;
+  onLease: (meta: SessionMeta, openRequests: string[]) => Promise<void>;
+  onFrame: (f: RoomToAgentFrame) => Promise<void>;
+}
+
+export class RoomLink {
+  readonly roomId: string;
+  state: AgentState = "connecting";
+  meta: SessionMeta | null = null;
+  refusedForMs = 0;
+  leasedAt = 0;
+  protected readonly outbox: Outbox;
+  private readonly link: RoomLinkDeps;
+  private socket: Connection | null = null;
+  private heartbeat: NodeJS.Timeout | null = null;
+
+  constructor(deps: RoomLinkDeps) {
+    this.link = deps;
+    this.roomId = deps.roomId;
+    this.outbox = new Outbox({ ...deps.outboxOptions, send: (f) => this.sendFrame(f), idPrefix: `${deps.runnerId}-${deps.roomId}`, flushMs: deps.flushMs });
+  }
+
+  start(): void {
+    this.setState("connecting");
+    const d = this.link;
+    const conn: Connection = new Connection(
+      {
+        host: d.wsBase,
+        party: "session-room",
+        room: d.roomId,
+        token: d.token,
+        finalCloseCodes: FINAL_CLOSE_CODES,
+        backoff: { baseMs: 300, maxMs: 8_000, minMs: 50 },
+        heartbeat: { intervalMs: 10_000, timeoutMs: 20_000 },
+        probe: false,
+        watchNetwork: false,
+        newIdPerAttempt: true,
+        startDelayMs: d.startDelayMs ?? 0,
+        log: d.log,
+      },
+      {
+        open: () => d.log(`room ${this.roomId}: connected`),
+        message: (data) => this.onMessage(data),
+        close: ({ code, reason }) => {
+          if (this.socket === conn) this.onClose(code, reason);
+        },
+        state: () => {},
+      },
+    );
+    this.socket = conn;
+  }
+
+  async stop(flush = true): Promise<void> {
+    if (flush && this.state === "held") await this.outbox.drained(2_000);
+    this.stopHeartbeat();
+    const socket = this.socket;
+    this.socket = null;
+    socket?.close();
+    this.outbox.clear();
+    this.setState("stopped");
+  }
+
+  get unacked(): number {
+    return this.outbox.unacked;
+  }
+
+  stats(): { room: string; state: AgentState; unacked: number; acked: number; resent: number; resyncs: number } {
+    return { room: this.roomId, state: this.state, unacked: this.outbox.unacked, acked: this.outbox.acked, resent: this.outbox.resent, resyncs: 0 };
+  }
+
+  private setState(s: AgentState): void {
+    if (this.state === s) return;
+    this.state = s;
+    this.link.onStateChange?.(this);
+  }
+
+  private sendFrame(f: AgentFrame): boolean {
+    if (this.state !== "held") return false;
+    return this.socket?.send(JSON.stringify(f)) ?? false;
+  }
+
+  private onClose(code: number, reason: string): void {
+    this.stopHeartbeat();
+    this.outbox.disconnected();
+    this.link.log(`room ${this.roomId}: closed ${code} ${reason}`);
+    if (code === CLOSE_CODES.leaseHeld) this.setState("refused");
+    else if (code === CLOSE_CODES.notFound || code === CLOSE_CODES.deleted || code === CLOSE_CODES.archived) this.setState("gone");
+    else if (this.state !== "stopped") this.setState("connecting");
+  }
+
+  private onMessage(data: string): void {
+    const r = parseFrame(RoomToAgentFrameSchema, data);
+    if (!r.ok) {
+      if (data.includes('"error"')) this.link.log(`room ${this.roomId}: ${data.slice(0, 300)}`);
+      return;
+    }
+    const f = r.frame;
+    const done = (p: Promise<void>) => p.catch((e: unknown) => this.link.log(`room ${this.roomId}: ${f.type} failed: ${e instanceof Error ? e.message : String(e)}`));
+    switch (f.type) {
+      case "agent.lease":
+        if (!f.granted) {
+          this.refusedForMs = f.leaseMs;
+          this.setState("refused");
+          return;
+        }
+        this.meta = f.session;
+        this.leasedAt = Date.now();
+        this.socket?.markLive();
+        this.setState("held");
+        this.startHeartbeat(f.leaseMs);
+        this.outbox.resend();
+        void done(this.link.onLease(f.session, f.openRequests ?? []));
+        return;
+      case "agent.ack":
+        this.outbox.ack(f.batchId);
+        return;
+      case "agent.mode":
+        if (this.meta) this.meta = { ...this.meta, mode: f.mode };
+        return;
+      default:
+        void done(this.link.onFrame(f));
+    }
+  }
+
+  private startHeartbeat(leaseMs: number): void {
+    this.stopHeartbeat();
+    const every = Math.max(1_000, Math.floor((leaseMs || 30_000) / 3));
+    this.heartbeat = setInterval(() => this.sendFrame({ type: "agent.heartbeat", runnerId: this.link.runnerId }), every);
+    this.sendFrame({ type: "agent.heartbeat", runnerId: this.link.runnerId });
+  }
+
+  private stopHeartbeat(): void {
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    this.heartbeat = null;
+  }
+}
