@@ -74,6 +74,8 @@ export interface RoomClientOptions {
    * survives a reload too. In memory only when absent.
    */
   promptStore?: UnsentPromptStore;
+  /** Extra query parameters on every attempt (a replay page sends `replay: "1"`). */
+  query?: Readonly<Record<string, string>>;
   /** partyserver's connection id; random by default. */
   connectionId?: string;
   /** A new connection id for every attempt (see ConnectionOptions.newIdPerAttempt). */
@@ -240,7 +242,7 @@ export class RoomClient {
         room: opts.sessionId,
         token: () => this.token,
         // No state yet: no cursor, so the room sends a snapshot (a replay from 0 has no metadata).
-        query: () => (this.transcript.session ? { cursor: String(this.transcript.lastSeq) } : {}),
+        query: () => ({ ...opts.query, ...(this.transcript.session ? { cursor: String(this.transcript.lastSeq) } : {}) }),
         WebSocket: opts.WebSocket,
         backoff: opts.backoff,
         heartbeat: opts.heartbeat,

@@ -9,7 +9,8 @@
  * Attributes: `session` (required), `token` (required; a viewer token gives a read-only view, a
  * driver token adds the composer), `theme` ("light" | "dark" | "auto"), `src-origin` (where the
  * rooms are served; defaults to the origin this script was loaded from), `max-height` (px the
- * transcript may grow to before it scrolls inside; default 640).
+ * transcript may grow to before it scrolls inside; default 640), `replay` (present: play the run
+ * again from its start, with the replay's controls, instead of showing it live).
  *
  * The token goes in the iframe URL's fragment, which browsers never send to a server. The embed
  * page reports its height with postMessage; only messages from our iframe and origin are used.
@@ -45,7 +46,7 @@
   }
 
   class AgentRoomElement extends HTMLElement {
-    static observedAttributes = ["session", "token", "theme", "src-origin", "max-height"];
+    static observedAttributes = ["session", "token", "theme", "src-origin", "max-height", "replay"];
     private frame: HTMLIFrameElement | null = null;
     private readonly onMessage = (e: MessageEvent) => {
       if (!this.frame || e.source !== this.frame.contentWindow || e.origin !== this.origin()) return;
@@ -89,6 +90,7 @@
       const max = Number(this.getAttribute("max-height"));
       if (Number.isFinite(max) && max > 0) frag.set("max", String(Math.round(max)));
       frag.set("parent", location.origin);
+      if (this.hasAttribute("replay")) frag.set("replay", "1");
       const src = `${this.origin()}/embed/${encodeURIComponent(session)}#${frag}`;
       if (!this.frame) {
         this.textContent = "";

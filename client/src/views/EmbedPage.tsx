@@ -9,6 +9,7 @@ import { embedToken, fragmentParams } from "../lib/auth.ts";
 import { createRoomStore } from "../lib/room-store.ts";
 import { RoomScreen } from "./RoomScreen.tsx";
 import { Revoked, isRevoked } from "../components/Revoked.tsx";
+import { ReplayScreen } from "./ReplayScreen.tsx";
 
 function postHeight(sessionId: string): () => void {
   let last = -1;
@@ -50,7 +51,7 @@ export function EmbedPage(props: { id: string }): JSX.Element {
         </p>
       }
     >
-      {(t) => <EmbedRoom id={props.id} token={t()} />}
+      {(t) => (fragmentParams().get("replay") === "1" ? <ReplayScreen sessionId={props.id} token={t()} embed /> : <EmbedRoom id={props.id} token={t()} />)}
     </Show>
   );
 }
