@@ -350,6 +350,16 @@ export class RoomClient {
     return this.command({ type: "stop", ref: this.nextRef() }).then(noop);
   }
 
+  /** Viewers: ask the owners to raise this connection to `role` (answered by a `join.result` frame). */
+  askToJoin(role: "driver" | "approver"): Promise<void> {
+    return this.command({ type: "join.ask", ref: this.nextRef(), role }).then(noop);
+  }
+
+  /** Owners: accept or decline a viewer's request to join. */
+  answerJoin(requestId: string, accept: boolean): Promise<void> {
+    return this.command({ type: "join.answer", ref: this.nextRef(), requestId, accept }).then(noop);
+  }
+
   setMode(mode: Mode): Promise<void> {
     return this.command({ type: "mode.set", ref: this.nextRef(), mode }).then(noop);
   }
@@ -715,6 +725,13 @@ export class RoomClient {
         this.presence = f.users;
         this.presenceTotal = f.total ?? f.users.length;
         this.presenceEvents.emit(this.presence, this.you, this.presenceTotal);
+        return;
+      case "join.result":
+        // An owner accepted this connection's request to join: it acts with the new role from now on.
+        if (f.outcome === "accepted" && f.role && this.you) {
+          this.you = { ...this.you, role: f.role, canChat: true, ...(f.linkId ? { linkId: f.linkId } : {}) };
+          this.presenceEvents.emit(this.presence, this.you, this.presenceTotal);
+        }
         return;
       case "ack":
         this.settle(f.ref, true, f);

@@ -8,7 +8,7 @@ import { batch, onCleanup } from "solid-js";
 import { createStore, reconcile } from "solid-js/store";
 import { RoomClient, RoomCommandError, webStoragePromptStore, type ConnectionState, type UnsentPromptStore } from "../../../shared/room-client.ts";
 import type { Transcript } from "../../../shared/transcript.ts";
-import { LinksResultSchema } from "../../../shared/protocol.ts";
+import { LinksResultSchema, type ServerFrame } from "../../../shared/protocol.ts";
 import { api } from "./api.ts";
 import { emptyRoomView, type ConnectionView, type RoomActions, type RoomView } from "./room-view.ts";
 import { syncAll, syncChanges } from "./transcript-sync.ts";
@@ -111,10 +111,18 @@ export function createRoomStore(sessionId: string, token: string, opts: { host?:
     const r = LinksResultSchema.safeParse(f);
     if (r.success) set("links", reconcile(r.data.links, { key: "id" }));
   });
+  const offJoin = client.onFrame((f) => {
+    if (f.type === "join.requests") set("joinRequests", reconcile((f as Extract<ServerFrame, { type: "join.requests" }>).requests, { key: "id" }));
+    else if (f.type === "join.result") {
+      const r = f as Extract<ServerFrame, { type: "join.result" }>;
+      if (room.joinAsk) set("joinAsk", { state: r.outcome, role: r.role ?? room.joinAsk.role, at: Date.now() });
+    }
+  });
   set("connection", connectionView(client.state));
 
   onCleanup(() => {
     offLinks();
+    offJoin();
     offChange();
     offState();
     offPresence();
@@ -182,6 +190,21 @@ export function createRoomStore(sessionId: string, token: string, opts: { host?:
       set("chatSeen", count);
     },
     dismissNotice: (id) => set("notices", (n) => n.filter((x) => x.id !== id)),
+    askToJoin: (role) => {
+      const at = Date.now();
+      set("joinAsk", { state: "pending", role, at });
+      client.askToJoin(role).catch((e) => {
+        set("joinAsk", null);
+        report(e);
+      });
+      // The room answers nothing when no owner does: after two minutes the request is gone.
+      setTimeout(() => {
+        if (room.joinAsk?.state === "pending" && room.joinAsk.at === at) set("joinAsk", { state: "expired", role, at: Date.now() });
+      }, 120_000);
+    },
+    answerJoin: (requestId, accept) => {
+      client.answerJoin(requestId, accept).catch(report);
+    },
   };
 
   const partEnv: PartEnv = { fetchFullPart: (partId) => api.part(token, sessionId, partId) };

@@ -6,6 +6,7 @@
 import type {
   AgentStatus,
   ChatMessage,
+  JoinRequest,
   LinkRecord,
   Mode,
   PermissionRequest,
@@ -71,6 +72,17 @@ export interface RoomView {
   chatSeen: number;
   /** Owners only: the session's link records as the room last sent them (null until it does). */
   links: LinkRecord[] | null;
+  /** Owners only: viewers asking to join, as the room last sent them. */
+  joinRequests: JoinRequest[];
+  /** This viewer's request to join, once made. */
+  joinAsk: JoinAskView | null;
+}
+
+export interface JoinAskView {
+  state: "pending" | "accepted" | "declined" | "expired";
+  role: JoinRequest["role"];
+  /** When the state was reached (ms): a declined viewer may ask again a minute later. */
+  at: number;
 }
 
 export const emptyRoomView = (): RoomView => ({
@@ -96,6 +108,8 @@ export const emptyRoomView = (): RoomView => ({
   chatHasMore: false,
   chatSeen: 0,
   links: null,
+  joinRequests: [],
+  joinAsk: null,
 });
 
 /** The actions the views may take; a viewer's UI never offers the driving ones. */
@@ -118,6 +132,9 @@ export interface RoomActions {
   setChatTyping(typing: boolean): void;
   /** The chat is on screen: everything posted so far counts as read. */
   markChatSeen(): void;
+  /** A viewer asks the owners for a role; an owner answers a request. */
+  askToJoin?(role: JoinRequest["role"]): void;
+  answerJoin?(requestId: string, accept: boolean): void;
 }
 
 export type { AgentStatus };

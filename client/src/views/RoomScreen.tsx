@@ -22,6 +22,7 @@ import { commentCounts } from "../../../shared/chat.ts";
 import { unreadChat } from "../lib/chat-seen.ts";
 import { partLabel } from "../lib/part-label.ts";
 import { RedactedBadge } from "../components/RedactedBadge.tsx";
+import { JoinAskBar, JoinRequestsDock } from "../components/JoinAsk.tsx";
 
 /** Wide screens show the chat beside the transcript from the start; a phone keeps it in a drawer. */
 const wideScreen = () => typeof window !== "undefined" && window.matchMedia?.("(min-width: 1100px)").matches === true;
@@ -207,6 +208,9 @@ export function RoomScreen(props: {
                 !!props.chromeless && !driving() && props.room.permissions.length + props.room.questions.length + props.room.queue.length === 0
               }
             >
+              <Show when={role() === "owner"}>
+                <JoinRequestsDock requests={props.room.joinRequests} onAnswer={(id, accept) => props.actions.answerJoin?.(id, accept)} />
+              </Show>
               <For each={props.room.permissions}>
                 {(req) => (
                   <PermissionDock
@@ -232,6 +236,9 @@ export function RoomScreen(props: {
                   <Show when={!props.chromeless}>
                     <div class="viewer-note muted" role="note">
                       You are watching{props.room.session?.archived ? " an archived session" : " (read-only)"}.
+                      <Show when={role() === "viewer" && !props.room.session?.archived && props.actions.askToJoin}>
+                        <JoinAskBar ask={props.room.joinAsk} onAsk={(r) => props.actions.askToJoin?.(r)} />
+                      </Show>
                     </div>
                   </Show>
                 }
