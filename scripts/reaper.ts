@@ -19,7 +19,7 @@ const SCAN_MS = 500;
 /** SIGTERM → SIGKILL. */
 const GRACE_MS = 1_000;
 
-type Stat = NonNullable<ReturnType<typeof procStat>>;
+export type Stat = NonNullable<ReturnType<typeof procStat>>;
 const stat = procStat;
 
 function table(): Map<number, Stat> {
@@ -32,38 +32,43 @@ function table(): Map<number, Stat> {
   return all;
 }
 
-/** pid → start time of everything recorded. */
-const known = new Map<number, number>();
+/** What the reaper knows: pid → start time of every process recorded. */
+export class Recorded {
+  readonly known = new Map<number, number>();
 
-/** Records the processes below `root` and below every process recorded before (still the same process). */
-export function scan(root: number, self: number, all = table()): void {
-  const children = new Map<number, number[]>();
-  for (const [pid, st] of all) {
-    if (!children.has(st.ppid)) children.set(st.ppid, []);
-    children.get(st.ppid)!.push(pid);
-  }
-  const ours = (pid: number): boolean => known.get(pid) === all.get(pid)?.start;
-  const todo = [root, ...[...known.keys()].filter(ours)];
-  const leaders = new Set<number>();
-  while (todo.length) {
-    for (const c of children.get(todo.pop()!) ?? []) {
-      if (c === self || ours(c)) continue;
-      known.set(c, all.get(c)!.start);
-      todo.push(c);
+  /** Records the processes below `root` and below every process recorded before (still the same process). */
+  scan(root: number, self: number, all: Map<number, Stat> = table()): void {
+    const children = new Map<number, number[]>();
+    for (const [pid, st] of all) {
+      if (!children.has(st.ppid)) children.set(st.ppid, []);
+      children.get(st.ppid)!.push(pid);
     }
+    const ours = (pid: number): boolean => this.known.get(pid) === all.get(pid)?.start;
+    const todo = [root, ...[...this.known.keys()].filter(ours)];
+    while (todo.length) {
+      for (const c of children.get(todo.pop()!) ?? []) {
+        if (c === self || ours(c)) continue;
+        this.known.set(c, all.get(c)!.start);
+        todo.push(c);
+      }
+    }
+    // A group led by one of ours is ours, whoever its members' parents are now.
+    const leaders = new Set([...this.known.keys()].filter((pid) => ours(pid) && all.get(pid)!.pgrp === pid));
+    for (const [pid, st] of all) if (pid !== self && leaders.has(st.pgrp) && !ours(pid)) this.known.set(pid, st.start);
   }
-  // A group led by one of ours is ours, whoever its members' parents are now.
-  for (const pid of known.keys()) if (ours(pid) && all.get(pid)!.pgrp === pid) leaders.add(pid);
-  for (const [pid, st] of all) if (pid !== self && leaders.has(st.pgrp) && !known.has(pid)) known.set(pid, st.start);
+
+  /** Recorded processes still running (not reused, not zombies). */
+  living(look: (pid: number) => Stat | undefined = stat): number[] {
+    return [...this.known]
+      .filter(([pid, start]) => {
+        const st = look(pid);
+        return st !== undefined && st.start === start && !st.zombie;
+      })
+      .map(([pid]) => pid);
+  }
 }
 
-/** Recorded processes still running (not reused, not zombies). */
-function living(): number[] {
-  return [...known].filter(([pid, start]) => {
-    const st = stat(pid);
-    return st !== undefined && st.start === start && !st.zombie;
-  }).map(([pid]) => pid);
-}
+const recorded = new Recorded();
 
 function signal(pids: number[], sig: NodeJS.Signals): void {
   for (const pid of pids) {
@@ -86,8 +91,8 @@ function say(line: string): void {
 }
 
 async function sweep(root: number): Promise<void> {
-  scan(root, process.pid);
-  const left = living();
+  recorded.scan(root, process.pid);
+  const left = recorded.living();
   if (left.length === 0) return;
   const what = left.map((pid) => {
     try {
@@ -99,8 +104,8 @@ async function sweep(root: number): Promise<void> {
   say(`${left.length} process(es) npm start started are still running; stopping them: ${what.join("; ")}`);
   signal(left, "SIGTERM");
   const deadline = Date.now() + GRACE_MS;
-  while (Date.now() < deadline && living().length) await new Promise((r) => setTimeout(r, 50));
-  signal(living(), "SIGKILL");
+  while (Date.now() < deadline && recorded.living().length) await new Promise((r) => setTimeout(r, 50));
+  signal(recorded.living(), "SIGKILL");
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
@@ -110,8 +115,8 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   // Its own group and session (spawned detached), so a terminal's Ctrl-C or hang-up reaches npm
   // start, not this; should one arrive anyway, npm start's stop (or death) ends the reaper.
   for (const sig of ["SIGINT", "SIGHUP"] as const) process.on(sig, () => {});
-  const timer = setInterval(() => scan(root, process.pid), SCAN_MS);
-  scan(root, process.pid);
+  const timer = setInterval(() => recorded.scan(root, process.pid), SCAN_MS);
+  recorded.scan(root, process.pid);
   let done = false;
   const end = (): void => {
     if (done) return;
