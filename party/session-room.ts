@@ -650,7 +650,7 @@ export class SessionRoom extends Server<Env> {
    */
   revokeLinks(ids: readonly string[], reason?: RevokeReason): string[] {
     if (!this.#open()) return [];
-    const revoked = this.links.revoke(ids);
+    const revoked = this.links.revoke(ids, Date.now(), reason);
     if (revoked.length === 0) return revoked;
     closeRevokedSockets(this.getConnections<ConnState>(TAG_PEOPLE), new Set(revoked), (c) => this.onClose(c));
     this.#streams.revoke(revoked);
