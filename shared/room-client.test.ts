@@ -513,6 +513,35 @@ describe("RoomClient: connection state", () => {
     expect(FakeWebSocket.instances).toHaveLength(2);
   });
 
+  it("acts on the room's closing frame at once, not on the close the runtime may hold back", async () => {
+    const errors: RoomError[] = [];
+    const c = client();
+    c.onError((e) => errors.push(e));
+    const frames: string[] = [];
+    c.onFrame((f) => frames.push(f.type));
+    const ws = await socket(1);
+    joinWithSnapshot(ws, snap(0));
+    ws.receive({ type: "closing", code: 4411, reason: "revoked" });
+    expect(frames).not.toContain("closing"); // the connection's, never the room client's
+    expect(c.state).toEqual({ status: "closed", reason: "revoked", message: "revoked", code: 4411 });
+    expect(ws.readyState).toBe(FakeWebSocket.CLOSED); // the client closed its side
+    // Already closing when the frame is read (the close frame came first): acted on, reported once.
+    const d = client();
+    const ws2 = await socket(2);
+    joinWithSnapshot(ws2, snap(0));
+    const closes: string[] = [];
+    d.onStateChange((st) => closes.push(st.status));
+    ws2.readyState = FakeWebSocket.CLOSING;
+    ws2.receive({ type: "closing", code: 4410, reason: "session deleted" });
+    expect(d.state).toEqual({ status: "closed", reason: "deleted", message: "session deleted", code: 4410 });
+    ws2.drop(4410, "session deleted");
+    expect(d.state).toEqual({ status: "closed", reason: "deleted", message: "session deleted", code: 4410 });
+    expect(closes).toEqual(["closed"]);
+    await new Promise((r) => setTimeout(r, 60));
+    expect(FakeWebSocket.instances).toHaveLength(2);
+    expect(errors).toEqual([]);
+  });
+
   it("asks the HTTP API why an upgrade was refused and stops on 401", async () => {
     const calls: { url: string; auth: string | null }[] = [];
     const fakeFetch = (async (url: string, init?: RequestInit) => {

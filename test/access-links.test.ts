@@ -9,17 +9,20 @@
  *  - a token seen in a URL is spent: refused, its link revoked, its sockets closed, nothing of it
  *    at rest afterwards (the trace store is off; the state and logs hold no token);
  *  - tickets: single use, refused once their link is revoked;
+ *  - Access sign-in: a person the session is shared with gets in with the role granted and no
+ *    token, anyone else is refused, and revoking the grant closes the person's sockets;
  *  - embed origins: a wildcard is refused like any other non-origin.
  *
  * "Roles enforced in the room" and tokens that must open nothing are in security-viewer.test.ts;
- * Access sign-in in access-people.test.ts; the Share dialog and the app's revoked screen in
- * access-revoke-browser.test.ts.
+ * the operator's list behind Access in access-list-browser.test.ts; the Share dialog and the
+ * app's revoked screen in access-revoke-browser.test.ts.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import WebSocket from "ws";
+import { SignJWT, exportJWK, generateKeyPair, type CryptoKey } from "jose";
 import type { LinkRecord, Snapshot } from "../shared/protocol.ts";
 import { REPO_ROOT, startWorker, type WorkerHandle } from "./harness/worker.ts";
 import { RawSocket, tryUpgrade } from "./harness/raw-socket.ts";
@@ -29,11 +32,40 @@ import { recordScan } from "./harness/token-scan.ts";
 /** The product's promise: a revoked link's sockets are closed within a second (generous here). */
 const PROMISE_MS = 1_000;
 
+const TEAM = "https://agentroom-links-test.cloudflareaccess.com";
+const AUD = "agentroom-links-test";
+
 let w: WorkerHandle;
+let signingKey: CryptoKey;
 
 beforeAll(async () => {
-  w = await startWorker({ env: { LIMIT_RELAY_AFTER_VIEWERS: "1" } });
+  const pair = await generateKeyPair("RS256", { extractable: true });
+  signingKey = pair.privateKey;
+  const jwk = { ...(await exportJWK(pair.publicKey)), kid: "links-test", alg: "RS256", use: "sig" };
+  w = await startWorker({
+    env: { LIMIT_RELAY_AFTER_VIEWERS: "1", ACCESS_TEAM_DOMAIN: TEAM, ACCESS_AUD: AUD, ACCESS_JWKS: JSON.stringify({ keys: [jwk] }) },
+  });
 });
+
+/** What Cloudflare Access puts on every request of a signed-in person. */
+const assertion = (email: string, expiresIn = "1h") =>
+  new SignJWT({ email })
+    .setProtectedHeader({ alg: "RS256", kid: "links-test" })
+    .setIssuer(TEAM)
+    .setAudience(AUD)
+    .setIssuedAt(Math.floor(Date.now() / 1000) - 60)
+    .setExpirationTime(expiresIn)
+    .sign(signingKey);
+
+/** A socket opened as a signed-in person (no token): the assertion header, as the edge adds it. */
+function openAsPerson(sid: string, jwt: string): Promise<RawSocket> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(w.roomUrl(sid), ["agentroom"], { headers: { "Cf-Access-Jwt-Assertion": jwt } });
+    ws.once("unexpected-response", (_q, res) => reject(Object.assign(new Error(`refused ${res.statusCode}`), { status: res.statusCode })));
+    ws.once("error", reject);
+    ws.once("open", () => resolve(RawSocket.wrap(ws)));
+  });
+}
 
 afterAll(async () => {
   await w?.stop();
@@ -100,7 +132,7 @@ async function revokeAndExpectClosed(sid: string, ownerToken: string, path: stri
     expect(s.closeCode()).toBe(4411);
     const closing = s.sock.frames.filter((f) => f.type === "closing");
     expect(closing).toEqual([{ type: "closing", code: 4411, reason: "revoked" }]);
-    // Nothing follows the announcement.
+    // Nothing follows the announcement (a heartbeat's "pong" may come before it).
     expect(s.sock.frames.at(-1)?.type).toBe("closing");
   }
   return last;
@@ -186,7 +218,12 @@ describe("revoking a link closes every socket opened with it", () => {
     const l = await share(s.id, s.ownerToken, "viewer", "idle");
     const d = await share(s.id, s.ownerToken, "driver", "idle driver");
     const socks = [await openCaughtUp(w.roomUrl(s.id), l.token), await openCaughtUp(w.roomUrl(s.id), d.token)];
+    // Idle as the app is idle: nothing but its heartbeat, which the runtime answers without
+    // waking the room (so the room hibernates meanwhile).
+    const heartbeat = setInterval(() => socks.forEach((x) => x.sock.send("ping")), 5_000);
     await new Promise((r) => setTimeout(r, 15_000));
+    clearInterval(heartbeat);
+    for (const x of socks) expect(x.sock.ws.readyState).toBe(WebSocket.OPEN);
     await revokeAndExpectClosed(s.id, s.ownerToken, "", socks);
     await closeAll(socks);
   }, 60_000);
@@ -330,6 +367,45 @@ describe("a token seen in a URL is spent", () => {
     expect(scan.files).toBeGreaterThan(0);
     expect(scan.traceStoreFiles).toBe(0);
     expect(scan.findings).toEqual([]);
+  });
+});
+
+describe("Access sign-in: sessions shared with named people", () => {
+  it("the person gets the granted role with no token, others are refused, and revoking the grant closes their sockets", async () => {
+    const s = await w.createSession({ title: "people" });
+    const res = await fetch(`${w.url}/api/sessions/${s.id}/people`, {
+      method: "POST",
+      headers: { ...bearer(s.ownerToken), "content-type": "application/json" },
+      body: JSON.stringify({ email: "Dev@Example.com", role: "driver" }),
+    });
+    expect(res.status).toBe(201);
+    const grant = ((await res.json()) as { link: LinkRecord }).link;
+    expect(grant).toMatchObject({ email: "dev@example.com", role: "driver" });
+
+    const dev = await assertion("dev@example.com");
+    const sock = await openAsPerson(s.id, dev);
+    const welcome = await sock.waitFor((f) => f.type === "welcome", 10_000, 0);
+    expect(welcome.you).toMatchObject({ role: "driver", name: "dev@example.com" });
+    await sock.waitFor((f) => f.type === "caught-up", 10_000, 0);
+    // Roles hold in the room for people too: a driver may prompt, and is answered.
+    sock.sendJson({ type: "prompt", ref: "p", id: "from-dev", text: "hello" });
+    expect((await sock.waitFor((f) => f.ref === "p")).type).toBe("ack");
+    const http = await fetch(`${w.url}/api/sessions/${s.id}`, { headers: { "Cf-Access-Jwt-Assertion": dev } });
+    expect(http.status).toBe(200);
+
+    // Someone signed in whom the session is not shared with; a stale or forged assertion.
+    const stranger = await fetch(`${w.url}/api/sessions/${s.id}`, { headers: { "Cf-Access-Jwt-Assertion": await assertion("eve@example.com") } });
+    expect(stranger.status).toBe(403);
+    expect(((await stranger.json()) as { error: { code: string } }).error.code).toBe("not_shared");
+    await expect(openAsPerson(s.id, await assertion("eve@example.com"))).rejects.toMatchObject({ status: 403 });
+    const stale = await fetch(`${w.url}/api/sessions/${s.id}`, { headers: { "Cf-Access-Jwt-Assertion": await assertion("dev@example.com", "-1m") } });
+    expect(stale.status).toBe(401);
+    expect(((await stale.json()) as { error: { code: string } }).error.code).toBe("access_expired");
+
+    await revokeAndExpectClosed(s.id, s.ownerToken, `/${grant.id}`, [watch(sock)]);
+    const after = await fetch(`${w.url}/api/sessions/${s.id}`, { headers: { "Cf-Access-Jwt-Assertion": dev } });
+    expect(after.status).toBe(403);
+    sock.ws.terminate();
   });
 });
 
