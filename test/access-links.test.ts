@@ -22,40 +22,30 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import WebSocket from "ws";
-import { SignJWT, exportJWK, generateKeyPair, type CryptoKey } from "jose";
 import type { LinkRecord, Snapshot } from "../shared/protocol.ts";
 import { REPO_ROOT, startWorker, type WorkerHandle } from "./harness/worker.ts";
 import { RawSocket, tryUpgrade } from "./harness/raw-socket.ts";
 import { SyntheticAgent } from "./harness/synthetic-agent.ts";
 import { recordScan } from "./harness/token-scan.ts";
+import { testAccess, type TestAccess } from "./harness/access-keys.ts";
 
 /** The product's promise: a revoked link's sockets are closed within a second (generous here). */
 const PROMISE_MS = 1_000;
 
-const TEAM = "https://agentroom-links-test.cloudflareaccess.com";
-const AUD = "agentroom-links-test";
-
 let w: WorkerHandle;
-let signingKey: CryptoKey;
+/** Access sign-in with a key set made for this test (test/harness/access-keys.ts). */
+let access: TestAccess;
 
 beforeAll(async () => {
-  const pair = await generateKeyPair("RS256", { extractable: true });
-  signingKey = pair.privateKey;
-  const jwk = { ...(await exportJWK(pair.publicKey)), kid: "links-test", alg: "RS256", use: "sig" };
-  w = await startWorker({
-    env: { LIMIT_RELAY_AFTER_VIEWERS: "1", ACCESS_TEAM_DOMAIN: TEAM, ACCESS_AUD: AUD, ACCESS_JWKS: JSON.stringify({ keys: [jwk] }) },
-  });
+  access = await testAccess("https://agentroom-links-test.cloudflareaccess.com", "agentroom-links-test");
+  w = await startWorker({ env: { LIMIT_RELAY_AFTER_VIEWERS: "1", ...access.env } });
 });
 
-/** What Cloudflare Access puts on every request of a signed-in person. */
-const assertion = (email: string, expiresIn = "1h") =>
-  new SignJWT({ email })
-    .setProtectedHeader({ alg: "RS256", kid: "links-test" })
-    .setIssuer(TEAM)
-    .setAudience(AUD)
-    .setIssuedAt(Math.floor(Date.now() / 1000) - 60)
-    .setExpirationTime(expiresIn)
-    .sign(signingKey);
+afterAll(async () => {
+  await w?.stop();
+});
+
+const assertion = (email: string, expiresIn?: string) => access.assertion(email, expiresIn);
 
 /** A socket opened as a signed-in person (no token): the assertion header, as the edge adds it. */
 function openAsPerson(sid: string, jwt: string): Promise<RawSocket> {
@@ -66,10 +56,6 @@ function openAsPerson(sid: string, jwt: string): Promise<RawSocket> {
     ws.once("open", () => resolve(RawSocket.wrap(ws)));
   });
 }
-
-afterAll(async () => {
-  await w?.stop();
-});
 
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 

@@ -6,26 +6,18 @@
  * page and no list. The Worker checks the assertions against a key set made for this test.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { SignJWT, exportJWK, generateKeyPair, type CryptoKey } from "jose";
 import type { Browser } from "playwright-core";
 import { startWorker, type WorkerHandle } from "./harness/worker.ts";
 import { launchBrowser, screenshot } from "./harness/browser.ts";
-
-const TEAM = "https://agentroom-test.cloudflareaccess.com";
-const AUD = "agentroom-list-test";
+import { testAccess, type TestAccess } from "./harness/access-keys.ts";
 
 let w: WorkerHandle;
 let browser: Browser;
-let signingKey: CryptoKey;
+let access: TestAccess;
 
 beforeAll(async () => {
-  const pair = await generateKeyPair("RS256", { extractable: true });
-  signingKey = pair.privateKey;
-  const jwk = { ...(await exportJWK(pair.publicKey)), kid: "list-test", alg: "RS256", use: "sig" };
-  [w, browser] = await Promise.all([
-    startWorker({ env: { ACCESS_TEAM_DOMAIN: TEAM, ACCESS_AUD: AUD, ACCESS_JWKS: JSON.stringify({ keys: [jwk] }), ACCESS_OPERATORS: "op@example.com" } }),
-    launchBrowser(),
-  ]);
+  access = await testAccess("https://agentroom-test.cloudflareaccess.com", "agentroom-list-test", "list-test");
+  [w, browser] = await Promise.all([startWorker({ env: { ...access.env, ACCESS_OPERATORS: "op@example.com" } }), launchBrowser()]);
 });
 
 afterAll(async () => {
@@ -33,14 +25,7 @@ afterAll(async () => {
   await w?.stop();
 });
 
-const assertion = (email: string) =>
-  new SignJWT({ email })
-    .setProtectedHeader({ alg: "RS256", kid: "list-test" })
-    .setIssuer(TEAM)
-    .setAudience(AUD)
-    .setIssuedAt(Math.floor(Date.now() / 1000) - 60)
-    .setExpirationTime("1h")
-    .sign(signingKey);
+const assertion = (email: string) => access.assertion(email);
 
 async function openList(email: string | undefined) {
   const context = await browser.newContext(email ? { extraHTTPHeaders: { "Cf-Access-Jwt-Assertion": await assertion(email) } } : {});

@@ -53,7 +53,7 @@ async function openRoom(url: string, role: string): Promise<Page> {
 /** An agent streaming text into the session while the test acts (one delta every ~10 ms). */
 async function streaming(sid: string, n: number): Promise<{ agent: SyntheticAgent; done: Promise<unknown> }> {
   const agent = await SyntheticAgent.join(w.roomUrl(sid), await w.agentToken(), `br${n}`);
-  const done = agent.streamMessage(n, { deltas: 150, perBatch: 1, pause: () => new Promise((r) => setTimeout(r, 10)) });
+  const done = agent.streamMessage(n, { deltas: 80, perBatch: 1, pause: () => new Promise((r) => setTimeout(r, 10)) });
   return { agent, done };
 }
 
