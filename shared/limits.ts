@@ -59,6 +59,8 @@ export const DEFAULT_LIMITS = {
   historyPageMessages: 50,
   /** Frames to clients stay under 1 MiB (a platform limit); catch-up is split to this size. */
   maxOutgoingFrameBytes: 900 * 1024,
+  /** Bytes of events one HTTP stream read returns, about (GET /api/sessions/:id/stream). */
+  streamReadBytes: 900 * 1024,
   /** Days of inactivity before a session is archived (read-only). */
   archiveAfterDays: 14,
   /** Applied agent batch ids remembered for deduplication. */

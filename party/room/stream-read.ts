@@ -1,9 +1,11 @@
 /**
  * The room's event log as a Durable Streams stream (party/stream/read.ts; docs/protocol.md,
  * "Reading over HTTP"): a JSON stream whose items are the log's events — the same objects, seqs
- * and delta merging as the WebSocket replay (room/log.ts `readMerged`) — and, for a reader from
- * `-1` when the log no longer starts at seq 1, the WebSocket's snapshot frame first. An offset is
- * the seq read up to (shared/http-stream.ts); the stream is closed while the session is archived.
+ * and delta merging as the WebSocket replay (room/log.ts `readMerged`). A reader from `-1` starts
+ * like a WebSocket joiner with no cursor: the snapshot frame (the session at the head), then the
+ * events after it. An offset is the seq read up to (shared/http-stream.ts); offset
+ * 0000000000000000 reads the log from seq 1 while it still holds it. The stream is closed while
+ * the session is archived.
  *
  * Readers are requests held by the room (long-poll and SSE): each is registered under its link,
  * so revoking the link ends it at once, and every commit wakes the waiting ones.
@@ -82,29 +84,21 @@ export class RoomStreams implements StreamSource {
 
   #read(after: string, head: number, maxBytes: number): ReadResult | ReadRefusal {
     const log = this.#room.log;
-    let from: number;
+    // From the start means from the session as it is now: the snapshot a WebSocket joiner gets
+    // (the log alone lacks the session's state, and may no longer reach back to seq 1).
+    if (after === "-1") return { items: [this.#room.snapshotFrame()], next: offsetOf(head), upToDate: true };
+    const from = seqOf(after);
+    if (from === null) return { status: 400, code: "bad_offset", message: "not an offset of this stream" };
+    if (from > head) return { status: 400, code: "bad_offset", message: `offset ${after} is past the head of this stream (${offsetOf(head)})` };
+    if (!log.canReplayFrom(from, head)) {
+      return {
+        status: 410,
+        code: "offset_expired",
+        message: `events after ${after} are no longer kept (the log starts at seq ${log.start(head)}); read from offset=-1, which starts from a snapshot of the session`,
+      };
+    }
     const items: Chunk[] = [];
     let bytes = 0;
-    if (after === "-1") {
-      from = 0;
-      if (!log.canReplayFrom(0, head)) {
-        // The log no longer reaches back to the first event: the reader starts from the snapshot.
-        const snap = this.#room.snapshotFrame();
-        return { items: [snap], next: offsetOf(head), upToDate: true };
-      }
-    } else {
-      const seq = seqOf(after);
-      if (seq === null) return { status: 400, code: "bad_offset", message: "not an offset of this stream" };
-      if (seq > head) return { status: 400, code: "bad_offset", message: `offset ${after} is past the head of this stream (${offsetOf(head)})` };
-      if (!log.canReplayFrom(seq, head)) {
-        return {
-          status: 410,
-          code: "offset_expired",
-          message: `events after ${after} are no longer kept (the log starts at seq ${log.start(head)}); read from offset=-1, which starts from a snapshot of the session`,
-        };
-      }
-      from = seq;
-    }
     const upTo = Math.min(head, from + READ_EVENTS);
     // Uncut, the read covers every seq up to `upTo`; cut by bytes, up to its last item's seq.
     let next = upTo;
@@ -157,7 +151,7 @@ export class RoomStreams implements StreamSource {
       const res = await readStream(req, this, {
         longPollMs: LONG_POLL_MS,
         sseMaxMs: SSE_MAX_MS,
-        maxReadBytes: this.#room.limits.maxOutgoingFrameBytes,
+        maxReadBytes: this.#room.limits.streamReadBytes,
         signal: ctl.signal,
         onAbort: () => httpError(401, "revoked", LINK_ERROR_MESSAGES.revoked),
         onEnd: end,

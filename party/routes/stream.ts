@@ -23,26 +23,52 @@ const EDGE_TTL_S = 600;
 stream.all("/", allow("GET", "HEAD"), async (c) => {
   const id = c.req.param("id") ?? "";
   const url = new URL(c.req.url);
-  const key = cacheKey(id, url);
+  const key = c.req.raw.method === "GET" ? cacheKey(id, url) : null;
   const cache = key && typeof caches !== "undefined" ? await caches.open(CACHE_NAME) : undefined;
-  if (cache && key) {
-    const hit = await cache.match(key);
-    if (hit) return answer(c, hit, "hit");
+  if (!cache || !key) return roomRead(c, id, url);
+  const hit = await cache.match(key);
+  if (hit) return answer(c, hit, "hit");
+  // Readers of one range arriving together share one room read (per isolate).
+  let pending = inflight.get(key);
+  const first = !pending;
+  if (!pending) {
+    pending = fill(c, cache, key, id, url).finally(() => inflight.delete(key));
+    inflight.set(key, pending);
   }
-  const headers = new Headers();
-  // What the protocol reads; never the credentials (the room trusts the Worker's header alone).
-  const inm = c.req.header("if-none-match");
-  if (inm && !cache) headers.set("if-none-match", inm);
-  headers.set(STREAM_READER_HEADER, c.var.caller.linkId);
-  const res = await c.env.SessionRoom.getByName(id).fetch(new Request(url.toString(), { method: c.req.raw.method, headers }));
-  if (cache && key && res.status === 200 && (res.headers.get("cache-control") ?? "").includes("immutable")) {
-    const copy = new Response(res.clone().body, res);
+  const got = await pending;
+  return answer(c, new Response(got.body, { status: got.status, headers: got.headers }), first ? "miss" : "joined");
+});
+
+/** Room reads of cacheable ranges in progress, by cache key. */
+const inflight = new Map<string, Promise<Buffered>>();
+
+interface Buffered {
+  status: number;
+  headers: Headers;
+  body: ArrayBuffer;
+}
+
+/** The room's answer, buffered (a catch-up read is bounded) and kept when it is a closed range. */
+async function fill(c: Ctx, cache: Cache, key: string, id: string, url: URL): Promise<Buffered> {
+  const res = await roomRead(c, id, url);
+  const got: Buffered = { status: res.status, headers: new Headers(res.headers), body: await res.arrayBuffer() };
+  if (res.status === 200 && (res.headers.get("cache-control") ?? "").includes("immutable")) {
+    const copy = new Response(got.body, { status: 200, headers: got.headers });
     copy.headers.set("cache-control", `public, max-age=${EDGE_TTL_S}`);
     c.executionCtx.waitUntil(cache.put(key, copy));
-    return answer(c, res, "miss");
   }
-  return cache ? answer(c, res, "bypass") : res;
-});
+  return got;
+}
+
+/** The read, asked of the room: no credential, the caller's link in the Worker's header. */
+function roomRead(c: Ctx, id: string, url: URL): Promise<Response> {
+  const headers = new Headers();
+  const inm = c.req.header("if-none-match");
+  // A cacheable read is asked in full (the cache needs the body); `answer` makes the 304.
+  if (inm && !cacheKey(id, url)) headers.set("if-none-match", inm);
+  headers.set(STREAM_READER_HEADER, c.var.caller.linkId);
+  return c.env.SessionRoom.getByName(id).fetch(new Request(url.toString(), { method: c.req.raw.method, headers }));
+}
 
 /**
  * The cache key of a plain read from an explicit offset (the only reads worth keeping); null for
@@ -56,7 +82,7 @@ function cacheKey(id: string, url: URL): string | null {
 }
 
 /** The reader's copy: private to it, and a 304 when it already holds this range. */
-function answer(c: Ctx, res: Response, cache: "hit" | "miss" | "bypass"): Response {
+function answer(c: Ctx, res: Response, cache: "hit" | "miss" | "joined"): Response {
   const etag = res.headers.get("etag");
   if (etag && res.status === 200 && c.req.header("if-none-match") === etag) return new Response(null, { status: 304, headers: { etag, "x-agentroom-cache": cache } });
   const out = new Response(res.body, res);
