@@ -77,11 +77,46 @@ export function markOf(ev: RoomEvent, seen: Set<string>): ReplayMark | null {
   }
 }
 
-/** Where a seek left the state: `reset` when the transcript is a new object (re-read it whole). */
+/**
+ * Where a seek left the state, and what differs from the state shown before it: for a seek that
+ * started from a checkpoint, found by comparing the two states' immutable values by identity
+ * (O(messages + parts), no deep compare), so a view redraws only what the seek changed.
+ */
 export interface SeekResult {
   transcript: Transcript;
-  reset: boolean;
   changes: TranscriptChanges | null;
+}
+
+const sameList = <T>(a: readonly T[], b: readonly T[]): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
+
+/** What a view showing `from` must redraw to show `to` (both states of one run). */
+export function changesBetween(from: Transcript, to: Transcript): TranscriptChanges {
+  const messages = new Set<string>();
+  const parts = new Map<string, Set<string>>();
+  for (const m of to.messages) {
+    const old = from.message(m.info.id);
+    if (!old || old.info !== m.info) messages.add(m.info.id);
+    if (!old || !sameList(old.parts, m.parts)) parts.set(m.info.id, new Set(m.parts.map((p) => p.id)));
+  }
+  for (const m of from.messages) if (!to.message(m.info.id)) messages.add(m.info.id);
+  const messageList = from.messages.length !== to.messages.length || from.messages.some((m, i) => m.info.id !== to.messages[i]?.info.id);
+  return {
+    reset: false,
+    session: from.session !== to.session,
+    queue: !sameList(from.queue, to.queue),
+    permissions: !sameList(from.permissions, to.permissions),
+    questions: !sameList(from.questions, to.questions),
+    todos: from.todos !== to.todos,
+    diff: from.diff !== to.diff,
+    messages,
+    messageList,
+    parts,
+    prepended: 0,
+    stop: to.lastStop !== null && to.lastStop !== from.lastStop,
+    chat: !sameList(from.chat.messages, to.chat.messages),
+    fromSeq: 0,
+    toSeq: 0,
+  };
 }
 
 export class Replay {
@@ -206,14 +241,14 @@ export class Replay {
     const cur = this.#current;
     if (target >= cur.lastSeq && target - cur.lastSeq <= this.checkpointEvery) {
       this.#fold(cur, target);
-      return { transcript: cur, reset: false, changes: cur.takeChanges() };
+      return { transcript: cur, changes: cur.takeChanges() };
     }
     const i = Math.floor((target - this.start + 1) / this.checkpointEvery);
     const next = (this.#checkpoints[Math.min(i, this.#checkpoints.length - 1)] as Transcript).clone();
     this.#fold(next, target);
     next.takeChanges();
     this.#current = next;
-    return { transcript: next, reset: true, changes: null };
+    return { transcript: next, changes: changesBetween(cur, next) };
   }
 
   #fold(t: Transcript, target: number): void {

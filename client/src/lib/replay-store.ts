@@ -10,10 +10,13 @@ import { createStore, reconcile } from "solid-js/store";
 import { RoomClient, randomId } from "../../../shared/room-client.ts";
 import { Replay, originSnapshot, type IdleGap, type ReplayMark, type ReplaySpeed } from "../../../shared/replay.ts";
 import type { ReplayState, ServerFrame } from "../../../shared/protocol.ts";
+import type { Transcript } from "../../../shared/transcript.ts";
 import { emptyRoomView, type RoomView } from "./room-view.ts";
 import { syncAll, syncChanges } from "./transcript-sync.ts";
 import { connectionView } from "./room-store.ts";
 
+/** Messages the transcript holds at a time (more as the reader scrolls up). */
+const WINDOW_MESSAGES = 60;
 /** Playing at `jump` speed: how long each mark stays on screen. */
 export const JUMP_MS = 900;
 const TICK_MS = 50;
@@ -58,6 +61,8 @@ export interface ReplayControls {
   unlead(): void;
   follow(on: boolean): void;
   timeOf(seq: number): number;
+  /** Older messages of the state shown (the transcript scrolled to its top). */
+  loadOlder(): void;
 }
 
 export interface ReplayStore {
@@ -144,10 +149,29 @@ export function createReplayStore(sessionId: string, token: string, opts: { at?:
   };
 
   // ─── showing a position ───
+  // The store holds the last `shown` messages of the state (more as the reader scrolls up), so a
+  // seek across a long run redraws a page, not the run: its cost does not grow with the run.
+  let shown = WINDOW_MESSAGES;
   const show = (r: ReturnType<Replay["seek"]>) => {
-    if (r.reset) syncAll(r.transcript, setRoom);
-    else if (r.changes) syncChanges(r.transcript, r.changes, setRoom);
+    const t = r.transcript;
+    const first = Math.max(0, t.messages.length - shown);
+    const c = r.changes;
+    if (room.ready && c && !c.messageList && !c.reset) {
+      // In place (a delta, a part, a status): only what changed inside the window.
+      const inWindow = new Set(t.messages.slice(first).map((m) => m.info.id));
+      const keep = <T,>(ids: Iterable<[string, T]>) => new Map([...ids].filter(([id]) => inWindow.has(id)));
+      syncChanges(t, { ...c, messages: new Set([...c.messages].filter((id) => inWindow.has(id))), parts: keep(c.parts) }, setRoom);
+    } else if (!room.ready || c) {
+      // The window's messages over the whole state (the rest read through the prototype).
+      syncAll(Object.create(t, { messages: { value: t.messages.slice(first) }, hasMore: { value: first > 0 } }) as Transcript, setRoom);
+    }
     setRoom("ready", true);
+  };
+  /** The reader scrolled to the top of the window: show older messages of the same state. */
+  const showOlder = () => {
+    if (!engine || !room.hasMore) return;
+    shown += WINDOW_MESSAGES;
+    show({ transcript: engine.transcript, changes: null });
   };
   const goToSeq = (seq: number, pos?: number) => {
     if (!engine) return;
@@ -274,6 +298,7 @@ export function createReplayStore(sessionId: string, token: string, opts: { at?:
       client.send({ type: "replay.follow", ref: randomId("follow-"), following: on });
     },
     timeOf: (seq) => engine?.timeOf(seq) ?? 0,
+    loadOlder: () => showOlder(),
   };
 
   const offFrame = client.onFrame((f) => {

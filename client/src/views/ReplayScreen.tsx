@@ -122,7 +122,7 @@ export function ReplayScreen(props: { sessionId: string; token: string; at?: num
         <div class="room-body">
           <main class="room-main">
             <Show when={!replay.loading} fallback={<div class="loading muted">Loading the run… {replay.total ? `${replay.loaded} of ${replay.total} events` : ""}</div>}>
-              <Transcript room={room} onLoadOlder={() => {}} empty={<div class="empty muted">Nothing had happened yet at this point of the run.</div>} />
+              <Transcript room={room} onLoadOlder={controls.loadOlder} empty={<div class="empty muted">Nothing had happened yet at this point of the run.</div>} />
             </Show>
             <div class="drive" hidden={room.permissions.length + room.questions.length === 0}>
               <For each={room.permissions}>{(req) => <PermissionDock request={req} canAnswer={false} onReply={() => {}} />}</For>
