@@ -222,6 +222,11 @@ export class Runner {
       return;
     }
     if (existing && (existing.state === "held" || existing.state === "connecting")) return;
+    if (existing instanceof AcpSessionAgent && existing.state === "refused") {
+      // Its agent process (and any turn it runs) lives on: only the room connection starts over.
+      existing.reconnect((this.cfg.takeoverDelayMs ?? 750) * Math.random());
+      return;
+    }
     if (existing) {
       // Refused earlier (another runner held it) or gone: try again now that it is free.
       this.agents.delete(s.id);
@@ -312,6 +317,10 @@ export class Runner {
       const s = this.lobbyStatus.get(a.roomId);
       if (!s || s.archived) return;
       this.agents.delete(a.roomId);
+      if (a instanceof AcpSessionAgent) {
+        a.reconnect(0);
+        return;
+      }
       void a.stop(false);
       this.join(a.roomId, 0);
     }, wait);

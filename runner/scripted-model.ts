@@ -272,13 +272,13 @@ export function planFor(ctx: PlanContext): Plan {
 }
 
 /** The closing text after the tools ran: it quotes the last tool result so rejections are visible. */
-function closingText(toolResults: string[]): string {
+export function closingText(toolResults: string[]): string {
   const last = toolResults.at(-1) ?? "";
   const quoted = last.length > 400 ? last.slice(0, 400) + "…" : last;
   return `Done. The last tool reported:\n\n\`\`\`\n${quoted.replace(/```/g, "'''")}\n\`\`\`\n`;
 }
 
-function titleFor(prompt: string): string {
+export function titleFor(prompt: string): string {
   const words = userWords(prompt)
     .replace(/[`*_#>]/g, "")
     .split(/\s+/)
@@ -311,7 +311,7 @@ export function emojiText(units: number): string {
   return out;
 }
 
-const LONG_WORDS =
+export const LONG_WORDS =
   "the agent keeps writing a long and patient answer so that somebody can press stop while it streams one small chunk after another".split(" ");
 
 // ───────────────────────────── the server ─────────────────────────────
@@ -513,6 +513,13 @@ export async function startScriptedModel(options: ScriptedModelOptions = {}): Pr
             return json(res, 400, { error: { message: "body is not JSON", type: "invalid_request_error" } });
           }
           return await streamCompletion(body, res, nextRequestId++);
+        }
+        if (req.method === "POST" && path.endsWith("/v1/messages")) {
+          // Anthropic Messages (Claude Code): runner/scripted-anthropic.ts.
+          const { handleAnthropic } = await import("./scripted-anthropic.ts");
+          const requestId = nextRequestId++;
+          requestRecords.push({ id: requestId, kind: "script", script: "anthropic", step: 0, prompt: "", tools: 0, t: nowMs() });
+          return await handleAnthropic(req, res, await readBody(req), { chunkDelayMs, slowChunkDelayMs, slowChunks, requestId });
         }
         if (req.method === "GET" && path === "/_scripted/chunks") {
           const since = Number(url.searchParams.get("requestId") ?? "0");

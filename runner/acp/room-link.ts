@@ -42,9 +42,18 @@ export class RoomLink {
     this.outbox = new Outbox({ ...deps.outboxOptions, send: (f) => this.sendFrame(f), idPrefix: `${deps.runnerId}-${deps.roomId}`, flushMs: deps.flushMs });
   }
 
+  /** Connects again (after a refusal): the same outbox, a new socket. */
+  reconnect(delayMs: number): void {
+    this.link.startDelayMs = delayMs;
+    this.start();
+  }
+
   start(): void {
     this.setState("connecting");
     const d = this.link;
+    const previous = this.socket;
+    this.socket = null;
+    previous?.close();
     const conn: Connection = new Connection(
       {
         host: d.wsBase,

@@ -1,6 +1,7 @@
 /** The Worker's HTTP API, typed by shared/protocol.ts and validated on the way in. */
 import { z } from "zod";
 import {
+  AgentsResultSchema,
   CreateSessionResultSchema,
   HttpErrorSchema,
   SessionMetaSchema,
@@ -53,6 +54,8 @@ export const api = {
       `/api/sessions?${q}`,
     );
   },
+  /** The agents online runners offer (`GET /api/agents`). */
+  agents: (token: string) => call(AgentsResultSchema, token, "/api/agents"),
   createSession: (token: string, body: CreateSessionBody) =>
     call(CreateSessionResultSchema, token, "/api/sessions", { method: "POST", body: JSON.stringify(body) }),
   getSession: (token: string, id: string) =>

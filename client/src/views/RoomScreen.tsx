@@ -4,7 +4,7 @@
  * `chromeless` is the embed's variant: no header chrome or side panel, same transcript and docks.
  */
 import { For, Show, createEffect, createMemo, createSignal, onCleanup, onMount, type JSX } from "solid-js";
-import { UNTITLED_SESSION, canAnswer, canDrive } from "../../../shared/protocol.ts";
+import { DEFAULT_AGENT, UNTITLED_SESSION, canAnswer, canDrive } from "../../../shared/protocol.ts";
 import type { RoomActions, RoomView } from "../lib/room-view.ts";
 import { Transcript } from "../components/Transcript.tsx";
 import { Composer } from "../components/Composer.tsx";
@@ -119,6 +119,11 @@ export function RoomScreen(props: {
                     {where()}
                   </span>
                 )}
+              </Show>
+              <Show when={props.room.session?.agent && props.room.session?.agent !== DEFAULT_AGENT}>
+                <span class="badge" data-agent={props.room.session?.agent} title="The agent that runs this session (over ACP)">
+                  {props.room.session?.agent}
+                </span>
               </Show>
               <Show when={props.room.session?.demo}>
                 <span class="badge demo" title="This session runs the built-in scripted model, not a real LLM">

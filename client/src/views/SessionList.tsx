@@ -4,11 +4,11 @@
  * runner, with why), title,
  * workspace and last activity. Create a session, filter, archived sessions in their own section.
  */
-import { For, Show, createEffect, createMemo, createSignal, onCleanup, onMount, untrack, type JSX } from "solid-js";
+import { For, Show, createEffect, createMemo, createResource, createSignal, onCleanup, onMount, untrack, type JSX } from "solid-js";
 import { chatSeen, unreadChat } from "../lib/chat-seen.ts";
 import { ChatIcon } from "../components/ChatIcon.tsx";
 import { createStore, reconcile } from "solid-js/store";
-import { UNTITLED_SESSION, isRepositoryUrl, type SessionStatus, type SessionSummary } from "../../../shared/protocol.ts";
+import { DEFAULT_AGENT, UNTITLED_SESSION, isRepositoryUrl, type SessionStatus, type SessionSummary } from "../../../shared/protocol.ts";
 import { api } from "../lib/api.ts";
 import { forgetOperatorToken, operatorToken } from "../lib/auth.ts";
 import { formatRelative } from "../lib/format.ts";
@@ -49,6 +49,10 @@ export function SessionRow(props: { s: SessionSummary; now: number }): JSX.Eleme
             {" "}
             <span class="badge demo">demo</span>
           </Show>
+          <Show when={props.s.agent && props.s.agent !== DEFAULT_AGENT}>
+            {" "}
+            <span class="badge" data-agent={props.s.agent}>{props.s.agent}</span>
+          </Show>
           <Show when={unreadChat(props.s.chatCount, chatSeen(props.s.id))}>
             {(n) => (
               <>
@@ -78,6 +82,9 @@ export function SessionRow(props: { s: SessionSummary; now: number }): JSX.Eleme
 function CreateForm(props: { token: string }): JSX.Element {
   const [title, setTitle] = createSignal("");
   const [directory, setDirectory] = createSignal("");
+  const [agent, setAgent] = createSignal(DEFAULT_AGENT);
+  // The agents online runners offer; the choice shows only when there is one to make.
+  const [agents] = createResource(() => api.agents(props.token).then((r) => r.agents).catch(() => []));
   const [busy, setBusy] = createSignal(false);
   const [error, setError] = createSignal<string>();
   const submit = async (e: Event) => {
@@ -90,6 +97,7 @@ function CreateForm(props: { token: string }): JSX.Element {
         ...(title().trim() ? { title: title().trim() } : {}),
         // One field for both: a git URL is cloned, anything else names a directory.
         ...(where ? (isRepositoryUrl(where) ? { repository: where } : { directory: where }) : {}),
+        ...(agent() !== DEFAULT_AGENT ? { agent: agent() } : {}),
       });
       location.assign(r.url.includes("#") ? r.url : `${r.url}#token=${encodeURIComponent(r.ownerToken)}`);
     } catch (err) {
@@ -107,6 +115,14 @@ function CreateForm(props: { token: string }): JSX.Element {
         <span>Directory or git URL (optional; empty = a fresh git repository)</span>
         <input class="input mono" value={directory()} onInput={(e) => setDirectory(e.currentTarget.value)} placeholder="/srv/projects/my-app or https://…/repo.git" />
       </label>
+      <Show when={(agents() ?? []).length > 1}>
+        <label class="field">
+          <span>Agent</span>
+          <select class="input" name="agent" value={agent()} onChange={(e) => setAgent(e.currentTarget.value)}>
+            <For each={agents()}>{(a) => <option value={a.id}>{a.label}</option>}</For>
+          </select>
+        </label>
+      </Show>
       <button type="submit" class="btn primary" disabled={busy()}>
         {busy() ? "Creating…" : "New session"}
       </button>
