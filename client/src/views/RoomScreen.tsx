@@ -166,6 +166,9 @@ export function RoomScreen(props: {
               <button type="button" class="btn small side-toggle" aria-expanded={sideOpen()} onClick={() => setSideOpen(!sideOpen())}>
                 Changes{props.room.diff.length ? ` (${props.room.diff.length})` : ""}
               </button>
+              <a class="btn small" href={`/s/${encodeURIComponent(props.sessionId)}/replay`} data-replay-link title="Play this run again">
+                Replay
+              </a>
               <ThemeToggle />
               <Show when={isOwner()}>
                 <button type="button" class="btn small" onClick={() => setSharing(true)}>
