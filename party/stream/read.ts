@@ -223,7 +223,7 @@ function sse(source: StreamSource, from: string, cursor: string | undefined, opt
     try {
       while (!ended.signal.aborted) {
         if ("status" in r) break;
-        if (r.items.length) await writer.write(encoder.encode(sseEvent("data", sseData(source, r.items))));
+        const data = r.items.length ? sseEvent("data", sseData(source, r.items)) : "";
         offset = r.next;
         const closed = r.upToDate && source.closed();
         const control: Record<string, string | boolean> = { streamNextOffset: offset };
@@ -232,7 +232,8 @@ function sse(source: StreamSource, from: string, cursor: string | undefined, opt
           control.streamCursor = nextCursor(cursor);
           if (r.upToDate) control.upToDate = true;
         }
-        await writer.write(encoder.encode(sseEvent("control", JSON.stringify(control))));
+        // One write for the pair: a reader sees a data event with its control event.
+        await writer.write(encoder.encode(data + sseEvent("control", JSON.stringify(control))));
         if (closed) break;
         if (r.upToDate) {
           const left = deadline - Date.now();
