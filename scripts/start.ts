@@ -38,7 +38,7 @@ import { realProviderConfigured } from "../runner/opencode-config.ts";
 const say = (msg: string): void => console.log(`[start] ${msg}`);
 
 /** Graces of the ordered stop, within the 5 s every process gets to end (the reaper's 1 s last). */
-const RUNNER_STOP_MS = 2_500;
+const RUNNER_STOP_MS = 2_000;
 const WORKER_STOP_MS = 1_000;
 
 /**

@@ -139,5 +139,9 @@ export async function endAndCount(n: NpmStart, end: () => void, withinMs = 5_000
   await until(() => n.living().length === 0 || Date.now() - t0 > withinMs, withinMs + 1_000, "the processes to end").catch(() => undefined);
   const left = n.living();
   if (left.length === 0) goneMs = Date.now() - t0;
+  // The last lines they wrote may still be on their way through npm's pipes.
+  if (n.child.stdout && !n.child.stdout.closed) {
+    await Promise.race([new Promise((r) => n.child.once("close", r)), new Promise((r) => setTimeout(r, 2_000))]);
+  }
   return { before, left: describePids(left), goneMs };
 }
