@@ -169,6 +169,11 @@ describe("no token in any URL", () => {
       expect(JSON.parse(text), path).toMatchObject({ error: { code: "token_in_url" } });
       expect(text).not.toContain(ownerToken.split(".")[1]!);
     }
+    // The owner link travelled in a URL: it is spent (revoked, and listed as exposed).
+    expect((await api(`/api/sessions/${id}`, { token: ownerToken })).status).toBe(401);
+    const op = await operator();
+    const listed = (await (await api(`/api/sessions/${id}/links`, { token: op })).json()) as { links: { role: string; revokedAt: number | null; revokedReason?: string }[] };
+    expect(listed.links.find((l) => l.role === "owner")).toMatchObject({ revokedReason: "exposed_in_url" });
   });
 });
 
