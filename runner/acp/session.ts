@@ -58,6 +58,11 @@ export class AcpSessionAgent extends RoomLink {
   private loading = false;
   private turn: AcpTurn | null = null;
   private turnDone: Promise<void> = Promise.resolve();
+  /**
+   * Resolves `turnDone`: when session/prompt answers, and also when the agent dies or is restarted
+   * (the SDK leaves a request to a closed connection unanswered).
+   */
+  private releaseTurn: () => void = () => {};
   private readonly started = new Map<string, string>();
   private readonly starting = new Map<string, Promise<AgentFrame & { type: "agent.prompt.started" | "agent.prompt.failed" }>>();
   private readonly permissions = new Map<string, Pending>();
@@ -209,6 +214,7 @@ export class AcpSessionAgent extends RoomLink {
     this.files?.close();
     for (const p of this.permissions.values()) p.resolve({ outcome: { outcome: "cancelled" } });
     this.closeAllPermissions();
+    this.releaseTurn();
     if (this.turn) {
       this.finishTurn({ error: `${this.acp.spec.label} exited (code ${code}, signal ${signal}): ${proc.stderr().trim().split("\n").slice(-3).join(" ").slice(0, 500)}` });
     }
@@ -281,6 +287,7 @@ export class AcpSessionAgent extends RoomLink {
     this.push([...userMessage(userID, item.text, item.id), { body: { type: "status", status: "busy" } }, ...turn.begin(item.mode)]);
     let done!: () => void;
     this.turnDone = new Promise((r) => (done = r));
+    this.releaseTurn = done;
     this.acp.log(`room ${this.roomId}: prompt ${item.id} → session/prompt (${item.mode}${wanted ? `, mode ${wanted}` : ""})`);
     conn
       .prompt({ sessionId, prompt: [{ type: "text", text: item.text }] })
@@ -315,6 +322,7 @@ export class AcpSessionAgent extends RoomLink {
     if (!ended) {
       this.acp.log(`room ${this.roomId}: ${this.acp.spec.id} did not end the turn within ${CANCEL_GRACE_MS} ms of session/cancel; restarting it`);
       this.finishTurn("cancelled", turn);
+      this.releaseTurn();
       await this.shutdownAgent();
       this.ready = Promise.resolve(false);
     }
