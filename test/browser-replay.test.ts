@@ -65,6 +65,19 @@ async function scrubTo(page: Page, fraction: number): Promise<void> {
   }, fraction);
 }
 
+/** The leader and its followers in one picture, for the README (docs/screenshots/). */
+async function sideBySide(shown: Page[], name: string): Promise<void> {
+  const shots = await Promise.all(shown.map(async (p) => (await p.screenshot()).toString("base64")));
+  const context = await browser.newContext({ viewport: { width: 1920, height: 440 } });
+  const page = await context.newPage();
+  await page.setContent(
+    `<body style="margin:0;display:flex;gap:8px;background:#888">${shots.map((b) => `<img style="width:${Math.floor(1904 / shots.length)}px" src="data:image/png;base64,${b}">`).join("")}</body>`,
+  );
+  await page.waitForFunction(() => [...document.images].every((i) => i.complete));
+  await screenshot(page, name, join(REPO_ROOT, "docs", "screenshots"));
+  await context.close();
+}
+
 beforeAll(async () => {
   [worker, browser] = await Promise.all([startWorker(), launchBrowser()]);
   s = await worker.createSession({ title: "Replayed run" });
@@ -179,6 +192,7 @@ describe("replay in the app", () => {
     const b = await open(replayUrl(await worker.mintToken({ sid: s.id, role: "viewer", name: "Bo" })));
     // Viewers are not offered the lead, and the room refuses one who tries anyway.
     expect(await a.page.locator("[data-lead]").count()).toBe(0);
+    await a.page.waitForFunction(() => (window as unknown as { __agentroom: { room: { connection: { kind: string } } } }).__agentroom.room.connection.kind === "open");
     await a.page.evaluate(() => (window as unknown as Handle).__agentroom.controls.lead());
     await a.page.waitForFunction(() => /may follow a replay but not lead/.test((window as unknown as Handle).__agentroom.replay.notice ?? ""));
 
@@ -199,6 +213,9 @@ describe("replay in the app", () => {
     for (const f of [a, b]) await f.page.waitForFunction((p) => !(window as unknown as Handle).__agentroom.replay.playing && (window as unknown as Handle).__agentroom.replay.position === p, at);
     await screenshot(a.page, "replay-follower-a");
     await screenshot(b.page, "replay-follower-b");
+    // No link (with its token) in a picture for the README.
+    await leader.page.evaluate(() => document.querySelector(".moment-link")?.remove());
+    await sideBySide([leader.page, a.page, b.page], "replay-together");
 
     // Bo leaves follow mode and scrubs alone; the leader's next move reaches the other follower only.
     await b.page.click("[data-unfollow]");

@@ -103,6 +103,8 @@ export function createReplayStore(sessionId: string, token: string, opts: { at?:
   let leadTimer: ReturnType<typeof setTimeout> | undefined;
   let leadSentAt = 0;
   let started = false;
+  /** This person leads (kept across a reconnect, which gives the socket a new id). */
+  let iLead = false;
 
   // ─── the log ───
   const askLog = (after: number) => {
@@ -244,6 +246,7 @@ export function createReplayStore(sessionId: string, token: string, opts: { at?:
       if (was && was.id !== you()?.id) setReplay("notice", `${was.name} stopped leading`);
       return;
     }
+    if (f.leader.id !== you()?.id) iLead = false;
     if (f.leader.id === you()?.id || !replay.following || !f.state) return;
     applyLead(f.state);
   };
@@ -287,9 +290,11 @@ export function createReplayStore(sessionId: string, token: string, opts: { at?:
     lead: () => {
       // A viewer is refused by the room (its error becomes the notice).
       setReplay("following", false);
-      client.send({ type: "replay.lead", ref: randomId("lead-"), state: leadState() });
+      iLead = true;
+      if (!client.send({ type: "replay.lead", ref: randomId("lead-"), state: leadState() })) setReplay("notice", "Not connected to the room: the lead starts once it is back.");
     },
     unlead: () => {
+      iLead = false;
       clearTimeout(leadTimer);
       client.send({ type: "replay.unlead", ref: randomId("unlead-") });
     },
@@ -307,8 +312,9 @@ export function createReplayStore(sessionId: string, token: string, opts: { at?:
     else if (f.type === "caught-up") {
       if (!engine && !logRef && !replay.unavailable) askLog(0);
       else more();
-      // After a reconnect the room forgot that we follow: say it again.
-      if (replay.following) client.send({ type: "replay.follow", ref: randomId("follow-"), following: true });
+      // After a reconnect the room forgot that we lead or follow: say it again.
+      if (iLead) client.send({ type: "replay.lead", ref: randomId("lead-"), state: leadState() });
+      else if (replay.following) client.send({ type: "replay.follow", ref: randomId("follow-"), following: true });
     }
   });
   const offChange = client.onChange(() => more());
