@@ -9,7 +9,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { Browser } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { startStack, joinRoom, turnDone, opencodeMessages, until, type Stack } from "./harness/stack.ts";
 import { chromiumAvailable, launchBrowser, openPage, screenshot } from "./harness/browser.ts";
 import { REPO_ROOT } from "./harness/worker.ts";
@@ -45,6 +45,11 @@ function recordFrames(c: RoomClient): string[] {
   const frames: string[] = [];
   c.onFrame((f) => void frames.push(JSON.stringify(f)));
   return frames;
+}
+
+/** Waits until the page shows `text` to a person (rendered text: not in a collapsed block). */
+async function shows(page: Page, text: string): Promise<void> {
+  await page.waitForFunction((t) => document.body.innerText.includes(t), text, { timeout: 30_000 });
 }
 
 function* filesUnder(dir: string): Generator<string> {
@@ -117,15 +122,15 @@ describe("secrets never reach viewers", () => {
       const token = await stack.worker.mintToken({ sid: s.id, role: "viewer", name: "Vera Viewer" });
       const page = await openPage(browser, `${stack.worker.url}/s/${s.id}#token=${token}`, { waitFor: ".room" });
       await page.page.waitForSelector(".badge.redacted", { timeout: 30_000 });
-      await page.page.getByText("[redacted: GitHub token]").first().waitFor({ timeout: 30_000 });
+      await shows(page.page, "[redacted: GitHub token]");
       await page.page.getByText("cat .env").first().click();
-      await page.page.getByText("DEPLOY_API_TOKEN=[redacted: environment secret]").first().waitFor({ timeout: 30_000 });
+      await shows(page.page, "DEPLOY_API_TOKEN=[redacted: environment secret]");
       expect(leaks(await page.page.content())).toEqual([]);
       await screenshot(page.page, "redaction-viewer");
       await screenshot(page.page, "redaction-viewer", join(REPO_ROOT, "docs", "screenshots"));
       await page.context.close();
       const embed = await openPage(browser, `${stack.worker.url}/embed/${s.id}#token=${token}`, { waitFor: ".room" });
-      await embed.page.getByText("[redacted: GitHub token]").first().waitFor({ timeout: 30_000 });
+      await shows(embed.page, "[redacted: GitHub token]");
       expect(leaks(await embed.page.content())).toEqual([]);
       await embed.context.close();
     }
