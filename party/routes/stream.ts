@@ -26,14 +26,18 @@ stream.all("/", allow("GET", "HEAD"), async (c) => {
   const key = c.req.raw.method === "GET" ? cacheKey(id, url) : null;
   const cache = key && typeof caches !== "undefined" ? await caches.open(CACHE_NAME) : undefined;
   if (!cache || !key) return roomRead(c, id, url);
-  const hit = await cache.match(key);
-  if (hit) return answer(c, hit, "hit");
   // Readers of one range arriving together share one room read (per isolate).
   let pending = inflight.get(key);
+  if (!pending) {
+    const hit = await cache.match(key);
+    if (hit) return answer(c, hit, "hit");
+    pending = inflight.get(key);
+  }
   const first = !pending;
   if (!pending) {
-    pending = fill(c, cache, key, id, url).finally(() => inflight.delete(key));
+    pending = fill(c, cache, key, id, url);
     inflight.set(key, pending);
+    pending.catch(() => inflight.delete(key));
   }
   const got = await pending;
   return answer(c, new Response(got.body, { status: got.status, headers: got.headers }), first ? "miss" : "joined");
@@ -55,8 +59,9 @@ async function fill(c: Ctx, cache: Cache, key: string, id: string, url: URL): Pr
   if (res.status === 200 && (res.headers.get("cache-control") ?? "").includes("immutable")) {
     const copy = new Response(got.body, { status: 200, headers: got.headers });
     copy.headers.set("cache-control", `public, max-age=${EDGE_TTL_S}`);
-    c.executionCtx.waitUntil(cache.put(key, copy));
-  }
+    // Readers keep joining this read until the copy is in the cache, so none reads the room again.
+    c.executionCtx.waitUntil(cache.put(key, copy).finally(() => inflight.delete(key)));
+  } else inflight.delete(key);
   return got;
 }
 
