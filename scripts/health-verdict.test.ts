@@ -23,6 +23,12 @@ function obs(silentMs: number, o: Partial<HealthObservation> = {}): HealthObserv
 describe("judgeHealth: slow is not dead", () => {
   it("an answering Worker is ok", () => {
     expect(judgeHealth(obs(0, { failedProbes: 0 })).kind).toBe("ok");
+    expect(judgeHealth(obs(900, { failedProbes: 0 })).kind).toBe("ok");
+  });
+
+  it("a probe still waiting counts: a dead front is acted on after 1 s, before any probe has timed out", () => {
+    expect(judgeHealth(obs(1_000, { failedProbes: 0, frontAlive: false })).kind).toBe("restart");
+    expect(judgeHealth(obs(3_500, { failedProbes: 0, stopped: true })).kind).toBe("slow");
   });
 
   it("a workerd paused (SIGSTOP) for 6 s is slow, not restarted — the old rule restarted it after 3 s", () => {
@@ -55,7 +61,7 @@ describe("judgeHealth: slow is not dead", () => {
   });
 
   it("dead is acted on fast, as before: front gone after 1 s, port refused or Worker's workerd gone after 3 s", () => {
-    expect(judgeHealth(obs(900, { frontAlive: false })).kind).toBe("wait");
+    expect(judgeHealth(obs(900, { frontAlive: false })).kind).toBe("ok"); // under 1 s is not silence yet
     expect(judgeHealth(obs(1_000, { frontAlive: false })).kind).toBe("restart");
     expect(judgeHealth(obs(2_900, { refused: true })).kind).toBe("wait");
     expect(judgeHealth(obs(3_000, { refused: true, lastFailure: "ECONNREFUSED" }))).toMatchObject({ kind: "restart", reason: expect.stringMatching(/nothing accepts connections/) });

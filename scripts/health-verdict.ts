@@ -87,7 +87,9 @@ const secs = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
 
 export function judgeHealth(o: HealthObservation, limits: HealthLimits = DEFAULT_LIMITS): HealthVerdict {
   const silent = o.now - o.lastOk;
-  if (silent <= 0 || o.failedProbes === 0) return { kind: "ok" };
+  // Silence counts from the last answer, a probe still waiting included: a front that never
+  // answers must not wait out a probe's 5 s timeout before it is called dead.
+  if (silent < 1_000) return { kind: "ok" };
   const last = o.lastFailure || "no answer yet";
   if (!o.frontAlive && silent >= 1_000) {
     // Acted on at once: wrangler's replacement front never answers.
