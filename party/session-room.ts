@@ -306,8 +306,8 @@ export class SessionRoom extends Server<Env> {
     } else {
       this.#router.joinedRoom();
       this.#catchUp(conn, j.cursor);
-    }
       sendJoinRequests(this, Date.now(), conn);
+    }
     this.schedulePresence();
   }
 
@@ -339,8 +339,8 @@ export class SessionRoom extends Server<Env> {
       this.#fanout.forget(conn);
       if (conn.state?.relay) this.#router.forget(conn.state.relay.index);
       replayLeft(this, conn);
-      this.#presence.left(conn.id);
       joinAskLeft(this, conn);
+      this.#presence.left(conn.id);
       this.#frames.forget(conn.id);
       if (!this.#ready) return;
       if (this.holdsLease(conn)) this.#lease.release();
@@ -407,12 +407,12 @@ export class SessionRoom extends Server<Env> {
     this.#presence.setTyping(conn, typing, where);
   }
 
-  /** A person's place on a replay page, shown in presence (party/room/replay-lead.ts). */
   /** A person's role changed (party/room/join-ask.ts): presence shows it. */
   setPresence(conn: Connection<ConnState>): void {
     this.#presence.setReplay(conn, conn.state?.replay);
   }
 
+  /** A person's place on a replay page, shown in presence (party/room/replay-lead.ts). */
   setReplayPresence(conn: Connection<ConnState>, replay: ConnState["replay"]): void {
     this.#presence.setReplay(conn, replay);
   }
