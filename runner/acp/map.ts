@@ -221,8 +221,9 @@ export class AcpTurn {
     return out;
   }
 
-  toolCallPart(toolCallId: string): string | undefined {
-    return this.tools.get(toolCallId)?.part.id;
+  /** The room's tool name for a call, once it was shown. */
+  toolName(toolCallId: string): string | undefined {
+    return this.tools.get(toolCallId)?.part.tool;
   }
 }
 

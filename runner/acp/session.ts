@@ -360,7 +360,8 @@ export class AcpSessionAgent extends RoomLink {
           type: "permission.asked",
           request: {
             id,
-            permission: tc.kind === "execute" ? "bash" : tc.kind === "edit" ? "edit" : (tc.kind ?? "tool"),
+            // Claude Code's requests carry no kind: the command, or the tool the call was shown as.
+            permission: tc.kind === "execute" || command ? "bash" : tc.kind === "edit" ? "edit" : (tc.kind ?? this.turn?.toolName(tc.toolCallId) ?? "tool"),
             title: title.slice(0, 500),
             patterns: command ? [command] : (tc.locations ?? []).map((l) => l.path),
             metadata: { ...(command ? { command } : {}), options: p.options.map((o) => ({ id: o.optionId, name: o.name, kind: o.kind })) },
