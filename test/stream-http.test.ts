@@ -57,9 +57,12 @@ async function read(id: string, token: string, offset: string, live: "sse" | "lo
   return reader;
 }
 
-/** A catch-up read (no live) with the protocol's client: every item up to the head. */
+/**
+ * A catch-up read with the protocol's client: every item up to the head, page after page. (With
+ * `live: false` client 0.2.6 reads one response only; `json()` on a live read stops at the head.)
+ */
 async function catchUp(id: string, token: string, offset: string): Promise<StreamItem[]> {
-  const res = await stream<StreamItem>({ url: streamUrl(id), offset, live: false, json: true, headers: { Authorization: () => `Bearer ${token}` } });
+  const res = await stream<StreamItem>({ url: streamUrl(id), offset, live: "long-poll", json: true, headers: { Authorization: () => `Bearer ${token}` } });
   return (await res.json()).map((i) => StreamItemSchema.parse(i) as StreamItem);
 }
 
