@@ -31,6 +31,8 @@ describe("ACP updates → room events", () => {
       t.update({ sessionUpdate: "tool_call_update", toolCallId: "t1", status: "completed", content: [{ type: "diff", path: "/w/a.txt", oldText: "a\n", newText: "a\nb\n" }] }).events,
     );
     expect(done[0]).toMatchObject({ type: "part.upsert", part: { type: "tool", tool: "edit", callID: "t1", state: { status: "completed", input: { filePath: "/w/a.txt" }, metadata: { filediff: { file: "/w/a.txt", before: "a\n", after: "a\nb\n" } } } } });
+    const out = bodies(t.update({ sessionUpdate: "tool_call", toolCallId: "t3", title: "Read", kind: "read", status: "completed", rawOutput: [{ type: "text", text: "a" }, { type: "text", text: "b" }] }).events);
+    expect(out[0]).toMatchObject({ part: { tool: "read", state: { status: "completed", output: "a\nb" } } });
     const bash = bodies(t.update({ sessionUpdate: "tool_call", toolCallId: "t2", title: "ls", kind: "execute", status: "in_progress", rawInput: { command: "ls" } }).events);
     expect(bash[0]).toMatchObject({ part: { tool: "bash", state: { status: "running", input: { command: "ls" } } } });
   });

@@ -148,7 +148,9 @@ export class AcpTurn {
     if (u.rawOutput !== undefined && u.rawOutput !== null && !t.output) {
       const ro = u.rawOutput;
       const r = rec(ro);
-      t.output = typeof ro === "string" ? ro : typeof r.output === "string" ? r.output : typeof r.stdout === "string" ? r.stdout : JSON.stringify(ro);
+      // A string, `{output|stdout}`, or content blocks (Claude Code sends `[{type:"text", text}]`).
+      const blocks = Array.isArray(ro) && ro.every((b) => typeof rec(b).text === "string") ? ro.map((b) => rec(b).text as string).join("\n") : undefined;
+      t.output = typeof ro === "string" ? ro : (blocks ?? (typeof r.output === "string" ? r.output : typeof r.stdout === "string" ? r.stdout : JSON.stringify(ro)));
     }
     if (t.part.tool === "bash" && typeof t.input.command !== "string" && t.title) t.input.command = t.title;
     return valid({ type: "part.upsert", part: this.toolPart(t, now) });
