@@ -175,6 +175,7 @@ describe("HTTP stream (Durable Streams read side)", () => {
     expect(revoke.status).toBe(200);
     const revokedAt = Date.now();
     const [sseAt, polled] = await Promise.all([sseEnded, poll]);
+    console.log(`[revoke] SSE ended ${sseAt - revokedAt} ms, long-poll answered ${polled.at - revokedAt} ms after the revoke's answer`);
     expect(polled.status).toBe(401);
     expect(polled.body).toContain("revoked");
     // The promise is one second (both end while the revoke is answered; measured ~0 ms after it).

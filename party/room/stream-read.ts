@@ -15,7 +15,7 @@ import type { Limits } from "../../shared/limits.ts";
 import { offsetOf, seqOf } from "../../shared/http-stream.ts";
 import { httpError } from "../http.ts";
 import { LINK_ERROR_MESSAGES } from "../links.ts";
-import { readStream, type Chunk, type ReadRefusal, type ReadResult, type StreamSource } from "../stream/read.ts";
+import { readStream, StreamWaiters, type Chunk, type ReadRefusal, type ReadResult, type StreamSource } from "../stream/read.ts";
 import type { EventLog } from "./log.ts";
 import type { MetaStore } from "./meta.ts";
 
@@ -46,7 +46,7 @@ export class RoomStreams implements StreamSource {
   readonly contentType = "application/json";
   readonly #room: StreamHost;
   /** Waiting readers: every commit resolves them (they re-read from their offset). */
-  #waiters = new Set<() => void>();
+  readonly #waiters = new StreamWaiters();
   /** Open readers by link, so revoking a link ends them. */
   #byLink = new Map<string, Set<AbortController>>();
   #open = 0;
@@ -117,21 +117,13 @@ export class RoomStreams implements StreamSource {
   }
 
   changed(offset: string, signal: AbortSignal): Promise<void> {
-    if (offset !== this.tail() || this.closed() || signal.aborted) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = () => {
-        this.#waiters.delete(done);
-        resolve();
-      };
-      this.#waiters.add(done);
-      signal.addEventListener("abort", done);
-    });
+    return offset !== this.tail() || this.closed() ? Promise.resolve() : this.#waiters.wait(signal);
   }
 
   /** Events were committed (or the session archived): waiting readers read again. */
   committed(): void {
     this.#last = undefined;
-    for (const w of [...this.#waiters]) w();
+    this.#waiters.wake();
   }
 
   /** A stream read the Worker admitted, for the reader with this link. */

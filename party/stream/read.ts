@@ -68,6 +68,30 @@ export const HEADERS = {
   sseEncoding: "Stream-SSE-Data-Encoding",
 } as const;
 
+/**
+ * Readers waiting for a stream to change: `wait` until the next `wake` (or the signal aborts). A
+ * source's `changed` is `offset !== tail() || closed() ? now : waiters.wait(signal)`.
+ */
+export class StreamWaiters {
+  #waiting = new Set<() => void>();
+
+  wait(signal: AbortSignal): Promise<void> {
+    if (signal.aborted) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        this.#waiting.delete(done);
+        resolve();
+      };
+      this.#waiting.add(done);
+      signal.addEventListener("abort", done);
+    });
+  }
+
+  wake(): void {
+    for (const w of [...this.#waiting]) w();
+  }
+}
+
 type Live = "long-poll" | "sse" | undefined;
 
 const encoder = new TextEncoder();

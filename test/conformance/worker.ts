@@ -6,7 +6,7 @@
  * product's (shared/http-stream.ts): the number of messages read, zero-padded.
  */
 import { DurableObject } from "cloudflare:workers";
-import { readStream, HEADERS, type Chunk, type ReadRefusal, type ReadResult, type StreamSource } from "../../party/stream/read.ts";
+import { readStream, HEADERS, StreamWaiters, type Chunk, type ReadRefusal, type ReadResult, type StreamSource } from "../../party/stream/read.ts";
 import { offsetOf, seqOf } from "../../shared/http-stream.ts";
 
 interface Env {
@@ -18,7 +18,7 @@ const mediaType = (ct: string) => ct.split(";")[0]!.trim().toLowerCase();
 
 export class TestStream extends DurableObject<Env> implements StreamSource {
   readonly #sql: SqlStorage;
-  #waiters = new Set<() => void>();
+  readonly #waiters = new StreamWaiters();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -75,19 +75,11 @@ export class TestStream extends DurableObject<Env> implements StreamSource {
   }
 
   changed(offset: string, signal: AbortSignal): Promise<void> {
-    if (offset !== this.tail() || this.closed() || signal.aborted) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = () => {
-        this.#waiters.delete(done);
-        resolve();
-      };
-      this.#waiters.add(done);
-      signal.addEventListener("abort", done);
-    });
+    return offset !== this.tail() || this.closed() ? Promise.resolve() : this.#waiters.wait(signal);
   }
 
   #wake(): void {
-    for (const w of [...this.#waiters]) w();
+    this.#waiters.wake();
   }
 
   override async fetch(req: Request): Promise<Response> {
