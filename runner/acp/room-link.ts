@@ -135,6 +135,8 @@ export class RoomLink {
           return;
         }
         this.meta = f.session;
+        // The owner's per-session allowances come with every lease, as on the SDK path.
+        this.outbox.allowRedaction(f.session.redactAllowed ?? []);
         this.leasedAt = Date.now();
         this.socket?.markLive();
         this.setState("held");
@@ -147,6 +149,9 @@ export class RoomLink {
         return;
       case "agent.mode":
         if (this.meta) this.meta = { ...this.meta, mode: f.mode };
+        return;
+      case "agent.redact.allow":
+        this.outbox.allowRedaction(f.rules);
         return;
       default:
         void done(this.link.onFrame(f));
