@@ -87,9 +87,11 @@ describe("HTTP stream (Durable Streams read side)", () => {
     await driver.prompt("please write notes.md and think about it");
     for (const r of [sse, poll]) await until(() => turnOver(r.t, 2), 120_000, "the turn's end over HTTP");
     await driver.waitFor((x) => turnOver(x.transcript, 2), 30_000);
-    const head = driver.transcript.lastSeq;
+    // The room may still add an event after the turn (a late status or info): the head is wherever
+    // the driver is when a reader meets it.
     for (const r of [sse, poll]) {
-      await until(() => seqOf(r.offset()) === head, 10_000, "the reader at the head");
+      const same = () => JSON.stringify(r.t.messages) === JSON.stringify(driver.transcript.messages);
+      await until(() => seqOf(r.offset()) === driver.transcript.lastSeq && same(), 10_000, "the reader at the head");
       expect(r.gaps).toBe(0);
       // The same transcript as the room's WebSocket viewers, from the same events and seqs.
       expect(JSON.stringify(r.t.messages)).toBe(JSON.stringify(driver.transcript.messages));
@@ -104,11 +106,13 @@ describe("HTTP stream (Durable Streams read side)", () => {
     expect(sse.items[0]!.type).toBe("snapshot");
     const fromStart = await catchUp(id, viewer, "-1");
     expect(fromStart).toHaveLength(1);
-    expect(fromStart[0]).toMatchObject({ type: "snapshot", snapshot: { seq: head } });
+    expect(fromStart[0]!.type).toBe("snapshot");
+    const head = fromStart[0]!.type === "snapshot" ? fromStart[0]!.snapshot.seq : -1;
+    expect(head).toBeGreaterThanOrEqual(seqOf(sse.offset()) ?? 0);
     // Catch-up (no live) from offset 0: every event from seq 1, in pages; from an offset it was given, the rest.
     const all = await catchUp(id, viewer, "0000000000000000");
     expect(seqs(all)[0]).toBe(1);
-    expect(seqs(all).at(-1)).toBe(head);
+    expect(seqs(all).at(-1)).toBeGreaterThanOrEqual(head);
     const mid = sse.items[Math.floor(sse.items.length / 2)]!;
     const midSeq = "seq" in mid ? mid.seq : 0;
     const rest = await catchUp(id, viewer, String(midSeq).padStart(16, "0"));
@@ -119,7 +123,7 @@ describe("HTTP stream (Durable Streams read side)", () => {
       expect(i.fromSeq ?? i.seq).toBe(at + 1);
       at = i.seq;
     }
-    expect(at).toBe(head);
+    expect(at).toBeGreaterThanOrEqual(head);
     driver.close();
   }, 240_000);
 
