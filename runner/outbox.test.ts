@@ -126,6 +126,26 @@ describe("Outbox", () => {
     expect(sent.flatMap((f) => (f as Batch).events)).toHaveLength(50);
   });
 
+  it.each([
+    ["3-byte", "中"],
+    ["4-byte", "😀"],
+  ])("cuts batches at the cap in UTF-8 bytes (%s characters)", (_, ch) => {
+    const sent: AgentFrame[] = [];
+    const cap = 1_000;
+    const box = new Outbox({ send: (f) => (sent.push(f), true), idPrefix: "t", maxBatchBytes: cap, maxEvents: 10_000, redactor: null });
+    const events = Array.from({ length: 40 }, (_, i) => ({ eid: `e${i}`, body: { type: "part.delta" as const, messageID: "m", partID: `p${i}`, field: "text", delta: ch.repeat(50) } }));
+    box.push(events);
+    box.flush();
+    const bytes = (v: unknown): number => Buffer.byteLength(JSON.stringify(v));
+    expect(sent.flatMap((f) => (f as Batch).events)).toEqual(events);
+    for (const [i, f] of sent.entries()) {
+      expect(bytes(f)).toBeLessThanOrEqual(cap);
+      // Full: the next batch's first event would not have fitted (cut at the cap, not early).
+      const next = (sent[i + 1] as Batch | undefined)?.events[0];
+      if (next) expect(bytes(f) + bytes(next) + 1).toBeGreaterThan(cap);
+    }
+  });
+
   it("drained() resolves once everything is acknowledged", async () => {
     const { box, sent } = setup();
     box.push([delta("p", "x")]);

@@ -10,7 +10,7 @@
  */
 import type { AgentFrame } from "../shared/protocol.ts";
 import type { MappedEvent } from "./event-map.ts";
-import { SurrogateHold, jsonTextBytes, sameTarget, type DeltaTarget } from "../shared/delta.ts";
+import { SurrogateHold, jsonTextBytes, sameTarget, utf8Bytes, type DeltaTarget } from "../shared/delta.ts";
 import { fitEvent } from "./fit-event.ts";
 import { Redactor } from "./redact.ts";
 
@@ -29,7 +29,7 @@ export interface OutboxOptions {
   flushMs?: number;
   /** Flush early once this many events are buffered. */
   maxEvents?: number;
-  /** Cut a batch before its JSON passes this size (the room accepts 4 MiB). */
+  /** Cut a batch before its JSON passes this many UTF-8 bytes (the room accepts 4 MiB). */
   maxBatchBytes?: number;
   /**
    * Hides secrets in every event and control frame before it is buffered (redact.ts): the outbox
@@ -57,6 +57,8 @@ export class Outbox {
   private counter = 0;
   /** `<idPrefix>-<8 random hex digits>`: see `idPrefix`. */
   private readonly batchPrefix: string;
+  /** UTF-8 bytes of a batch frame around its events (with the longest id): what events may fill is the cap less this. */
+  private readonly envelopeBytes: number;
   private drainWaiters: (() => void)[] = [];
   /** High surrogates ending a delta, held until their low half arrives (see shared/delta.ts). */
   private readonly held = new SurrogateHold();
@@ -74,6 +76,8 @@ export class Outbox {
     this.opts = { flushMs: 16, maxEvents: 500, maxBatchBytes: 1_000_000, ...rest } as Required<OutboxOptions>;
     this.redactor = redactor === undefined ? new Redactor() : redactor;
     this.batchPrefix = `${opts.idPrefix}-${crypto.randomUUID().slice(0, 8)}`;
+    const widest: BatchFrame = { type: "agent.batch", batchId: `${this.batchPrefix}-${Number.MAX_SAFE_INTEGER}`, events: [] };
+    this.envelopeBytes = utf8Bytes(JSON.stringify(widest));
   }
 
   get bufferedEvents(): number {
@@ -100,7 +104,7 @@ export class Outbox {
       if (b.type === "status" && b.status === "idle") this.#release(() => true);
       const body = this.redactor ? this.redactor.body(b) : b;
       // An event too big for any batch goes in pieces (or shortened): see fit-event.ts.
-      for (const piece of fitEvent(body === b ? e : { ...e, body }, this.opts.maxBatchBytes)) this.buffer.push({ ...piece });
+      for (const piece of fitEvent(body === b ? e : { ...e, body }, this.opts.maxBatchBytes - this.envelopeBytes)) this.buffer.push({ ...piece });
     }
     this.#tellRedacted();
     if (this.buffer.length >= this.opts.maxEvents) return this.flush();
@@ -160,6 +164,7 @@ export class Outbox {
     const events = this.buffer;
     this.buffer = [];
     let cur: MappedEvent[] = [];
+    const room = this.opts.maxBatchBytes - this.envelopeBytes;
     let bytes = 0;
     const cut = (): void => {
       if (!cur.length) return;
@@ -174,8 +179,9 @@ export class Outbox {
       bytes = 0;
     };
     for (const e of events) {
-      const size = JSON.stringify(e).length + 1;
-      if (cur.length && (bytes + size > this.opts.maxBatchBytes || cur.length >= 5_000)) cut();
+      // Each event and the comma after it, in UTF-8 as the room measures frames.
+      const size = utf8Bytes(JSON.stringify(e)) + 1;
+      if (cur.length && (bytes + size > room + 1 || cur.length >= 5_000)) cut();
       cur.push(e);
       bytes += size;
     }
