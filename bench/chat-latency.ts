@@ -20,6 +20,7 @@ import type { Browser, Page } from "playwright-core";
 import { startWorker, REPO_ROOT, type WorkerHandle } from "../test/harness/worker.ts";
 import { RoomFeeder, chromiumAvailable, launchBrowser } from "../test/harness/browser.ts";
 import type { EventBody } from "../shared/protocol.ts";
+import { setTimeout as sleep } from "node:timers/promises";
 
 const quantile = (xs: number[], q: number): number => {
   const s = [...xs].sort((a, b) => a - b);
@@ -91,16 +92,16 @@ async function measure(w: WorkerHandle, browser: Browser, rate: number, messages
       }
       sent++;
       const wait = t0 + (sent * 1000) / rate - performance.now();
-      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      if (wait > 0) await sleep(wait);
     }
   })();
-  await new Promise((r) => setTimeout(r, 1_000)); // streaming at its rate before the first message
+  await sleep(1_000); // streaming at its rate before the first message
   const pressed: number[] = [];
   const streamStart = performance.now();
   const loadBefore = loadavg()[0]!;
   for (let i = 0; i < messages && streamError === undefined; i++) {
     pressed.push(await sendFromPage(a, `lat-${i} is this the right branch?`));
-    await new Promise((r) => setTimeout(r, 600));
+    await sleep(600);
   }
   if (streamError !== undefined) throw streamError;
   await b.waitForFunction((n) => Object.keys((window as unknown as { __seen: Record<string, number> }).__seen).length >= n, messages, { timeout: 30_000 });

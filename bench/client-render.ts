@@ -19,6 +19,7 @@ import type { Browser } from "playwright-core";
 import { startWorker, REPO_ROOT, type WorkerHandle } from "../test/harness/worker.ts";
 import { RoomFeeder, chromiumAvailable, launchBrowser, syntheticMessages } from "../test/harness/browser.ts";
 import type { EventBody } from "../shared/protocol.ts";
+import { setTimeout as sleep } from "node:timers/promises";
 
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
@@ -119,7 +120,7 @@ async function streaming(browser: Browser, w: WorkerHandle, seconds: number, rat
     s.feeder.sendNoWait([{ type: "part.delta", messageID, partID, field: "text", delta }]);
     const due = t0 + ((i + 1) * 1000) / rate;
     const wait = due - performance.now();
-    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    if (wait > 0) await sleep(wait);
   }
   const elapsed = (performance.now() - t0) / 1000;
   // Let the last deltas land (the DOM shows every word once the store has them all).
@@ -134,7 +135,7 @@ async function streaming(browser: Browser, w: WorkerHandle, seconds: number, rat
   const landedBy = Date.now() + 30_000;
   let seen = await words();
   while ((seen.store < total || seen.dom < total) && Date.now() < landedBy) {
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
     seen = await words();
   }
   if (seen.store < total || seen.dom < total) {

@@ -18,6 +18,7 @@ import { startWorker } from "../test/harness/worker.ts";
 import { launchBrowser } from "../test/harness/browser.ts";
 import { armShown } from "../test/harness/shown.ts";
 import { median } from "./lib/stats.ts";
+import { setTimeout as sleep } from "node:timers/promises";
 
 const { values: args } = parseArgs({ options: { tries: { type: "string", default: "20" }, sockets: { type: "string", default: "1" } } });
 const tries = Number(args.tries);
@@ -67,7 +68,7 @@ try {
         break;
       } catch (e) {
         if (attempt >= 5) throw e;
-        await new Promise((r) => setTimeout(r, 2_000));
+        await sleep(2_000);
       }
     }
     const shown = await armShown(page, { selector: "[data-revoked]" });

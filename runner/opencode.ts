@@ -22,6 +22,7 @@ import {
   prepareOpencodeDirs,
   type ProviderChoice,
 } from "./opencode-config.ts";
+import { setTimeout as sleep } from "node:timers/promises";
 
 const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -68,7 +69,6 @@ export interface OpencodeServerEvents {
   down: [reason: string];
 }
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 function pidAlive(pid: number): boolean {
   try {

@@ -9,6 +9,7 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { chunkText, closingText, planFor, titleFor, userWords, LONG_WORDS, type Action } from "./scripted-model.ts";
+import { setTimeout as sleep } from "node:timers/promises";
 
 type Block = { type?: string; text?: string; content?: unknown; tool_use_id?: string };
 interface AnthropicRequest {
@@ -19,7 +20,6 @@ interface AnthropicRequest {
   stream?: boolean;
 }
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const textOf = (c: string | Block[] | unknown): string =>
   typeof c === "string" ? c : Array.isArray(c) ? (c as Block[]).map((b) => (b.type === "text" ? (b.text ?? "") : b.type === "tool_result" ? textOf(b.content) : "")).join("\n") : "";
 /** `mcp__acp__Write` → `write`. */

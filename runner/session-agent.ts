@@ -33,6 +33,7 @@ import { reconcile, type OpencodeMessage } from "./reconcile.ts";
 import { resolveWorkspace, type WorkspaceConfig } from "./workspace.ts";
 import { cloneRepository } from "./clone.ts";
 import { isPromptFor, promptMessageId } from "./ids.ts";
+import { setTimeout as sleep } from "node:timers/promises";
 
 /** After these the room will not take this runner back: the connection ends for good. */
 const FINAL_CLOSE_CODES = { ...FATAL_CLOSE_CODES, [CLOSE_CODES.leaseHeld]: "lease_held" } as const;
@@ -62,7 +63,6 @@ export interface SessionAgentDeps {
 
 /** Tries to start one prompt before it is reported failed (OpenCode unreachable each time). */
 const PROMPT_START_ATTEMPTS = 3;
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const errText = (e: unknown): string => (e instanceof Error ? e.message : typeof e === "string" ? e : JSON.stringify(e));
 
 export class SessionAgent {

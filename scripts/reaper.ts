@@ -14,6 +14,7 @@
  */
 import { readFileSync, readdirSync } from "node:fs";
 import { procStat } from "./procs.ts";
+import { setTimeout as sleep } from "node:timers/promises";
 
 const SCAN_MS = 500;
 /** SIGTERM → SIGKILL. */
@@ -104,7 +105,7 @@ async function sweep(root: number): Promise<void> {
   say(`${left.length} process(es) npm start started are still running; stopping them: ${what.join("; ")}`);
   signal(left, "SIGTERM");
   const deadline = Date.now() + GRACE_MS;
-  while (Date.now() < deadline && recorded.living().length) await new Promise((r) => setTimeout(r, 50));
+  while (Date.now() < deadline && recorded.living().length) await sleep(50);
   signal(recorded.living(), "SIGKILL");
 }
 

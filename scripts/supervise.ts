@@ -22,8 +22,8 @@ import { startWranglerDev, type WranglerDev, type WranglerDevOptions } from "./w
 import { alive, cpuSeconds, descendants, isWorkerd, threadStates } from "./procs.ts";
 import { describeExit, spawnGuarded, stopGroup, type GuardedOptions } from "./guard.ts";
 import { CPU_WINDOW_MS, DEFAULT_LIMITS, judgeHealth, type HealthLimits } from "./health-verdict.ts";
+import { setTimeout as sleep } from "node:timers/promises";
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const secs = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
 /** How often silence is judged. */
 const TICK_MS = 250;

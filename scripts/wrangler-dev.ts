@@ -19,6 +19,7 @@ import { fileURLToPath } from "node:url";
 import { ADDRESS_IN_USE, freePort } from "./ports.ts";
 import { spawnGuarded, stopGroup } from "./guard.ts";
 import { wranglerWorkerds } from "./procs.ts";
+import { setTimeout as sleep } from "node:timers/promises";
 
 export const REPO_ROOT = resolve(fileURLToPath(new URL("..", import.meta.url)));
 
@@ -150,7 +151,7 @@ export async function waitReady(w: WranglerDev, path: string, anyStatus: boolean
     } catch {
       // not up yet
     }
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
   }
   throw new Error(`wrangler dev did not answer ${path} within ${timeoutMs} ms:\n${w.output().slice(-4000)}`);
 }
@@ -173,7 +174,7 @@ export async function startWranglerDev(opts: WranglerDevOptions): Promise<Wrangl
       const inUse = err instanceof Error && ADDRESS_IN_USE.test(err.message);
       if (!inUse || attempt >= LAUNCH_ATTEMPTS) throw err;
       if (mayMove) port = await freePort();
-      else await new Promise((r) => setTimeout(r, 500 * attempt));
+      else await sleep(500 * attempt);
     }
   }
 }

@@ -9,6 +9,7 @@ import type { ConnectionState } from "./connection.ts";
 import type { RoomEvent, Snapshot } from "./protocol.ts";
 import { sessionMeta, snapshotOf } from "./fixtures.ts";
 import type { TranscriptChanges } from "./transcript.ts";
+import { setTimeout as sleep } from "node:timers/promises";
 
 const session = sessionMeta();
 const snap = snapshotOf;
@@ -494,7 +495,7 @@ describe("RoomClient: connection state", () => {
     joinWithSnapshot(ws, snap(0));
     ws.drop(4410, "session deleted");
     expect(c.state).toEqual({ status: "closed", reason: "deleted", message: "session deleted", code: 4410 });
-    await new Promise((r) => setTimeout(r, 60));
+    await sleep(60);
     expect(FakeWebSocket.instances).toHaveLength(1);
   });
 
@@ -509,7 +510,7 @@ describe("RoomClient: connection state", () => {
     (await socket(2)).refuse();
     await d.waitFor((x) => x.state.status === "closed", 2_000);
     expect(d.state).toEqual({ status: "closed", reason: "revoked", message: "this link was revoked", code: 401 });
-    await new Promise((r) => setTimeout(r, 60));
+    await sleep(60);
     expect(FakeWebSocket.instances).toHaveLength(2);
   });
 
@@ -537,7 +538,7 @@ describe("RoomClient: connection state", () => {
     ws2.drop(4410, "session deleted");
     expect(d.state).toEqual({ status: "closed", reason: "deleted", message: "session deleted", code: 4410 });
     expect(closes).toEqual(["closed"]);
-    await new Promise((r) => setTimeout(r, 60));
+    await sleep(60);
     expect(FakeWebSocket.instances).toHaveLength(2);
     expect(errors).toEqual([]);
   });
@@ -553,7 +554,7 @@ describe("RoomClient: connection state", () => {
     await c.waitFor((x) => x.state.status === "closed", 2_000);
     expect(c.state).toEqual({ status: "closed", reason: "unauthorized", message: "token expired", code: 401 });
     expect(calls).toEqual([{ url: "http://127.0.0.1:8787/api/sessions/s1", auth: "Bearer bad" }]);
-    await new Promise((r) => setTimeout(r, 60));
+    await sleep(60);
     expect(FakeWebSocket.instances).toHaveLength(1);
   });
 
@@ -578,7 +579,7 @@ describe("RoomClient: connection state", () => {
     joinWithSnapshot(ws2, withText(3, "a"));
     let pongs = 0;
     for (let i = 0; i < 40; i++) {
-      await new Promise((r) => setTimeout(r, 25));
+      await sleep(25);
       if (ws2.sent.includes("ping")) {
         ws2.receive("pong");
         ws2.sent.length = 0;
@@ -602,7 +603,7 @@ describe("RoomClient: connection state", () => {
     win.dispatchEvent(new Event("offline"));
     expect(c.state).toEqual({ status: "offline" });
     expect(ws1.readyState).toBe(3);
-    await new Promise((r) => setTimeout(r, 30));
+    await sleep(30);
     expect(FakeWebSocket.instances).toHaveLength(1);
     nav.onLine = true;
     win.dispatchEvent(new Event("online"));
@@ -623,7 +624,7 @@ describe("RoomClient: connection state", () => {
     nav.onLine = false; // no event yet: the socket dies first
     ws1.drop();
     await c.waitFor((x) => x.state.status === "offline", 1_000);
-    await new Promise((r) => setTimeout(r, 50));
+    await sleep(50);
     expect(FakeWebSocket.instances).toHaveLength(1);
     nav.onLine = true;
     win.dispatchEvent(new Event("online"));
@@ -665,7 +666,7 @@ describe("RoomClient: connection state", () => {
     expect(c.live).toBe(true);
     c.close();
     c.setToken("again");
-    await new Promise((r) => setTimeout(r, 50));
+    await sleep(50);
     expect(FakeWebSocket.instances).toHaveLength(2);
     expect(c.state).toMatchObject({ status: "closed", reason: "closed" });
   });

@@ -28,6 +28,7 @@ import { RawSocket, tryUpgrade } from "./harness/raw-socket.ts";
 import { SyntheticAgent } from "./harness/synthetic-agent.ts";
 import { recordScan } from "./harness/token-scan.ts";
 import { testAccess, type TestAccess } from "./harness/access-keys.ts";
+import { setTimeout as sleep } from "node:timers/promises";
 
 /** The product's promise: a revoked link's sockets are closed within a second (generous here). */
 const PROMISE_MS = 1_000;
@@ -207,7 +208,7 @@ describe("revoking a link closes every socket opened with it", () => {
     // Idle as the app is idle: nothing but its heartbeat, which the runtime answers without
     // waking the room (so the room hibernates meanwhile).
     const heartbeat = setInterval(() => socks.forEach((x) => x.sock.send("ping")), 5_000);
-    await new Promise((r) => setTimeout(r, 15_000));
+    await sleep(15_000);
     clearInterval(heartbeat);
     for (const x of socks) expect(x.sock.ws.readyState).toBe(WebSocket.OPEN);
     await revokeAndExpectClosed(s.id, s.ownerToken, "", socks);
@@ -254,9 +255,9 @@ describe("a revoked driver that keeps writing", () => {
     ];
     for (let round = 0; round < 5; round++) {
       for (const f of frames) tcp.write(rawTextFrame(JSON.stringify(f)));
-      await new Promise((r) => setTimeout(r, 50));
+      await sleep(50);
     }
-    await new Promise((r) => setTimeout(r, 500));
+    await sleep(500);
     const owner = await RawSocket.open(w.roomUrl(s.id), s.ownerToken);
     const snap = (await owner.waitFor((f) => f.type === "snapshot", 10_000, 0)).snapshot as Snapshot;
     expect(snap.queue.map((q) => q.id)).toContain("before-revoke");
@@ -337,7 +338,7 @@ describe("a token seen in a URL is spent", () => {
       expect(body).not.toContain(t);
       expect(body).toMatch(/rotate/);
     }
-    await new Promise((r) => setTimeout(r, 300)); // the log lines reach the harness
+    await sleep(300); // the log lines reach the harness
     const logged = w.logs().split("\n").filter((l) => l.includes('"event":"token_in_url"'));
     expect(logged.some((l) => l.includes('"role":"agent"') && l.includes("rotate TOKEN_SECRET"))).toBe(true);
     expect(logged.some((l) => l.includes('"role":"owner"') && l.includes('"session":"*"'))).toBe(true);

@@ -15,6 +15,7 @@ import { startWorker, type WorkerHandle } from "./harness/worker.ts";
 import { launchBrowser, screenshot } from "./harness/browser.ts";
 import { armShown } from "./harness/shown.ts";
 import { SyntheticAgent } from "./harness/synthetic-agent.ts";
+import { setTimeout as sleep } from "node:timers/promises";
 
 /** The product's promise, with headroom: it takes ~0.1–0.5 s on this machine. */
 const PROMISE_MS = 1_000;
@@ -53,7 +54,7 @@ async function openRoom(url: string, role: string): Promise<Page> {
 /** An agent streaming text into the session while the test acts (one delta every ~10 ms). */
 async function streaming(sid: string, n: number): Promise<{ agent: SyntheticAgent; done: Promise<unknown> }> {
   const agent = await SyntheticAgent.join(w.roomUrl(sid), await w.agentToken(), `br${n}`);
-  const done = agent.streamMessage(n, { deltas: 80, perBatch: 1, pause: () => new Promise((r) => setTimeout(r, 10)) });
+  const done = agent.streamMessage(n, { deltas: 80, perBatch: 1, pause: () => sleep(10) });
   return { agent, done };
 }
 
@@ -71,7 +72,7 @@ describe("what a person sees", () => {
     expect((await shown()) - t0).toBeLessThan(PROMISE_MS);
     expect(await viewer.locator("[data-revoked]").innerText()).toMatch(/This link was revoked/);
     // The agent keeps streaming to others; none of it reaches the revoked tab.
-    await new Promise((r) => setTimeout(r, 700));
+    await sleep(700);
     const text = await viewer.evaluate(() => document.body.innerText);
     expect(text).toMatch(/This link was revoked/);
     expect(text).not.toMatch(/w1\.\d+/);

@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { startWorker, REPO_ROOT, type CreatedSession, type WorkerHandle } from "./harness/worker.ts";
 import { RoomFeeder, launchBrowser, openPage, screenshot, type WatchedPage } from "./harness/browser.ts";
 import type { ClientFrame, EventBody } from "../shared/protocol.ts";
+import { setTimeout as sleep } from "node:timers/promises";
 
 let worker: WorkerHandle;
 let browser: Browser;
@@ -91,23 +92,23 @@ beforeAll(async () => {
   for (const word of "Let me look at the failing test first.".split(" ")) await ev({ type: "part.delta", messageID: "msg_2", partID: "prt_2", field: "text", delta: word + " " });
   const tool = (status: string, extra: Record<string, unknown> = {}) => ({ type: "part.upsert", part: { id: "prt_3", messageID: "msg_2", type: "tool", callID: "c1", tool: "bash", state: { status, input: { command: "npm test" }, ...extra } } });
   // Waits under the idle threshold play as they happened: the run lasts seconds on the replay's clock.
-  await new Promise((r) => setTimeout(r, 2_500));
+  await sleep(2_500);
   await ev(tool("pending"));
   await ev({ type: "permission.asked", request: { id: "per_1", permission: "bash", title: "npm test", patterns: ["npm test"], createdAt: now } });
   await owner.send({ type: "permission.reply", ref: "r", requestID: "per_1", reply: "once" });
   await ev(tool("running", { time: { start: now } }));
   await ev(tool("error", { error: "1 test failed", time: { start: now, end: now + 1 } }));
-  await new Promise((r) => setTimeout(r, 2_500));
+  await sleep(2_500);
   await owner.send({ type: "chat", ref: "c", id: "chat_1", text: "it is the date test again" });
   // A wait long enough to be compressed on the replay's clock.
-  await new Promise((r) => setTimeout(r, 3_600));
+  await sleep(3_600);
   await ev({ type: "session.error", error: "Provider rate limit: retrying" });
   await ev({ type: "part.upsert", part: { id: "prt_4", messageID: "msg_2", type: "text", text: "Fixed: the date test used the local time zone." } }, { type: "status", status: "idle" });
   owner.close();
   // The runner goes away: the replay is of a session nobody runs any more.
   feeder.close();
   const probe = await person(s.ownerToken);
-  await new Promise((r) => setTimeout(r, 500));
+  await sleep(500);
   lastSeq = ((await probe.send({ type: "replay.log", ref: "l", after: 0 })) as { seq: number }).seq;
   probe.close();
 }, 120_000);

@@ -10,6 +10,7 @@ import type { Browser } from "playwright-core";
 import { startWorker, type WorkerHandle } from "./harness/worker.ts";
 import { RoomFeeder, launchBrowser, openPage, screenshot, syntheticMessages } from "./harness/browser.ts";
 import type { EventBody } from "../shared/protocol.ts";
+import { setTimeout as sleep } from "node:timers/promises";
 
 let worker: WorkerHandle;
 let browser: Browser;
@@ -106,7 +107,7 @@ describe("a long transcript", () => {
     ]);
     for (let i = 0; i < 60; i++) {
       feeder.sendNoWait([{ type: "part.delta", messageID: "msg_005002", partID: "prt_005002_0", field: "text", delta: `word${i} ${i % 8 === 7 ? "\n\n" : ""}` }]);
-      await new Promise((r) => setTimeout(r, 10));
+      await sleep(10);
     }
     await page.waitForFunction(() => document.querySelector('[data-message-id="msg_005002"]')?.textContent?.includes("word59"));
     await page.waitForTimeout(300);

@@ -11,6 +11,7 @@ import { emojiText } from "../runner/scripted-model.ts";
 import { hasLoneSurrogate, isHighSurrogate } from "../shared/delta.ts";
 import type { RoomClient } from "../shared/room-client.ts";
 import { DEFAULT_LIMITS } from "../shared/limits.ts";
+import { setTimeout as sleep } from "node:timers/promises";
 
 const getStack = stackPerFile();
 
@@ -39,7 +40,7 @@ describe("unicode at every cut", () => {
         if (raw.includes("\ufffd") || hasLoneSurrogate(raw)) bad.push(raw.slice(0, 300));
       });
       joiners.push({ c, atJoin: answer(c), bad });
-      await new Promise((r) => setTimeout(r, 450));
+      await sleep(450);
     }
     await until(() => turnDone(driver), 60_000, "the turn to finish");
 

@@ -17,6 +17,7 @@ import { startStack, opencodeMessages, turnDone, until, type Stack } from "./har
 import { startChaosProxy, type ChaosProxy } from "./harness/proxy.ts";
 import { divergence, lostCount } from "./harness/faults-check.ts";
 import { recordSummary } from "./harness/faults-summary.ts";
+import { setTimeout as sleep } from "node:timers/promises";
 
 /**
  * Knobs for hunting rare races by hand (the suite runs the defaults): FAULTS_SEED,
@@ -144,7 +145,7 @@ describe("faults: a chaotic network between everyone and workerd", () => {
     runnerProxy.configure({ cutAfterMs: null });
     const reference = new RoomClient({ host: worker.url, sessionId: s.id, token: await worker.mintToken({ sid: s.id, role: "viewer", name: "ref" }), watchNetwork: false });
     await reference.waitFor((x) => x.live && allDone(x, PROMPTS.length), 30_000);
-    await new Promise((r) => setTimeout(r, 1_500));
+    await sleep(1_500);
     const finalSeq = reference.transcript.lastSeq;
     await until(() => everyone.every((c) => c.live && c.transcript.lastSeq >= finalSeq), 60_000, "every client caught up");
 

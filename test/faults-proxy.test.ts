@@ -6,6 +6,7 @@
 import net from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { startChaosProxy, type ChaosProxy } from "./harness/proxy.ts";
+import { setTimeout as sleep } from "node:timers/promises";
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -101,7 +102,7 @@ describe("chaos proxy", () => {
     const proxy = await proxyTo(port, { seed: 4 });
     const socks = await Promise.all(Array.from({ length: 20 }, () => connect(proxy.port)));
     const closedAll = Promise.all(socks.map((s) => new Promise<void>((r) => (s.on("error", () => {}), s.on("close", () => r())))));
-    await new Promise((r) => setTimeout(r, 50)); // let the proxy's upstream connects settle
+    await sleep(50); // let the proxy's upstream connects settle
     expect(proxy.stats.open).toBe(20);
     proxy.markTimeline();
     expect(proxy.cutAll()).toBe(20);

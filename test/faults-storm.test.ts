@@ -37,6 +37,7 @@ import { divergence, lostCount } from "./harness/faults-check.ts";
 import { recordSummary } from "./harness/faults-summary.ts";
 import { directPort } from "./harness/direct.ts";
 import { startProfile } from "../bench/lib/profile.ts";
+import { setTimeout as sleep } from "node:timers/promises";
 
 const VIEWERS = Number(process.env.STORM_VIEWERS ?? 500);
 /** The Stop goes out while the crowd is rejoining (their first retries land in the first second). */
@@ -138,7 +139,7 @@ async function storm(path: StormPath): Promise<void> {
       pinger.sendJson({ type: "history", ref: `ping${i}`, limit: 1 });
       await pinger.waitFor((f) => f.ref === `ping${i}`, 60_000);
       rtts.push(performance.now() - t);
-      await new Promise((r) => setTimeout(r, 100));
+      await sleep(100);
     }
   })();
 
@@ -146,7 +147,7 @@ async function storm(path: StormPath): Promise<void> {
   const profile = direct && process.env.STORM_PROFILE ? await startProfile(worker.inspectorPort) : undefined;
   // Drop the whole crowd; stop the turn while they are rejoining.
   c.send("cut");
-  await new Promise((r) => setTimeout(r, STOP_AFTER_CUT_MS));
+  await sleep(STOP_AFTER_CUT_MS);
   const t0 = performance.now();
   await driver.stop();
   const stopAckMs = performance.now() - t0;
@@ -177,7 +178,7 @@ async function storm(path: StormPath): Promise<void> {
   expect(accepts).toHaveLength(VIEWERS); // one new connection each: no retry storm on top
 
   // Everyone ends with the same transcript, which is OpenCode's.
-  await new Promise((r) => setTimeout(r, 1_000));
+  await sleep(1_000);
   const seq = driver.transcript.lastSeq;
   c.send(`wait ${seq}`);
   const { hashes, behind } = (await c.next()) as { hashes: Record<string, number>; behind: number };

@@ -27,6 +27,7 @@ import { fuzzFrameArb, type FuzzFrame, type FuzzKind, type FuzzOptions, type Fuz
 import { RawSocket, type Frame } from "./harness/raw-socket.ts";
 import { SyntheticAgent } from "./harness/synthetic-agent.ts";
 import { recordSummary } from "./harness/faults-summary.ts";
+import { setTimeout as sleep } from "node:timers/promises";
 
 const FLOOD_ENV = {
   LIMIT_RATE_FRAMES_PER_SECOND: "1000000",
@@ -150,7 +151,7 @@ describe("fuzz: ≥ 10,000 bad frames against a streaming room", () => {
     let streaming = true;
     const stream = (async () => {
       let n = 1;
-      while (streaming && n < 40) await agent.streamMessage(n++, { deltas: 30, pause: () => new Promise((r) => setTimeout(r, 5)) });
+      while (streaming && n < 40) await agent.streamMessage(n++, { deltas: 30, pause: () => sleep(5) });
       return n;
     })();
     const agentConn = conns.find((c) => c.role === "agent")!;
@@ -261,7 +262,7 @@ describe("the per-connection rate limit (default numbers)", () => {
     const promptMs = performance.now() - t0;
 
     // After a pause the bucket has refilled.
-    await new Promise((r) => setTimeout(r, 1_000));
+    await sleep(1_000);
     flooder.sendJson({ type: "history", ref: "again", limit: 1 });
     expect((await flooder.waitFor((f) => f.ref === "again", 5_000)).type).toBe("history");
 

@@ -38,6 +38,7 @@ import { alive, cmdline, wranglerWorkerds } from "../scripts/procs.ts";
 import { until, turnDone } from "./harness/stack.ts";
 import { divergence } from "./harness/faults-check.ts";
 import { endAndCount, running, startNpm, type NpmStart } from "./harness/npm-start.ts";
+import { setTimeout as sleep } from "node:timers/promises";
 
 const ROUNDS = Number(process.env.START_KILL_ROUNDS ?? 1);
 /** START_RECOVERY_LIMIT_MS: more room on a machine loaded far beyond CI's (a bare wrangler dev start takes 9–13 s at load ~20). */
@@ -178,7 +179,7 @@ describe("npm start supervises", () => {
       const pair = wranglerWorkerds(port);
       expect(pair).not.toBeNull();
       process.kill(pair!.inner, "SIGSTOP");
-      await new Promise((r) => setTimeout(r, PAUSE_MS));
+      await sleep(PAUSE_MS);
       process.kill(pair!.inner, "SIGCONT");
     });
     expect(f).toMatchObject({ restarts: 0, dropped: 0 });
@@ -196,7 +197,7 @@ describe("npm start supervises", () => {
         const t0 = Date.now();
         await fetch(`${url()}/health`, { signal: AbortSignal.timeout(30_000) }).then((r) => r.body?.cancel()).catch(() => undefined);
         slowest = Math.max(slowest, Date.now() - t0);
-        await new Promise((r) => setTimeout(r, 250));
+        await sleep(250);
       }
       await Promise.all(hogs.map((h) => (h.exitCode === null ? new Promise((r) => h.once("exit", r)) : undefined)));
     });

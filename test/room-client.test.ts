@@ -11,6 +11,7 @@ import { LobbyClient } from "../shared/lobby-client.ts";
 import { normalize } from "../shared/transcript.ts";
 import { signToken } from "../shared/token.ts";
 import type { EventBody } from "../shared/protocol.ts";
+import { setTimeout as sleep } from "node:timers/promises";
 
 let w: WorkerHandle;
 const clients: { close(): void }[] = [];
@@ -134,10 +135,10 @@ describe("RoomClient against workerd", () => {
         const d = `<${i}>`;
         expected += d;
         await agent.send([delta("m001", "p001", d)]);
-        await new Promise((r) => setTimeout(r, 5));
+        await sleep(5);
       }
     })();
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
     v.reconnect();
     await streaming;
     await v.waitFor((c) => c.live && textOf(c, "m001", "p001") === expected);
@@ -162,7 +163,7 @@ describe("RoomClient against workerd", () => {
     expect(d.state.status).toBe("offline");
     const typed = d.prompt("typed while offline");
     await agent.send([delta("m001", "p001", "during")]);
-    await new Promise((r) => setTimeout(r, 200));
+    await sleep(200);
     expect(textOf(d, "m001", "p001")).toBe("before "); // really disconnected
 
     nav.onLine = true;
@@ -274,7 +275,7 @@ describe("RoomClient through a chaos proxy", () => {
         await agent.send([assistant(mid), textPart(mid, `p${mid}`)]);
         for (let i = 0; i < 50; i++) {
           await agent.send([delta(mid, `p${mid}`, `${i} `)]);
-          await new Promise((r) => setTimeout(r, 5));
+          await sleep(5);
         }
       }
       proxy.configure({ latencyMs: [0, 0], stallProbability: 0, refuseProbability: 0, cutAfterMs: null });

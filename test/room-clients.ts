@@ -9,8 +9,8 @@
  */
 import { Transcript } from "../shared/transcript.ts";
 import type { EventBody, RoomEvent, Snapshot } from "../shared/protocol.ts";
+import { setTimeout as sleep } from "node:timers/promises";
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function waitUntil(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;

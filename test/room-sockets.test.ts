@@ -12,6 +12,7 @@ import { startWorker, type WorkerHandle } from "./harness/worker.ts";
 import { normalizeMessages } from "../shared/transcript.ts";
 import { RoomClient } from "../shared/room-client.ts";
 import { SimAgent, SimViewer, streamMessages, waitUntil } from "./room-clients.ts";
+import { setTimeout as sleep } from "node:timers/promises";
 
 let w: WorkerHandle;
 
@@ -41,7 +42,7 @@ describe("room over real sockets", () => {
 
     // Phase 1: ~4 s of streaming; viewer 1 drops for 2 s in the middle.
     const phase1 = streamMessages(agent, { prefix: "a", messages: 20, deltasPerMessage: 60, perBatch: 8, everyMs: 20 });
-    await new Promise((r) => setTimeout(r, 800));
+    await sleep(800);
     const connectsBefore = dropped.connects;
     await dropped.drop(2000);
     await phase1;
@@ -72,9 +73,9 @@ describe("room over real sockets", () => {
       everyMs: 20,
       shouldStop: () => stopStream,
     });
-    await new Promise((r) => setTimeout(r, 1000));
+    await sleep(1000);
     await w.kill("SIGKILL");
-    await new Promise((r) => setTimeout(r, 300));
+    await sleep(300);
     await w.restart();
     await phase2;
     stopStream = true;

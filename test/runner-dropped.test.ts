@@ -18,6 +18,7 @@ import { startWorker, type WorkerHandle } from "./harness/worker.ts";
 import { startStack, joinRoom, opencodeMessages, turnDone, userTexts, answerChars, type Stack } from "./harness/stack.ts";
 import type { RoomClient } from "../shared/room-client.ts";
 import { startChaosProxy, type ChaosProxy } from "./harness/proxy.ts";
+import { setTimeout as sleep } from "node:timers/promises";
 
 const PROMPTS = Array.from({ length: 6 }, (_, i) => `answer number ${i + 1} chunks=8 delay=5`);
 
@@ -71,7 +72,7 @@ describe("runner: a dropped connection", () => {
     await driver.waitFor((x) => x.transcript.queue.length === 0 && userTexts(x.transcript.messages).length >= PROMPTS.length && turnDone(x, 2 * PROMPTS.length), 180_000);
     clearInterval(timer);
     // Anything run twice would come after the last answer: give it time to show.
-    await new Promise((r) => setTimeout(r, 2_000));
+    await sleep(2_000);
 
     const meta = driver.transcript.session!;
     const oc = await opencodeMessages(stack.runner, meta.opencodeSessionId!, meta.workspace);

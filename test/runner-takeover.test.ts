@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startStack, joinRoom, turnDone, until, type Stack, type RunnerHandle } from "./harness/stack.ts";
+import { setTimeout as sleep } from "node:timers/promises";
 
 let stack: Stack;
 
@@ -28,7 +29,7 @@ describe("runner: several runners, one holder per session, takeover", () => {
       holderOf.set(s.id, h);
     }
     // Give any second attempt time to show up, then check nobody else holds it.
-    await new Promise((r) => setTimeout(r, 3_000));
+    await sleep(3_000);
     for (const s of sessions) expect(stack.runners.filter((r) => holds(r, s.id))).toHaveLength(1);
 
     const target = sessions[0]!;

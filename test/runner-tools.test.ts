@@ -12,6 +12,7 @@ import { pathToFileURL } from "node:url";
 import { startStack, joinRoom, turnDone, partSummary, opencodeMessages, type Stack } from "./harness/stack.ts";
 import type { RoomClient } from "../shared/room-client.ts";
 import type { RoomEvent } from "../shared/protocol.ts";
+import { setTimeout as sleep } from "node:timers/promises";
 
 let stack: Stack;
 
@@ -130,7 +131,7 @@ describe("runner: tools and permissions", () => {
     viewer.onError((e) => errors.push(e.code));
     viewer.send({ type: "agent.batch", batchId: "forged", events: [{ body: { type: "status", status: "busy" } }] });
     viewer.send({ type: "agent.prompt.started", queueId: "x" });
-    await new Promise((r) => setTimeout(r, 1_500));
+    await sleep(1_500);
 
     expect(errors.length).toBeGreaterThanOrEqual(2);
     expect(stack.model.requests().length).toBe(before);

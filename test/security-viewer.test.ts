@@ -19,6 +19,7 @@ import { RawSocket, tryUpgrade, type Frame } from "./harness/raw-socket.ts";
 import { SyntheticAgent } from "./harness/synthetic-agent.ts";
 import { badTokens } from "./harness/fuzz.ts";
 import { recordSummary } from "./harness/faults-summary.ts";
+import { setTimeout as sleep } from "node:timers/promises";
 
 let w: WorkerHandle;
 let sid: string;
@@ -125,7 +126,7 @@ describe("a viewer over its WebSocket", () => {
     expect((await v.waitFor((f) => f.ref === "h")).type).toBe("history");
     await v.close();
 
-    await new Promise((r) => setTimeout(r, 200));
+    await sleep(200);
     expect(observable(await snapshotOf(viewerToken))).toEqual(before);
     const heard = agent.sock.frames.slice(agentFrom).filter((f) => COMMANDS_TO_AGENT.has(f.type));
     expect(heard).toEqual([]);
@@ -178,7 +179,7 @@ describe("a viewer over its WebSocket", () => {
       expect(v.frames.filter((f) => f.type.startsWith("agent."))).toEqual([]);
       await v.close();
     }
-    await new Promise((r) => setTimeout(r, 300));
+    await sleep(300);
 
     // The agent still holds its lease: its batches are applied, a driver's Stop reaches it.
     await agent.send([{ type: "session.info", title: "still mine" }]);

@@ -12,6 +12,7 @@ import { startStack, joinRoom, until, type Stack } from "./harness/stack.ts";
 import { Transcript } from "../shared/transcript.ts";
 import { applyStreamItem, seqOf, StreamItemSchema, type StreamItem } from "../shared/http-stream.ts";
 import type { RoomClient } from "../shared/room-client.ts";
+import { setTimeout as sleep } from "node:timers/promises";
 
 let stack: Stack;
 
@@ -174,7 +175,7 @@ describe("HTTP stream (Durable Streams read side)", () => {
       return Date.now();
     })();
     const poll = fetch(`${streamUrl(id)}?offset=${head}&live=long-poll`, { headers: h }).then(async (r) => ({ at: Date.now(), status: r.status, body: await r.text() }));
-    await new Promise((r) => setTimeout(r, 500));
+    await sleep(500);
     const revoke = await fetch(`${stack.worker.url}/api/sessions/${id}/links/${share.linkId}`, { method: "DELETE", headers: { Authorization: `Bearer ${owner}` } });
     expect(revoke.status).toBe(200);
     const revokedAt = Date.now();

@@ -4,6 +4,7 @@
  */
 import { runFanout, type FanoutResult, type FanoutRoom } from "../lib/fanout.ts";
 import { loadavg } from "node:os";
+import { setTimeout as sleep } from "node:timers/promises";
 
 export const SYSTEM_NAMES = ["agentroom", "naive", "ai-chat", "floor"] as const;
 export type SystemName = (typeof SYSTEM_NAMES)[number];
@@ -40,7 +41,6 @@ const better = (a: Point, b: Point): Point => (a.pass !== b.pass ? (a.pass ? a :
 
 export const P99_TARGET_MS = 100;
 
-const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function measurePoint(t: Target, viewers: number, rate: number, seconds: number): Promise<Point> {
   const load1 = loadavg()[0]!;
@@ -52,7 +52,7 @@ export async function measurePoint(t: Target, viewers: number, rate: number, sec
     // An overloaded system can take long to drain; past this it has failed anyway.
     drainMs: Math.max(4_000, seconds * 1000),
   });
-  await pause(500); // let closes settle before the next point
+  await sleep(500); // let closes settle before the next point
   const pass = r.drained && r.missing === 0 && r.duplicates === 0 && r.p99 < P99_TARGET_MS;
   const p: Point = { ...r, ...cpuCost(r), system: t.system, path: t.path, pass, load1 };
   log(p);

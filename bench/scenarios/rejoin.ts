@@ -15,6 +15,7 @@ import { cpuSeconds } from "../lib/workerd.ts";
 import { agentroomRoom, assistantMessage, BenchAgent, createSession, protocols, roomUrl, textPart, viewerToken, type Agentroom } from "../systems/agentroom.ts";
 import { isCaughtUp } from "../systems/agentroom.ts";
 import type { FanoutRoom } from "../lib/fanout.ts";
+import { setTimeout as sleep } from "node:timers/promises";
 
 export type RejoinSchedule = "at once" | "client jitter";
 
@@ -98,14 +99,14 @@ export async function rejoinStorm(
         const room0 = cpuSeconds(opts.roomPid ?? 0);
         const self0 = process.cpuUsage();
         const joinWithRetry = async (): Promise<Awaited<ReturnType<typeof timeJoin>>> => {
-          if (schedule === "client jitter") await new Promise((r) => setTimeout(r, jitteredDelay(1)));
+          if (schedule === "client jitter") await sleep(jitteredDelay(1));
           for (let attempt = 1; ; attempt++) {
             try {
               return await timeJoin(rejoinerEp(cursor));
             } catch (e) {
               if (attempt >= 3) throw e;
               failedJoins++;
-              await new Promise((r) => setTimeout(r, 200 * attempt));
+              await sleep(200 * attempt);
             }
           }
         };

@@ -16,11 +16,11 @@ import { createInterface } from "node:readline";
 import { RoomClient } from "../../shared/room-client.ts";
 import { normalizeMessages } from "../../shared/transcript.ts";
 import { startChaosProxy } from "./proxy.ts";
+import { setTimeout as sleep } from "node:timers/promises";
 
 const [portArg, sessionId, token, countArg] = process.argv.slice(2);
 const count = Number(countArg);
 const say = (v: unknown): void => void process.stdout.write(JSON.stringify(v) + "\n");
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const proxy = await startChaosProxy({ port: Number(portArg) }, { seed: 1 });
 const clients: RoomClient[] = [];

@@ -12,6 +12,7 @@ import { REPO_ROOT } from "../../scripts/wrangler-dev.ts";
 import { cmdline, descendants, procStat } from "../../scripts/procs.ts";
 import { signalGroup } from "../../scripts/guard.ts";
 import { until } from "./stack.ts";
+import { setTimeout as sleep } from "node:timers/promises";
 
 function startTime(pid: number): number | undefined {
   const st = procStat(pid);
@@ -141,7 +142,7 @@ export async function endAndCount(n: NpmStart, end: () => void, withinMs = 5_000
   if (left.length === 0) goneMs = Date.now() - t0;
   // The last lines they wrote may still be on their way through npm's pipes.
   if (n.child.stdout && !n.child.stdout.closed) {
-    await Promise.race([new Promise((r) => n.child.once("close", r)), new Promise((r) => setTimeout(r, 2_000))]);
+    await Promise.race([new Promise((r) => n.child.once("close", r)), sleep(2_000)]);
   }
   return { before, left: describePids(left), goneMs };
 }

@@ -26,6 +26,7 @@ import { RoomClient } from "../../shared/room-client.ts";
 import type { Role } from "../../shared/protocol.ts";
 import type { MessageEntry } from "../../shared/transcript.ts";
 import { createOpencodeClient } from "@opencode-ai/sdk/v2";
+import { setTimeout as sleep } from "node:timers/promises";
 
 export interface StackOptions {
   worker?: StartWorkerOptions;
@@ -83,7 +84,6 @@ export interface Stack {
   stop(): Promise<void>;
 }
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 function pidAlive(pid: number): boolean {
   try {

@@ -11,6 +11,7 @@
 import { AIChatAgent } from "@cloudflare/ai-chat";
 import { streamText, type LanguageModel } from "ai";
 import { MockLanguageModelV3 } from "ai/test";
+import { setTimeout as sleep } from "node:timers/promises";
 
 type StreamPart =
   | { type: "stream-start"; warnings: [] }
@@ -26,7 +27,6 @@ type StreamPart =
       };
     };
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** A paced token stream: delta i is due at start + i / rate seconds; late deltas go out at once. */
 function pacedTokens(count: number, rate: number, pad: string): ReadableStream<StreamPart> {
