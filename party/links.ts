@@ -11,6 +11,7 @@
  * and stored where a header is not): bound to this session, a role and a name, good for one
  * upgrade within TICKET_TTL_MS. Consuming deletes it, so a replay finds nothing.
  */
+import { base64url } from "jose";
 import type { LinkRecord, RevokeReason, Role } from "../shared/protocol.ts";
 
 export const TICKET_TTL_MS = 30_000;
@@ -80,10 +81,7 @@ const toRecord = (r: Row): LinkRecord => ({
 
 /** A random id, url-safe (link ids are short; tickets carry 256 bits). */
 export function randomId(bytes: number): string {
-  const b = crypto.getRandomValues(new Uint8Array(bytes));
-  let s = "";
-  for (const x of b) s += String.fromCharCode(x);
-  return btoa(s).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  return base64url.encode(crypto.getRandomValues(new Uint8Array(bytes)));
 }
 
 export class LinkStore {

@@ -13,13 +13,11 @@
  * A `?token=` that is no valid token is refused as it always was (401 `token_in_url`), on API
  * paths; nothing is revoked on the word of an unsigned string.
  */
-import { ALL_SESSIONS, verifyToken, type TokenPayload } from "../shared/token.ts";
+import { ALL_SESSIONS, TOKEN_SHAPE, verifyToken, type TokenPayload } from "../shared/token.ts";
 import type { Env } from "./env.ts";
 import { httpError } from "./http.ts";
 import { sessionExists } from "./known-sessions.ts";
 
-/** Token-shaped text: a JSON payload (`ey…` = `{"`), a dot, a 43-character HMAC-SHA256. */
-const TOKEN_SHAPE = /ey[A-Za-z0-9_-]{18,}\.[A-Za-z0-9_-]{43}(?![A-Za-z0-9_-])/g;
 /** Candidates checked per URL: a URL stuffed with token-shaped junk costs a bounded amount. */
 const MAX_CANDIDATES = 4;
 

@@ -5,6 +5,7 @@
  */
 import { LOBBY_ROOM, LobbyFrameSchema, type LobbyFrame, type SessionSummary } from "./protocol.ts";
 import type { BackoffOptions } from "./backoff.ts";
+import { ALL_SESSIONS, peekToken } from "./token.ts";
 import {
   Connection,
   httpBase,
@@ -42,14 +43,8 @@ export type LobbyChange = { kind: "reset" } | { kind: "changed"; session: Sessio
  * refusal that retrying cannot fix from one it can.
  */
 export function mayOpenLobby(token: string): boolean {
-  try {
-    const body = token.split(".")[0] ?? "";
-    const json = atob(body.replace(/-/g, "+").replace(/_/g, "/") + "===".slice((body.length + 3) % 4));
-    const claims = JSON.parse(json) as { sid?: unknown; role?: unknown };
-    return claims.sid === "*" && (claims.role === "owner" || claims.role === "agent");
-  } catch {
-    return false;
-  }
+  const claims = peekToken(token);
+  return claims?.sid === ALL_SESSIONS && (claims.role === "owner" || claims.role === "agent");
 }
 
 /** Newest activity first, then id for a stable order. */

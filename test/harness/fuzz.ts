@@ -578,26 +578,28 @@ export async function badTokens(opts: { seed: number; secret: string; sessionId:
   const rng = createRng(opts.seed);
   const { secret, sessionId, otherSessionId } = opts;
   const good = await signToken(secret, { sid: sessionId, role: "viewer", name: "v", ttlSeconds: 3600 });
-  const [body, sig] = good.split(".") as [string, string];
+  const [header, body, sig] = good.split(".") as [string, string, string];
   const payload = JSON.parse(Buffer.from(body, "base64url").toString()) as Record<string, unknown>;
+  const withClaims = (claims: Record<string, unknown>): string => `${header}.${b64urlJson(claims)}.${sig}`;
   const out: BadToken[] = [
-    { kind: "signature_flipped", token: `${body}.${flipChar(rng, sig, 0, sig.length - 1)}` },
-    { kind: "payload_flipped", token: `${flipChar(rng, body, 0, body.length)}.${sig}` },
-    { kind: "role_raised_to_owner", token: `${b64urlJson({ ...payload, role: "owner" })}.${sig}` },
-    { kind: "role_raised_to_driver", token: `${b64urlJson({ ...payload, role: "driver" })}.${sig}` },
-    { kind: "role_raised_to_agent", token: `${b64urlJson({ ...payload, role: "agent", sid: "*" })}.${sig}` },
-    { kind: "session_widened", token: `${b64urlJson({ ...payload, sid: "*" })}.${sig}` },
-    { kind: "expiry_extended", token: `${b64urlJson({ ...payload, exp: (payload.exp as number) + 86400 * 365 })}.${sig}` },
-    { kind: "no_signature", token: `${body}.` },
+    { kind: "signature_flipped", token: `${header}.${body}.${flipChar(rng, sig, 0, sig.length - 1)}` },
+    { kind: "payload_flipped", token: `${header}.${flipChar(rng, body, 0, body.length)}.${sig}` },
+    { kind: "role_raised_to_owner", token: withClaims({ ...payload, role: "owner" }) },
+    { kind: "role_raised_to_driver", token: withClaims({ ...payload, role: "driver" }) },
+    { kind: "role_raised_to_agent", token: withClaims({ ...payload, role: "agent", sid: "*" }) },
+    { kind: "session_widened", token: withClaims({ ...payload, sid: "*" }) },
+    { kind: "expiry_extended", token: withClaims({ ...payload, exp: (payload.exp as number) + 86400 * 365 }) },
+    { kind: "no_signature", token: `${header}.${body}.` },
     { kind: "only_payload", token: body },
     { kind: "extra_segment", token: `${good}.x` },
-    { kind: "alg_none_style", token: `${b64urlJson({ alg: "none" })}.${body}.` },
+    { kind: "alg_none", token: `${b64urlJson({ alg: "none", typ: "JWT" })}.${b64urlJson({ ...payload, role: "owner" })}.` },
+    { kind: "two_part_forged", token: `${b64urlJson({ ...payload, role: "owner" })}.${sig}` },
     { kind: "empty", token: "" },
     { kind: "garbage", token: word(rng, 10, 60) },
     { kind: "not_base64", token: "!!!.***" },
     { kind: "huge", token: "A".repeat(8000) + "." + "B".repeat(100) },
     { kind: "unicode", token: "tøken.sïg" },
-    { kind: "signature_truncated", token: `${body}.${sig.slice(0, 10)}` },
+    { kind: "signature_truncated", token: `${header}.${body}.${sig.slice(0, 10)}` },
     {
       kind: "payload_not_json",
       token: await (async () => {

@@ -4,8 +4,8 @@
  * A URL with a token in it is kept by the runtime's trace store (issue 10), so this is the check
  * that no path in the product or the tests puts one there.
  *
- * A token is recognised by shape, not by a list: `<base64url payload>.<43-char HMAC-SHA256>` whose
- * payload decodes to JSON with `sid`, `role` and `exp` — so any token, minted anywhere, is found.
+ * A token is recognised by shape, not by a list (`TOKEN_SHAPE`: a JWT or the older two-part form)
+ * whose claims decode to JSON with `sid`, `role` and `exp` — so any token, minted anywhere, is found.
  * Findings name the file and the token's session and role, never the token itself.
  *
  * Each harness process records what it scanned (`recordScan`) in test-results/token-at-rest/;
@@ -15,11 +15,10 @@
 import { mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
+import { TOKEN_SHAPE } from "../../shared/token.ts";
 
 export const RECORD_DIR = "test-results/token-at-rest";
 
-/** Token-shaped text: payload (≥ 20 chars, starts with `ey` = `{"`), a dot, the 43-char signature. */
-const TOKEN_SHAPE = /ey[A-Za-z0-9_-]{18,}\.[A-Za-z0-9_-]{43}(?![A-Za-z0-9_-])/g;
 
 export interface Finding {
   where: string;
@@ -51,7 +50,8 @@ export function traceStoreFiles(dirs: readonly string[]): number {
 export function findTokens(text: string): { sid: string; role: string }[] {
   const out: { sid: string; role: string }[] = [];
   for (const m of text.matchAll(TOKEN_SHAPE)) {
-    const body = m[0].split(".")[0]!;
+    const parts = m[0].split(".");
+    const body = parts[parts.length - 2]!;
     try {
       const p = JSON.parse(Buffer.from(body, "base64url").toString("utf8")) as { sid?: unknown; role?: unknown; exp?: unknown };
       if (typeof p.sid === "string" && typeof p.role === "string" && typeof p.exp === "number") out.push({ sid: p.sid, role: p.role });

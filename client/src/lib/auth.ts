@@ -10,7 +10,7 @@
  * (a viewer link where an owner's token is kept) uses it for that tab without replacing the
  * stronger token kept for the session.
  */
-import { TokenPayloadSchema, type TokenPayload } from "../../../shared/token.ts";
+import { peekToken, type TokenPayload } from "../../../shared/token.ts";
 
 const OPERATOR_KEY = "agentroom.operator";
 const sessionKey = (id: string) => `agentroom.session.${id}`;
@@ -22,16 +22,7 @@ export function fragmentParams(hash: string = location.hash): URLSearchParams {
 
 /** Decodes a token's payload without verifying it (the server does that). */
 export function decodeToken(token: string): TokenPayload | null {
-  const [body] = token.split(".");
-  if (!body) return null;
-  try {
-    const json = atob(body.replace(/-/g, "+").replace(/_/g, "/") + "===".slice((body.length + 3) % 4));
-    const bytes = Uint8Array.from(json, (c) => c.charCodeAt(0));
-    const r = TokenPayloadSchema.safeParse(JSON.parse(new TextDecoder().decode(bytes)));
-    return r.success ? r.data : null;
-  } catch {
-    return null;
-  }
+  return peekToken(token);
 }
 
 function store(): Storage | null {
