@@ -11,6 +11,7 @@ import { forgetSession, lobby, rememberSession } from "../known-sessions.ts";
 import { mintLink, originsOf, OWNER_TOKEN_TTL_S, SHARE_TOKEN_TTL_S, tooManyLinks } from "./mint.ts";
 import { links } from "./links.ts";
 import { stream } from "./stream.ts";
+import { exporting } from "./export.ts";
 import { accessConfig } from "../access.ts";
 
 export const sessions = new Hono<AppEnv>();
@@ -118,6 +119,7 @@ sessions.all("/:id/people", allow("POST"), ownerOnly("share a session"), ...json
 
 sessions.route("/:id/links", links);
 sessions.route("/:id/stream", stream);
+sessions.route("/:id/export", exporting);
 
 sessions.all("/:id/ticket", allow("POST"), async (c) => {
   const caller = c.var.caller;
