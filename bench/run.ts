@@ -144,17 +144,31 @@ const results: Results = {
 
 const stamp = () => new Date().toISOString().slice(11, 19);
 
+/** Starts a CPU profile of the room's isolate; the returned stop saves and summarizes it. */
+async function startNamedProfile(w: RunningWorker, name: string): Promise<() => Promise<void>> {
+  const prof = await startProfile(w.inspectorPort);
+  return async () => {
+    mkdirSync(args.out!, { recursive: true });
+    const summary = await prof.stop(join(args.out!, `${name}.cpuprofile`));
+    results.profiles[name] = { ...summary, top: summary.top.slice(0, 15) };
+    console.log(`  profile ${name}: ${summary.sampledMs.toFixed(0)} ms sampled in ${summary.durationMs.toFixed(0)} ms; top self time:`);
+    for (const e of summary.top.slice(0, 8)) console.log(`    ${e.selfMs.toFixed(1).padStart(8)} ms self ${e.totalMs.toFixed(1).padStart(8)} ms total  ${e.fn}`);
+  };
+}
+
 /** Runs `fn` under a CPU profile of the room's isolate when --profile is on (local runs only). */
 async function profiled<T>(w: RunningWorker | undefined, name: string, fn: () => Promise<T>): Promise<T> {
   if (!args.profile || !w) return fn();
-  const prof = await startProfile(w.inspectorPort);
+  const stop = await startNamedProfile(w, name);
   const out = await fn();
-  mkdirSync(args.out!, { recursive: true });
-  const summary = await prof.stop(join(args.out!, `${name}.cpuprofile`));
-  results.profiles[name] = { ...summary, top: summary.top.slice(0, 15) };
-  console.log(`  profile ${name}: ${summary.sampledMs.toFixed(0)} ms sampled in ${summary.durationMs.toFixed(0)} ms; top self time:`);
-  for (const e of summary.top.slice(0, 8)) console.log(`    ${e.selfMs.toFixed(1).padStart(8)} ms self ${e.totalMs.toFixed(1).padStart(8)} ms total  ${e.fn}`);
+  await stop();
   return out;
+}
+
+/** A fan-out point profiled over its stream only (the joins' upgrades and token checks left out). */
+function profiledPoint(w: RunningWorker | undefined, t: Target, viewers: number, name: string): Promise<Point> | undefined {
+  if (!args.profile || !w) return undefined;
+  return measurePoint(t, viewers, RATE, cfg.seconds, () => startNamedProfile(w, name));
 }
 const section = (name: string) => console.log(`\n[${stamp()}] ── ${name}`);
 
@@ -201,7 +215,9 @@ async function fanout(targets: Target[], w?: RunningWorker): Promise<void> {
       while (runs.length < cfg.headlineRuns) runs.push(await measurePoint(t, 1000, RATE, cfg.seconds));
       results.headline.push(...runs);
       // Profiled separately: the sampler itself costs the room time.
-      if (t.path === "direct") await profiled(w, "fan-out 1000 viewers x 100 deltas per s", () => measurePoint(t, 1000, RATE, cfg.seconds));
+      if (t.path === "direct") {
+        for (const v of [100, 1000]) await profiledPoint(w, t, v, `fan-out ${v} viewers x 100 deltas per s (stream only)`);
+      }
     }
     if (cfg.capacity && t.path !== "proxy") {
       const c = await capacity(t, cfg.capacity.viewers, cfg.capacity.rates, cfg.seconds, results.series);

@@ -49,6 +49,11 @@ export type FanoutOptions = {
    * fraction of the deltas has been sent. The result reports live latency inside its window.
    */
   midStream?: { atFraction: number; run: () => Promise<void> };
+  /**
+   * Runs around the stream only (after every viewer is caught up, until the drain ends): a CPU
+   * profile of the room then shows the fan-out, not the joins' token checks and upgrades.
+   */
+  aroundStream?: () => Promise<() => Promise<void>>;
 };
 
 /** Live latency of deltas sent while `midStream` ran, against deltas sent outside it. */
@@ -212,6 +217,7 @@ export async function runFanout(room: FanoutRoom, opts: FanoutOptions): Promise<
 
   const agent = await room.startAgent();
   await sleep(200); // let the join traffic settle
+  const endAround = await opts.aroundStream?.();
 
   const cpu0 = { inner: cpuSeconds(opts.pids?.inner ?? 0), proxy: cpuSeconds(opts.pids?.proxy ?? 0), self: process.cpuUsage() };
   const eld = monitorEventLoopDelay({ resolution: 5 });
@@ -260,6 +266,7 @@ export async function runFanout(room: FanoutRoom, opts: FanoutOptions): Promise<
   const drainMs = opts.drainMs ?? Math.max(5_000, opts.seconds * 1000);
   const drained = await Promise.race([allDone.then(() => true), sleep(drainMs).then(() => false)]);
   eld.disable();
+  await endAround?.();
   const self = process.cpuUsage(cpu0.self);
   const cpu = {
     inner: cpuSeconds(opts.pids?.inner ?? 0) - cpu0.inner,

@@ -42,9 +42,16 @@ const better = (a: Point, b: Point): Point => (a.pass !== b.pass ? (a.pass ? a :
 export const P99_TARGET_MS = 100;
 
 
-export async function measurePoint(t: Target, viewers: number, rate: number, seconds: number): Promise<Point> {
+export async function measurePoint(
+  t: Target,
+  viewers: number,
+  rate: number,
+  seconds: number,
+  aroundStream?: () => Promise<() => Promise<void>>,
+): Promise<Point> {
   const load1 = loadavg()[0]!;
   const r = await runFanout(await t.makeRoom(), {
+    aroundStream,
     viewers,
     rate,
     seconds,
