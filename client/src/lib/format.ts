@@ -44,8 +44,4 @@ export function prettyJson(value: unknown, maxChars = 20_000): string {
   return s.length > maxChars ? s.slice(0, maxChars) + `\n… (${s.length - maxChars} more characters)` : s;
 }
 
-/** Last path segments, for compact titles. */
-export function shortPath(p: string, segments = 3): string {
-  const parts = p.split("/").filter(Boolean);
-  return parts.length <= segments ? p : "…/" + parts.slice(-segments).join("/");
-}
+export { shortPath } from "../../../shared/tool-view.ts";

@@ -7,7 +7,8 @@
 import { Match, Show, Switch, createMemo, createSignal, type JSX } from "solid-js";
 import type { Part, ToolPart as ToolPartT, ToolState } from "../../../shared/parts.ts";
 import { useNow } from "../lib/clock.ts";
-import { formatDuration, prettyJson, shortPath } from "../lib/format.ts";
+import { formatDuration, prettyJson } from "../lib/format.ts";
+import { toolFileChange, toolTitle } from "../../../shared/tool-view.ts";
 import { highlightCode } from "../lib/markdown.ts";
 import { Diff } from "./Diff.tsx";
 import { OutputBlock } from "./OutputBlock.tsx";
@@ -17,31 +18,7 @@ import type { Todo } from "../../../shared/parts.ts";
 
 const str = (v: unknown): string | undefined => (typeof v === "string" ? v : undefined);
 
-/** A short human title for a call when the tool did not give one. */
-export function toolTitle(tool: string, state: ToolState): string {
-  const given = "title" in state ? str(state.title) : undefined;
-  if (given) return given;
-  const i = state.input ?? {};
-  const path = str(i.filePath) ?? str(i.path) ?? str(i.file);
-  switch (tool) {
-    case "bash":
-      return str(i.description) ?? str(i.command) ?? "";
-    case "read":
-    case "write":
-    case "edit":
-    case "list":
-      return path ? shortPath(path) : "";
-    case "glob":
-    case "grep":
-      return str(i.pattern) ?? "";
-    case "webfetch":
-      return str(i.url) ?? "";
-    case "task":
-      return str(i.description) ?? "";
-    default:
-      return path ?? "";
-  }
-}
+export { toolTitle } from "../../../shared/tool-view.ts";
 
 const STATUS_LABEL: Record<ToolState["status"], string> = {
   pending: "Pending",
@@ -57,11 +34,7 @@ function Elapsed(props: { start: number }): JSX.Element {
 
 function ToolInput(props: { tool: string; state: ToolState }): JSX.Element {
   const input = () => props.state.input ?? {};
-  const meta = () => ("metadata" in props.state ? (props.state.metadata as Record<string, unknown> | undefined) : undefined);
-  const filediff = () => {
-    const fd = meta()?.filediff as { before?: unknown; after?: unknown } | undefined;
-    return fd && typeof fd.before === "string" && typeof fd.after === "string" ? { before: fd.before, after: fd.after } : undefined;
-  };
+  const change = () => toolFileChange(props.tool, props.state);
   return (
     <Switch fallback={<OutputBlock label="Input" text={prettyJson(input())} />}>
       <Match when={props.tool === "bash" && str(input().command)}>
@@ -72,16 +45,7 @@ function ToolInput(props: { tool: string; state: ToolState }): JSX.Element {
           </pre>
         </div>
       </Match>
-      <Match when={props.tool === "edit" && (filediff() || (str(input().oldString) !== undefined && str(input().newString) !== undefined))}>
-        <Diff
-          file={str(input().filePath)}
-          before={filediff()?.before ?? str(input().oldString)!}
-          after={filediff()?.after ?? str(input().newString)!}
-        />
-      </Match>
-      <Match when={props.tool === "write" && str(input().content) !== undefined}>
-        <Diff file={str(input().filePath)} before={filediff()?.before ?? ""} after={str(input().content)!} />
-      </Match>
+      <Match when={change()}>{(c) => <Diff file={c().file} before={c().before} after={c().after} />}</Match>
       <Match when={props.tool === "todowrite" && Array.isArray(input().todos)}>
         <TodoList todos={input().todos as Todo[]} />
       </Match>

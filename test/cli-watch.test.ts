@@ -1,0 +1,85 @@
+/**
+ * `npx agentroom watch` in a real terminal (tmux), against the real stack (workerd through
+ * wrangler dev, the runner, opencode and the scripted model). One session, two terminals: a
+ * viewer reading the HTTP stream and a driver on the room's WebSocket. The driver types a prompt
+ * and answers the bash permission with the `y` key; both terminals show the streamed answer, the
+ * tools with their status, the write's diff and the wait for the permission; Ctrl-C ends each
+ * watcher and leaves no process behind. The viewer's screen is saved for the README
+ * (docs/screenshots/watch.txt).
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { startStack, until, type Stack } from "./harness/stack.ts";
+import { REPO_ROOT } from "./harness/worker.ts";
+import { Tmux, processesWith } from "./harness/tmux.ts";
+
+let stack: Stack;
+const tmux = new Tmux();
+
+beforeAll(async () => {
+  stack = await startStack();
+}, 180_000);
+
+afterAll(async () => {
+  tmux.stop();
+  await stack?.stop();
+});
+
+describe("agentroom watch in a terminal", () => {
+  it("a viewer follows the run; a driver prompts and answers a permission from the keyboard; Ctrl-C leaves nothing running", async () => {
+    const t0 = Date.now();
+    const mark = (what: string) => console.log(`[cli-watch] ${what} at ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    const s = await stack.worker.createSession({ title: "terminal watch" });
+    await stack.runner.waitHolding(s.id);
+    const url = `${stack.worker.url}/s/${s.id}`;
+    // Tokens travel in the environment, so no screen (and no saved capture) ever shows one.
+    const viewer = await stack.worker.mintToken({ sid: s.id, role: "viewer", name: "vic" });
+    const driver = await stack.worker.mintToken({ sid: s.id, role: "driver", name: "dana" });
+    const env = { NO_COLOR: "", TERM: "xterm-256color", PATH: process.env.PATH ?? "/usr/bin:/bin" };
+    tmux.open("view", { cwd: REPO_ROOT, env: { ...env, AGENTROOM_TOKEN: viewer } });
+    tmux.open("drive", { cwd: REPO_ROOT, env: { ...env, AGENTROOM_TOKEN: driver } });
+    tmux.type("view", `npx agentroom watch ${url}; echo "[exit $?]"`);
+    tmux.keys("view", "Enter");
+    tmux.type("drive", `npx agentroom watch --driver ${url}; echo "[exit $?]"`);
+    tmux.keys("drive", "Enter");
+    await tmux.waitFor("view", "● live", 30_000);
+    await tmux.waitFor("drive", /● live.*driver/, 30_000);
+    mark("both watchers live");
+
+    // A prompt typed in the driver's terminal runs: a write (a diff) and a bash call that asks.
+    tmux.type("drive", "please write notes.md then run bash");
+    tmux.keys("drive", "Enter");
+    const asked = await tmux.waitFor("drive", "⚠ permission", 60_000);
+    expect(asked).toContain("allow once");
+    mark("permission asked");
+    const viewerWaits = await tmux.waitFor("view", "waiting for a driver to answer", 10_000);
+    expect(viewerWaits).toContain("› please write notes.md then run bash");
+    expect(viewerWaits).toContain("I'll create `notes.md`.");
+    // The write's diff, line by line, and its one-line summary.
+    expect(viewerWaits).toMatch(/✓ write .*notes\.md/);
+    expect(viewerWaits).toMatch(/\+2 −0/);
+    expect(viewerWaits).toMatch(/1 \+ Hello from the scripted model\./);
+
+    // Answered from the keyboard: the bash call runs and the turn ends.
+    tmux.keys("drive", "y");
+    const done = await tmux.waitFor("drive", "Done. The last tool reported", 60_000);
+    expect(done).toMatch(/✓ bash cat notes\.md && ls -la/);
+    expect(done).toMatch(/\d+ lines of output: Hello from the scripted model\./);
+    const seen = await tmux.waitFor("view", /Done\. The last tool reported[\s\S]*● live.*idle/, 20_000);
+    expect(seen).not.toContain("⚠ permission");
+    expect(seen).toMatch(/✓ bash/);
+    mark("turn over in both terminals");
+    expect(seen).not.toContain(viewer);
+    expect(tmux.capture("drive", { history: true })).not.toContain(driver);
+    writeFileSync(join(REPO_ROOT, "docs", "screenshots", "watch.txt"), tmux.capture("view").replaceAll(stack.worker.url, "http://127.0.0.1:8787").trimEnd() + "\n");
+
+    // Ctrl-C: each watcher exits and no process of it is left.
+    for (const pane of ["view", "drive"]) {
+      tmux.keys(pane, "C-c");
+      await tmux.waitFor(pane, /\[exit 130\]/, 15_000);
+    }
+    mark("both exited");
+    await until(() => processesWith(s.id).length === 0, 5_000, `no process left for ${s.id}: ${JSON.stringify(processesWith(s.id))}`);
+  }, 180_000);
+});

@@ -1,0 +1,72 @@
+/**
+ * A real terminal for tests: tmux on a private socket, a shell in a pane of a fixed size, keys
+ * sent with send-keys, the screen read with capture-pane. `stop()` kills the tmux server and
+ * everything in its panes.
+ */
+import { execFileSync } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
+
+const TMUX = "/usr/bin/tmux";
+
+export class Tmux {
+  readonly socket = `agentroom-test-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+
+  private tmux(...args: string[]): string {
+    return execFileSync(TMUX, ["-L", this.socket, "-f", "/dev/null", ...args], { encoding: "utf8" });
+  }
+
+  /** A new session running a plain shell in `cwd`, with `env` added to its environment. */
+  open(name: string, o: { cwd: string; env?: Record<string, string>; width?: number; height?: number }): void {
+    const env = Object.entries(o.env ?? {}).flatMap(([k, v]) => ["-e", `${k}=${v}`]);
+    this.tmux("new-session", "-d", "-s", name, "-x", String(o.width ?? 120), "-y", String(o.height ?? 40), "-c", o.cwd, ...env, "env PS1='$ ' bash --norc --noprofile");
+  }
+
+  /** Types text literally (no key names). */
+  type(name: string, text: string): void {
+    this.tmux("send-keys", "-t", name, "-l", text);
+  }
+
+  /** Sends key names: "Enter", "C-c", "y". */
+  keys(name: string, ...keys: string[]): void {
+    this.tmux("send-keys", "-t", name, ...keys);
+  }
+
+  /** The pane as text; `history` adds the scrollback; `ansi` keeps colours. */
+  capture(name: string, o: { history?: boolean; ansi?: boolean } = {}): string {
+    return this.tmux("capture-pane", "-p", "-t", name, ...(o.history ? ["-S", "-"] : []), ...(o.ansi ? ["-e"] : []));
+  }
+
+  /** Waits until the pane (with its scrollback) shows `what`. */
+  async waitFor(name: string, what: string | RegExp, timeoutMs = 30_000): Promise<string> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const text = this.capture(name, { history: true });
+      if (typeof what === "string" ? text.includes(what) : what.test(text)) return text;
+      if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${String(what)} in tmux pane ${name}:\n${text.trimEnd().split("\n").slice(-40).join("\n")}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  stop(): void {
+    try {
+      this.tmux("kill-server");
+    } catch {
+      // already gone
+    }
+  }
+}
+
+/** Processes whose command line contains `marker` (from /proc), other than this one. */
+export function processesWith(marker: string): { pid: number; cmd: string }[] {
+  const out: { pid: number; cmd: string }[] = [];
+  for (const d of readdirSync("/proc")) {
+    if (!/^\d+$/.test(d) || Number(d) === process.pid) continue;
+    try {
+      const cmd = readFileSync(`/proc/${d}/cmdline`, "utf8").replace(/\0/g, " ").trim();
+      if (cmd.includes(marker)) out.push({ pid: Number(d), cmd });
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return out;
+}
