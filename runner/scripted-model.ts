@@ -521,6 +521,13 @@ export async function startScriptedModel(options: ScriptedModelOptions = {}): Pr
           requestRecords.push({ id: requestId, kind: "script", script: "anthropic", step: 0, prompt: "", tools: 0, t: nowMs() });
           return await handleAnthropic(req, res, await readBody(req), { chunkDelayMs, slowChunkDelayMs, slowChunks, requestId });
         }
+        if (req.method === "POST" && path.startsWith("/v1beta/models/")) {
+          // Gemini API (Gemini CLI): runner/scripted-gemini.ts.
+          const { handleGemini } = await import("./scripted-gemini.ts");
+          const requestId = nextRequestId++;
+          requestRecords.push({ id: requestId, kind: "script", script: `gemini ${path.split(":").at(-1)}`, step: 0, prompt: "", tools: 0, t: nowMs() });
+          return await handleGemini(path, await readBody(req), res, { chunkDelayMs, slowChunkDelayMs, slowChunks, requestId });
+        }
         if (req.method === "GET" && path === "/_scripted/chunks") {
           const since = Number(url.searchParams.get("requestId") ?? "0");
           return json(res, 200, chunkRecords.filter((c) => c.requestId >= since));

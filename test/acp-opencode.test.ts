@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { startStack, joinRoom, turnDone, partSummary, userTexts, answerChars, until, type Stack, type RunnerHandle } from "./harness/stack.ts";
+import { agentPids as runnerAgentPids, alive, withRunnerLog } from "./harness/acp.ts";
 
 const REPO = resolve(import.meta.dirname, "..");
 const NODE = join(REPO, "node_modules", ".bin", "node");
@@ -28,29 +29,8 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-/** The pids of the ACP agents the runner started, from its log. */
-function agentPids(r: RunnerHandle): number[] {
-  return [...r.logs().matchAll(/\(pid (\d+)\) initialized/g)].map((m) => Number(m[1]));
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** A failure says what the runner logged (CI shows the failure summary, not the test's output). */
-async function logged<T>(what: string, p: Promise<T>): Promise<T> {
-  try {
-    return await p;
-  } catch (e) {
-    const tail = stack.runner.logs().split("\n").filter((l) => !/^\s|^[{}]|Error handling|Invalid params/.test(l)).slice(-40).join("\n");
-    throw new Error(`${what}: ${e instanceof Error ? e.message : String(e)}\nrunner log:\n${tail}`);
-  }
-}
+const agentPids = (r: RunnerHandle): number[] => runnerAgentPids(r);
+const logged = <T>(what: string, p: Promise<T>): Promise<T> => withRunnerLog(stack.runner, what, p, /^\s|^[{}]|Error handling|Invalid params/);
 
 async function session(agent: string, title: string) {
   const s = await stack.worker.createSession({ title, agent });

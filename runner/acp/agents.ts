@@ -170,7 +170,7 @@ export function agentEnv(spec: AcpAgentSpec, ctx: LaunchContext): Record<string,
       env.GEMINI_CLI_NO_RELAUNCH = "true";
       const dir = join(home, ".gemini");
       mkdirSync(dir, { recursive: true });
-      writeFileSync(join(dir, "settings.json"), JSON.stringify({ telemetry: { enabled: false }, general: { disableAutoUpdate: true, disableUpdateNag: true }, privacy: { usageStatisticsEnabled: false } }));
+      writeFileSync(join(dir, "settings.json"), JSON.stringify({ telemetry: { enabled: false }, general: { enableAutoUpdate: false, enableAutoUpdateNotification: false }, privacy: { usageStatisticsEnabled: false } }));
       if (origin) {
         env.GOOGLE_GEMINI_BASE_URL = origin;
         env.GEMINI_API_KEY = "scripted";

@@ -44,8 +44,16 @@ export class WorkspaceClient {
   /** Called as a terminal's output grows (tool parts show it live). */
   onTerminalOutput: (terminalId: string) => void = () => {};
 
-  constructor(root: string) {
+  /**
+   * A missing file reads as empty instead of a resource-not-found error: Gemini CLI (0.61) reads a
+   * file before writing it and takes the error (a plain JSON-RPC error object, not an Error) for a
+   * failure, so it could never create a file (google-gemini/gemini-cli#9280).
+   */
+  private readonly missingReadsEmpty: boolean;
+
+  constructor(root: string, opts: { missingReadsEmpty?: boolean } = {}) {
     this.root = resolve(root);
+    this.missingReadsEmpty = opts.missingReadsEmpty ?? false;
   }
 
   /** The absolute path, if it lies inside the workspace (symlinks resolved, as workspace.ts does). */
@@ -60,7 +68,8 @@ export class WorkspaceClient {
     let text: string;
     try {
       text = await readFile(file, "utf8");
-    } catch {
+    } catch (e) {
+      if (this.missingReadsEmpty && (e as NodeJS.ErrnoException).code === "ENOENT") return { content: "" };
       throw RequestError.resourceNotFound(p.path);
     }
     if (p.line || p.limit) {

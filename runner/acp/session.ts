@@ -173,7 +173,7 @@ export class AcpSessionAgent extends RoomLink {
   private async startAgent(cwd: string): Promise<void> {
     await this.shutdownAgent();
     const spec = this.acp.spec;
-    const files = new WorkspaceClient(cwd);
+    const files = new WorkspaceClient(cwd, { missingReadsEmpty: spec.preset === "gemini" });
     const proc = new AgentProcess({
       command: spec.command,
       args: spec.args,

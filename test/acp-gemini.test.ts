@@ -1,0 +1,122 @@
+/**
+ * Gemini CLI in a room (real workerd, real runner, the real `gemini --acp` from
+ * @google/gemini-cli against the scripted model's Gemini API; no network but 127.0.0.1):
+ *
+ *   - a prompt answered with streamed text;
+ *   - a write shown with its diff and a shell call, each waiting for approval, answered by a driver
+ *     (a viewer cannot);
+ *   - Stop mid-answer ends the turn, and a follow-up queued meanwhile runs after it;
+ *   - the agent process ends with the runner, however it ends (SIGKILL: Gemini CLI sees its stdin
+ *     close and ends itself; SIGTERM: the runner ends it); a restarted runner takes the session
+ *     (session/load, or a new session where Gemini CLI cannot load it) and answers.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { startStack, joinRoom, turnDone, partSummary, userTexts, answerChars, until, type Stack } from "./harness/stack.ts";
+import { agentPids as runnerAgentPids, alive, withRunnerLog } from "./harness/acp.ts";
+import type { RoomClient } from "../shared/room-client.ts";
+
+let stack: Stack;
+
+beforeAll(async () => {
+  stack = await startStack({ runnerEnv: { AGENTROOM_AGENTS: "gemini" } });
+}, 180_000);
+
+afterAll(async () => {
+  await stack?.stop();
+});
+
+const logged = <T>(what: string, p: Promise<T>): Promise<T> => withRunnerLog(stack.runner, what, p);
+const agentPids = () => runnerAgentPids(stack.runner);
+
+type ToolPart = { tool: string; state: { status: string; title?: string; metadata?: { filediff?: { file: string; after: string } } } };
+const toolParts = (c: RoomClient) => c.transcript.messages.flatMap((m) => m.parts).filter((p) => p.type === "tool") as unknown as ToolPart[];
+const aborted = (c: RoomClient) => c.transcript.messages.some((m) => (m.info.error as { name?: string } | undefined)?.name === "MessageAbortedError");
+
+describe("ACP: Gemini CLI in a room", () => {
+  it("streams an answer; a write with its diff and a shell call wait for a driver's approval; Stop ends an answer and a queued follow-up runs; the agent ends with the runner, which resumes it", async () => {
+    const s = await stack.worker.createSession({ title: "gemini", agent: "gemini" });
+    await stack.runner.waitHolding(s.id, 120_000);
+    const driver = await joinRoom(stack, s.id, "driver", "dana");
+    const viewer = await joinRoom(stack, s.id, "viewer", "vic");
+    expect(driver.transcript.session?.agent).toBe("gemini");
+
+    // A plain prompt: the answer arrives in pieces (seen part-way at least once), then whole.
+    const seen = new Set<number>();
+    const watch = viewer.onChange(() => seen.add(answerChars(viewer.transcript.messages)));
+    await driver.prompt("hello there");
+    await logged("first answer", viewer.waitFor((x) => turnDone(x, 2), 120_000));
+    watch();
+    const final = answerChars(viewer.transcript.messages);
+    expect(viewer.transcript.messages.at(-1)!.parts.some((p) => p.type === "text" && String(p.text).includes("**scripted** answer"))).toBe(true);
+    expect([...seen].some((n) => n > 0 && n < final)).toBe(true);
+
+    // A write (shown with its diff) and a shell call: Gemini CLI asks before each.
+    await driver.prompt("please write notes.md and then run bash");
+    await logged("write permission", viewer.waitFor((x) => x.transcript.permissions.length === 1, 60_000));
+    const write = viewer.transcript.permissions[0]!;
+    expect(write.permission).toBe("edit");
+    expect(write.patterns.join(" ")).toContain("notes.md");
+    // A viewer's answer is refused by the room; the driver's goes through.
+    await viewer.replyPermission(write.id, "once").catch(() => {});
+    await driver.replyPermission(write.id, "once");
+    await logged("bash permission", viewer.waitFor((x) => x.transcript.permissions.some((r) => r.permission === "bash"), 60_000));
+    const bash = viewer.transcript.permissions.find((r) => r.permission === "bash")!;
+    // Gemini CLI sends no raw input: the command is the request's title.
+    expect(bash.title).toContain("cat notes.md");
+    await driver.replyPermission(bash.id, "once");
+    await logged("tools turn", viewer.waitFor((x) => turnDone(x, 4) && x.transcript.permissions.length === 0, 60_000));
+
+    const workspace = driver.transcript.session!.workspace!;
+    expect(readFileSync(join(workspace, "notes.md"), "utf8")).toContain("Hello from the scripted model");
+    const edit = toolParts(viewer).find((t) => t.tool === "edit");
+    expect(edit?.state.status).toBe("completed");
+    expect(edit?.state.metadata?.filediff?.after).toContain("Hello from the scripted model");
+    expect(toolParts(viewer).find((t) => t.tool === "bash")?.state.status).toBe("completed");
+    // The closing text quotes the shell's output as Gemini CLI handed it back to the model.
+    const texts = viewer.transcript.messages.at(-1)!.parts.flatMap((p) => (p.type === "text" ? [String(p.text)] : []));
+    expect(texts.join("\n")).toMatch(/Done\. The last tool reported:[\s\S]*notes\.md/);
+    expect(partSummary(viewer.transcript.messages).running).toEqual([]);
+    await logged("viewer caught up", viewer.waitFor((x) => JSON.stringify(x.transcript.messages) === JSON.stringify(driver.transcript.messages), 10_000));
+    viewer.close();
+
+    // Stop ends a streaming answer; a follow-up queued meanwhile runs next.
+    await driver.prompt("a slow answer chunks=600 delay=40");
+    await driver.prompt("and a short follow-up");
+    await logged("streaming", driver.waitFor((x) => answerChars(x.transcript.messages) > 20, 60_000));
+    const t0 = Date.now();
+    await driver.stop();
+    await logged("aborted", driver.waitFor(aborted, 10_000));
+    const stopMs = Date.now() - t0;
+    await logged("follow-up", driver.waitFor((x) => turnDone(x, 8) && x.transcript.queue.length === 0, 60_000));
+    expect(userTexts(driver.transcript.messages).slice(-2)).toEqual(["a slow answer chunks=600 delay=40", "and a short follow-up"]);
+    console.log(`gemini stop: aborted turn shown ${stopMs} ms after Stop`);
+
+    // The runner is killed outright: Gemini CLI sees its stdin close and ends.
+    const pids = agentPids();
+    expect(pids.some(alive)).toBe(true);
+    await stack.runner.kill("SIGKILL");
+    await until(() => !pids.some(alive) || null, 10_000, "gemini gone after the runner was killed");
+
+    // A new runner takes the session and answers. It asks Gemini CLI to load its session; within
+    // the minute the session began, Gemini CLI 0.61 overwrites its own record while loading it
+    // ("No previous sessions found"), and the runner goes on in a new session (the room keeps
+    // the transcript): either is a pass here, the log says which.
+    await stack.runner.restart();
+    await stack.runner.waitHolding(s.id, 120_000);
+    await driver.prompt("one more after the restart");
+    await logged("after restart", driver.waitFor((x) => turnDone(x, 10), 60_000));
+    const resumed = stack.runner.logs().match(/gemini session \S+ loaded|session\/load \S+ failed \(.{0,200}/)?.[0];
+    expect(resumed).toBeDefined();
+    console.log(`gemini after a runner restart: ${resumed}`);
+    expect(userTexts(driver.transcript.messages).at(-1)).toBe("one more after the restart");
+
+    // And a runner that is asked to stop takes Gemini CLI with it.
+    const again = agentPids().filter(alive);
+    expect(again.length).toBeGreaterThan(0);
+    await stack.runner.stop();
+    await until(() => !again.some(alive) || null, 10_000, "gemini gone after the runner stopped");
+    driver.close();
+  }, 300_000);
+});
