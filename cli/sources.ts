@@ -77,7 +77,7 @@ export class HttpSource implements Source {
           headers: { Authorization: () => `Bearer ${this.o.token}` },
           fetch: this.trackingFetch,
           signal: this.abort.signal,
-          backoffOptions: { initialDelay: 200, maxDelay: 5_000, multiplier: 1.5, maxRetries: Infinity },
+          backoffOptions: { initialDelay: 200, maxDelay: 2_000, multiplier: 1.5, maxRetries: Infinity },
           sseResilience: { logWarnings: false },
           warnOnHttp: false,
         });
@@ -117,7 +117,7 @@ export class HttpSource implements Source {
           return;
         }
         this.setConnection("reconnecting…");
-        await new Promise((r) => setTimeout(r, Math.min(5_000, 250 * 2 ** failures++)));
+        await new Promise((r) => setTimeout(r, Math.min(2_000, 250 * 2 ** failures++)));
       }
     }
   }

@@ -7,7 +7,7 @@ import { spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, existsSync } from "node:fs";
 import { delimiter, join } from "node:path";
 
-// What npm cannot bring: the browser and ripgrep come from the OS. Without them the integration
+// What npm cannot bring: the browser, ripgrep and tmux come from the OS. Without them the integration
 // project runs for minutes and then fails many files, so say it in the first second instead.
 function missingSystemTools(): string[] {
   const missing: string[] = [];
@@ -15,13 +15,14 @@ function missingSystemTools(): string[] {
   if (!existsSync(chromium)) missing.push(`Chromium (not at ${chromium}; set CHROMIUM_PATH)`);
   const onPath = (process.env.PATH ?? "").split(delimiter).some((dir) => dir && existsSync(join(dir, "rg")));
   if (!onPath) missing.push("ripgrep (rg not on PATH; OpenCode's grep and glob tools need it)");
+  if (!existsSync("/usr/bin/tmux")) missing.push("tmux (not at /usr/bin/tmux; the terminal viewer's test runs in it)");
   return missing;
 }
 const extra = process.argv.slice(2);
 const onlyOtherProjects = extra.includes("--project") && !extra.some((a, i) => extra[i - 1] === "--project" && a === "integration");
 const missing = onlyOtherProjects ? [] : missingSystemTools();
 if (missing.length > 0) {
-  console.error(`npm test needs ${missing.join(" and ")}: install them with \`apt-get install -y chromium ripgrep\` (Debian/Ubuntu), then run npm test again.`);
+  console.error(`npm test needs ${missing.join(" and ")}: install them with \`apt-get install -y chromium ripgrep tmux\` (Debian/Ubuntu), then run npm test again.`);
   process.exit(1);
 }
 

@@ -13,16 +13,21 @@ import { join } from "node:path";
 import { startStack, until, type Stack } from "./harness/stack.ts";
 import { REPO_ROOT } from "./harness/worker.ts";
 import { Tmux, processesWith } from "./harness/tmux.ts";
+import { startChaosProxy, type ChaosProxy } from "./harness/proxy.ts";
 
 let stack: Stack;
+/** The viewer's network: a TCP proxy the test cuts while events keep coming. */
+let net: ChaosProxy;
 const tmux = new Tmux();
 
 beforeAll(async () => {
   stack = await startStack();
+  net = await startChaosProxy({ port: stack.worker.port }, { seed: 1 });
 }, 180_000);
 
 afterAll(async () => {
   tmux.stop();
+  await net?.close();
   await stack?.stop();
 });
 
@@ -39,7 +44,7 @@ describe("agentroom watch in a terminal", () => {
     const env = { NO_COLOR: "", TERM: "xterm-256color", PATH: process.env.PATH ?? "/usr/bin:/bin" };
     tmux.open("view", { cwd: REPO_ROOT, env: { ...env, AGENTROOM_TOKEN: viewer } });
     tmux.open("drive", { cwd: REPO_ROOT, env: { ...env, AGENTROOM_TOKEN: driver } });
-    tmux.type("view", `npx agentroom watch ${url}; echo "[exit $?]"`);
+    tmux.type("view", `npx agentroom watch ${net.url("http")}/s/${s.id}; echo "[exit $?]"`);
     tmux.keys("view", "Enter");
     tmux.type("drive", `npx agentroom watch --driver ${url}; echo "[exit $?]"`);
     tmux.keys("drive", "Enter");
@@ -61,18 +66,26 @@ describe("agentroom watch in a terminal", () => {
     expect(viewerWaits).toMatch(/\+2 −0/);
     expect(viewerWaits).toMatch(/1 \+ Hello from the scripted model\./);
 
+    // The viewer's network drops (open connections cut, new ones refused) and the rest of the turn
+    // happens meanwhile; it resumes from its offset once the network is back.
+    net.configure({ refuseProbability: 1 });
+    expect(net.cutAll("reset")).toBeGreaterThan(0);
+    await tmux.waitFor("view", "○ reconnecting", 10_000);
+
     // Answered from the keyboard: the bash call runs and the turn ends.
     tmux.keys("drive", "y");
     const done = await tmux.waitFor("drive", "Done. The last tool reported", 60_000);
     expect(done).toMatch(/✓ bash cat notes\.md && ls -la/);
     expect(done).toMatch(/\d+ lines of output: Hello from the scripted model\./);
+    expect(tmux.capture("view")).not.toContain("Done. The last tool reported");
+    net.configure({ refuseProbability: 0 });
     const seen = await tmux.waitFor("view", /Done\. The last tool reported[\s\S]*● live.*idle/, 20_000);
     expect(seen).not.toContain("⚠ permission");
     expect(seen).toMatch(/✓ bash/);
     mark("turn over in both terminals");
     expect(seen).not.toContain(viewer);
     expect(tmux.capture("drive", { history: true })).not.toContain(driver);
-    writeFileSync(join(REPO_ROOT, "docs", "screenshots", "watch.txt"), tmux.capture("view").replaceAll(stack.worker.url, "http://127.0.0.1:8787").trimEnd() + "\n");
+    writeFileSync(join(REPO_ROOT, "docs", "screenshots", "watch.txt"), tmux.capture("view").replaceAll(net.url("http"), "https://agentroom.example.com").trimEnd() + "\n");
 
     // Ctrl-C: each watcher exits and no process of it is left.
     for (const pane of ["view", "drive"]) {
