@@ -8,12 +8,13 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { execFile } from "node:child_process";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { startStack, joinRoom, turnDone, type Stack } from "./harness/stack.ts";
 import { REPO_ROOT } from "./harness/worker.ts";
+import { launchBrowser, openPage, screenshot } from "./harness/browser.ts";
 import { buildOpencodeConfig, opencodeDirs, opencodeEnv, prepareOpencodeDirs } from "../runner/opencode-config.ts";
 import { utc } from "../shared/export-markdown.ts";
 import type { OpencodeExport } from "../shared/export-opencode.ts";
@@ -111,6 +112,27 @@ describe("export", () => {
     expect(essence(back.messages as unknown as MessageWithParts[])).toEqual(roomEssence);
     expect(roomEssence.flatMap((m) => m.tools.map((t) => t.tool))).toEqual(["write", "bash"]);
     console.log(`export: opencode import round trip — ${back.messages.length} messages, ${roomEssence.flatMap((m) => m.tools).length} tool calls, ${roomEssence.flatMap((m) => m.text).join("").length} chars of text, equal to the room's`);
+
+    // The app's Export menu downloads both with the viewer's token (fetch + Bearer, no token in a URL).
+    const browser = await launchBrowser();
+    try {
+      const { page, errors } = await openPage(browser, `${stack.worker.url}/s/${s.id}#token=${viewer}`, { waitFor: ".msg" });
+      await page.getByRole("button", { name: "Export" }).click();
+      await page.getByRole("menu", { name: "Export this session" }).waitFor();
+      await screenshot(page, "export", join(REPO_ROOT, "docs", "screenshots"));
+      for (const [format, needle] of [
+        ["md", "## Prompt by dana"],
+        ["json", `"id": "${sessionID}"`],
+      ] as const) {
+        if (!(await page.getByRole("menu").isVisible())) await page.getByRole("button", { name: "Export" }).click();
+        const [download] = await Promise.all([page.waitForEvent("download"), page.locator(`[data-export="${format}"]`).click()]);
+        expect(download.suggestedFilename()).toBe(`export-me-${s.id}.${format}`);
+        expect(await readFile((await download.path())!, "utf8")).toContain(needle);
+      }
+      expect(errors).toEqual([]);
+    } finally {
+      await browser.close();
+    }
     driver.close();
   }, 240_000);
 

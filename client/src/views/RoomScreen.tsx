@@ -10,9 +10,10 @@ import { Transcript } from "../components/Transcript.tsx";
 import { Composer } from "../components/Composer.tsx";
 import { PermissionDock, QuestionDock } from "../components/Docks.tsx";
 import { QueueList } from "../components/QueueList.tsx";
-import { AgentBadge, ConnectionBadge, PresenceList } from "../components/StatusBar.tsx";
+import { PresenceList, RoomStatus } from "../components/StatusBar.tsx";
 import { SidePanel } from "../components/SidePanel.tsx";
 import { ShareDialog } from "../components/ShareDialog.tsx";
+import { ExportMenu } from "../components/ExportMenu.tsx";
 import { Announcer } from "../components/Announcer.tsx";
 import { ThemeToggle } from "../components/ThemeToggle.tsx";
 import { PartEnvContext, type PartEnv } from "../parts/context.ts";
@@ -138,8 +139,7 @@ export function RoomScreen(props: {
             </div>
           </div>
           <div class="room-status">
-            <AgentBadge session={props.room.session} />
-            <ConnectionBadge connection={props.room.connection} />
+            <RoomStatus room={props.room} />
             <Show when={props.chromeless && chatAllowed()}>
               <button type="button" class="btn small chat-toggle" aria-expanded={chatOpen()} onClick={() => setChatOpen(!chatOpen())}>
                 Chat{props.room.chat.length ? ` (${props.room.chat.filter((m) => !m.deleted).length})` : ""}
@@ -169,6 +169,7 @@ export function RoomScreen(props: {
               <a class="btn small" href={`/s/${encodeURIComponent(props.sessionId)}/replay`} data-replay-link title="Play this run again">
                 Replay
               </a>
+              <ExportMenu sessionId={props.sessionId} token={props.token} />
               <ThemeToggle />
               <Show when={isOwner()}>
                 <button type="button" class="btn small" onClick={() => setSharing(true)}>
