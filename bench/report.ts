@@ -26,6 +26,8 @@ export type Results = {
   client?: unknown;
   chain?: unknown;
   chat?: unknown;
+  /** bench/stream-http.ts: the HTTP stream against the WebSocket path, catch-up, the edge cache. */
+  http?: unknown;
   tier?: import("./scenarios/tier.ts").TierResults;
   notes: string[];
 };
@@ -227,6 +229,7 @@ export function markdown(r: Results): string {
     ["Client (Chromium)", r.client],
     ["Chain: scripted model → OpenCode → runner → room → viewer", r.chain],
     ["Chat: browser A presses Enter → browser B shows the message, agent streaming 100 deltas/s", r.chat],
+    ["Reading over HTTP: SSE and long-poll against WebSocket, catch-up, the edge cache (bench/stream-http.ts)", r.http],
   ] as const) {
     if (value === undefined) continue;
     out.push(`### ${title}`, "", "```json", JSON.stringify(value, null, 2), "```", "");

@@ -4,7 +4,7 @@
  *
  *   npm run bench                       full run (~15–20 min on 2 cores)
  *   npm run bench -- --quick            a short run (~3 min)
- *   npm run bench -- --only fanout,catchup,storage,rejoin,revoke,tier,client,chain,chat
+ *   npm run bench -- --only fanout,catchup,storage,rejoin,revoke,tier,client,chain,chat,http
  *   npm run bench -- --write            also update bench/RESULTS.md and bench/p99-vs-viewers.svg
  *   npm run bench -- --profile          also CPU-profile the room (V8 sampling) during key points
  *   npm run bench -- --grid 10,100:50,100 --seconds 3   capacity grid (viewers:rates) and stream length
@@ -36,7 +36,7 @@ import { tierPoint, tierRejoin } from "./scenarios/tier.ts";
 const ROOT = resolve(import.meta.dirname, "..");
 /** Jittered rejoin storms run one after another in one process (see the rejoin section). */
 const JITTERED_STORMS = 4;
-const SECTIONS = ["fanout", "catchup", "storage", "rejoin", "revoke", "tier", "client", "chain", "chat"] as const;
+const SECTIONS = ["fanout", "catchup", "storage", "rejoin", "revoke", "tier", "client", "chain", "chat", "http"] as const;
 /** The relay tier's thresholds in the bench: few viewers on the room, relays of 500. */
 const TIER = { relayAfterViewers: 100, relayCapacity: 500 };
 
@@ -323,6 +323,11 @@ async function external(): Promise<void> {
     section("chat delivery between two browsers while the agent streams 100 deltas/s (bench/chat-latency.ts)");
     const { chatLatency } = await import("./chat-latency.ts");
     results.chat = await chatLatency({ quick });
+  }
+  if (only.has("http")) {
+    section("reading over HTTP: SSE and long-poll against WebSocket at 100 readers x 100 deltas/s, catch-up, edge cache (bench/stream-http.ts)");
+    const { streamHttp } = await import("./stream-http.ts");
+    results.http = await streamHttp({ quick });
   }
   if (only.has("chain")) {
     // The runner's chain measurement lives in its integration test (real OpenCode, scripted
