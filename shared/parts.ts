@@ -177,19 +177,8 @@ export type SubtaskPart = z.infer<typeof SubtaskPartSchema>;
 export type RetryPart = z.infer<typeof RetryPartSchema>;
 export type CompactionPart = z.infer<typeof CompactionPartSchema>;
 
-export type KnownPart =
-  | TextPart
-  | ReasoningPart
-  | ToolPart
-  | StepStartPart
-  | StepFinishPart
-  | FilePart
-  | PatchPart
-  | AgentPart
-  | SubtaskPart
-  | RetryPart
-  | CompactionPart
-  | z.infer<typeof SnapshotPartSchema>;
+/** Any known part, by its type's schema. */
+export type KnownPart = { [K in KnownPartType]: z.infer<(typeof KNOWN_PART_SCHEMAS)[K]> }[KnownPartType];
 
 /** The part with its full shape checked, or null when the type is unknown or the shape is off. */
 export function parseKnownPart(part: Part): KnownPart | null {

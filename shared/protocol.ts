@@ -9,366 +9,34 @@
  *  - commands from people (`ClientFrame`) and batches/reports from the runner (`AgentFrame`);
  *  - ephemeral frames (presence, typing, errors, acks) that carry no seq and are never replayed.
  *
- * Size: long on purpose: it is the one definition of every frame and event.
+ * Event kinds are defined in shared/events/ (one module per family; the unions below are derived
+ * from them); what frames carry is in shared/session-schemas.ts and the HTTP API's bodies in
+ * shared/http-api.ts, both re-exported here.
  */
 import { z } from "zod";
-import {
-  FileDiffSchema,
-  MessageSchema,
-  MessageWithPartsSchema,
-  PartSchema,
-  TodoSchema,
-} from "./parts.ts";
+import { MessageWithPartsSchema } from "./parts.ts";
+import { ChatMessageSchema, LinkRecordSchema, ModeSchema, PermissionReplySchema, PermissionRequestSchema, QueueItemSchema, QuestionAnswersSchema, QuestionRequestSchema, RoleSchema, SessionMetaSchema, SessionSummarySchema, AgentInfoSchema } from "./session-schemas.ts";
+import { AgentEventBodySchema, RoomOwnEventBodySchema, SLICE_SNAPSHOT_SHAPE, type AgentEventBody, type AnyEventBody } from "./events/registry.ts";
+
+export * from "./session-schemas.ts";
+export * from "./http-api.ts";
+export type { SliceName, SliceValues } from "./events/registry.ts";
 
 export const PROTOCOL_VERSION = 1;
-
-// ───────────────────────────── shared constants ─────────────────────────────
-
-/**
- * WebSocket close codes (4000–4999 are the application's). The room and the Worker send them;
- * shared/connection.ts decides which end a client's reconnecting.
- */
-export const CLOSE_CODES = {
-  /** Sent by a client itself: its heartbeat found the socket silent. */
-  heartbeat: 4000,
-  unauthorized: 4401,
-  /** The session is archived (an agent may not hold it). */
-  archived: 4403,
-  notFound: 4404,
-  leaseExpired: 4408,
-  /** Another runner holds the session's lease. */
-  leaseHeld: 4409,
-  deleted: 4410,
-  /** The link the socket was opened with was revoked. */
-  revoked: 4411,
-  relayRetired: 4412,
-  roomFull: 4429,
-} as const;
-
-/**
- * The last frame before the server closes a socket for good: the code and reason of the close
- * frame right behind it, as data. A client acts on it at once (shared/connection.ts): a browser
- * reports a close only once the TCP connection is gone, which local workerd holds open 15 s and
- * more after its close frame (Chromium gives up after ~2 s). Sent by every socket, the room's,
- * a relay's and the lobby's, before a close with a final code (revoked, deleted).
- */
-export const ClosingFrameSchema = z.object({ type: z.literal("closing"), code: z.number().int().min(1000).max(4999), reason: z.string().max(123) });
-export type ClosingFrame = z.infer<typeof ClosingFrameSchema>;
-const CLOSING_PREFIX = '{"type":"closing"';
-
-export function closingFrame(code: number, reason: string): string {
-  return JSON.stringify({ type: "closing", code, reason } satisfies ClosingFrame);
-}
-
-/** The closing frame in `data`, or null (cheap for every other frame: a prefix test). */
-export function parseClosingFrame(data: string): ClosingFrame | null {
-  if (!data.startsWith(CLOSING_PREFIX)) return null;
-  try {
-    const r = ClosingFrameSchema.safeParse(JSON.parse(data));
-    return r.success ? r.data : null;
-  } catch {
-    return null;
-  }
-}
-
-/** The title of a session created without one. */
-export const UNTITLED_SESSION = "Untitled session";
-
-/** The lobby's room name (`/parties/lobby/main`): one index per deployment. */
-export const LOBBY_ROOM = "main";
-
-// ───────────────────────────── roles and session metadata ─────────────────────────────
-
-export const RoleSchema = z.enum(["owner", "driver", "viewer", "agent", "approver"]);
-export type Role = z.infer<typeof RoleSchema>;
-
-/** Roles that may steer the agent: prompt, queue, stop, mode, permission and question replies. */
-export const DRIVING_ROLES: readonly Role[] = ["owner", "driver"];
-export const canDrive = (role: Role): boolean => DRIVING_ROLES.includes(role);
-
-/** Roles that may answer the agent's permission requests and questions: drivers, and `approver` (answers only). */
-export const ANSWERING_ROLES: readonly Role[] = ["owner", "driver", "approver"];
-export const canAnswer = (role: Role): boolean => ANSWERING_ROLES.includes(role);
-
-export const ModeSchema = z.enum(["build", "plan"]);
-export type Mode = z.infer<typeof ModeSchema>;
-
-/** Which agent runs a session: `opencode` (OpenCode through its SDK) or an ACP agent a runner offers. */
-export const AgentIdSchema = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,39}$/, "an agent id such as opencode, opencode-acp, claude-code");
-/** The agent a session runs when its creator named none. */
-export const DEFAULT_AGENT = "opencode";
-
-/** An agent a runner offers (runner/acp/agents.ts). */
-export const AgentInfoSchema = z.object({
-  id: AgentIdSchema,
-  label: z.string().max(100),
-  protocol: z.enum(["opencode-sdk", "acp"]),
-});
-export type AgentInfo = z.infer<typeof AgentInfoSchema>;
-
-/** What the agent is doing, as the room tells everyone. */
-export const AgentStatusSchema = z.enum(["idle", "busy", "retry", "waiting"]);
-export type AgentStatus = z.infer<typeof AgentStatusSchema>;
-
-/**
- * The session list's status column. `offline` means no runner holds the session; `pending` means
- * no runner holds it and none can take it now: every runner connected serves its maximum of
- * sessions (AGENTROOM_MAX_SESSIONS), so it waits for a slot, longest-waiting first.
- */
-export const SessionStatusSchema = z.enum(["idle", "busy", "waiting", "archived", "offline", "pending"]);
-export type SessionStatus = z.infer<typeof SessionStatusSchema>;
-
-/** Why a session no runner holds is not being taken (the lobby tells the room). */
-export const RunnerWaitSchema = z.object({
-  /** When it started waiting: it lost its runner, or was created. */
-  since: z.number(),
-  /** `runners_full`: every runner connected serves its maximum of sessions. */
-  reason: z.literal("runners_full"),
-});
-export type RunnerWait = z.infer<typeof RunnerWaitSchema>;
-
-/**
- * How many distinct secrets the runner replaced with `[redacted: <rule>]` markers before they left
- * its machine, in all and per rule name.
- */
-export const RedactedSchema = z.object({ count: z.number().int().nonnegative(), rules: z.record(z.string(), z.number().int().nonnegative()) });
-export type Redacted = z.infer<typeof RedactedSchema>;
-
-export const SessionMetaSchema = z.object({
-  id: z.string(),
-  title: z.string(),
-  mode: ModeSchema,
-  /** idle / busy / retry / waiting (for a permission or question reply). */
-  agentStatus: AgentStatusSchema,
-  /** True while a runner holds the session's lease and is connected. */
-  agentOnline: z.boolean(),
-  archived: z.boolean(),
-  createdAt: z.number(),
-  updatedAt: z.number(),
-  /**
-   * Workspace directory the agent works in, as shown to people: set by the runner once it works
-   * there (a refused `directory` never shows as the workspace).
-   */
-  workspace: z.string().optional(),
-  /** The directory asked for at creation; the runner checks it against its workspace roots. */
-  directory: z.string().optional(),
-  /** The git URL the workspace is cloned from, when the session was created from one. */
-  repository: z.string().optional(),
-  /** OpenCode's session id, once the runner created it (for an ACP agent: its ACP session id). */
-  opencodeSessionId: z.string().optional(),
-  /** The agent that runs this session (absent: DEFAULT_AGENT). */
-  agent: AgentIdSchema.optional(),
-  /** Model in use, e.g. "scripted/demo"; `demo` is true for the built-in scripted model. */
-  model: z.string().optional(),
-  demo: z.boolean().optional(),
-  /** Origins allowed to embed this session in an iframe (frame-ancestors). */
-  allowedOrigins: z.array(z.string()).default([]),
-  /** Last session-level error (provider error, crash), cleared by the next turn. */
-  lastError: z.string().optional(),
-  /** Chat messages ever posted (deleted ones included): what "unread chat" counts against. */
-  chatCount: z.number().int().nonnegative().optional(),
-  /** Set while no runner holds the session and none can take it (all runners full). */
-  runnerWait: RunnerWaitSchema.optional(),
-  /** Secrets the runner hid from everyone in the room (README "Secrets"). */
-  redacted: RedactedSchema.optional(),
-  /** Redaction rules the owner let through for this session (false positives), by rule name. */
-  redactAllowed: z.array(z.string()).optional(),
-});
-export type SessionMeta = z.infer<typeof SessionMetaSchema>;
-
-/** One row of the session list (the index). */
-export const SessionSummarySchema = z.object({
-  id: z.string(),
-  title: z.string(),
-  status: SessionStatusSchema,
-  workspace: z.string().optional(),
-  repository: z.string().optional(),
-  createdAt: z.number(),
-  updatedAt: z.number(),
-  archived: z.boolean(),
-  demo: z.boolean().optional(),
-  /** SessionMeta.chatCount: the list shows unread chat against what this browser has seen. */
-  chatCount: z.number().int().nonnegative().optional(),
-  /** While no runner holds it (`offline`/`pending`): since when. Runners take the oldest first. */
-  waitingSince: z.number().optional(),
-  /** SessionMeta.agent: only runners offering it take the session. */
-  agent: AgentIdSchema.optional(),
-});
-export type SessionSummary = z.infer<typeof SessionSummarySchema>;
-
-// ───────────────────────────── queue, permissions, questions ─────────────────────────────
-
-export const QueueItemSchema = z.object({
-  /** Chosen by the client; the idempotency key of the prompt. */
-  id: z.string().min(1).max(128),
-  text: z.string(),
-  mode: ModeSchema,
-  by: z.string(),
-  createdAt: z.number(),
-  /** `dispatched` once handed to the runner, until the runner reports it started. */
-  state: z.enum(["queued", "dispatched"]),
-  /** Set when a driver sent a chat message to the agent ("Ask the agent"): whose message it was. */
-  from: z.object({ chatID: z.string(), author: z.string() }).optional(),
-});
-export type QueueItem = z.infer<typeof QueueItemSchema>;
-
-export const PermissionReplySchema = z.enum(["once", "always", "reject"]);
-export type PermissionReply = z.infer<typeof PermissionReplySchema>;
-
-export const PermissionRequestSchema = z
-  .object({
-    id: z.string().min(1).max(128),
-    /** e.g. "bash", "edit". */
-    permission: z.string(),
-    /** Human-readable title; patterns are what it asks about (command, path). */
-    title: z.string().optional(),
-    patterns: z.array(z.string()).default([]),
-    metadata: z.record(z.string(), z.unknown()).optional(),
-    messageID: z.string().optional(),
-    callID: z.string().optional(),
-    createdAt: z.number(),
-  })
-  .passthrough();
-export type PermissionRequest = z.infer<typeof PermissionRequestSchema>;
-
-export const QuestionRequestSchema = z
-  .object({
-    id: z.string().min(1).max(128),
-    questions: z.array(
-      z
-        .object({
-          question: z.string(),
-          header: z.string().optional(),
-          options: z.array(z.object({ label: z.string(), description: z.string().optional() }).passthrough()).default([]),
-          multiple: z.boolean().optional(),
-        })
-        .passthrough(),
-    ),
-    createdAt: z.number(),
-  })
-  .passthrough();
-export type QuestionRequest = z.infer<typeof QuestionRequestSchema>;
-
-/** Answers to a question request: one list of chosen labels (or free text) per question. */
-export const QuestionAnswersSchema = z.array(z.array(z.string().max(10_000)).max(50)).max(50);
-
-// ───────────────────────────── chat (shared/chat.ts folds these) ─────────────────────────────
-
-/** Who wrote a chat message: display name, role, and the link (token) they came in with. */
-export const ChatAuthorSchema = z.object({ name: z.string(), role: RoleSchema, linkId: z.string() });
-export type ChatAuthor = z.infer<typeof ChatAuthorSchema>;
-
-/**
- * One chat message as the room keeps it. A deleted message keeps its id, author and place (so
- * replies and counts stay whole) and loses its text: `text` is "" and `deleted` says by whom.
- */
-export const ChatMessageSchema = z.object({
-  /** Chosen by the client; the idempotency key. */
-  id: z.string().min(1).max(128),
-  /** The seq of the event that added it: the chat's order and its paging cursor. */
-  seq: z.number().int().positive(),
-  at: z.number(),
-  author: ChatAuthorSchema,
-  text: z.string(),
-  /** A comment on this part of the transcript. */
-  partID: z.string().max(128).optional(),
-  /** The chat message this one answers. */
-  replyTo: z.string().max(128).optional(),
-  editedAt: z.number().optional(),
-  deleted: z.object({ by: z.string(), at: z.number() }).optional(),
-  /** A driver sent it to the agent as a prompt ("Ask the agent"). */
-  asked: z.object({ by: z.string(), queueId: z.string() }).optional(),
-});
-export type ChatMessage = z.infer<typeof ChatMessageSchema>;
 
 // ───────────────────────────── durable room events ─────────────────────────────
 
 /**
- * The payloads of durable events. The runner sends these (inside `agent.batch`), the room
- * assigns each a seq, commits it with the state it changes, and fans it out.
+ * The payloads of durable events, derived from their definitions (shared/events/registry.ts).
+ * `EventBody`: what the runner sends (inside `agent.batch`); the room assigns each a seq, commits
+ * it with the state it changes, and fans it out. `RoomEventBody` adds the events only the room
+ * itself emits (from people's commands or its own bookkeeping).
  */
-export const EventBodySchema = z.discriminatedUnion("type", [
-  /** A message's info, created or updated (full snapshot). */
-  z.object({ type: z.literal("message.upsert"), message: MessageSchema }),
-  z.object({ type: z.literal("message.remove"), messageID: z.string() }),
-  /** A part's full snapshot; it replaces whatever deltas the room had for it. */
-  z.object({ type: z.literal("part.upsert"), part: PartSchema }),
-  /** Text appended to one field of a part (usually `text`). */
-  z.object({
-    type: z.literal("part.delta"),
-    messageID: z.string(),
-    partID: z.string(),
-    field: z.string().max(64),
-    delta: z.string(),
-  }),
-  z.object({ type: z.literal("part.remove"), messageID: z.string(), partID: z.string() }),
-  /** Agent status: idle / busy / retry (waiting is derived by the room from open requests). */
-  z.object({
-    type: z.literal("status"),
-    status: z.enum(["idle", "busy", "retry"]),
-    message: z.string().optional(),
-    attempt: z.number().optional(),
-  }),
-  /** A session-level error (provider error, aborted turn, runner failure). */
-  z.object({ type: z.literal("session.error"), error: z.string(), name: z.string().optional() }),
-  /** Metadata the runner learned: title, OpenCode session id, model, workspace. */
-  z.object({
-    type: z.literal("session.info"),
-    title: z.string().max(500).optional(),
-    opencodeSessionId: z.string().optional(),
-    model: z.string().optional(),
-    demo: z.boolean().optional(),
-    workspace: z.string().optional(),
-    redacted: RedactedSchema.optional(),
-  }),
-  z.object({ type: z.literal("permission.asked"), request: PermissionRequestSchema }),
-  z.object({ type: z.literal("question.asked"), request: QuestionRequestSchema }),
-  z.object({ type: z.literal("todo.update"), todos: z.array(TodoSchema) }),
-  z.object({ type: z.literal("diff.update"), diff: z.array(FileDiffSchema) }),
-]);
-export type EventBody = z.infer<typeof EventBodySchema>;
-
-/**
- * Events only the room itself emits (from people's commands or its own bookkeeping). Together with
- * `EventBody` they make `RoomEvent`.
- */
-export const RoomOwnEventSchema = z.discriminatedUnion("type", [
-  z.object({ type: z.literal("queue.add"), item: QueueItemSchema }),
-  z.object({ type: z.literal("queue.update"), item: QueueItemSchema }),
-  z.object({
-    type: z.literal("queue.remove"),
-    id: z.string(),
-    reason: z.enum(["cancelled", "started", "failed"]),
-    by: z.string().optional(),
-  }),
-  z.object({ type: z.literal("mode.set"), mode: ModeSchema, by: z.string() }),
-  z.object({ type: z.literal("stop.requested"), by: z.string() }),
-  z.object({
-    type: z.literal("permission.replied"),
-    requestID: z.string(),
-    reply: PermissionReplySchema,
-    message: z.string().optional(),
-    by: z.string(),
-  }),
-  z.object({ type: z.literal("question.replied"), requestID: z.string(), answers: QuestionAnswersSchema.nullable(), by: z.string() }),
-  /** A runner took or lost the lease; `waiting` (offline only): none can take it now, and why. */
-  z.object({ type: z.literal("agent.presence"), online: z.boolean(), waiting: RunnerWaitSchema.optional() }),
-  /** The runner closed a permission/question request nobody answered (timed out, answered in OpenCode). */
-  z.object({ type: z.literal("request.closed"), requestID: z.string() }),
-  z.object({ type: z.literal("session.archived"), archived: z.boolean() }),
-  z.object({ type: z.literal("session.allowedOrigins"), origins: z.array(z.string()) }),
-  /** The owner let redaction rule `rule` through for this session: its findings reach the room from now on. `rules`: all let through. */
-  z.object({ type: z.literal("redact.allowed"), rule: z.string(), rules: z.array(z.string()), by: z.string() }),
-  /** Chat (people talking, never shown to the agent): see shared/chat.ts. */
-  z.object({ type: z.literal("chat.add"), message: ChatMessageSchema.omit({ seq: true }) }),
-  z.object({ type: z.literal("chat.edit"), id: z.string(), text: z.string() }),
-  /** The text is gone from the room's state and from the log's earlier events of this message. */
-  z.object({ type: z.literal("chat.delete"), id: z.string(), by: z.string() }),
-  z.object({ type: z.literal("chat.asked"), id: z.string(), by: z.string(), queueId: z.string() }),
-]);
-
+export const EventBodySchema = AgentEventBodySchema;
+export type EventBody = AgentEventBody;
+export const RoomOwnEventSchema = RoomOwnEventBodySchema;
 export const RoomEventBodySchema = z.union([EventBodySchema, RoomOwnEventSchema]);
-export type RoomEventBody = EventBody | z.infer<typeof RoomOwnEventSchema>;
+export type RoomEventBody = AnyEventBody;
 
 /**
  * A committed event. `seq` is the event's own number; when the room merges consecutive deltas to
@@ -379,7 +47,6 @@ export const RoomEventSchema = z.intersection(
   RoomEventBodySchema,
   z.object({ seq: z.number().int().positive(), fromSeq: z.number().int().positive().optional(), ts: z.number() }),
 ) as unknown as z.ZodType<RoomEvent>;
-
 // ───────────────────────────── client → room ─────────────────────────────
 
 /**
@@ -536,8 +203,8 @@ export const SnapshotSchema = z.object({
   queue: z.array(QueueItemSchema),
   permissions: z.array(PermissionRequestSchema),
   questions: z.array(QuestionRequestSchema),
-  todos: z.array(TodoSchema),
-  diff: z.array(FileDiffSchema),
+  /** Each slice of session state (shared/events/registry.ts) under its name: todos, diff, ... */
+  ...SLICE_SNAPSHOT_SHAPE,
   /** The latest chat messages, oldest first; `chatHasMore` when older ones exist (`chat.history`). */
   chat: z.array(ChatMessageSchema).optional(),
   chatHasMore: z.boolean().optional(),
@@ -549,29 +216,6 @@ export const SnapshotSchema = z.object({
   rawStatus: z.enum(["idle", "busy", "retry"]).optional(),
 });
 export type Snapshot = z.infer<typeof SnapshotSchema>;
-
-/**
- * A link record (party/links.ts): every token the API mints, and every person a session is shared
- * with by email (Cloudflare Access sign-in), is one. Listed to owners only; revoked records stay
- * listed (with `revokedAt`) until they would have expired. Times are epoch ms.
- */
-export const LinkRecordSchema = z.object({
-  id: z.string(),
-  role: z.enum(["owner", "driver", "viewer", "approver"]),
-  name: z.string(),
-  /** Set on a grant to a signed-in person (no token exists for it). */
-  email: z.string().optional(),
-  /** The name of whoever minted it (an owner, or "operator"). */
-  createdBy: z.string(),
-  createdAt: z.number(),
-  expiresAt: z.number(),
-  lastUsedAt: z.number().nullable(),
-  revokedAt: z.number().nullable(),
-  /** Why, when not by an owner: `exposed_in_url`, its token was seen in a URL (party/url-tokens.ts). */
-  revokedReason: z.enum(["exposed_in_url"]).optional(),
-});
-export type LinkRecord = z.infer<typeof LinkRecordSchema>;
-export type RevokeReason = NonNullable<LinkRecord["revokedReason"]>;
 
 export const ErrorCodeSchema = z.enum([
   "bad_json", // not JSON, or a binary frame
@@ -733,130 +377,6 @@ export const LobbyClientFrameSchema = z.discriminatedUnion("type", [
   }),
 ]);
 export type LobbyClientFrame = z.infer<typeof LobbyClientFrameSchema>;
-
-// ───────────────────────────── HTTP API bodies ─────────────────────────────
-
-/**
- * Pages allowed to embed a session (`frame-ancestors`): http(s) origins only; a path is dropped
- * (`https://a.example/x` means `https://a.example`). One page's origin each: a wildcard
- * (`https://*.example.com`) is refused like any other non-origin, since it would let every
- * subdomain frame the session, whoever runs it (list each subdomain instead).
- */
-export const EmbedOriginsSchema = z
-  .array(
-    z
-      .string()
-      .max(500)
-      .refine((s) => URL.canParse(s) && /^https?:$/.test(new URL(s).protocol), "an http(s) origin such as https://docs.example.com")
-      .refine((s) => !URL.canParse(s) || /^([A-Za-z0-9-]+\.)*[A-Za-z0-9-]+$|^\[[0-9A-Fa-f:.]+\]$/.test(new URL(s).hostname), "one origin, no wildcard: list each page's origin, such as https://docs.example.com"),
-  )
-  .max(50);
-
-/** `PUT /api/sessions/:id/origins` (owner only). */
-export const OriginsBodySchema = z.object({ origins: EmbedOriginsSchema });
-
-/**
- * A git repository to clone a session's workspace from: `https://`, `http://`, `ssh://`,
- * `git://`, `file://` or scp-like `user@host:path`. Anything else (git's `ext::` transport, an
- * option-like `-u…`, a bare path) is refused here; the runner checks again and refuses a
- * `file://` URL outside its workspace roots. A password in the URL is refused too: the URL is
- * session metadata every viewer sees, so credentials belong in the runner's git configuration.
- */
-export const RepositoryUrlSchema = z
-  .string()
-  .max(2048)
-  .refine(isRepositoryUrl, "a git URL such as https://github.com/owner/repo.git or git@github.com:owner/repo.git")
-  .refine((s) => !URL.canParse(s) || new URL(s).password === "", "no password in the URL: every viewer sees it; give the runner git credentials instead");
-
-/** scp-like `user@host:path` (git's short ssh form); `user@` is required so `C:dir` is not one. */
-const SCP_LIKE = /^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:(?!\/\/)\S+$/;
-
-/** Whether `s` names a git remote by a transport the runner allows (see RepositoryUrlSchema). */
-export function isRepositoryUrl(s: string): boolean {
-  if (/[\s\0]/.test(s) || s.startsWith("-")) return false;
-  if (SCP_LIKE.test(s)) return true;
-  if (!URL.canParse(s)) return false;
-  const u = new URL(s);
-  if (u.protocol === "file:") return u.pathname.length > 1;
-  return /^(https?|ssh|git):$/.test(u.protocol) && u.hostname !== "";
-}
-
-export const CreateSessionBodySchema = z
-  .object({
-    title: z.string().max(500).optional(),
-    /** A directory inside the runner's workspace root; omitted means a fresh git repository. */
-    directory: z.string().max(4096).optional(),
-    /** A git URL the runner clones into a fresh workspace (instead of `directory`). */
-    repository: RepositoryUrlSchema.optional(),
-    mode: ModeSchema.optional(),
-    allowedOrigins: EmbedOriginsSchema.optional(),
-    /** Display name of the creator (shown in presence). */
-    name: z.string().max(100).optional(),
-    /** Which agent runs it (`GET /api/agents`); default DEFAULT_AGENT. */
-    agent: AgentIdSchema.optional(),
-  })
-  .refine((b) => !(b.directory?.trim() && b.repository), { message: "give a directory or a repository, not both", path: ["repository"] });
-export type CreateSessionBody = z.infer<typeof CreateSessionBodySchema>;
-
-/** `GET /api/agents`: the agents online runners offer, with how many runners offer each. */
-export const AgentsResultSchema = z.object({ agents: z.array(AgentInfoSchema.extend({ runners: z.number().int().nonnegative() })) });
-export type AgentsResult = z.infer<typeof AgentsResultSchema>;
-
-export const CreateSessionResultSchema = z.object({
-  id: z.string(),
-  ownerToken: z.string(),
-  /** Path of the session view with the owner token in its fragment. */
-  url: z.string(),
-});
-
-export const ShareBodySchema = z.object({
-  /** `approver`: sees what a viewer sees and answers permission requests and questions; cannot prompt, stop, switch mode or share. */
-  role: z.enum(["viewer", "driver", "approver"]),
-  name: z.string().max(100).optional(),
-  /** Lifetime in seconds; default 7 days. */
-  ttlSeconds: z.number().int().positive().max(365 * 24 * 3600).optional(),
-  /**
-   * Viewers with this link may post in the chat (and an embed shows the chat). Default false:
-   * a viewer link reads the chat but cannot post. Drivers always may chat.
-   */
-  canChat: z.boolean().optional(),
-});
-
-export const ShareResultSchema = z.object({
-  token: z.string(),
-  url: z.string(),
-  embedUrl: z.string(),
-  role: z.enum(["viewer", "driver", "approver"]),
-  canChat: z.boolean().optional(),
-  /** The link record's id: `DELETE /api/sessions/:id/links/:linkId` revokes it. */
-  linkId: z.string(),
-});
-
-/**
- * `GET /api/sessions/:id/links`, newest first. `accessSignIn`: whether this deployment verifies
- * Cloudflare Access sign-ins, so sharing with a person by email can work (absent from the room's
- * live `links` frame, which parses with this schema too).
- */
-export const LinksResultSchema = z.object({ links: z.array(LinkRecordSchema), accessSignIn: z.boolean().optional() });
-
-/** `DELETE /api/sessions/:id/links[/:linkId]`: the ids this call revoked (none if already revoked). */
-export const RevokeResultSchema = z.object({ revoked: z.array(z.string()) });
-
-/** `POST /api/sessions/:id/links/rotate`: a new owner link; the caller's owner link is revoked. */
-export const RotateResultSchema = z.object({ token: z.string(), url: z.string(), linkId: z.string(), revoked: z.array(z.string()) });
-
-/** `POST /api/sessions/:id/people` (Access sign-in): share with a named person by email. */
-export const PeopleBodySchema = z.object({
-  email: z.string().max(254).email(),
-  role: z.enum(["viewer", "driver", "owner"]),
-  ttlSeconds: z.number().int().positive().max(365 * 24 * 3600).optional(),
-});
-
-/** `POST /api/sessions/:id/ticket`: a single-use WebSocket ticket (`?ticket=`), good for 30 s. */
-export const TicketResultSchema = z.object({ ticket: z.string(), expiresAt: z.number() });
-
-/** Every HTTP error answers with this body. */
-export const HttpErrorSchema = z.object({ error: z.object({ code: z.string(), message: z.string() }) });
 
 /** Parses a text frame; returns the frame or an error frame to send back. */
 export function parseFrame<T>(

@@ -18,6 +18,7 @@
 import type { ToolPart } from "./parts.ts";
 import type { RoomEvent, SessionMeta, Snapshot } from "./protocol.ts";
 import { Transcript, type TranscriptChanges } from "./transcript.ts";
+import { SLICES } from "./events/registry.ts";
 
 /** Waits longer than this play as `COMPRESSED_GAP_MS` (and show as compressed on the scrubber). */
 export const IDLE_GAP_MS = 3_000;
@@ -106,8 +107,7 @@ export function changesBetween(from: Transcript, to: Transcript): TranscriptChan
     queue: !sameList(from.queue, to.queue),
     permissions: !sameList(from.permissions, to.permissions),
     questions: !sameList(from.questions, to.questions),
-    todos: from.todos !== to.todos,
-    diff: from.diff !== to.diff,
+    slices: new Set(SLICES.filter((s) => from[s.name] !== to[s.name]).map((s) => s.name)),
     messages,
     messageList,
     parts,

@@ -26,11 +26,10 @@
  * fromSeq..seq; one that straddles `lastSeq` cannot be split and is reported as a gap (the caller
  * resyncs rather than render a wrong transcript).
  *
- * Size: over 500 lines: the client's one SessionState holder (the reducer itself is
- * shared/session-reducer.ts) plus the normalizers every test compares transcripts with.
+ * Slices of session state (todos, diff, ...: shared/events/registry.ts) are fields of the
+ * transcript under their names, set whole and recorded in `changes.slices`.
  */
-import { getPath, setPath, type Json } from "./deep-fields.ts";
-import type { FileDiff, Message, MessageWithParts, Part, Todo } from "./parts.ts";
+import type { Message, MessageWithParts, Part } from "./parts.ts";
 import { ChatThread } from "./chat.ts";
 import type {
   ChatMessage,
@@ -42,6 +41,13 @@ import type {
   Snapshot,
 } from "./protocol.ts";
 import { reduceSessionEvent, type RawAgentStatus, type SessionState } from "./session-reducer.ts";
+import { initialSlices, SLICES, slicesOf, type SliceValues } from "./events/registry.ts";
+import { emptyChanges, type ApplyBatchResult, type ApplyResult, type TranscriptChanges } from "./transcript-changes.ts";
+import { appendDelta, byIdKey, indexFromEnd, partKey, removeById, replaceAll, upsertInOrder } from "./transcript-lists.ts";
+import { normalizeTranscript, type NormalizedTranscript } from "./transcript-normalize.ts";
+
+export type { ApplyBatchResult, ApplyResult, TranscriptChanges } from "./transcript-changes.ts";
+export { canonical, normalize, normalizeMessages, normalizeTranscript, type NormalizedTranscript, type NormalizeOptions } from "./transcript-normalize.ts";
 
 /** One message and its parts, in order. */
 export interface MessageEntry {
@@ -49,116 +55,11 @@ export interface MessageEntry {
   parts: Part[];
 }
 
-/** What changed since the last `takeChanges()`. */
-export interface TranscriptChanges {
-  /** A snapshot replaced the state: re-read everything. */
-  reset: boolean;
-  /** `session` (meta: title, mode, status, archive, errors, ...) changed. */
-  session: boolean;
-  queue: boolean;
-  permissions: boolean;
-  questions: boolean;
-  todos: boolean;
-  diff: boolean;
-  /** Ids of messages whose info was added, replaced or removed. */
-  messages: Set<string>;
-  /** Messages were inserted or removed (positions in `messages` moved). */
-  messageList: boolean;
-  /** messageID → ids of parts added, replaced (deltas included) or removed. */
-  parts: Map<string, Set<string>>;
-  /** Messages a history page put in front of the list. */
-  prepended: number;
-  /** A `stop.requested` event was applied (for instant "stopping…" feedback). */
-  stop: boolean;
-  /** The chat changed (shared/chat.ts; `Transcript.chat`). */
-  chat: boolean;
-  /** Seq range of the events applied in this batch; 0 when none. */
-  fromSeq: number;
-  toSeq: number;
-}
+/** Each slice of session state is a field under its name (set in the constructor). */
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
+export interface Transcript extends SliceValues {}
 
-/** How one event was taken. */
-export type ApplyResult = "applied" | "skipped" | "gap";
-
-/** How a batch of events (one `events` frame) was taken. */
-export interface ApplyBatchResult {
-  applied: number;
-  skipped: number;
-  /** True when the batch does not continue from `lastSeq`: nothing after the gap was applied. */
-  gap: boolean;
-}
-
-function emptyChanges(): TranscriptChanges {
-  return {
-    reset: false,
-    session: false,
-    queue: false,
-    permissions: false,
-    questions: false,
-    todos: false,
-    diff: false,
-    messages: new Set(),
-    messageList: false,
-    parts: new Map(),
-    prepended: 0,
-    stop: false,
-    chat: false,
-    fromSeq: 0,
-    toSeq: 0,
-  };
-}
-
-function cmp(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
-/**
- * Index of the item with this id, searching from the end: the part being streamed, the message
- * being updated and the newest queue entry are almost always last, so this is O(1) in practice.
- */
-function indexFromEnd<T>(list: readonly T[], id: string, key: (item: T) => string): number {
-  for (let i = list.length - 1; i >= 0; i--) if (key(list[i] as T) === id) return i;
-  return -1;
-}
-
-const partKey = (p: Part) => p.id;
-const byIdKey = (x: { id: string }) => x.id;
-
-/** Replaces the item with the same id in place, or appends it. Returns true if it was new. */
-function upsertInOrder<T>(list: T[], item: T, key: (item: T) => string): boolean {
-  const i = indexFromEnd(list, key(item), key);
-  if (i >= 0) {
-    list[i] = item;
-    return false;
-  }
-  list.push(item);
-  return true;
-}
-
-function removeById<T>(list: T[], id: string, key: (item: T) => string): boolean {
-  const i = indexFromEnd(list, id, key);
-  if (i < 0) return false;
-  list.splice(i, 1);
-  return true;
-}
-
-/**
- * A copy of `part` with `delta` appended to its field `field` (a missing field counts as "").
- * Like the room, the field is a dotted path (usually just `text`). A field the room stored shortened (listed in
- * `truncated`) keeps its preview and only grows its `fullChars`, as in the room's snapshots.
- */
-function appendDelta(part: Part, field: string, delta: string): Part | null {
-  const marks = part.truncated;
-  const mark = marks?.find((t) => t.field === field);
-  if (marks && mark) {
-    return { ...part, truncated: marks.map((t) => (t === mark ? { ...t, fullChars: t.fullChars + delta.length } : t)) };
-  }
-  // A dotted field reaches inside the part (a runner sends a part too big for one batch in pieces).
-  const current = getPath(part as Json, field);
-  if (current !== undefined && typeof current !== "string") return null;
-  return setPath(part as Json, field, (current ?? "") + delta) as Part;
-}
-
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
 export class Transcript {
   /** Session metadata; null until the first snapshot. */
   session: SessionMeta | null = null;
@@ -170,8 +71,6 @@ export class Transcript {
   readonly permissions: PermissionRequest[] = [];
   /** Open question requests, oldest first. */
   readonly questions: QuestionRequest[] = [];
-  todos: Todo[] = [];
-  diff: FileDiff[] = [];
   /** Detail of the last `status` event (retry message and attempt). */
   statusDetail: { message?: string; attempt?: number } = {};
   /** The last stop request, for "stopping…" feedback until the agent goes idle. */
@@ -192,6 +91,10 @@ export class Transcript {
   private readonly olderThanWindow = new Set<string>();
   private rawStatus: RawAgentStatus = "idle";
   private changes: TranscriptChanges = emptyChanges();
+
+  constructor() {
+    Object.assign(this, initialSlices());
+  }
 
   static fromSnapshot(snapshot: Snapshot): Transcript {
     const t = new Transcript();
@@ -235,8 +138,7 @@ export class Transcript {
       c.queue ||
       c.permissions ||
       c.questions ||
-      c.todos ||
-      c.diff ||
+      c.slices.size > 0 ||
       c.messageList ||
       c.stop ||
       c.chat ||
@@ -284,8 +186,7 @@ export class Transcript {
     replaceAll(this.queue, snapshot.queue);
     replaceAll(this.permissions, snapshot.permissions);
     replaceAll(this.questions, snapshot.questions);
-    this.todos = snapshot.todos.slice();
-    this.diff = snapshot.diff.slice();
+    Object.assign(this, slicesOf(snapshot));
     this.statusDetail = {};
     this.lastStop = null;
     this.lastSeq = snapshot.seq;
@@ -421,13 +322,10 @@ export class Transcript {
     queueRemove: (id) => {
       if (removeById(this.queue, id, byIdKey)) this.changes.queue = true;
     },
-    setTodos: (todos) => {
-      this.todos = todos;
-      this.changes.todos = true;
-    },
-    setDiff: (diff) => {
-      this.diff = diff;
-      this.changes.diff = true;
+    slice: (name) => this[name],
+    setSlice: (name, value) => {
+      (this as SliceValues)[name] = value;
+      this.changes.slices.add(name);
     },
     stopRequested: (by, seq, ts) => {
       this.lastStop = { by, seq, ts };
@@ -566,8 +464,7 @@ export class Transcript {
     replaceAll(t.queue, this.queue);
     replaceAll(t.permissions, this.permissions);
     replaceAll(t.questions, this.questions);
-    t.todos = this.todos;
-    t.diff = this.diff;
+    for (const { name } of SLICES) (t as SliceValues)[name] = this[name] as never;
     t.statusDetail = this.statusDetail;
     t.lastStop = this.lastStop;
     t.lastSeq = this.lastSeq;
@@ -585,85 +482,3 @@ export class Transcript {
   }
 }
 
-function replaceAll<T>(target: T[], source: readonly T[]): void {
-  target.length = 0;
-  for (const x of source) target.push(x);
-}
-
-// ───────────────────────────── canonical form ─────────────────────────────
-
-/** A JSON value with object keys sorted and undefined fields dropped, so equal states compare equal. */
-export function canonical(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(canonical);
-  if (value && typeof value === "object") {
-    const out: Record<string, unknown> = {};
-    for (const key of Object.keys(value).sort()) {
-      const v = (value as Record<string, unknown>)[key];
-      if (v === undefined) continue;
-      out[key] = canonical(v);
-    }
-    return out;
-  }
-  return value;
-}
-
-export interface NormalizedTranscript {
-  session: Omit<SessionMeta, "updatedAt"> | null;
-  messages: MessageWithParts[];
-  queue: QueueItem[];
-  permissions: PermissionRequest[];
-  questions: QuestionRequest[];
-  todos: Todo[];
-  diff: FileDiff[];
-  hasMore: boolean;
-}
-
-export interface NormalizeOptions {
-  /**
-   * Sort messages and parts by id instead of keeping the transcript's order. Useful against a
-   * source that lists by id (OpenCode's `session.messages`); the transcript's own order is the
-   * room's (first arrival), which for OpenCode's time-ordered ids is the same.
-   */
-  sortById?: boolean;
-}
-
-/** Messages with their parts, keys sorted: compare two transcripts' content. */
-export function normalizeMessages(
-  messages: readonly (MessageEntry | MessageWithParts)[],
-  opts: NormalizeOptions = {},
-): MessageWithParts[] {
-  let list = messages.map((m) => ({ info: m.info, parts: m.parts.slice() }));
-  if (opts.sortById) {
-    for (const m of list) m.parts.sort((a, b) => cmp(a.id, b.id));
-    list = list.sort((a, b) => cmp(a.info.id, b.info.id));
-  }
-  return list.map((m) => canonical(m) as MessageWithParts);
-}
-
-/**
- * The canonical comparable form of a transcript: deltas are already folded into parts, keys are
- * sorted, and the fields that legitimately differ between two faithful viewers are left out
- * (`updatedAt`, which the room stamps; `lastSeq`, `version` and connection details).
- * "The viewer's transcript equals the agent's" is `expect(normalize(a)).toEqual(normalize(b))`.
- */
-export function normalizeTranscript(t: Transcript, opts: NormalizeOptions = {}): NormalizedTranscript {
-  let session: NormalizedTranscript["session"] = null;
-  if (t.session) {
-    const { updatedAt: _ignored, ...rest } = t.session;
-    void _ignored;
-    session = canonical(rest) as NormalizedTranscript["session"];
-  }
-  return {
-    session,
-    messages: normalizeMessages(t.messages, opts),
-    queue: canonical(t.queue) as QueueItem[],
-    permissions: canonical(t.permissions) as PermissionRequest[],
-    questions: canonical(t.questions) as QuestionRequest[],
-    todos: canonical(t.todos) as Todo[],
-    diff: canonical(t.diff) as FileDiff[],
-    hasMore: t.hasMore,
-  };
-}
-
-/** Alias used across the project's tests. */
-export const normalize = normalizeTranscript;

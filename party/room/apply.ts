@@ -6,7 +6,8 @@
  */
 import type { SessionMeta } from "../../shared/protocol.ts";
 import { deriveAgentStatus, type SessionState } from "../../shared/session-reducer.ts";
-import type { MetaStore } from "./meta.ts";
+import { initialSlices } from "../../shared/events/registry.ts";
+import type { MetaStore, MetaValues } from "./meta.ts";
 import type { TranscriptStore } from "./transcript-store.ts";
 import type { PromptQueue } from "./queue.ts";
 import type { RequestStore } from "./requests.ts";
@@ -61,20 +62,22 @@ export function roomSessionState({ meta, transcript, queue, requests, chat }: Ro
     queueAdd: (item) => queue.add(item, meta.reserveCounter()),
     queueUpdate: (item) => queue.update(item),
     queueRemove: (id) => queue.remove(id),
-    // Long strings in these (a diff holds two versions of each file) are shortened like part
+    slice: (name) => meta.get(name) ?? initialSlices()[name],
+    // Long strings in a slice (a diff holds two versions of each file) are shortened like part
     // fields, so the stored value and every frame stay under their caps; nothing else keeps them.
-    setTodos: (todos) => {
-      const short = todos.map((t) => transcript.shortened(t));
-      meta.set("todos", short);
-      return short;
-    },
-    setDiff: (diff) => {
-      const short = diff.map((d) => transcript.shortened(d));
-      meta.set("diff", short);
+    setSlice: (name, value) => {
+      const short = shortenedValue(transcript, value);
+      meta.set(name, short as MetaValues[typeof name]);
       return short;
     },
     stopRequested: () => {},
     applyChat: (ev, seq, ts) => chat.apply(ev, seq, ts),
     chatCount: () => meta.session().chatCount ?? 0,
   };
+}
+
+/** A slice's value shortened item by item (a list) or whole (an object); anything else as it is. */
+function shortenedValue<V>(transcript: TranscriptStore, value: V): V {
+  const one = (x: unknown): unknown => (x !== null && typeof x === "object" ? transcript.shortened(x) : x);
+  return (Array.isArray(value) ? value.map(one) : one(value)) as V;
 }

@@ -4,15 +4,13 @@
  * wakes with nothing but its storage).
  */
 import type { SessionMeta } from "../../shared/protocol.ts";
-import type { FileDiff, Todo } from "../../shared/parts.ts";
+import type { SliceValues } from "../../shared/events/registry.ts";
 
-/** Everything kept in `meta`, by key. */
-export interface MetaValues {
+/** Everything kept in `meta`, by key; each slice of session state under its name. */
+export interface MetaValues extends SliceValues {
   session: SessionMeta;
   /** Last assigned event seq. */
   seq: number;
-  todos: Todo[];
-  diff: FileDiff[];
   /** The agent connection holding the lease and when it lapses without a heartbeat. */
   lease: { connId: string; leaseId: string; runnerId?: string; expiresAt: number } | null;
   /** What the runner last reported (idle/busy/retry); `waiting` is derived from open requests. */

@@ -9,6 +9,7 @@ import type { Limits } from "../../shared/limits.ts";
 import type { RoomStores } from "./apply.ts";
 import { CHAT_PAGE_CHARS } from "./commands.ts";
 import { fitPage } from "./fit.ts";
+import { SLICES, slicesOf } from "../../shared/events/registry.ts";
 
 /** The snapshot frame, serialized. */
 export function snapshotFrame(stores: RoomStores, limits: Limits): string {
@@ -29,8 +30,7 @@ function stateWithout({ meta, queue, requests, chat }: RoomStores, limits: Limit
     queue: queue.list(),
     permissions: requests.open("permission").map((r) => r.data) as Snapshot["permissions"],
     questions: requests.open("question").map((r) => r.data) as Snapshot["questions"],
-    todos: meta.get("todos") ?? [],
-    diff: meta.get("diff") ?? [],
+    ...slicesOf(Object.fromEntries(SLICES.map((s) => [s.name, meta.get(s.name)]))),
     chat: chatPage.messages,
     chatHasMore: chatPage.hasMore,
     rawStatus: meta.get("rawStatus") ?? "idle",

@@ -4,7 +4,7 @@
  */
 import { For, Match, Show, Switch, type JSX } from "solid-js";
 import { UNTITLED_SESSION, type PresenceUser, type SessionMeta } from "../../../shared/protocol.ts";
-import type { ConnectionView } from "../lib/room-view.ts";
+import type { ConnectionView, RoomView } from "../lib/room-view.ts";
 import { useNow } from "../lib/clock.ts";
 
 export function ConnectionBadge(props: { connection: ConnectionView }): JSX.Element {
@@ -80,6 +80,16 @@ export function AgentBadge(props: { session: SessionMeta | null }): JSX.Element 
       <span class="status-dot" aria-hidden="true" />
       {label().text}
     </span>
+  );
+}
+
+/** The room's status line: the agent and the connection, and the figures the room keeps of the session. */
+export function RoomStatus(props: { room: RoomView }): JSX.Element {
+  return (
+    <>
+      <AgentBadge session={props.room.session} />
+      <ConnectionBadge connection={props.room.connection} />
+    </>
   );
 }
 

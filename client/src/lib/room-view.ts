@@ -15,7 +15,8 @@ import type {
   QuestionRequest,
   SessionMeta,
 } from "../../../shared/protocol.ts";
-import type { FileDiff, Message, Part, Todo } from "../../../shared/parts.ts";
+import type { Message, Part } from "../../../shared/parts.ts";
+import { initialSlices, type SliceValues } from "../../../shared/events/registry.ts";
 import type { UnsentPrompt } from "../../../shared/room-client.ts";
 
 export interface MessageView {
@@ -41,7 +42,8 @@ export interface Notice {
   message: string;
 }
 
-export interface RoomView {
+/** Each slice of session state (shared/events/registry.ts: todos, diff, ...) is there under its name. */
+export interface RoomView extends SliceValues {
   session: SessionMeta | null;
   you: PresenceUser | null;
   connection: ConnectionView;
@@ -53,8 +55,6 @@ export interface RoomView {
   queue: QueueItem[];
   permissions: PermissionRequest[];
   questions: QuestionRequest[];
-  todos: Todo[];
-  diff: FileDiff[];
   presence: PresenceUser[];
   /** Everyone connected, listed in `presence` or not. */
   presenceTotal: number;
@@ -96,8 +96,7 @@ export const emptyRoomView = (): RoomView => ({
   queue: [],
   permissions: [],
   questions: [],
-  todos: [],
-  diff: [],
+  ...initialSlices(),
   presence: [],
   presenceTotal: 0,
   unsent: [],

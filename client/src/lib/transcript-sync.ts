@@ -12,6 +12,7 @@ import { batch } from "solid-js";
 import { produce, reconcile, type SetStoreFunction } from "solid-js/store";
 import type { Transcript, TranscriptChanges } from "../../../shared/transcript.ts";
 import type { MessageView, RoomView } from "./room-view.ts";
+import { SLICES, type SliceName } from "../../../shared/events/registry.ts";
 
 const copyMessage = (t: Transcript, id: string): MessageView | undefined => {
   const m = t.message(id);
@@ -30,11 +31,16 @@ export function syncAll(t: Transcript, set: SetStoreFunction<RoomView>): void {
     set("queue", reconcile(t.queue.slice(), { key: "id" }));
     set("permissions", reconcile(t.permissions.slice(), { key: "id" }));
     set("questions", reconcile(t.questions.slice(), { key: "id" }));
-    set("todos", reconcile(t.todos.slice()));
-    set("diff", reconcile(t.diff.slice()));
+    for (const { name } of SLICES) syncSlice(t, name, set);
     set("stopping", t.lastStop !== null && t.session?.agentStatus !== "idle");
     syncChat(t, set);
   });
+}
+
+/** One slice of session state, under its name in both (a list is copied, so it stays the store's own). */
+function syncSlice(t: Transcript, name: SliceName, set: SetStoreFunction<RoomView>): void {
+  const value: unknown = t[name];
+  (set as (key: SliceName, value: unknown) => void)(name, reconcile(Array.isArray(value) ? value.slice() : value));
 }
 
 /** The chat list: few and short messages, so the whole list is reconciled by id. */
@@ -78,8 +84,7 @@ export function syncChanges(t: Transcript, c: TranscriptChanges, set: SetStoreFu
     if (c.queue) set("queue", reconcile(t.queue.slice(), { key: "id" }));
     if (c.permissions) set("permissions", reconcile(t.permissions.slice(), { key: "id" }));
     if (c.questions) set("questions", reconcile(t.questions.slice(), { key: "id" }));
-    if (c.todos) set("todos", reconcile(t.todos.slice()));
-    if (c.diff) set("diff", reconcile(t.diff.slice()));
+    for (const name of c.slices) syncSlice(t, name, set);
     if (c.chat) syncChat(t, set);
   });
 }

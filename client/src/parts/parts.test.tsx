@@ -5,7 +5,7 @@ import { createStore } from "solid-js/store";
 import { PartView, PART_RENDERERS, isHiddenPart } from "./registry.tsx";
 import { PartEnvContext } from "./context.ts";
 import { parts, toolPart, textPart, T0 } from "../../test/fixtures.ts";
-import type { Part } from "../../../shared/parts.ts";
+import { KNOWN_PART_SCHEMAS, type KnownPartType, type Part } from "../../../shared/parts.ts";
 import { loadHighlighter } from "../lib/markdown.ts";
 
 afterEach(cleanup);
@@ -14,7 +14,7 @@ const renderPart = (part: Part) => render(() => <PartView part={part} />);
 
 describe("registry", () => {
   it("has a renderer for every known part type", () => {
-    for (const t of ["text", "reasoning", "tool", "step-start", "step-finish", "file", "patch", "agent", "subtask", "retry", "compaction", "snapshot"]) {
+    for (const t of Object.keys(KNOWN_PART_SCHEMAS) as KnownPartType[]) {
       expect(PART_RENDERERS[t], t).toBeTypeOf("function");
     }
   });

@@ -10,7 +10,7 @@ import { Transcript } from "../components/Transcript.tsx";
 import { Composer } from "../components/Composer.tsx";
 import { PermissionDock, QuestionDock } from "../components/Docks.tsx";
 import { QueueList } from "../components/QueueList.tsx";
-import { AgentBadge, ConnectionBadge, PresenceList } from "../components/StatusBar.tsx";
+import { PresenceList, RoomStatus } from "../components/StatusBar.tsx";
 import { SidePanel } from "../components/SidePanel.tsx";
 import { ShareDialog } from "../components/ShareDialog.tsx";
 import { ExportMenu } from "../components/ExportMenu.tsx";
@@ -139,8 +139,7 @@ export function RoomScreen(props: {
             </div>
           </div>
           <div class="room-status">
-            <AgentBadge session={props.room.session} />
-            <ConnectionBadge connection={props.room.connection} />
+            <RoomStatus room={props.room} />
             <Show when={props.chromeless && chatAllowed()}>
               <button type="button" class="btn small chat-toggle" aria-expanded={chatOpen()} onClick={() => setChatOpen(!chatOpen())}>
                 Chat{props.room.chat.length ? ` (${props.room.chat.filter((m) => !m.deleted).length})` : ""}
