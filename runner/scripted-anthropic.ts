@@ -2,13 +2,14 @@
  * The scripted model's Anthropic Messages shape (`POST /v1/messages`, streamed), so the real
  * Claude Code (through claude-code-acp) runs the same canned runs as OpenCode does, offline.
  *
- * The run is chosen as for chat completions (`planFor` in scripted-model.ts): from the last user
+ * The run is chosen as for chat completions (`turnActions` in scripted-turn.ts): from the last user
  * message's own words, the step being the number of assistant turns after it. Tool names are
  * matched case-insensitively by their last segment (`mcp__acp__Write` is `write`), and the canned
  * arguments are given Claude Code's field names (`file_path`).
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { chunkText, closingText, planFor, titleFor, userWords, LONG_WORDS, type Action } from "./scripted-model.ts";
+import { chunkText, userWords, type Action } from "./scripted-model.ts";
+import { longPieces, toollessAnswer, turnActions } from "./scripted-turn.ts";
 import { setTimeout as sleep } from "node:timers/promises";
 
 type Block = { type?: string; text?: string; content?: unknown; tool_use_id?: string };
@@ -44,18 +45,19 @@ export async function serveAnthropicMessages(req: AnthropicRequest, res: ServerR
   const toolResults = after.flatMap((m) => (Array.isArray(m.content) ? m.content.filter((b) => b.type === "tool_result").map((b) => textOf(b.content)) : []));
   const system = typeof req.system === "string" ? req.system : textOf(req.system ?? []);
   let actions: Action[];
-  if (tools.size === 0) actions = [{ kind: "text", text: /title/i.test(system) ? titleFor(userWords(lastUser)) : "Summary: a scripted demo conversation." }];
+  if (tools.size === 0) actions = toollessAnswer(system, userWords(lastUser));
   else {
-    const plan = planFor({
-      prompt: userWords(lastUser.replace(/<system-reminder>[\s\S]*?<\/system-reminder>/g, "")),
-      tools: new Set(tools.keys()),
-      directory: system.match(/Working directory: (\S+)/)?.[1],
-      toolResults,
-      slowChunkDelayMs: opts.slowChunkDelayMs,
-      slowChunks: opts.slowChunks,
-    });
-    const s = plan.steps[step];
-    actions = s && s.actions.length ? s.actions : [{ kind: "text", text: closingText(toolResults) }];
+    actions = turnActions(
+      {
+        prompt: userWords(lastUser.replace(/<system-reminder>[\s\S]*?<\/system-reminder>/g, "")),
+        tools: new Set(tools.keys()),
+        directory: system.match(/Working directory: (\S+)/)?.[1],
+        toolResults,
+        slowChunkDelayMs: opts.slowChunkDelayMs,
+        slowChunks: opts.slowChunks,
+      },
+      step,
+    ).actions;
   }
   const first = actions[0];
   if (first?.kind === "error") {
@@ -88,8 +90,7 @@ export async function serveAnthropicMessages(req: AnthropicRequest, res: ServerR
     if (a.kind === "text") await block({ type: "text", text: "" }, chunkText(a.text).map((t) => ({ type: "text_delta", text: t })), a.delayMs ?? opts.chunkDelayMs);
     else if (a.kind === "reasoning") await block({ type: "thinking", thinking: "", signature: "" }, [...chunkText(a.text).map((t) => ({ type: "thinking_delta", thinking: t })), { type: "signature_delta", signature: "scripted" }], opts.chunkDelayMs);
     else if (a.kind === "long") {
-      const words = Array.from({ length: a.chunks }, (_, i) => (i === 0 ? "Streaming a long answer: " : i % 12 === 11 ? ".\n\n" : " ") + (LONG_WORDS[i % LONG_WORDS.length] ?? "word"));
-      await block({ type: "text", text: "" }, words.map((t) => ({ type: "text_delta", text: t })), a.delayMs);
+      await block({ type: "text", text: "" }, longPieces(a.chunks).map((t) => ({ type: "text_delta", text: t })), a.delayMs);
     } else if (a.kind === "tool") {
       const name = tools.get(a.name) ?? a.name;
       const json = JSON.stringify(argsFor(a.name, a.args));

@@ -15,8 +15,8 @@
  */
 import type { ServerResponse } from "node:http";
 import { setTimeout as sleep } from "node:timers/promises";
-import { titleFor, userWords, type Action } from "./scripted-model.ts";
-import { longPieces, textPieces, turnActions } from "./scripted-turn.ts";
+import { userWords, type Action } from "./scripted-model.ts";
+import { longPieces, textPieces, toollessAnswer, turnActions } from "./scripted-turn.ts";
 
 interface Part {
   text?: string;
@@ -94,8 +94,7 @@ export function geminiActions(req: GeminiRequest, opts: GeminiServeOptions): { a
   const lastUserIdx = contents.findLastIndex(isUserText);
   const lastUser = userWords(texts(contents[lastUserIdx]).replace(SESSION_CONTEXT, ""));
   if (tools.size === 0) {
-    const system = texts(req.systemInstruction);
-    return { actions: [{ kind: "text", text: /title/i.test(system) ? titleFor(lastUser) : "Summary: a scripted demo conversation." }], tools, script: "plain" };
+    return { actions: toollessAnswer(texts(req.systemInstruction), lastUser), tools, script: "plain" };
   }
   const after = contents.slice(lastUserIdx + 1);
   const directory = contents

@@ -5,12 +5,17 @@
  * number of assistant turns after the last user message), and writes the actions in its own
  * stream shape.
  */
-import { chunkText, closingText, planFor, LONG_WORDS, type Action, type Plan, type PlanContext } from "./scripted-model.ts";
+import { chunkText, closingText, planFor, titleFor, LONG_WORDS, type Action, type Plan, type PlanContext } from "./scripted-model.ts";
 
 export function turnActions(ctx: PlanContext, step: number): { plan: Plan; actions: Action[] } {
   const plan = planFor(ctx);
   const s = plan.steps[step];
   return { plan, actions: s && s.actions.length ? s.actions : [{ kind: "text", text: closingText(ctx.toolResults) }] };
+}
+
+/** A request that offers no tools: a title when the system prompt asks for one, else a summary. */
+export function toollessAnswer(system: string, prompt: string): Action[] {
+  return [{ kind: "text", text: /title/i.test(system) ? titleFor(prompt) : "Summary: a scripted demo conversation." }];
 }
 
 /** The long answer ("slow"/"long" prompts) as its streamed pieces. */
