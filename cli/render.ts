@@ -189,7 +189,8 @@ function permissionLines(r: PermissionRequest, o: RenderOptions): string[] {
   const { paint: p, width } = o;
   const what = r.title ?? (r.patterns.length ? r.patterns.join(" ") : r.permission);
   const lines = [p.yellow(p.bold("⚠ permission")) + " " + p.bold(r.permission) + " " + oneLine(what, width - 16 - r.permission.length)];
-  if (r.patterns.length && r.title) lines.push("  " + p.dim(oneLine(r.patterns.join(" "), width - 3)));
+  // The patterns, unless the title already says them (OpenCode's "Run: <command>").
+  if (r.patterns.length && r.title && !r.patterns.every((x) => r.title!.includes(x))) lines.push("  " + p.dim(oneLine(r.patterns.join(" "), width - 3)));
   lines.push("  " + (o.driver ? `${p.inverse(" y ")} allow once  ${p.inverse(" a ")} always  ${p.inverse(" n ")} reject` : p.dim("waiting for a driver to answer")));
   return lines;
 }

@@ -8,11 +8,15 @@
  * (docs/screenshots/watch.txt).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { writeFileSync } from "node:fs";
+import { execFile } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { promisify } from "node:util";
 import { startStack, until, type Stack } from "./harness/stack.ts";
 import { REPO_ROOT } from "./harness/worker.ts";
-import { Tmux, processesWith } from "./harness/tmux.ts";
+import { Tmux, processesWith, terminalHtml } from "./harness/tmux.ts";
+import { launchBrowser } from "./harness/browser.ts";
 import { startChaosProxy, type ChaosProxy } from "./harness/proxy.ts";
 
 let stack: Stack;
@@ -36,7 +40,6 @@ describe("agentroom watch in a terminal", () => {
     const t0 = Date.now();
     const mark = (what: string) => console.log(`[cli-watch] ${what} at ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     const s = await stack.worker.createSession({ title: "terminal watch" });
-    await stack.runner.waitHolding(s.id);
     const url = `${stack.worker.url}/s/${s.id}`;
     // Tokens travel in the environment, so no screen (and no saved capture) ever shows one.
     const viewer = await stack.worker.mintToken({ sid: s.id, role: "viewer", name: "vic" });
@@ -48,6 +51,7 @@ describe("agentroom watch in a terminal", () => {
     tmux.keys("view", "Enter");
     tmux.type("drive", `npx agentroom watch --driver ${url}; echo "[exit $?]"`);
     tmux.keys("drive", "Enter");
+    await stack.runner.waitHolding(s.id);
     await tmux.waitFor("view", "● live", 30_000);
     await tmux.waitFor("drive", /● live.*driver/, 30_000);
     mark("both watchers live");
@@ -57,6 +61,9 @@ describe("agentroom watch in a terminal", () => {
     tmux.keys("drive", "Enter");
     const asked = await tmux.waitFor("drive", "⚠ permission", 60_000);
     expect(asked).toContain("allow once");
+    const shown = (text: string) => text.replaceAll(net.url("http"), "https://agentroom.example.com").replaceAll(stack.worker.url, "https://agentroom.example.com").trimEnd() + "\n";
+    writeFileSync(join(REPO_ROOT, "docs", "screenshots", "watch-driver.txt"), shown(tmux.capture("drive")));
+    const driverScreen = shown(tmux.capture("drive", { ansi: true }));
     mark("permission asked");
     const viewerWaits = await tmux.waitFor("view", "waiting for a driver to answer", 10_000);
     expect(viewerWaits).toContain("› please write notes.md then run bash");
@@ -85,7 +92,7 @@ describe("agentroom watch in a terminal", () => {
     mark("turn over in both terminals");
     expect(seen).not.toContain(viewer);
     expect(tmux.capture("drive", { history: true })).not.toContain(driver);
-    writeFileSync(join(REPO_ROOT, "docs", "screenshots", "watch.txt"), tmux.capture("view").replaceAll(net.url("http"), "https://agentroom.example.com").trimEnd() + "\n");
+    writeFileSync(join(REPO_ROOT, "docs", "screenshots", "watch.txt"), shown(tmux.capture("view")));
 
     // Ctrl-C: each watcher exits and no process of it is left.
     for (const pane of ["view", "drive"]) {
@@ -94,5 +101,34 @@ describe("agentroom watch in a terminal", () => {
     }
     mark("both exited");
     await until(() => processesWith(s.id).length === 0, 5_000, `no process left for ${s.id}: ${JSON.stringify(processesWith(s.id))}`);
+
+    // `agentroom export` writes the same run as Markdown and as OpenCode JSON (viewer token, Bearer).
+    const dir = mkdtempSync(join(tmpdir(), "agentroom-export-"));
+    try {
+      // The bin itself (npx's start-up was shown above; under load it costs seconds per call).
+      const run = (...args: string[]) => promisify(execFile)(process.execPath, [join(REPO_ROOT, "cli", "bin.js"), "export", url, ...args], { cwd: REPO_ROOT, env: { ...process.env, AGENTROOM_TOKEN: viewer } });
+      const md = await run("-o", join(dir, "run.md"));
+      expect(md.stderr).toContain(`wrote ${join(dir, "run.md")}`);
+      expect(md.stderr + md.stdout).not.toContain(viewer);
+      const doc = readFileSync(join(dir, "run.md"), "utf8");
+      expect(doc).toContain("please write notes.md then run bash");
+      expect(doc).toContain("Done. The last tool reported");
+      await run("--format", "json", "-o", join(dir, "run.json"));
+      const json = JSON.parse(readFileSync(join(dir, "run.json"), "utf8")) as { messages: unknown[] };
+      expect(json.messages.length).toBeGreaterThanOrEqual(2);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    mark("exported");
+
+    // The driver's terminal at the permission wait, as a picture for the README.
+    const browser = await launchBrowser();
+    try {
+      const page = await browser.newPage({ viewport: { width: 1100, height: 760 } });
+      await page.setContent(terminalHtml(driverScreen, { columns: 120, title: "agentroom watch --driver" }));
+      await page.locator("pre").screenshot({ path: join(REPO_ROOT, "docs", "screenshots", "watch-driver.png") });
+    } finally {
+      await browser.close();
+    }
   }, 180_000);
 });

@@ -70,3 +70,51 @@ export function processesWith(marker: string): { pid: number; cmd: string }[] {
   }
   return out;
 }
+
+const COLOURS = ["#1e1e1e", "#f14c4c", "#23d18b", "#e5e510", "#3b8eea", "#d670d6", "#29b8db", "#e5e5e5"];
+const escapeHtml = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+
+/**
+ * A capture with colours (`capture(name, {ansi: true})`) as an HTML page that looks like the
+ * terminal: for a PNG of the screen (SGR colours, bold, dim, italic and inverse; nothing else).
+ */
+export function terminalHtml(ansi: string, o: { columns: number; title?: string }): string {
+  let fg: string | undefined;
+  let bold = false;
+  let dim = false;
+  let italic = false;
+  let inverse = false;
+  let html = "";
+  for (const piece of ansi.split(/(\x1b\[[0-9;]*m)/)) {
+    const m = piece.match(/^\x1b\[([0-9;]*)m$/);
+    if (!m) {
+      if (!piece) continue;
+      const style = [
+        inverse ? `background:${fg ?? "#d4d4d4"};color:#1e1e1e` : fg ? `color:${fg}` : "",
+        bold ? "font-weight:bold" : "",
+        dim ? "opacity:.6" : "",
+        italic ? "font-style:italic" : "",
+      ].filter(Boolean).join(";");
+      html += style ? `<span style="${style}">${escapeHtml(piece)}</span>` : escapeHtml(piece);
+      continue;
+    }
+    const codes = (m[1] || "0").split(";").map(Number);
+    for (let i = 0; i < codes.length; i++) {
+      const c = codes[i]!;
+      if (c === 0) [fg, bold, dim, italic, inverse] = [undefined, false, false, false, false];
+      else if (c === 1) bold = true;
+      else if (c === 2) dim = true;
+      else if (c === 3) italic = true;
+      else if (c === 7) inverse = true;
+      else if (c === 22) bold = dim = false;
+      else if (c === 23) italic = false;
+      else if (c === 27) inverse = false;
+      else if (c >= 30 && c <= 37) fg = COLOURS[c - 30];
+      else if (c >= 90 && c <= 97) fg = COLOURS[c - 90];
+      else if (c === 39) fg = undefined;
+      else if (c === 38 && codes[i + 1] === 5) i += 2;
+    }
+  }
+  return `<!doctype html><meta charset="utf-8"><title>${escapeHtml(o.title ?? "terminal")}</title>
+<body style="margin:0;background:#1e1e1e"><pre style="margin:0;padding:14px 16px;color:#d4d4d4;font:14px/1.35 'DejaVu Sans Mono',monospace;width:${o.columns}ch">${html}</pre></body>`;
+}
