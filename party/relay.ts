@@ -42,7 +42,7 @@ import { deltaTextBudget, eventFrames, mergeDeltas } from "../shared/delta.ts";
 import { RelayTail } from "./relay/tail.ts";
 import { PRESENCE_LISTED, PresenceRoster } from "./room/presence.ts";
 import { RateLimiter } from "./room/rate.ts";
-import { FULL_WINDOW_SENDS, REPLAY_CACHE_ENTRIES, SEND_BURST_SECONDS, SendBucket, TurnPacer } from "./room/fanout.ts";
+import { PROBED_TURN_SENDS, REPLAY_CACHE_ENTRIES, SEND_BURST_SECONDS, SendBucket, TurnPacer } from "./room/fanout.ts";
 import { closeFinally, send, sendError } from "./room/send.ts";
 import { CLOSE } from "./session-room.ts";
 
@@ -111,7 +111,7 @@ export class SessionRelay extends Server<Env> {
     this.#sendBudget = new SendBucket(this.limits.liveSendsPerSecond, SEND_BURST_SECONDS, Date.now());
     // No gather window of its own: the room's frames come gathered already (two windows would add
     // up); only a turn's cost spaces the next, with the send budget.
-    this.#pacer = new TurnPacer(() => 0, FULL_WINDOW_SENDS);
+    this.#pacer = new TurnPacer(() => 0, PROBED_TURN_SENDS);
     this.#roster.ensure(() => []);
   }
 

@@ -245,7 +245,7 @@ export class SessionRoom extends Server<Env> {
   }
 
   #compactIfNeeded(): void {
-    this.log.compact(this.meta.seq(), this.limits.logRetainEvents, this.limits.logCompactSlack);
+    this.log.compact(this.meta.seq(), this.limits.logRetainEvents, this.limits.logCompactSlack, (cut) => this.transcript.foldPendingThrough(cut));
   }
 
   // ───────────────────────────── live fan-out ─────────────────────────────

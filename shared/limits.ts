@@ -35,13 +35,6 @@ export const DEFAULT_LIMITS = {
   /** Compact when the log exceeds retain + slack, so compaction runs in batches, not per event. */
   logCompactSlack: 5_000,
   /**
-   * Live flush window: live frames go out at most this often while frames are going out; a room
-   * that sent nothing for this long sends the next event at once (no wait when quiet). At token
-   * speed 16 ms feels live; the flush also runs from the message handler once it is due, so a
-   * busy socket cannot starve the timer.
-   */
-  flushIntervalMs: 16,
-  /**
    * Socket sends per second the live fan-out aims to stay under. Each send costs the room's
    * thread ~40–50 µs in workerd (measured on a 2-core machine: its pump, its promise, a syscall),
    * so a flush to 1,000 viewers takes ~45 ms; flushes are spaced so that sends × cost leaves the

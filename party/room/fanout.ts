@@ -53,6 +53,108 @@ export class LiveBuffer {
 }
 
 /**
+ * Who holds which seq, grouped for the live fan-out. Nearly every live socket holds the seq of the
+ * last live turn: those are one set, sent the same frames with no bookkeeping per socket (a turn
+ * to 1,000 people is 1,000 `send` calls and nothing else). A joiner whose catch-up ended at
+ * another seq is listed apart with its own, until a turn brings it level.
+ */
+export class Audience<W extends WebSocket = WebSocket> {
+  readonly #level = new Set<W>();
+  /** The seq every socket in `#level` holds. */
+  #seq = 0;
+  readonly #apart = new Map<W, number>();
+
+  get size(): number {
+    return this.#level.size + this.#apart.size;
+  }
+
+  /** Every socket listed. */
+  *sockets(): IterableIterator<W> {
+    yield* this.#level;
+    yield* this.#apart.keys();
+  }
+
+  /** `ws` holds everything up to `seq` now (its catch-up, or a snapshot). */
+  hold(ws: W, seq: number): void {
+    this.#apart.delete(ws);
+    this.#level.delete(ws);
+    if (this.#level.size === 0 && this.#apart.size === 0) this.#seq = seq;
+    if (seq === this.#seq) this.#level.add(ws);
+    else this.#apart.set(ws, seq);
+  }
+
+  /** Listed as holding `seq` unless it is listed already (a socket a woken instance finds). */
+  holdIfNew(ws: W, seq: number): void {
+    if (!this.#level.has(ws) && !this.#apart.has(ws)) this.hold(ws, seq);
+  }
+
+  forget(ws: W): void {
+    if (!this.#level.delete(ws)) this.#apart.delete(ws);
+  }
+
+  clear(): void {
+    this.#level.clear();
+    this.#apart.clear();
+  }
+
+  /** The lowest seq any listed socket holds; undefined when nobody is listed. */
+  lowest(): number | undefined {
+    let min = this.#level.size ? this.#seq : Number.POSITIVE_INFINITY;
+    for (const held of this.#apart.values()) if (held < min) min = held;
+    return Number.isFinite(min) ? min : undefined;
+  }
+
+  /**
+   * Brings every socket that holds less than `last` up to it: `framesAfter(held)` builds the
+   * frames for (held, last] once per distinct seq held; null means they cannot be built and
+   * `missing` brings that socket up another way (it must call `hold`). Returns the sockets sent to.
+   */
+  deliver(last: number, framesAfter: (held: number) => readonly string[] | null, missing: (ws: W) => void): number {
+    let sends = 0;
+    const lost: W[] = [];
+    if (this.#level.size > 0 && this.#seq < last) {
+      const frames = framesAfter(this.#seq);
+      if (frames === null) lost.push(...this.#level);
+      else {
+        for (const ws of this.#level) for (const f of frames) trySend(ws, f);
+        sends += this.#level.size;
+      }
+    }
+    if (this.#level.size === 0 || this.#seq < last) this.#seq = last;
+    if (lost.length) this.#level.clear();
+    if (this.#apart.size > 0) {
+      const built = new Map<number, readonly string[] | null>();
+      for (const [ws, held] of this.#apart) {
+        if (held > last) continue;
+        this.#apart.delete(ws);
+        if (held < last) {
+          let frames = built.get(held);
+          if (frames === undefined) built.set(held, (frames = framesAfter(held)));
+          if (frames === null) {
+            lost.push(ws);
+            continue;
+          }
+          for (const f of frames) trySend(ws, f);
+          sends++;
+        }
+        this.#level.add(ws);
+      }
+    }
+    for (const ws of lost) missing(ws);
+    return sends;
+  }
+}
+
+/** A send to a socket closing under us is not an error: its close handler cleans up. */
+export function trySend(ws: WebSocket, text: string): void {
+  try {
+    ws.send(text);
+  } catch {
+    // closing
+  }
+}
+
+/**
  * Sends per second the live fan-out may spend, as a token bucket: a quiet room sends at once
  * (the bucket is full), a busy big room is held to `perSecond` (the `liveSendsPerSecond` limit),
  * which leaves the room's thread time for the agent's frames and for joiners.
@@ -60,20 +162,31 @@ export class LiveBuffer {
 export class SendBucket {
   #tokens: number;
   #at: number;
-  readonly #cap: number;
-  readonly perSecond: number;
+  readonly #rate: () => number;
+  readonly #burstSeconds: number;
 
-  /** `burstSeconds`: how many seconds' worth of sends may go back to back. */
-  constructor(perSecond: number, burstSeconds = 0.05, now = 0) {
-    this.perSecond = perSecond;
-    this.#cap = Math.max(1, perSecond * burstSeconds);
-    this.#tokens = this.#cap;
+  /**
+   * `perSecond`: the rate, or a function read at each use (operators and tests change the limit
+   * live). `burstSeconds`: how many seconds' worth of sends may go back to back.
+   */
+  constructor(perSecond: number | (() => number), burstSeconds = 0.05, now = 0) {
+    this.#rate = typeof perSecond === "number" ? () => perSecond : perSecond;
+    this.#burstSeconds = burstSeconds;
+    this.#tokens = this.#cap();
     this.#at = now;
+  }
+
+  get perSecond(): number {
+    return this.#rate();
+  }
+
+  #cap(): number {
+    return Math.max(1, this.#rate() * this.#burstSeconds);
   }
 
   #refill(now: number): void {
     if (now > this.#at) {
-      this.#tokens = Math.min(this.#cap, this.#tokens + ((now - this.#at) * this.perSecond) / 1000);
+      this.#tokens = Math.min(this.#cap(), this.#tokens + ((now - this.#at) * this.#rate()) / 1000);
       this.#at = now;
     }
   }
@@ -81,8 +194,8 @@ export class SendBucket {
   /** Milliseconds until `sends` may go (0: now). More than the burst waits for a full bucket. */
   waitFor(sends: number, now: number): number {
     this.#refill(now);
-    const need = Math.min(sends, this.#cap);
-    return this.#tokens >= need ? 0 : Math.ceil(((need - this.#tokens) * 1000) / this.perSecond);
+    const need = Math.min(sends, this.#cap());
+    return this.#tokens >= need ? 0 : Math.ceil(((need - this.#tokens) * 1000) / this.#rate());
   }
 
   spend(sends: number, now: number): void {
@@ -97,12 +210,11 @@ export const SEND_BURST_SECONDS = 0.05;
 export const REPLAY_CACHE_ENTRIES = 4;
 
 /**
- * Sends in a live turn from which the next turn waits the whole flush window; after a smaller
- * turn it waits in proportion (10 people: 1.6 ms). Frames to a few people cost the thread little
- * (a turn to 100 sockets is ~5 ms), so a small room forwards tokens as they come, and only a big
- * one gathers them; the send budget still bounds every room.
+ * Sends in a live turn from which the next turn waits for the turn's probe (its real cost, writes
+ * included): frames to a few people cost the thread little (a turn to 100 sockets is ~3 ms), so a
+ * small room forwards events as they come, and a big one gathers what arrives while it writes.
  */
-export const FULL_WINDOW_SENDS = 100;
+export const PROBED_TURN_SENDS = 100;
 
 /**
  * Of a live turn's measured cost, the share the next turn waits on top of it: 0.5 keeps live turns

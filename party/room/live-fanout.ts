@@ -14,7 +14,7 @@ import { PROTOCOL_VERSION, type PresenceUser, type RoomEvent } from "../../share
 import { deltaTextBudget as deltaRunBytes, eventFrames, mergeDeltas } from "../../shared/delta.ts";
 import type { Limits } from "../../shared/limits.ts";
 import type { ConnState } from "./conn-state.ts";
-import { FULL_WINDOW_SENDS, LiveBuffer, REPLAY_CACHE_ENTRIES, SEND_BURST_SECONDS, SendBucket, TurnPacer } from "./fanout.ts";
+import { Audience, LiveBuffer, PROBED_TURN_SENDS, REPLAY_CACHE_ENTRIES, SEND_BURST_SECONDS, SendBucket, TurnPacer, trySend } from "./fanout.ts";
 import type { EventLog } from "./log.ts";
 import type { MetaStore } from "./meta.ts";
 import { send } from "./send.ts";
@@ -33,17 +33,17 @@ export class LiveFanout {
   #buffer = new LiveBuffer();
   #sendBudget: SendBucket;
   /**
-   * The highest seq each live person holds: set by their catch-up and by every live send, seeded
-   * when the instance opens (a room only hibernates with nothing left to send, so every socket it
-   * wakes with holds the room's seq), deleted on close. Live delivery goes only to sockets listed
-   * here: one that is closing may still be in `getWebSockets` after its close handler ran, and
-   * treating it as new once made every turn of a rejoin storm re-read the log. Its keys are the
-   * live people: iterating them costs nothing per turn, where `getWebSockets` builds an array of
-   * every socket (~5 µs a socket).
+   * Who holds which seq (room/fanout.ts `Audience`): set by a joiner's catch-up and by every live
+   * turn, seeded when the instance opens (a room only hibernates with nothing left to send, so
+   * every socket it wakes with holds the room's seq), forgotten on close. Live delivery goes only
+   * to sockets listed here: one that is closing may still be in `getWebSockets` after its close
+   * handler ran, and treating it as new once made every turn of a rejoin storm re-read the log.
    */
-  #heldSeq = new Map<WebSocket, number>();
+  #audience = new Audience();
   #flushTimer: ReturnType<typeof setTimeout> | undefined;
-  /** When the next live turn may go: the window after the last turn's end (room/fanout.ts). */
+  /** A check for a due turn is queued to run after the current handler (see `committed`). */
+  #checkQueued = false;
+  /** When the next live turn may go: after the last turn's measured cost (room/fanout.ts). */
   #pacer: TurnPacer;
   /** The serialized snapshot frame, reused by every joiner until the next change. */
   #snapshotCache: string | undefined;
@@ -52,88 +52,86 @@ export class LiveFanout {
 
   constructor(room: FanoutHost) {
     this.#room = room;
-    this.#sendBudget = new SendBucket(room.limits.liveSendsPerSecond, SEND_BURST_SECONDS, Date.now());
-    this.#pacer = new TurnPacer(() => room.limits.flushIntervalMs, FULL_WINDOW_SENDS);
+    this.#sendBudget = new SendBucket(() => room.limits.liveSendsPerSecond, SEND_BURST_SECONDS, Date.now());
+    // No fixed window: a turn gathers what arrived while the thread was busy with the last one.
+    this.#pacer = new TurnPacer(() => 0, PROBED_TURN_SENDS);
   }
 
   /** How many sockets get live events (people and relays). */
   get listeners(): number {
-    return this.#heldSeq.size;
+    return this.#audience.size;
   }
 
-  /** A socket the instance woke with: it holds the room's seq (see `#heldSeq`). */
+  /** A socket the instance woke with: it holds the room's seq (see `#audience`). */
   wokeWith(ws: WebSocket, seq: number): void {
-    if (!this.#heldSeq.has(ws)) this.#heldSeq.set(ws, seq);
+    this.#audience.holdIfNew(ws, seq);
   }
 
   /** A socket closed: it gets nothing more. */
   forget(ws: WebSocket): void {
-    this.#heldSeq.delete(ws);
+    this.#audience.forget(ws);
   }
 
-  /** Events just committed: the snapshot is stale, and they wait for the next live turn. */
+  /**
+   * Events just committed: the snapshot is stale, and they go in the next live turn. Whether it
+   * is due is checked once the current handler is done (a microtask, not a timer per event), so a
+   * handler's commits share one turn and a commit from an RPC or an alarm is sent as well.
+   */
   committed(events: readonly RoomEvent[]): void {
     this.#snapshotCache = undefined;
     for (const e of events) this.#buffer.push(e);
-    this.#scheduleFlush();
+    if (this.#checkQueued) return;
+    this.#checkQueued = true;
+    queueMicrotask(() => {
+      this.#checkQueued = false;
+      this.turnIfDue();
+    });
   }
 
   /** One frame (presence) to every live socket; its sends count against the live send budget. */
   sendToAll(frame: string): void {
-    for (const ws of this.#heldSeq.keys()) {
-      try {
-        ws.send(frame);
-      } catch {
-        // closing
-      }
-    }
-    this.#sendBudget.spend(this.#heldSeq.size, Date.now());
+    for (const ws of this.#audience.sockets()) trySend(ws, frame);
+    this.#sendBudget.spend(this.#audience.size, Date.now());
   }
 
-  #scheduleFlush(): void {
-    if (this.#flushTimer !== undefined || this.#buffer.length === 0) return;
+  /** A timer for when the buffer's turn will be due, unless one is set. */
+  #scheduleFlush(wait: number): void {
+    if (this.#flushTimer !== undefined) return;
     this.#flushTimer = setTimeout(() => {
       this.#flushTimer = undefined;
-      // The last turn may have ended later than when this timer was set (see TurnPacer).
-      if (this.#flushWait(Date.now()) > 0) this.#scheduleFlush();
-      else this.#liveTurn();
-    }, this.#flushWait(Date.now()));
+      this.turnIfDue();
+    }, wait);
   }
 
   /**
-   * How long the live buffer still waits; 0 means it goes now. Batching applies only while frames
-   * are already going out: live turns are spaced `flushIntervalMs` apart, so a burst of tokens
-   * leaves as one frame, but a room that sent nothing for a window sends the next event at once
-   * (unless `flushMaxEvents` are waiting, which go at once too). The send budget must cover one
-   * frame per person.
+   * How long the live buffer still waits; 0 means it goes now. Nothing gathers while the thread
+   * is free: the next turn may start once the last one's measured cost allows (TurnPacer, fed by
+   * its probe), so a quiet or small room forwards each event as it comes, and a big room under
+   * load gathers what arrived meanwhile into one frame per person. `flushMaxEvents` waiting go at
+   * once. The send budget must cover one frame per person.
    */
   #flushWait(now: number): number {
     if (this.#buffer.length === 0) return Number.POSITIVE_INFINITY;
     const gather = this.#buffer.length >= this.#room.limits.flushMaxEvents ? 0 : this.#pacer.wait(now);
-    const budget = this.#sendBudget.waitFor(this.#heldSeq.size, now);
+    const budget = this.#sendBudget.waitFor(this.#audience.size, now);
     return Math.max(0, gather, budget);
   }
 
-  /** One turn of live delivery: everyone gets what they lack. */
-  #liveTurn(): void {
-    this.#deliver();
-    this.#scheduleFlush();
-  }
-
   /**
-   * Runs a live turn now if one is due. The timer alone starves under a continuous stream of
-   * frames, each of which runs before the timer's callback; checking after every message keeps the
-   * live frames going out on time, within the send budget.
+   * Runs a live turn now if one is due, else sets a timer for when it will be. Called after every
+   * message (the timer alone starves under a continuous stream of frames, each of which runs
+   * before the timer's callback) and after every handler that committed.
    *
-   * Not run after joins and closes: tried, it did not shorten the live viewers' stall in a rejoin
-   * storm (the agent's frames wait behind the queued joins anyway), and each due turn is a full
-   * pass over hundreds of people in the middle of the storm (bench/RESULTS.md).
+   * Not run after joins and closes: it did not shorten the live viewers' stall in a rejoin storm
+   * (the agent's frames wait behind the queued joins anyway), and each due turn is a full pass
+   * over hundreds of people in the middle of the storm (bench/RESULTS.md).
    */
   turnIfDue(): void {
-    if (this.#buffer.length === 0 || this.#flushWait(Date.now()) > 0) return;
-    if (this.#flushTimer !== undefined) clearTimeout(this.#flushTimer);
-    this.#flushTimer = undefined;
-    this.#liveTurn();
+    const wait = this.#flushWait(Date.now());
+    if (wait === Number.POSITIVE_INFINITY) return;
+    if (wait > 0) return this.#scheduleFlush(wait);
+    this.stop();
+    this.#deliver();
   }
 
   /** Sends every buffered event to every person now, whatever the budget (RPCs, archiving, delete). */
@@ -151,40 +149,20 @@ export class LiveFanout {
   }
 
   /**
-   * Sends every live person the buffered events they do not hold yet, then drops from the buffer
-   * what everyone holds. Sockets that hold the same seq (nearly everyone, normally) share frames
-   * serialized once; a joiner whose catch-up went further gets only what follows it.
+   * Sends every live person the buffered events they do not hold yet; the buffer then holds only
+   * what someone still lacks (a joiner listed ahead of this turn). Frames are serialized once per
+   * distinct seq held: nearly everyone holds the last turn's seq and shares one set of frames.
    */
   #deliver(): void {
     const last = this.#buffer.lastSeq();
     if (last === undefined) return;
-    const framesFrom = new Map<number, string[] | null>();
     const start = Date.now();
-    let sends = 0;
-    // Only existing keys are updated below (no join or close runs inside), which a Map's iterator
-    // allows. A socket not listed is closed or not caught up yet (its catch-up lists it).
-    for (const [ws, held] of this.#heldSeq) {
-      if (held >= last) continue;
-      let frames = framesFrom.get(held);
-      if (frames === undefined) {
-        frames = this.#framesAfter(held, last);
-        framesFrom.set(held, frames);
-      }
-      if (frames === null) {
-        // Never expected (see #framesAfter); a snapshot brings this person up to date regardless.
-        this.sendSnapshot(ws);
-        continue;
-      }
-      for (const f of frames) {
-        try {
-          ws.send(f);
-        } catch {
-          // A socket closing under us; its close handler cleans up.
-        }
-      }
-      this.#heldSeq.set(ws, last);
-      sends++;
-    }
+    const sends = this.#audience.deliver(
+      last,
+      (held) => this.#framesAfter(held, last),
+      // Never expected (see #framesAfter); a snapshot brings this person up to date regardless.
+      (ws) => this.sendSnapshot(ws),
+    );
     if (sends) {
       this.#sendBudget.spend(sends, start);
       this.#pacer.ran(start, Date.now(), sends);
@@ -206,17 +184,16 @@ export class LiveFanout {
 
   /** Drops what every person holds; with nobody listening that is everything (joiners read the log). */
   #trimBuffer(): void {
-    if (this.#heldSeq.size === 0) return this.#buffer.clear();
-    let min = Number.POSITIVE_INFINITY;
-    for (const held of this.#heldSeq.values()) if (held < min) min = held;
-    this.#buffer.trimThrough(min);
+    const lowest = this.#audience.lowest();
+    if (lowest === undefined) this.#buffer.clear();
+    else this.#buffer.trimThrough(lowest);
   }
 
   /**
    * Replay or snapshot, to this joiner only, up to the room's current seq. A join never flushes
    * the live buffer: in a rejoin storm that turned every join into a send to every person (500
    * joins × 500 people). The joiner is already in the broadcast set; its catch-up's seq is recorded
-   * in `#heldSeq`, so live turns send it only the events after it. Every event reaches it exactly
+   * in `#audience`, so live turns send it only the events after it. Every event reaches it exactly
    * once and in order: the catch-up is sent here, synchronously, before any live turn can run.
    */
   catchUp(conn: Connection<ConnState>, cursor: number | undefined, you: PresenceUser): void {
@@ -224,7 +201,7 @@ export class LiveFanout {
     if (cursor !== undefined && this.#room.log.canReplayFrom(cursor, seq)) {
       send(conn, { type: "welcome", protocol: PROTOCOL_VERSION, you, catchup: "replay", seq });
       for (const f of this.replayFrames(cursor, seq)) conn.send(f);
-      this.#heldSeq.set(conn, seq);
+      this.#audience.hold(conn, seq);
       send(conn, { type: "caught-up", seq });
     } else {
       send(conn, { type: "welcome", protocol: PROTOCOL_VERSION, you, catchup: "snapshot", seq });
@@ -239,7 +216,7 @@ export class LiveFanout {
   sendSnapshot(conn: WebSocket): void {
     const seq = this.#room.meta.seq();
     conn.send(this.snapshotFrame());
-    this.#heldSeq.set(conn, seq);
+    this.#audience.hold(conn, seq);
     send(conn, { type: "caught-up", seq });
   }
 
@@ -271,7 +248,7 @@ export class LiveFanout {
     this.stop();
     this.#snapshotCache = undefined;
     this.#replayCache.clear();
-    this.#heldSeq.clear();
+    this.#audience.clear();
     this.#buffer.clear();
   }
 }

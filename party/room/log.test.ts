@@ -7,7 +7,7 @@ import type { SessionRoom } from "../session-room.ts";
 import type { RoomEvent, RoomEventBody } from "../../shared/protocol.ts";
 import { migrate } from "./migrations.ts";
 import { EventLog } from "./log.ts";
-import { LiveBuffer, SendBucket, TurnPacer } from "./fanout.ts";
+import { Audience, LiveBuffer, SendBucket, TurnPacer } from "./fanout.ts";
 import { eventFrames, mergeDeltas } from "../../shared/delta.ts";
 
 const ns = () => (env as unknown as Env).SessionRoom;
@@ -231,5 +231,39 @@ describe("framing", () => {
     ]);
     const f = JSON.parse(eventFrames(merged, 10_000, false)[0]!) as { from: number; to: number };
     expect(f).toMatchObject({ from: 5, to: 6 });
+  });
+
+  it("the audience sends one set of frames to everyone level, and brings joiners apart up to it", () => {
+    const got = new Map<string, string[]>();
+    const sock = (name: string) => {
+      got.set(name, []);
+      return { send: (t: string) => got.get(name)!.push(t) } as unknown as WebSocket;
+    };
+    const [a, b, c, d2] = [sock("a"), sock("b"), sock("c"), sock("d")];
+    const aud = new Audience();
+    aud.hold(a, 10);
+    aud.hold(b, 10);
+    aud.hold(c, 12); // a joiner whose catch-up went further than the last turn
+    expect(aud.size).toBe(3);
+    expect(aud.lowest()).toBe(10);
+    const built: number[] = [];
+    const framesAfter = (held: number) => (built.push(held), [`(${held},14]`]);
+    expect(aud.deliver(14, framesAfter, () => {})).toBe(3);
+    expect(built).toEqual([10, 12]); // once per distinct seq held
+    expect([got.get("a"), got.get("b"), got.get("c")]).toEqual([["(10,14]"], ["(10,14]"], ["(12,14]"]]);
+    expect(aud.lowest()).toBe(14);
+    // A joiner ahead of the turn waits for the next; one that cannot be served is handed over.
+    aud.hold(d2, 16);
+    const lost: WebSocket[] = [];
+    expect(aud.deliver(15, (held) => (held === 14 ? null : ["x"]), (ws) => (lost.push(ws), aud.hold(ws, 15)))).toBe(0);
+    expect(lost.length).toBe(3);
+    expect(aud.lowest()).toBe(15);
+    expect(aud.deliver(16, (held) => [`(${held},16]`], () => {})).toBe(3);
+    expect(got.get("d")).toEqual([]);
+    aud.forget(a);
+    expect([...aud.sockets()].length).toBe(3);
+    expect(aud.deliver(17, (held) => [`(${held},17]`], () => {})).toBe(3);
+    expect(got.get("d")).toEqual(["(16,17]"]);
+    expect(got.get("a")!.at(-1)).toBe("(15,16]");
   });
 });

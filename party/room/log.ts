@@ -117,13 +117,16 @@ export class EventLog {
 
   /**
    * Drops the oldest events once the log holds more than retain + slack, keeping `retain`.
-   * Running in batches (not per append) keeps the amortized cost per event O(1).
+   * Running in batches (not per append) keeps the amortized cost per event O(1). `beforeCut`
+   * runs first with the last seq to go.
    */
-  compact(lastSeq: number, retain: number, slack: number): number {
+  compact(lastSeq: number, retain: number, slack: number, beforeCut?: (cut: number) => void): number {
     const start = this.start(lastSeq);
     const held = lastSeq - start + 1;
     if (held <= retain + slack) return 0;
     const cut = lastSeq - retain;
+    // The transcript folds the deltas it still reads from the rows about to go.
+    beforeCut?.(cut);
     this.sql.exec(`DELETE FROM events WHERE seq <= ?`, cut);
     this.#start = cut + 1;
     return cut - start + 1;

@@ -50,6 +50,14 @@ export const MIGRATIONS: readonly (readonly string[])[] = [
     `CREATE TABLE IF NOT EXISTS chat (id TEXT PRIMARY KEY, seq INTEGER NOT NULL, data TEXT NOT NULL, log_seqs TEXT NOT NULL)`,
     `CREATE INDEX IF NOT EXISTS chat_seq ON chat (seq)`,
   ],
+  // 5: a delta is stored once, as its log row; `pending_parts` lists each part receiving deltas
+  // with the seq after which the log's deltas to it are its pending text (room/transcript-store.ts).
+  // Deltas still in the old `deltas` table (also in the log, up to the current seq) stay pending
+  // there: their parts' log runs start after the current seq.
+  [
+    `CREATE TABLE IF NOT EXISTS pending_parts (part_id TEXT PRIMARY KEY, after_seq INTEGER NOT NULL)`,
+    `INSERT OR IGNORE INTO pending_parts (part_id, after_seq) SELECT DISTINCT part_id, (SELECT COALESCE(MAX(seq), 0) FROM events) FROM deltas`,
+  ],
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

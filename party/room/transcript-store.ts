@@ -2,9 +2,13 @@
  * The materialized transcript: messages, their parts, pending text deltas and the chunks of
  * large fields.
  *
- * - A delta is one INSERT (O(1)); it is folded into its part when the part's full snapshot
- *   arrives (the snapshot replaces the deltas) or when its message completes. Never
- *   `text = text || ?`, which rewrites the growing text on every token.
+ * - A delta is stored once, as its row in the event log (room/log.ts): a part that is receiving
+ *   deltas is listed in `pending_parts` with the seq after which the log's deltas to it are its
+ *   pending text (one row per run of deltas, not per delta). They are folded into the part when
+ *   its full snapshot arrives (the snapshot replaces them), when its message completes, or before
+ *   the log is compacted past them. Never `text = text || ?`, which rewrites the growing text on
+ *   every token. Rooms written before migration 5 may still hold pending deltas in the `deltas`
+ *   table; they are read first and deleted on the part's next fold.
  * - A string longer than `inlineFieldChars`, at any depth of a part or message info, is stored in
  *   chunks of `chunkChars` cut on character boundaries (SQLite caps a value at 2 MB and a statement
  *   at 100 KB); the row keeps a prefix and a `truncated` marker, which is what clients receive.
@@ -94,8 +98,40 @@ export class TranscriptStore {
    * should see it (large fields shortened, with the `truncated` marker).
    */
   upsertPart(part: Part, seq: number): Part {
-    this.sql.exec(`DELETE FROM deltas WHERE part_id = ?`, part.id);
+    this.#dropPending(part.id);
     return this.#writePart(part, seq);
+  }
+
+  /** The part has no pending deltas any more (folded, replaced or removed). */
+  #dropPending(id: string): void {
+    if (this.#streamingPart === id) this.#streamingPart = undefined;
+    this.sql.exec(`DELETE FROM pending_parts WHERE part_id = ?`, id);
+    if (this.#hasLegacy()) this.sql.exec(`DELETE FROM deltas WHERE part_id = ?`, id);
+  }
+
+  /** Whether the pre-migration-5 `deltas` table still holds rows (checked once per instance). */
+  #legacy: boolean | undefined;
+  #hasLegacy(): boolean {
+    this.#legacy ??= this.sql.exec(`SELECT 1 FROM deltas LIMIT 1`).toArray().length > 0;
+    return this.#legacy;
+  }
+
+  /** The pending deltas of a part whose run began after `after`, in order. */
+  #pendingAfter(id: string, after: number): { field: string; delta: string }[] {
+    const out: { field: string; delta: string }[] = [];
+    if (this.#hasLegacy()) {
+      for (const r of this.sql.exec<{ field: string; delta: string }>(`SELECT field, delta FROM deltas WHERE part_id = ? ORDER BY id`, id)) out.push(r);
+    }
+    const rows = this.sql
+      .exec(`SELECT d_field, d_text FROM events WHERE seq > ? AND d_part = ? ORDER BY seq`, after, id)
+      .raw<[string | null, string | null]>();
+    for (const [field, delta] of rows) out.push({ field: field ?? "text", delta: delta ?? "" });
+    return out;
+  }
+
+  #pending(id: string): { field: string; delta: string }[] {
+    const row = this.sql.exec<{ after_seq: number }>(`SELECT after_seq FROM pending_parts WHERE part_id = ?`, id).toArray()[0];
+    return row ? this.#pendingAfter(id, row.after_seq) : [];
   }
 
   #writePart(part: Part, seq: number): Part {
@@ -131,23 +167,26 @@ export class TranscriptStore {
   }
 
   /**
-   * Appends a delta: one row, O(1). If the part is unknown (a delta raced ahead of its first
-   * snapshot) a text part is created for it so the text is not lost.
+   * A delta at `seq`: its text is the log's row for that seq (the caller appends it), so nothing
+   * is written here but, once per run of deltas, the part's `pending_parts` row. If the part is
+   * unknown (a delta raced ahead of its first snapshot) a text part is created for it so the text
+   * is not lost.
    */
-  appendDelta(messageID: string, partID: string, field: string, delta: string, seq: number): void {
+  appendDelta(messageID: string, partID: string, field: string, _delta: string, seq: number): void {
     // A stream sends thousands of deltas to one part in a row: look it up once, not per delta.
-    if (this.#streamingPart !== partID) {
-      if (this.sql.exec(`SELECT 1 FROM parts WHERE id = ?`, partID).toArray().length === 0) {
-        this.#writePart({ id: partID, messageID, type: "text", [field]: "" } as Part, seq);
-      }
-      this.#streamingPart = partID;
+    if (this.#streamingPart === partID) return;
+    if (this.sql.exec(`SELECT 1 FROM parts WHERE id = ?`, partID).toArray().length === 0) {
+      this.#writePart({ id: partID, messageID, type: "text", [field]: "" } as Part, seq);
     }
-    this.sql.exec(`INSERT INTO deltas (part_id, field, delta) VALUES (?, ?, ?)`, partID, field, delta);
+    // A run already pending keeps its start.
+    this.sql.exec(`INSERT OR IGNORE INTO pending_parts (part_id, after_seq) VALUES (?, ?)`, partID, seq - 1);
+    this.#streamingPart = partID;
   }
 
   /**
-   * The part the last delta went to, known to exist. Forgotten when a part is removed and when a
-   * transaction rolls back (`forget`), since the row it vouches for may be gone.
+   * The part the last delta went to, known to exist and to be listed pending. Forgotten when its
+   * pending deltas are folded or dropped and when a transaction rolls back (`forget`), since the
+   * rows it vouches for may be gone.
    */
   #streamingPart: string | undefined;
 
@@ -156,9 +195,8 @@ export class TranscriptStore {
   }
 
   removePart(id: string): void {
-    if (this.#streamingPart === id) this.#streamingPart = undefined;
+    this.#dropPending(id);
     this.sql.exec(`DELETE FROM parts WHERE id = ?`, id);
-    this.sql.exec(`DELETE FROM deltas WHERE part_id = ?`, id);
     this.sql.exec(`DELETE FROM chunks WHERE part_id = ?`, id);
   }
 
@@ -166,7 +204,7 @@ export class TranscriptStore {
   foldMessage(messageID: string): void {
     const ids = this.sql
       .exec<{ id: string; ord: number }>(
-        `SELECT DISTINCT p.id AS id, p.ord AS ord FROM parts p JOIN deltas d ON d.part_id = p.id WHERE p.message_id = ?`,
+        `SELECT p.id AS id, p.ord AS ord FROM parts p JOIN pending_parts pp ON pp.part_id = p.id WHERE p.message_id = ?`,
         messageID,
       )
       .toArray();
@@ -177,12 +215,21 @@ export class TranscriptStore {
     const full = this.readPart(id, true);
     if (!full) return;
     const o = ord ?? this.sql.exec<{ ord: number }>(`SELECT ord FROM parts WHERE id = ?`, id).one().ord;
-    this.sql.exec(`DELETE FROM deltas WHERE part_id = ?`, id);
+    this.#dropPending(id);
     this.#writePart(full, o);
   }
 
+  /**
+   * Folds every part with pending deltas at or before `seq`: the log is about to drop its rows up
+   * to `seq`, and with them the only copy of that text.
+   */
+  foldPendingThrough(seq: number): void {
+    const ids = this.sql.exec<{ part_id: string }>(`SELECT part_id FROM pending_parts WHERE after_seq < ?`, seq).toArray();
+    for (const { part_id } of ids) this.foldPart(part_id);
+  }
+
   pendingDeltaCount(partID: string): number {
-    return this.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM deltas WHERE part_id = ?`, partID).one().n;
+    return this.#pending(partID).length;
   }
 
   /** A part as stored plus its pending deltas; `full` restores chunked fields whole. */
@@ -193,13 +240,7 @@ export class TranscriptStore {
     if (!row) return null;
     let part = JSON.parse(row.data) as Json;
     if (full && row.chunked) part = this.#restoreChunks(id, part);
-    const deltas = this.sql
-      .exec<{ part_id: string; field: string; delta: string }>(
-        `SELECT part_id, field, delta FROM deltas WHERE part_id = ? ORDER BY id`,
-        id,
-      )
-      .toArray();
-    return applyDeltas(part, deltas) as Part;
+    return applyDeltas(part, this.#pending(id)) as Part;
   }
 
   /**
@@ -277,20 +318,15 @@ export class TranscriptStore {
         maxOrd,
       )
       .toArray();
-    const deltas = this.sql
-      .exec<{ part_id: string; field: string; delta: string }>(
-        `SELECT d.part_id, d.field, d.delta FROM deltas d JOIN parts p ON p.id = d.part_id JOIN messages m ON m.id = p.message_id
-         WHERE m.ord >= ? AND m.ord <= ? ORDER BY d.id`,
+    const pending = this.sql
+      .exec<{ part_id: string; after_seq: number }>(
+        `SELECT pp.part_id, pp.after_seq FROM pending_parts pp JOIN parts p ON p.id = pp.part_id JOIN messages m ON m.id = p.message_id
+         WHERE m.ord >= ? AND m.ord <= ?`,
         minOrd,
         maxOrd,
       )
       .toArray();
-    const deltasByPart = new Map<string, typeof deltas>();
-    for (const d of deltas) {
-      let list = deltasByPart.get(d.part_id);
-      if (!list) deltasByPart.set(d.part_id, (list = []));
-      list.push(d);
-    }
+    const deltasByPart = new Map(pending.map((r) => [r.part_id, this.#pendingAfter(r.part_id, r.after_seq)]));
     for (const p of partRows) {
       let list = parts.get(p.message_id);
       if (!list) parts.set(p.message_id, (list = []));
