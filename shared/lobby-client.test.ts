@@ -1,8 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { LobbyClient, mayOpenLobby, type LobbyChange } from "./lobby-client.ts";
+import { mayOpenLobby, type LobbyChange } from "./lobby-client.ts";
 import { signToken } from "./token.ts";
 import { FakeWebSocket } from "./fake-socket.ts";
 import type { SessionSummary } from "./protocol.ts";
+import { TestLobbyClient } from "../test/harness/clients.ts";
 
 const row = (id: string, updatedAt: number, over: Partial<SessionSummary> = {}): SessionSummary => ({
   id,
@@ -14,9 +15,9 @@ const row = (id: string, updatedAt: number, over: Partial<SessionSummary> = {}):
   ...over,
 });
 
-const lobbies: LobbyClient[] = [];
-function lobby(over: Partial<ConstructorParameters<typeof LobbyClient>[0]> = {}): LobbyClient {
-  const l = new LobbyClient({
+const lobbies: TestLobbyClient[] = [];
+function lobby(over: Partial<ConstructorParameters<typeof TestLobbyClient>[0]> = {}): TestLobbyClient {
+  const l = new TestLobbyClient({
     host: "127.0.0.1:8787",
     token: "op",
     WebSocket: FakeWebSocket,

@@ -132,24 +132,6 @@ export class LobbyClient {
     this.conn.close();
   }
 
-  /** Resolves once `predicate` holds, checked now and after every change. */
-  waitFor(predicate: (client: LobbyClient) => boolean, timeoutMs = 10_000): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const check = () => {
-        if (!predicate(this)) return;
-        clearTimeout(timer);
-        off();
-        resolve();
-      };
-      const timer = setTimeout(() => {
-        off();
-        reject(new Error(`waitFor timed out after ${timeoutMs} ms`));
-      }, timeoutMs);
-      const off = this.onChange(check);
-      check();
-    });
-  }
-
   private onFrame(data: string): void {
     let f: LobbyFrame;
     try {

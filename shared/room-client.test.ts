@@ -3,13 +3,14 @@
  * against real workerd are covered by test/room-client.test.ts.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { RoomClient, RoomCommandError, webStoragePromptStore, type RoomClientOptions, type RoomError } from "./room-client.ts";
+import { RoomCommandError, webStoragePromptStore, type RoomClientOptions, type RoomError } from "./room-client.ts";
 import { FakeWebSocket } from "./fake-socket.ts";
 import type { ConnectionState } from "./connection.ts";
 import type { RoomEvent, Snapshot } from "./protocol.ts";
 import { sessionMeta, snapshotOf } from "./fixtures.ts";
 import type { TranscriptChanges } from "./transcript.ts";
 import { setTimeout as sleep } from "node:timers/promises";
+import { TestRoomClient } from "../test/harness/clients.ts";
 
 const session = sessionMeta();
 const snap = snapshotOf;
@@ -20,10 +21,10 @@ const delta = (seq: number, d: string, fromSeq?: number): RoomEvent =>
 const withText = (seq: number, t: string) =>
   snap(seq, { messages: [{ info: { id: "m1", role: "assistant", time: { created: 1 } }, parts: [{ id: "p1", messageID: "m1", type: "text", text: t }] }] });
 
-const clients: RoomClient[] = [];
+const clients: TestRoomClient[] = [];
 
-function client(over: Partial<RoomClientOptions> = {}): RoomClient {
-  const c = new RoomClient({
+function client(over: Partial<RoomClientOptions> = {}): TestRoomClient {
+  const c = new TestRoomClient({
     host: "127.0.0.1:8787",
     sessionId: "s1",
     token: "tok",
@@ -53,7 +54,7 @@ function joinWithSnapshot(ws: FakeWebSocket, s: Snapshot): void {
   ws.receive({ type: "caught-up", seq: s.seq });
 }
 
-function text(c: RoomClient): string | undefined {
+function text(c: TestRoomClient): string | undefined {
   return (c.transcript.part("m1", "p1") as { text?: string } | undefined)?.text;
 }
 

@@ -14,187 +14,20 @@
  * Hot path: one JSON.parse per frame, no schema validation unless `validate` is set (tests), and
  * listeners are told what changed rather than handed a copy.
  *
- * Size: over 500 lines because the delivery rules tie the connection to the transcript (cursor,
- * gaps, resends under the same id); the socket is shared/connection.ts, the reducer
- * shared/session-reducer.ts.
+ * The socket is shared/connection.ts, commands in flight shared/room-commands.ts, options and
+ * errors shared/room-client-types.ts, the reducer shared/session-reducer.ts.
  */
-import {
-  PROTOCOL_VERSION,
-  ServerFrameSchema,
-  type ChatMessage,
-  type ClientFrame,
-  type ErrorCode,
-  type Mode,
-  type PermissionReply,
-  type PresenceUser,
-  type ServerFrame,
-} from "./protocol.ts";
+import { PROTOCOL_VERSION, type ChatMessage, type ClientFrame, type Mode, type PermissionReply, type PresenceUser, type ServerFrame } from "./protocol.ts";
 import type { MessageWithParts } from "./parts.ts";
 import { utf8Bytes } from "./delta.ts";
-import type { BackoffOptions } from "./backoff.ts";
-import {
-  Connection,
-  fatalFromHttpStatus,
-  httpBase,
-  type ConnectionState,
-  type FatalClose,
-  type HeartbeatOptions,
-  type WebSocketLike,
-} from "./connection.ts";
+import { Connection, probeSession, type ConnectionState } from "./connection.ts";
 import { Transcript, type TranscriptChanges } from "./transcript.ts";
+import { Emitter, randomId, readRoomFrame, type RoomClientOptions, type RoomClientStats, type RoomError, type UnsentPrompt } from "./room-client-types.ts";
+import { PendingCommands } from "./room-commands.ts";
 
 export type { ConnectionState, CloseReason } from "./connection.ts";
-
-export interface RoomClientOptions {
-  /** Where the Worker is: "127.0.0.1:8787", "http://127.0.0.1:8787", "https://….workers.dev". */
-  host: string;
-  sessionId: string;
-  token: string;
-  /** WebSocket implementation; defaults to the global one (browsers, Node ≥ 22). */
-  WebSocket?: WebSocketLike;
-  backoff?: BackoffOptions;
-  heartbeat?: HeartbeatOptions | false;
-  connectionTimeoutMs?: number;
-  /** Reject a command (other than a prompt) that gets no answer in this time. Default 15 s. */
-  commandTimeoutMs?: number;
-  /** Base delay before resending a prompt or resync the room refused as rate-limited. Default 1 s. */
-  rateLimitRetryMs?: number;
-  /** Validate every room frame with zod (for tests and development; off on the hot path). */
-  validate?: boolean;
-  /** Ask `GET /api/sessions/:id` why an attempt failed before opening (401, 404). Default true. */
-  probe?: boolean;
-  fetch?: typeof fetch;
-  /** Follow the browser's online/offline events. Default true. */
-  watchNetwork?: boolean;
-  /** Start from a transcript already held (e.g. kept across a remount); its lastSeq is the cursor. */
-  transcript?: Transcript;
-  /**
-   * Where prompts not yet acknowledged are kept across reloads (e.g. `webStoragePromptStore(
-   * sessionStorage, key)`): restored and sent on the next connect, so a prompt typed offline
-   * survives a reload too. In memory only when absent.
-   */
-  promptStore?: UnsentPromptStore;
-  /** Extra query parameters on every attempt (a replay page sends `replay: "1"`). */
-  query?: Readonly<Record<string, string>>;
-  /** partyserver's connection id; random by default. */
-  connectionId?: string;
-  /** A new connection id for every attempt (see ConnectionOptions.newIdPerAttempt). */
-  newIdPerAttempt?: boolean;
-  /** Party name of the room Durable Object. */
-  party?: string;
-}
-
-/** A prompt the room has not acknowledged yet. */
-export interface UnsentPrompt {
-  id: string;
-  text: string;
-  mode?: Mode;
-}
-
-export interface UnsentPromptStore {
-  load(): UnsentPrompt[];
-  save(prompts: UnsentPrompt[]): void;
-}
-
-/** A prompt store on a Web Storage area (sessionStorage: per tab; localStorage: per browser). */
-export function webStoragePromptStore(storage: Pick<Storage, "getItem" | "setItem" | "removeItem">, key: string): UnsentPromptStore {
-  return {
-    load() {
-      try {
-        const list = JSON.parse(storage.getItem(key) ?? "[]") as unknown;
-        return Array.isArray(list)
-          ? list.filter((p): p is UnsentPrompt => !!p && typeof p.id === "string" && typeof p.text === "string")
-          : [];
-      } catch {
-        return [];
-      }
-    },
-    save(prompts) {
-      try {
-        if (prompts.length) storage.setItem(key, JSON.stringify(prompts));
-        else storage.removeItem(key);
-      } catch {
-        // storage full or denied: the prompts still live in memory
-      }
-    },
-  };
-}
-
-/** Why a command failed: the room's error code, or a client-side one. */
-export type CommandErrorCode = ErrorCode | "disconnected" | "timeout" | "closed";
-
-export class RoomCommandError extends Error {
-  readonly code: CommandErrorCode;
-  readonly ref?: string;
-  constructor(code: CommandErrorCode, message: string, ref?: string) {
-    super(message);
-    this.name = "RoomCommandError";
-    this.code = code;
-    this.ref = ref;
-  }
-}
-
-/** An error frame that answered no command of ours, or a protocol problem seen by the client. */
-export interface RoomError {
-  code: ErrorCode | "gap" | "bad_frame_from_room" | "protocol_mismatch";
-  message: string;
-  ref?: string;
-}
-
-export interface RoomClientStats {
-  frames: number;
-  events: number;
-  skippedEvents: number;
-  snapshots: number;
-  gaps: number;
-  resyncs: number;
-  opens: number;
-  /** UTF-8 bytes of the largest frame received (the room caps frames at `maxOutgoingFrameBytes`). */
-  largestFrameBytes: number;
-}
-
-type Listener<A extends unknown[]> = (...args: A) => void;
-
-interface PendingCommand {
-  ref: string;
-  frame: string;
-  /** Prompts survive reconnects and are resent; other commands fail on a drop. */
-  durable: boolean;
-  kind: ClientFrame["type"];
-  resolve: (value: unknown) => void;
-  reject: (err: RoomCommandError) => void;
-  timer?: ReturnType<typeof setTimeout>;
-}
-
-/** Random id from the platform's CSPRNG (available without a secure context, unlike randomUUID). */
-export function randomId(prefix = ""): string {
-  const bytes = new Uint8Array(12);
-  crypto.getRandomValues(bytes);
-  let s = "";
-  for (const b of bytes) s += b.toString(16).padStart(2, "0");
-  return prefix + s;
-}
-
-class Emitter<A extends unknown[]> {
-  private readonly listeners = new Set<Listener<A>>();
-  on(fn: Listener<A>): () => void {
-    this.listeners.add(fn);
-    return () => this.listeners.delete(fn);
-  }
-  get size(): number {
-    return this.listeners.size;
-  }
-  emit(...args: A): void {
-    for (const fn of this.listeners) {
-      try {
-        fn(...args);
-      } catch (e) {
-        // A listener's bug must not break the client's frame handling.
-        console.error("room client listener failed", e);
-      }
-    }
-  }
-}
+export { RoomCommandError, randomId, webStoragePromptStore } from "./room-client-types.ts";
+export type { CommandErrorCode, RoomClientOptions, RoomClientStats, RoomError, UnsentPrompt, UnsentPromptStore } from "./room-client-types.ts";
 
 export class RoomClient {
   readonly sessionId: string;
@@ -210,9 +43,7 @@ export class RoomClient {
   private readonly opts: RoomClientOptions;
   private token: string;
   private readonly conn: Connection;
-  private readonly pending = new Map<string, PendingCommand>();
-  private refCounter = 0;
-  private readonly refPrefix = randomId("r").slice(0, 9) + "-";
+  private readonly commands: PendingCommands;
   /** A resync was asked for and its snapshot has not come yet. */
   private resyncing = false;
   private resyncTimer: ReturnType<typeof setTimeout> | undefined;
@@ -233,7 +64,13 @@ export class RoomClient {
     this.token = opts.token;
     this.rateRetryMs = opts.rateLimitRetryMs ?? RATE_RETRY_MS;
     this.transcript = opts.transcript ?? new Transcript();
-    this.restorePrompts();
+    this.commands = new PendingCommands({
+      link: () => this.conn,
+      commandTimeoutMs: opts.commandTimeoutMs,
+      promptStore: opts.promptStore,
+      rateRetryMs: this.rateRetryMs,
+    });
+    this.commands.restorePrompts();
     const doFetch = opts.fetch ?? (typeof fetch === "function" ? fetch.bind(globalThis) : undefined);
     this.conn = new Connection(
       {
@@ -250,7 +87,7 @@ export class RoomClient {
         watchNetwork: opts.watchNetwork,
         id: opts.connectionId,
         newIdPerAttempt: opts.newIdPerAttempt,
-        probe: opts.probe === false || !doFetch ? false : () => this.probe(doFetch),
+        probe: opts.probe === false || !doFetch ? false : () => probeSession(doFetch, opts.host, this.sessionId, this.token),
       },
       {
         message: (data) => this.onFrameText(data),
@@ -298,20 +135,12 @@ export class RoomClient {
 
   /** Prompts not yet acknowledged by the room (typed offline, or in flight). */
   get unsentPrompts(): number {
-    let n = 0;
-    for (const p of this.pending.values()) if (p.durable && p.kind === "prompt") n++;
-    return n;
+    return this.commands.unsentPrompts;
   }
 
   /** The prompts not yet acknowledged, oldest first, for a "will be sent" list in the UI. */
   unsentPromptList(): UnsentPrompt[] {
-    const out: UnsentPrompt[] = [];
-    for (const p of this.pending.values()) {
-      if (!p.durable || p.kind !== "prompt") continue;
-      const f = JSON.parse(p.frame) as Extract<ClientFrame, { type: "prompt" }>;
-      out.push({ id: f.id, text: f.text, ...(f.mode ? { mode: f.mode } : {}) });
-    }
-    return out;
+    return this.commands.unsentPromptList();
   }
 
   // ───────────────────────────── commands ─────────────────────────────
@@ -322,52 +151,39 @@ export class RoomClient {
    */
   prompt(text: string, opts: { mode?: Mode; id?: string } = {}): Promise<{ id: string; duplicate: boolean }> {
     const id = opts.id ?? randomId("q_");
-    const ref = this.nextRef();
+    const ref = this.commands.nextRef();
     const frame: ClientFrame = { type: "prompt", ref, id, text, ...(opts.mode ? { mode: opts.mode } : {}) };
-    const acked = this.command<{ duplicate?: boolean }>(frame, true).then((ack) => ({ id, duplicate: ack.duplicate === true }));
-    this.savePrompts();
+    const acked = this.commands.send<{ duplicate?: boolean }>(frame, true).then((ack) => ({ id, duplicate: ack.duplicate === true }));
+    this.commands.savePrompts();
     return acked;
   }
 
-  private savePrompts(): void {
-    this.opts.promptStore?.save(this.unsentPromptList());
-  }
-
-  /** Prompts a previous page left unsent: pending again, sent on the next open. */
-  private restorePrompts(): void {
-    for (const p of this.opts.promptStore?.load() ?? []) {
-      const ref = this.nextRef();
-      const frame: ClientFrame = { type: "prompt", ref, id: p.id, text: p.text, ...(p.mode ? { mode: p.mode } : {}) };
-      this.pending.set(ref, { ref, frame: JSON.stringify(frame), durable: true, kind: "prompt", resolve: noop, reject: noop });
-    }
-  }
-
   cancelQueued(id: string): Promise<void> {
-    return this.command({ type: "queue.cancel", ref: this.nextRef(), id }).then(noop);
+    return this.commands.send({ type: "queue.cancel", ref: this.commands.nextRef(), id }).then(noop);
   }
 
   stop(): Promise<void> {
-    return this.command({ type: "stop", ref: this.nextRef() }).then(noop);
+    return this.commands.send({ type: "stop", ref: this.commands.nextRef() }).then(noop);
   }
 
   /** Viewers: ask the owners to raise this connection to `role` (answered by a `join.result` frame). */
   askToJoin(role: "driver" | "approver"): Promise<void> {
-    return this.command({ type: "join.ask", ref: this.nextRef(), role }).then(noop);
+    return this.commands.send({ type: "join.ask", ref: this.commands.nextRef(), role }).then(noop);
   }
 
   /** Owners: accept or decline a viewer's request to join. */
   answerJoin(requestId: string, accept: boolean): Promise<void> {
-    return this.command({ type: "join.answer", ref: this.nextRef(), requestId, accept }).then(noop);
+    return this.commands.send({ type: "join.answer", ref: this.commands.nextRef(), requestId, accept }).then(noop);
   }
 
   setMode(mode: Mode): Promise<void> {
-    return this.command({ type: "mode.set", ref: this.nextRef(), mode }).then(noop);
+    return this.commands.send({ type: "mode.set", ref: this.commands.nextRef(), mode }).then(noop);
   }
 
   replyPermission(requestID: string, reply: PermissionReply, message?: string): Promise<void> {
-    return this.command({
+    return this.commands.send({
       type: "permission.reply",
-      ref: this.nextRef(),
+      ref: this.commands.nextRef(),
       requestID,
       reply,
       ...(message !== undefined ? { message } : {}),
@@ -376,7 +192,7 @@ export class RoomClient {
 
   /** Answers a question: one list of chosen labels (or free text) per question; null dismisses it. */
   replyQuestion(requestID: string, answers: string[][] | null): Promise<void> {
-    return this.command({ type: "question.reply", ref: this.nextRef(), requestID, answers }).then(noop);
+    return this.commands.send({ type: "question.reply", ref: this.commands.nextRef(), requestID, answers }).then(noop);
   }
 
   /**
@@ -390,11 +206,11 @@ export class RoomClient {
     const before = this.transcript.oldestMessageId;
     const frame: ClientFrame = {
       type: "history",
-      ref: this.nextRef(),
+      ref: this.commands.nextRef(),
       ...(before !== undefined ? { before } : {}),
       ...(limit !== undefined ? { limit: Math.max(1, Math.min(200, Math.floor(limit))) } : {}),
     };
-    const request = this.command<{ messages: MessageWithParts[]; hasMore: boolean }>(frame)
+    const request = this.commands.send<{ messages: MessageWithParts[]; hasMore: boolean }>(frame)
       .then((page) => {
         const added = this.transcript.prependHistory(page.messages, page.hasMore);
         this.emitChanges();
@@ -428,26 +244,26 @@ export class RoomClient {
     const id = opts.id ?? randomId("c_");
     const frame: ClientFrame = {
       type: "chat",
-      ref: this.nextRef(),
+      ref: this.commands.nextRef(),
       id,
       text,
       ...(opts.partID ? { partID: opts.partID } : {}),
       ...(opts.replyTo ? { replyTo: opts.replyTo } : {}),
     };
-    return this.command<{ duplicate?: boolean }>(frame, true).then((ack) => ({ id, duplicate: ack.duplicate === true }));
+    return this.commands.send<{ duplicate?: boolean }>(frame, true).then((ack) => ({ id, duplicate: ack.duplicate === true }));
   }
 
   editChat(id: string, text: string): Promise<void> {
-    return this.command({ type: "chat.edit", ref: this.nextRef(), id, text }).then(noop);
+    return this.commands.send({ type: "chat.edit", ref: this.commands.nextRef(), id, text }).then(noop);
   }
 
   deleteChat(id: string): Promise<void> {
-    return this.command({ type: "chat.delete", ref: this.nextRef(), id }).then(noop);
+    return this.commands.send({ type: "chat.delete", ref: this.commands.nextRef(), id }).then(noop);
   }
 
   /** "Ask the agent": queues a chat message as a prompt (drivers and owners). */
   askAgent(chatId: string, promptId: string = randomId("q_")): Promise<void> {
-    return this.command({ type: "chat.ask", ref: this.nextRef(), id: chatId, promptId }).then(noop);
+    return this.commands.send({ type: "chat.ask", ref: this.commands.nextRef(), id: chatId, promptId }).then(noop);
   }
 
   /** Loads the page of chat before the oldest message held. Resolves with how many were added. */
@@ -455,8 +271,8 @@ export class RoomClient {
     const chat = this.transcript.chat;
     if (!chat.hasMore) return Promise.resolve(0);
     const before = chat.oldestSeq;
-    const frame: ClientFrame = { type: "chat.history", ref: this.nextRef(), ...(before !== undefined ? { before } : {}), ...(limit ? { limit } : {}) };
-    return this.command<{ messages: ChatMessage[]; hasMore: boolean }>(frame).then((page) => {
+    const frame: ClientFrame = { type: "chat.history", ref: this.commands.nextRef(), ...(before !== undefined ? { before } : {}), ...(limit ? { limit } : {}) };
+    return this.commands.send<{ messages: ChatMessage[]; hasMore: boolean }>(frame).then((page) => {
       const added = this.transcript.prependChat(page.messages, page.hasMore);
       this.emitChanges();
       return added;
@@ -495,121 +311,31 @@ export class RoomClient {
   /** Ends the connection; pending commands fail with `closed`. */
   close(): void {
     this.conn.close();
-    this.failPending(() => true, "closed", "the client was closed");
+    this.commands.fail(() => true, "closed", "the client was closed");
     clearTimeout(this.resyncTimer);
   }
 
-  /**
-   * Resolves once `predicate` holds (checked now and after every change, state or presence
-   * update); rejects after `timeoutMs` or when the connection closes for good.
-   */
-  waitFor(predicate: (client: RoomClient) => boolean, timeoutMs = 10_000): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const unsubs: (() => void)[] = [];
-      const done = (err?: Error) => {
-        clearTimeout(timer);
-        for (const u of unsubs) u();
-        if (err) reject(err);
-        else resolve();
-      };
-      const check = () => {
-        let ok = false;
-        try {
-          ok = predicate(this);
-        } catch (e) {
-          return done(e as Error);
-        }
-        if (ok) return done();
-        const s = this.conn.state;
-        if (s.status === "closed") done(new Error(`connection closed (${s.reason}: ${s.message}) while waiting`));
-      };
-      const timer = setTimeout(() => done(new Error(`waitFor timed out after ${timeoutMs} ms`)), timeoutMs);
-      unsubs.push(this.onChange(check), this.onStateChange(check), this.onPresence(check));
-      check();
-    });
-  }
-
   // ───────────────────────────── internals ─────────────────────────────
-
-  private nextRef(): string {
-    return this.refPrefix + (++this.refCounter).toString(36);
-  }
-
-  private command<T>(frame: ClientFrame, durable = false): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      const s = this.conn.state;
-      if (s.status === "closed") {
-        reject(new RoomCommandError("closed", `not connected: ${s.message}`));
-        return;
-      }
-      const text = JSON.stringify(frame);
-      const ref = frame.ref as string;
-      if (!durable && !this.conn.isOpen) {
-        // A stop or a permission reply sent minutes later could hit a different turn: refuse now.
-        reject(new RoomCommandError("disconnected", "not connected to the room; try again when connected", ref));
-        return;
-      }
-      const p: PendingCommand = {
-        ref,
-        frame: text,
-        durable,
-        kind: frame.type,
-        resolve: resolve as (v: unknown) => void,
-        reject,
-      };
-      if (!durable) {
-        const ms = this.opts.commandTimeoutMs ?? 15_000;
-        p.timer = setTimeout(() => {
-          this.pending.delete(ref);
-          reject(new RoomCommandError("timeout", `no answer from the room within ${ms} ms`, ref));
-        }, ms);
-      }
-      this.pending.set(ref, p);
-      this.conn.send(text); // a durable one not sent now goes out on the next open
-    });
-  }
-
-  private settle(ref: string | undefined, ok: boolean, value: unknown, code?: ErrorCode, message?: string): boolean {
-    if (ref === undefined) return false;
-    const p = this.pending.get(ref);
-    if (!p) return false;
-    this.pending.delete(ref);
-    clearTimeout(p.timer);
-    if (p.durable) this.savePrompts();
-    if (ok) p.resolve(value);
-    else p.reject(new RoomCommandError(code ?? "internal", message ?? "failed", ref));
-    return true;
-  }
-
-  private failPending(which: (p: PendingCommand) => boolean, code: CommandErrorCode, message: string): void {
-    for (const p of [...this.pending.values()]) {
-      if (!which(p)) continue;
-      this.pending.delete(p.ref);
-      clearTimeout(p.timer);
-      p.reject(new RoomCommandError(code, message, p.ref));
-    }
-  }
 
   private onOpen(): void {
     this.stats.opens++;
     this.resyncing = false;
     clearTimeout(this.resyncTimer);
     this.typingSent = { prompt: false, chat: false };
-    // Prompts typed while away, and ones whose ack the drop swallowed: same ids, the room dedups.
-    for (const p of this.pending.values()) if (p.durable) this.conn.send(p.frame);
+    this.commands.resendDurable();
   }
 
   private onDisconnect(final: boolean): void {
     // Commands in flight may or may not have been applied; their callers must not wait forever.
     // Prompts stay (they are resent), unless the connection is over.
-    this.failPending((p) => final || !p.durable, final ? "closed" : "disconnected", "the connection to the room dropped");
+    this.commands.fail((p) => final || !p.durable, final ? "closed" : "disconnected", "the connection to the room dropped");
     this.resyncing = false;
     clearTimeout(this.resyncTimer);
   }
 
   private requestResync(): void {
     if (this.resyncing) return;
-    const ref = this.nextRef();
+    const ref = this.commands.nextRef();
     if (!this.conn.send(JSON.stringify({ type: "resync", ref } satisfies ClientFrame))) return;
     this.resyncing = true;
     this.resyncRef = ref;
@@ -628,41 +354,16 @@ export class RoomClient {
     }, ms);
   }
 
-  /**
-   * The room refused a frame only because this connection sent too many: a durable prompt is
-   * kept and sent again a little later (a reconnect may resend many at once), never dropped.
-   */
-  private resendLater(p: PendingCommand): void {
-    clearTimeout(p.timer);
-    p.timer = setTimeout(() => {
-      if (this.pending.get(p.ref) === p) this.conn.send(p.frame);
-    }, this.rateRetryMs * (1 + Math.random()));
-  }
-
   private onFrameText(data: string): void {
     this.stats.frames++;
     // Cheap: counted only when the frame could be the largest so far (UTF-8 ≤ 3 bytes per unit).
     if (data.length * 3 > this.stats.largestFrameBytes) this.stats.largestFrameBytes = Math.max(this.stats.largestFrameBytes, utf8Bytes(data));
-    let frame: { type?: unknown } & Record<string, unknown>;
-    try {
-      frame = JSON.parse(data) as typeof frame;
-    } catch {
-      this.errorEvents.emit({ code: "bad_frame_from_room", message: "the room sent a frame that is not JSON" });
-      return;
-    }
-    if (!frame || typeof frame !== "object" || typeof frame.type !== "string") return;
-    if (this.opts.validate && KNOWN_SERVER_FRAMES.has(frame.type)) {
-      const r = ServerFrameSchema.safeParse(frame);
-      if (!r.success) {
-        this.errorEvents.emit({
-          code: "bad_frame_from_room",
-          message: `invalid ${frame.type} frame from the room: ${r.error.issues[0]?.message ?? "?"}`,
-        });
-        return;
-      }
-    }
+    const read = readRoomFrame(data, this.opts.validate === true);
+    if (!read) return;
+    if ("error" in read) return this.errorEvents.emit(read.error);
+    const frame = read.frame;
     this.handleFrame(frame as ServerFrame);
-    if (this.frameEvents.size) this.frameEvents.emit(frame as { type: string } & Record<string, unknown>);
+    if (this.frameEvents.size) this.frameEvents.emit(frame);
   }
 
   private handleFrame(f: ServerFrame): void {
@@ -710,7 +411,7 @@ export class RoomClient {
         if (!this.resyncing) this.conn.markLive();
         return;
       case "history":
-        if (!this.settle(f.ref, true, { messages: f.messages, hasMore: f.hasMore })) {
+        if (!this.commands.settle(f.ref, true, { messages: f.messages, hasMore: f.hasMore })) {
           // An unasked page (or one whose command timed out): still useful, it is older history.
           if (f.messages.length && t.hasMore) {
             t.prependHistory(f.messages, f.hasMore);
@@ -719,7 +420,7 @@ export class RoomClient {
         }
         return;
       case "chat.history":
-        this.settle(f.ref, true, { messages: f.messages, hasMore: f.hasMore });
+        this.commands.settle(f.ref, true, { messages: f.messages, hasMore: f.hasMore });
         return;
       case "presence":
         this.presence = f.users;
@@ -734,7 +435,7 @@ export class RoomClient {
         }
         return;
       case "ack":
-        this.settle(f.ref, true, f);
+        this.commands.settle(f.ref, true, f);
         return;
       case "error": {
         if (f.ref !== undefined && f.ref === this.resyncRef && this.resyncing) {
@@ -742,17 +443,17 @@ export class RoomClient {
           this.retryResyncIn(this.rateRetryMs);
           return;
         }
-        const p = f.ref !== undefined ? this.pending.get(f.ref) : undefined;
+        const p = f.ref !== undefined ? this.commands.get(f.ref) : undefined;
         // A resent prompt the room already has is a success, not a failure.
         if (p && p.kind === "prompt" && f.code === "duplicate") {
-          this.settle(f.ref, true, { duplicate: true });
+          this.commands.settle(f.ref, true, { duplicate: true });
           return;
         }
         if (p && p.durable && f.code === "rate_limited") {
-          this.resendLater(p);
+          this.commands.resendLater(p);
           return;
         }
-        if (!this.settle(f.ref, false, undefined, f.code, f.message)) {
+        if (!this.commands.settle(f.ref, false, undefined, f.code, f.message)) {
           this.errorEvents.emit({ code: f.code, message: f.message, ...(f.ref !== undefined ? { ref: f.ref } : {}) });
         }
         return;
@@ -775,36 +476,11 @@ export class RoomClient {
     const changes = this.transcript.takeChanges();
     if (changes && this.changeEvents.size) this.changeEvents.emit(changes, this.transcript);
   }
-
-  /** Why did an attempt fail before opening? Ask the HTTP API with the same token. */
-  private async probe(doFetch: typeof fetch): Promise<FatalClose | null> {
-    const url = `${httpBase(this.opts.host)}/api/sessions/${encodeURIComponent(this.sessionId)}`;
-    const res = await doFetch(url, { headers: { authorization: `Bearer ${this.token}` } });
-    const reason = fatalFromHttpStatus(res.status);
-    if (!reason) {
-      await res.body?.cancel().catch(() => {});
-      return null;
-    }
-    let message: string = reason;
-    let code: string | undefined;
-    try {
-      const body = (await res.json()) as { error?: { message?: string; code?: string } };
-      if (body?.error?.message) message = body.error.message;
-      code = body?.error?.code;
-    } catch {
-      // not JSON; keep the reason
-    }
-    // A 401 because the owner revoked the link is its own reason: the app says so.
-    return { reason: code === "revoked" ? "revoked" : reason, message, code: res.status };
-  }
 }
 
 /** How long to wait for the snapshot that answers a resync before asking again. */
 const RESYNC_TIMEOUT_MS = 10_000;
 /** Base delay before resending a frame the room refused as rate-limited (jittered up to 2x). */
 const RATE_RETRY_MS = 1_000;
-
-// Derived from the schema so a new server frame is validated the day it is added.
-const KNOWN_SERVER_FRAMES: ReadonlySet<string> = new Set(ServerFrameSchema.options.map((o) => o.shape.type.value));
 
 function noop(): void {}

@@ -176,18 +176,15 @@ describe("Transcript: messages and parts", () => {
     expect(normalize(t).messages[0]!.parts[0]).toEqual(canonical(odd));
   });
 
-  it("a long stream of deltas stays correct and fast", () => {
+  it("a long stream of deltas into a long transcript stays correct", () => {
     const t = fresh({ seq: 2, messages: Array.from({ length: 2000 }, (_, i) => withParts(`m${String(i).padStart(5, "0")}`, [])) });
     t.applyBatch(3, 4, seqd(3, [{ type: "message.upsert", message: msg("z") }, { type: "part.upsert", part: text("p", "z") }]));
     const n = 20_000;
-    const started = performance.now();
     for (let i = 0; i < n; i++) {
       t.applyEvent({ type: "part.delta", messageID: "z", partID: "p", field: "text", delta: "ab", seq: 5 + i, ts: 1 });
     }
-    const ms = performance.now() - started;
+    // How fast is a figure: bench/transcript-deltas.ts.
     expect((t.part("z", "p") as unknown as { text: string }).text.length).toBe(2 * n);
-    // Not a benchmark: a generous bound that only an O(messages) copy per delta would break.
-    expect(ms).toBeLessThan(2_000);
   });
 });
 

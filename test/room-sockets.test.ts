@@ -10,9 +10,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startWorker, type WorkerHandle } from "./harness/worker.ts";
 import { normalizeMessages } from "../shared/transcript.ts";
-import { RoomClient } from "../shared/room-client.ts";
 import { SimAgent, SimViewer, streamMessages, waitUntil } from "./room-clients.ts";
 import { setTimeout as sleep } from "node:timers/promises";
+import { TestRoomClient } from "./harness/clients.ts";
 
 let w: WorkerHandle;
 
@@ -28,11 +28,11 @@ describe("room over real sockets", () => {
   it("viewers converge through a 2 s drop, a late join and a SIGKILL of workerd", async () => {
     const { id } = await w.createSession({ title: "sockets" });
     const viewerToken = await w.mintToken({ sid: id, role: "viewer", name: "v" });
-    const mkClient = () => new RoomClient({ host: w.url, sessionId: id, token: viewerToken, watchNetwork: false, backoff: { baseMs: 100, maxMs: 1000 } });
+    const mkClient = () => new TestRoomClient({ host: w.url, sessionId: id, token: viewerToken, watchNetwork: false, backoff: { baseMs: 100, maxMs: 1000 } });
     const clients = [mkClient(), mkClient()];
     const dropped = new SimViewer({ baseUrl: w.roomUrl(id), token: viewerToken, reconnectDelayMs: 150 });
     dropped.start();
-    type Viewer = { live: boolean; transcript: RoomClient["transcript"] };
+    type Viewer = { live: boolean; transcript: TestRoomClient["transcript"] };
     const viewers: Viewer[] = [clients[0]!, dropped, clients[1]!];
     await waitUntil(() => viewers.every((v) => v.live), 10_000, "viewers live");
 

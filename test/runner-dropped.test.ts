@@ -16,7 +16,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startWorker, type WorkerHandle } from "./harness/worker.ts";
 import { startStack, joinRoom, opencodeMessages, turnDone, userTexts, answerChars, type Stack } from "./harness/stack.ts";
-import type { RoomClient } from "../shared/room-client.ts";
+import type { TestRoomClient } from "./harness/clients.ts";
 import { startChaosProxy, type ChaosProxy } from "./harness/proxy.ts";
 import { setTimeout as sleep } from "node:timers/promises";
 
@@ -40,7 +40,7 @@ afterAll(async () => {
 });
 
 /** The runner's connection drops and cannot come back until `runnerBack()`; OpenCode goes on. */
-async function runnerAway(driver: RoomClient): Promise<void> {
+async function runnerAway(driver: TestRoomClient): Promise<void> {
   runnerProxy.configure({ refuseProbability: 1 });
   runnerProxy.cutAll("reset");
   await driver.waitFor((x) => x.transcript.session?.agentOnline === false, 30_000);

@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startStack, joinRoom, turnDone, opencodeMessages, partSummary, until, answerChars, type Stack } from "./harness/stack.ts";
-import type { RoomClient } from "../shared/room-client.ts";
+import type { TestRoomClient } from "./harness/clients.ts";
 
 let stack: Stack;
 
@@ -19,10 +19,10 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-const streamedChars = (c: RoomClient): number => answerChars(c.transcript.messages);
+const streamedChars = (c: TestRoomClient): number => answerChars(c.transcript.messages);
 
 /** Waits, and on a timeout says what the room and the runner were doing. */
-async function waitOr(c: RoomClient, pred: (x: RoomClient) => boolean, ms: number, what: string): Promise<void> {
+async function waitOr(c: TestRoomClient, pred: (x: TestRoomClient) => boolean, ms: number, what: string): Promise<void> {
   await c.waitFor(pred, ms).catch((e) => {
     const t = c.transcript;
     const msgs = t.messages.map((m) => [m.info.role, m.info.id, m.info.time.completed ?? null, m.info.error?.name ?? null, m.parts.map((p) => [p.type, (p as { state?: { status?: string } }).state?.status ?? String(p.text ?? "").length])]);
@@ -31,7 +31,7 @@ async function waitOr(c: RoomClient, pred: (x: RoomClient) => boolean, ms: numbe
 }
 
 /** The room's transcript and OpenCode's: same messages, same parts, same text and tool states. */
-async function expectSameAsOpencode(c: RoomClient): Promise<void> {
+async function expectSameAsOpencode(c: TestRoomClient): Promise<void> {
   const meta = c.transcript.session!;
   const oc = await opencodeMessages(stack.runner, meta.opencodeSessionId!, meta.workspace);
   const room = c.transcript.messages;
@@ -50,7 +50,7 @@ async function expectSameAsOpencode(c: RoomClient): Promise<void> {
 }
 
 /** A session whose agent waits on a bash permission, and its driver. */
-async function askingPermission(title: string): Promise<{ id: string; driver: RoomClient }> {
+async function askingPermission(title: string): Promise<{ id: string; driver: TestRoomClient }> {
   const s = await stack.worker.createSession({ title });
   await stack.runner.waitHolding(s.id);
   const driver = await joinRoom(stack, s.id, "driver");

@@ -11,7 +11,7 @@ import { stream, type StreamResponse } from "@durable-streams/client";
 import { startStack, joinRoom, until, type Stack } from "./harness/stack.ts";
 import { Transcript } from "../shared/transcript.ts";
 import { applyStreamItem, seqOf, StreamItemSchema, type StreamItem } from "../shared/http-stream.ts";
-import type { RoomClient } from "../shared/room-client.ts";
+import type { TestRoomClient } from "./harness/clients.ts";
 import { setTimeout as sleep } from "node:timers/promises";
 
 let stack: Stack;
@@ -73,7 +73,7 @@ const turnOver = (t: Transcript, minMessages: number) =>
 
 const seqs = (items: StreamItem[]) => items.map((i) => ("seq" in i ? i.seq : i.snapshot.seq));
 
-async function session(title: string): Promise<{ id: string; owner: string; driver: RoomClient; viewer: string }> {
+async function session(title: string): Promise<{ id: string; owner: string; driver: TestRoomClient; viewer: string }> {
   const s = await stack.worker.createSession({ title });
   await stack.runner.waitHolding(s.id);
   const driver = await joinRoom(stack, s.id, "driver", "dana");

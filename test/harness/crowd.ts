@@ -13,21 +13,21 @@
  */
 import { createHash } from "node:crypto";
 import { createInterface } from "node:readline";
-import { RoomClient } from "../../shared/room-client.ts";
 import { normalizeMessages } from "../../shared/transcript.ts";
 import { startChaosProxy } from "./proxy.ts";
 import { setTimeout as sleep } from "node:timers/promises";
+import { TestRoomClient } from "./clients.ts";
 
 const [portArg, sessionId, token, countArg] = process.argv.slice(2);
 const count = Number(countArg);
 const say = (v: unknown): void => void process.stdout.write(JSON.stringify(v) + "\n");
 
 const proxy = await startChaosProxy({ port: Number(portArg) }, { seed: 1 });
-const clients: RoomClient[] = [];
+const clients: TestRoomClient[] = [];
 for (let i = 0; i < count; i += 50) {
   // Joined in waves so the setup is not itself a storm.
   const wave = Array.from({ length: Math.min(50, count - i) }, () =>
-    new RoomClient({ host: proxy.url(), sessionId: sessionId!, token: token!, watchNetwork: false, heartbeat: false }),
+    new TestRoomClient({ host: proxy.url(), sessionId: sessionId!, token: token!, watchNetwork: false, heartbeat: false }),
   );
   clients.push(...wave);
   await Promise.all(wave.map((c) => c.waitFor((x) => x.live, 120_000)));
@@ -42,7 +42,7 @@ setInterval(() => {
 }, 50).unref();
 
 async function cut(): Promise<void> {
-  const back = new Map<RoomClient, { planned?: number; open?: number; live?: number }>();
+  const back = new Map<TestRoomClient, { planned?: number; open?: number; live?: number }>();
   const cutAt = performance.now();
   const cutAtEpoch = Date.now();
   const unsubs = clients.map((c) => {

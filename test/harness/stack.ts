@@ -22,11 +22,11 @@ import { afterAll, beforeAll } from "vitest";
 import { startWorker, REPO_ROOT, type StartWorkerOptions, type WorkerHandle } from "./worker.ts";
 import { recordScan } from "./token-scan.ts";
 import { startScriptedModel, type ScriptedModel, type ScriptedModelOptions } from "../../runner/scripted-model.ts";
-import { RoomClient } from "../../shared/room-client.ts";
 import type { Role } from "../../shared/protocol.ts";
 import type { MessageEntry } from "../../shared/transcript.ts";
 import { createOpencodeClient } from "@opencode-ai/sdk/v2";
 import { setTimeout as sleep } from "node:timers/promises";
+import { TestRoomClient } from "./clients.ts";
 
 export interface StackOptions {
   worker?: StartWorkerOptions;
@@ -311,15 +311,15 @@ export function stackPerFile(opts: StackOptions = {}): () => Stack {
 
 
 /** A room client with a freshly minted token (validating every frame, as tests should). */
-export async function joinRoom(stack: Stack, sessionId: string, role: Role, name: string = role): Promise<RoomClient> {
+export async function joinRoom(stack: Stack, sessionId: string, role: Role, name: string = role): Promise<TestRoomClient> {
   const token = await stack.worker.mintToken({ sid: sessionId, role, name });
-  const c = new RoomClient({ host: stack.worker.url, sessionId, token, validate: true, watchNetwork: false });
+  const c = new TestRoomClient({ host: stack.worker.url, sessionId, token, validate: true, watchNetwork: false });
   await c.waitFor((x) => x.live, 30_000);
   return c;
 }
 
 /** A new session the stack's runner holds, with a driver joined. */
-export async function sessionWithDriver(stack: Stack, title: string): Promise<{ id: string; driver: RoomClient }> {
+export async function sessionWithDriver(stack: Stack, title: string): Promise<{ id: string; driver: TestRoomClient }> {
   const s = await stack.worker.createSession({ title });
   await stack.runner.waitHolding(s.id);
   return { id: s.id, driver: await joinRoom(stack, s.id, "driver", "dana") };
@@ -347,7 +347,7 @@ export async function opencodeMessages(runner: RunnerHandle, sessionID: string, 
 }
 
 /** The assistant turn is over: the newest message is a completed assistant message and the agent idle. */
-export function turnDone(c: RoomClient, minMessages = 2): boolean {
+export function turnDone(c: TestRoomClient, minMessages = 2): boolean {
   const t = c.transcript;
   const last = t.messages[t.messages.length - 1];
   return (
