@@ -11,7 +11,8 @@
  *     read from an explicit offset) and without (the same range asked with `live=long-poll`, which
  *     the Worker never caches, so every read reaches the room): how many reached the room.
  *
- *   node bench/stream-http.ts [--quick]      (or `npm run bench -- --only http`)
+ *   node bench/stream-http.ts [--quick] [--readers 100] [--paths websocket,sse,long-poll] [--latency-only]
+ *   (or `npm run bench -- --only http`)
  */
 import { loadavg } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -217,18 +218,20 @@ async function sameRange(w: WorkerHandle, id: string, token: string, offset: str
   return { mode: cached ? "edge cache" : "no cache (live=long-poll)", readers, roomReads, hits: count("hit"), joined: count("joined"), p50Ms: round(quantile(times, 0.5)), allMs: round(quantile(times, 1)) };
 }
 
-export async function streamHttp(opts: { quick?: boolean } = {}): Promise<Record<string, unknown>> {
+export async function streamHttp(opts: { quick?: boolean; readers?: number; paths?: Path[]; latencyOnly?: boolean } = {}): Promise<Record<string, unknown>> {
   const quick = opts.quick ?? false;
   const seconds = quick ? 3 : 8;
+  const readers = opts.readers ?? 100;
   const w = await startWorker();
   try {
     const load = loadavg()[0]!.toFixed(1);
     const latencies: Record<string, number | string>[] = [];
-    for (const path of ["websocket", "sse", "long-poll"] as Path[]) {
-      const r = await latency(w, path, 100, 100, seconds);
+    for (const path of opts.paths ?? (["websocket", "sse", "long-poll"] as Path[])) {
+      const r = await latency(w, path, readers, 100, seconds);
       console.log(`  ${path}: ${JSON.stringify(r)}`);
       latencies.push(r);
     }
+    if (opts.latencyOnly) return { loadAtStart: load, latencies };
     const events = 10_000;
     const long = await longSession(w, events);
     const catchup = { events, head: long.head, ...(await catchUp(w, long.id, long.viewer)) };
@@ -244,6 +247,9 @@ export async function streamHttp(opts: { quick?: boolean } = {}): Promise<Record
 }
 
 if (import.meta.main || process.argv[1]?.endsWith("stream-http.ts")) {
-  const { values } = parseArgs({ options: { quick: { type: "boolean", default: false } } });
-  console.log(JSON.stringify(await streamHttp({ quick: values.quick }), null, 2));
+  const { values } = parseArgs({
+    options: { quick: { type: "boolean", default: false }, readers: { type: "string" }, paths: { type: "string" }, "latency-only": { type: "boolean", default: false } },
+  });
+  const paths = values.paths?.split(",") as Path[] | undefined;
+  console.log(JSON.stringify(await streamHttp({ quick: values.quick, readers: values.readers ? Number(values.readers) : undefined, paths, latencyOnly: values["latency-only"] }), null, 2));
 }
