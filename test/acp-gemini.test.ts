@@ -35,7 +35,7 @@ const toolParts = (c: RoomClient) => c.transcript.messages.flatMap((m) => m.part
 const aborted = (c: RoomClient) => c.transcript.messages.some((m) => (m.info.error as { name?: string } | undefined)?.name === "MessageAbortedError");
 
 describe("ACP: Gemini CLI in a room", () => {
-  it("streams an answer; a write with its diff and a shell call wait for a driver's approval; Stop ends an answer and a queued follow-up runs; the agent ends with the runner, which resumes it", async () => {
+  it("streams an answer; a write with its diff and a shell call wait for a driver's approval; Stop ends an answer and a queued follow-up runs; the agent ends with the runner, and a restarted runner answers", async () => {
     const s = await stack.worker.createSession({ title: "gemini", agent: "gemini" });
     await stack.runner.waitHolding(s.id, 120_000);
     const driver = await joinRoom(stack, s.id, "driver", "dana");
