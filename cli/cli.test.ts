@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { PassThrough } from "node:stream";
-import { parseTarget } from "./target.ts";
+import { parseTarget, readSecret } from "./target.ts";
 import { clipTo, displayWidth, wrap, PLAIN, stripAnsi, COLOR } from "./text.ts";
 import { renderBlocks, statusLine, type RenderOptions } from "./render.ts";
 import { Screen } from "./screen.ts";
@@ -25,6 +25,23 @@ describe("session URLs", () => {
     expect(() => parseTarget("https://rooms.example.com/s/a?token=SECRET")).not.toThrow(/SECRET/);
     expect(() => parseTarget("abc", {})).toThrow(/not a session URL/);
     expect(() => parseTarget("ftp://x/s/a")).toThrow(/not an http/);
+  });
+});
+
+describe("the token prompt", () => {
+  it("reads a line without echoing it; Backspace edits, Ctrl-C gives up", async () => {
+    const input = new PassThrough();
+    const output = new PassThrough();
+    let shown = "";
+    output.on("data", (d: Buffer) => (shown += d.toString()));
+    const asked = readSecret("Token: ", input as unknown as NodeJS.ReadStream, output as unknown as NodeJS.WriteStream);
+    input.write("sec");
+    input.write("rex\x7ft\r");
+    expect(await asked).toBe("secret");
+    expect(shown).toBe("Token: \n");
+    const cancelled = readSecret("Token: ", input as unknown as NodeJS.ReadStream, output as unknown as NodeJS.WriteStream);
+    input.write("abc\x03");
+    expect(await cancelled).toBeNull();
   });
 });
 

@@ -16,8 +16,9 @@ Usage:
 
 The session URL is the app's link, e.g. https://host/s/<session id>#token=…
 The token comes from the URL's fragment (#token=…), else AGENTROOM_TOKEN, else a prompt
-(not echoed). It is sent as a Bearer header and never printed. A bare session id works with
-AGENTROOM_URL set to the app's address.
+(not echoed); it is never printed. Prefer AGENTROOM_TOKEN or the prompt: a command line stays
+in the shell's history and in npm's debug log. A bare session id works with AGENTROOM_URL set
+to the app's address.
 
 watch      streams the run: text as it comes, tools with their status and a one-line
            summary, diffs in colour, permission requests and questions. Resumes from its

@@ -52,20 +52,20 @@ describe("agentroom watch in a terminal", () => {
     tmux.type("drive", `npx agentroom watch --driver ${url}; echo "[exit $?]"`);
     tmux.keys("drive", "Enter");
     await stack.runner.waitHolding(s.id);
-    await tmux.waitFor("view", "● live", 30_000);
-    await tmux.waitFor("drive", /● live.*driver/, 30_000);
+    await tmux.waitFor("view", "● live", 60_000);
+    await tmux.waitFor("drive", /● live.*driver/, 60_000);
     mark("both watchers live");
 
     // A prompt typed in the driver's terminal runs: a write (a diff) and a bash call that asks.
     tmux.type("drive", "please write notes.md then run bash");
     tmux.keys("drive", "Enter");
-    const asked = await tmux.waitFor("drive", "⚠ permission", 60_000);
+    const asked = await tmux.waitFor("drive", "⚠ permission", 120_000);
     expect(asked).toContain("allow once");
     const shown = (text: string) => text.replaceAll(net.url("http"), "https://agentroom.example.com").replaceAll(stack.worker.url, "https://agentroom.example.com").trimEnd() + "\n";
     writeFileSync(join(REPO_ROOT, "docs", "screenshots", "watch-driver.txt"), shown(tmux.capture("drive")));
     const driverScreen = shown(tmux.capture("drive", { ansi: true }));
     mark("permission asked");
-    const viewerWaits = await tmux.waitFor("view", "waiting for a driver to answer", 10_000);
+    const viewerWaits = await tmux.waitFor("view", "waiting for a driver to answer", 30_000);
     expect(viewerWaits).toContain("› please write notes.md then run bash");
     expect(viewerWaits).toContain("I'll create `notes.md`.");
     // The write's diff, line by line, and its one-line summary.
@@ -77,16 +77,16 @@ describe("agentroom watch in a terminal", () => {
     // happens meanwhile; it resumes from its offset once the network is back.
     net.configure({ refuseProbability: 1 });
     expect(net.cutAll("reset")).toBeGreaterThan(0);
-    await tmux.waitFor("view", "○ reconnecting", 10_000);
+    await tmux.waitFor("view", "○ reconnecting", 30_000);
 
     // Answered from the keyboard: the bash call runs and the turn ends.
     tmux.keys("drive", "y");
-    const done = await tmux.waitFor("drive", "Done. The last tool reported", 60_000);
+    const done = await tmux.waitFor("drive", "Done. The last tool reported", 120_000);
     expect(done).toMatch(/✓ bash cat notes\.md && ls -la/);
     expect(done).toMatch(/\d+ lines of output: Hello from the scripted model\./);
     expect(tmux.capture("view")).not.toContain("Done. The last tool reported");
     net.configure({ refuseProbability: 0 });
-    const seen = await tmux.waitFor("view", /Done\. The last tool reported[\s\S]*● live.*idle/, 20_000);
+    const seen = await tmux.waitFor("view", /Done\. The last tool reported[\s\S]*● live.*idle/, 60_000);
     expect(seen).not.toContain("⚠ permission");
     expect(seen).toMatch(/✓ bash/);
     mark("turn over in both terminals");
@@ -97,10 +97,10 @@ describe("agentroom watch in a terminal", () => {
     // Ctrl-C: each watcher exits and no process of it is left.
     for (const pane of ["view", "drive"]) {
       tmux.keys(pane, "C-c");
-      await tmux.waitFor(pane, /\[exit 130\]/, 15_000);
+      await tmux.waitFor(pane, /\[exit 130\]/, 30_000);
     }
     mark("both exited");
-    await until(() => processesWith(s.id).length === 0, 5_000, `no process left for ${s.id}: ${JSON.stringify(processesWith(s.id))}`);
+    await until(() => processesWith(s.id).length === 0, 10_000, `no process left for ${s.id}: ${JSON.stringify(processesWith(s.id))}`);
 
     // `agentroom export` writes the same run as Markdown and as OpenCode JSON (viewer token, Bearer).
     const dir = mkdtempSync(join(tmpdir(), "agentroom-export-"));
@@ -130,5 +130,5 @@ describe("agentroom watch in a terminal", () => {
     } finally {
       await browser.close();
     }
-  }, 180_000);
+  }, 420_000);
 });
