@@ -122,6 +122,7 @@ const ROUTES: Route[] = [
     session: true,
     canMiss: true,
   },
+  { name: "export", path: (id, rng) => `/api/sessions/${id}/export?format=${rng.pick(["md", "json"])}`, methods: { GET: { need: "any" } }, session: true },
   { name: "archive", path: (id) => `/api/sessions/${id}/archive`, methods: { POST: { need: "owner", mutates: true, body: archiveBody } }, session: true },
   { name: "share", path: (id) => `/api/sessions/${id}/share`, methods: { POST: { need: "owner", mutates: true, body: shareBody } }, session: true },
   { name: "embed", path: (id) => `/embed/${id}`, methods: { GET: { need: "public" }, HEAD: { need: "public" } }, session: true },
