@@ -88,6 +88,7 @@ function transcript(): Transcript {
         ]),
       ],
       permissions: [{ id: "perm1", permission: "bash", patterns: ["npm test"], createdAt: 1 }],
+      questions: [{ id: "q1", questions: [{ question: "Which colour?", header: "Colour", options: [{ label: "Blue", description: "Calm" }, { label: "Red" }] }], createdAt: 1 }],
     }),
   );
   return t;
@@ -109,7 +110,12 @@ describe("rendering the transcript", () => {
     expect(text).toContain("[future-part]");
     expect(text).toContain("⚠ permission bash npm test");
     expect(text).toContain("waiting for a driver to answer");
-    expect(renderBlocks(transcript(), opts({ driver: true })).flatMap((b) => b.lines).join("\n")).toContain("y  allow once");
+    expect(text).toContain("? Colour: Which colour?");
+    expect(text).toContain("1) Blue — Calm");
+    expect(text).toContain("2) Red");
+    const driven = renderBlocks(transcript(), opts({ driver: true })).flatMap((b) => b.lines).join("\n");
+    expect(driven).toContain("y  allow once");
+    expect(driven).toContain("press a number to answer");
     // What is done is final (printed once); the running tool and the open request are not.
     const final = Object.fromEntries(blocks.map((b) => [b.key, b.final]));
     expect(final["m2:p3"]).toBe(true);
