@@ -92,6 +92,8 @@ describe("ACP: Gemini CLI in a room", () => {
     await logged("follow-up", driver.waitFor((x) => turnDone(x, 8) && x.transcript.queue.length === 0, 60_000));
     expect(userTexts(driver.transcript.messages).slice(-2)).toEqual(["a slow answer chunks=600 delay=40", "and a short follow-up"]);
     console.log(`gemini stop: aborted turn shown ${stopMs} ms after Stop`);
+    // The product promise is under 1 s (tens of ms here); the bound leaves room for a loaded machine.
+    expect(stopMs).toBeLessThan(5_000);
 
     // The runner is killed outright: Gemini CLI sees its stdin close and ends.
     const pids = agentPids();
