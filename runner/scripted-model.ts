@@ -528,6 +528,13 @@ export async function startScriptedModel(options: ScriptedModelOptions = {}): Pr
           requestRecords.push({ id: requestId, kind: "script", script: `gemini ${path.split(":").at(-1)}`, step: 0, prompt: "", tools: 0, t: nowMs() });
           return await handleGemini(path, await readBody(req), res, { chunkDelayMs, slowChunkDelayMs, slowChunks, requestId });
         }
+        if (req.method === "POST" && path.endsWith("/v1/responses")) {
+          // OpenAI Responses (Codex): runner/scripted-openai.ts.
+          const { handleResponses } = await import("./scripted-openai.ts");
+          const requestId = nextRequestId++;
+          requestRecords.push({ id: requestId, kind: "script", script: "responses", step: 0, prompt: "", tools: 0, t: nowMs() });
+          return await handleResponses(await readBody(req), res, { chunkDelayMs, slowChunkDelayMs, slowChunks, requestId });
+        }
         if (req.method === "GET" && path === "/_scripted/chunks") {
           const since = Number(url.searchParams.get("requestId") ?? "0");
           return json(res, 200, chunkRecords.filter((c) => c.requestId >= since));

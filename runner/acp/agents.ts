@@ -156,13 +156,17 @@ export function agentEnv(spec: AcpAgentSpec, ctx: LaunchContext): Record<string,
       const codexHome = join(root, "codex");
       mkdirSync(codexHome, { recursive: true });
       env.CODEX_HOME = codexHome;
-      if (origin) {
-        env.SCRIPTED_API_KEY = "scripted";
-        writeFileSync(
-          join(codexHome, "config.toml"),
-          `model = "demo"\nmodel_provider = "scripted"\n\n[model_providers.scripted]\nname = "Scripted"\nbase_url = "${origin}/v1"\nenv_key = "SCRIPTED_API_KEY"\nwire_api = "responses"\n`,
-        );
-      } else if (parent.OPENAI_API_KEY) env.OPENAI_API_KEY = parent.OPENAI_API_KEY;
+      // Codex has no base-URL variable: the scripted model is a provider in its config. The model
+      // is a slug Codex knows (an unknown one makes its first answer chunk a warning and drops the
+      // apply_patch tool); retries are off so a scripted failure is shown once.
+      writeFileSync(
+        join(codexHome, "config.toml"),
+        origin
+          ? `model = "gpt-5.4-mini"\nmodel_provider = "scripted"\n\n[model_providers.scripted]\nname = "Scripted"\nbase_url = "${origin}/v1"\nenv_key = "SCRIPTED_API_KEY"\nwire_api = "responses"\nrequest_max_retries = 0\nstream_max_retries = 0\n`
+          : "",
+      );
+      if (origin) env.SCRIPTED_API_KEY = "scripted";
+      else for (const k of ["OPENAI_API_KEY", "CODEX_API_KEY"]) if (parent[k]) env[k] = parent[k]!;
       break;
     }
     case "gemini": {

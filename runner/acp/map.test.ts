@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { AcpTurn, userMessage } from "./map.ts";
+import { AcpTurn, commandText, userMessage } from "./map.ts";
 import type { EventBody } from "../../shared/protocol.ts";
 
 const bodies = (evs: { body: EventBody }[]) => evs.map((e) => e.body);
@@ -35,6 +35,17 @@ describe("ACP updates → room events", () => {
     expect(out[0]).toMatchObject({ part: { tool: "read", state: { status: "completed", output: "a\nb" } } });
     const bash = bodies(t.update({ sessionUpdate: "tool_call", toolCallId: "t2", title: "ls", kind: "execute", status: "in_progress", rawInput: { command: "ls" } }).events);
     expect(bash[0]).toMatchObject({ part: { tool: "bash", state: { status: "running", input: { command: "ls" } } } });
+    // Codex sends the command as an argv and guesses a kind from it: still the room's bash.
+    const argv = bodies(t.update({ sessionUpdate: "tool_call", toolCallId: "t4", title: "Read a", kind: "search", status: "in_progress", rawInput: { command: ["/bin/bash", "-lc", "cat a && ls"] } }).events);
+    expect(argv[0]).toMatchObject({ part: { tool: "bash", state: { input: { command: "cat a && ls" } } } });
+  });
+
+  it("a command is a string, or an argv shown as its shell script", () => {
+    expect(commandText({ command: "ls -la" })).toBe("ls -la");
+    expect(commandText({ command: ["/bin/bash", "-lc", "cat a && ls"] })).toBe("cat a && ls");
+    expect(commandText({ command: ["git", "status"] })).toBe("git status");
+    expect(commandText({ command: [1, 2] })).toBeUndefined();
+    expect(commandText(null)).toBeUndefined();
   });
 
   it("a cancelled turn marks running tools failed and the message aborted", () => {

@@ -39,6 +39,18 @@ function valid(body: EventBody): MappedEvent[] {
 
 const rec = (v: unknown): Record<string, unknown> => (v && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : {});
 
+/**
+ * The shell command in a tool call's raw input: a string (Claude Code, OpenCode), or an argv
+ * (Codex: `["/bin/bash", "-lc", "cat notes.md && ls"]`, shown as its script).
+ */
+export function commandText(rawInput: unknown): string | undefined {
+  const c = rec(rawInput).command;
+  if (typeof c === "string") return c;
+  if (!Array.isArray(c) || !c.length || !c.every((a) => typeof a === "string")) return undefined;
+  const argv = c as string[];
+  return argv.length === 3 && /^-l?c$/.test(argv[1]!) ? argv[2] : argv.join(" ");
+}
+
 interface ToolState {
   part: Part & { callID: string; tool: string };
   kind: string;
@@ -143,7 +155,16 @@ export class AcpTurn {
     void isNew;
     if (typeof u.title === "string" && u.title) t.title = u.title;
     if (u.status && STATUS[u.status]) t.status = STATUS[u.status]!;
-    if (u.rawInput !== undefined && u.rawInput !== null) t.input = { ...t.input, ...rec(u.rawInput) };
+    if (u.rawInput !== undefined && u.rawInput !== null) {
+      t.input = { ...t.input, ...rec(u.rawInput) };
+      // A shell command is the room's bash, whatever the agent guessed it does (Codex calls
+      // `cat f && ls` a search).
+      const command = commandText(u.rawInput);
+      if (command !== undefined) {
+        t.input.command = command;
+        t.part.tool = "bash";
+      }
+    }
     if (u.content) this.applyContent(t, u.content);
     if (u.rawOutput !== undefined && u.rawOutput !== null && !t.output) {
       const ro = u.rawOutput;

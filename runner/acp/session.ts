@@ -21,7 +21,7 @@ import { cloneRepository } from "../clone.ts";
 import { promptMessageId } from "../ids.ts";
 import { AgentProcess } from "./process.ts";
 import { WorkspaceClient } from "./client-side.ts";
-import { AcpTurn, userMessage } from "./map.ts";
+import { AcpTurn, commandText, userMessage } from "./map.ts";
 import { agentEnv, modeFor, type AcpAgentSpec, type LaunchContext } from "./agents.ts";
 import { RoomLink, type RoomLinkDeps } from "./room-link.ts";
 import { readTurnRecord, writeTurnRecord } from "./turn-record.ts";
@@ -350,8 +350,7 @@ export class AcpSessionAgent extends RoomLink {
     if (p.sessionId !== this.sessionId) return Promise.resolve({ outcome: { outcome: "cancelled" } });
     const id = `per_${randomBytes(8).toString("hex")}`;
     const tc = p.toolCall;
-    const input = tc.rawInput && typeof tc.rawInput === "object" ? (tc.rawInput as Record<string, unknown>) : {};
-    const command = typeof input.command === "string" ? input.command : undefined;
+    const command = commandText(tc.rawInput);
     const title = tc.title ?? (command ? `Run: ${command}` : "Permission");
     this.push([
       {
