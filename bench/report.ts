@@ -305,3 +305,63 @@ export function plotSvg(points: Point[], rate: number): string {
   s.push(`</svg>`);
   return s.join("\n");
 }
+
+/**
+ * CPU per delivered frame against viewers (direct path, the room's workerd), the floor as a line
+ * and 1.5× the floor (the target from 100 viewers up) dashed: the figure that holds across machines.
+ */
+export function cpuPlotSvg(points: Point[], rate: number): string {
+  const W = 800;
+  const H = 440;
+  const m = { l: 70, r: 225, t: 40, b: 55 };
+  const direct = points.filter((p) => p.path === "direct" && p.rate === rate && Number.isFinite(p.cpuUsPerFrame) && p.cpuUsPerFrame > 0);
+  const vs = direct.map((p) => p.viewers);
+  const xs = [Math.min(10, ...vs), Math.max(1000, ...vs)];
+  const ys = [5, 500];
+  const x = (v: number) => m.l + ((Math.log10(v) - Math.log10(xs[0]!)) / (Math.log10(xs[1]!) - Math.log10(xs[0]!))) * (W - m.l - m.r);
+  const y = (v: number) => {
+    const c = Math.min(ys[1]!, Math.max(ys[0]!, v));
+    return H - m.b - ((Math.log10(c) - Math.log10(ys[0]!)) / (Math.log10(ys[1]!) - Math.log10(ys[0]!))) * (H - m.t - m.b);
+  };
+  const s: string[] = [];
+  s.push(`<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" font-family="system-ui, sans-serif" font-size="12">`);
+  s.push(`<rect width="${W}" height="${H}" fill="white"/>`);
+  s.push(`<text x="${m.l}" y="22" font-size="14" font-weight="600">room CPU per delivered frame vs viewers, ${rate} deltas/s, local workerd (direct)</text>`);
+  for (const v of [10, 20, 50, 100, 200, 500, 1000, 2000, 5000].filter((v) => v >= xs[0]! && v <= xs[1]!)) {
+    s.push(`<line x1="${x(v)}" y1="${m.t}" x2="${x(v)}" y2="${H - m.b}" stroke="#eee"/>`);
+    s.push(`<text x="${x(v)}" y="${H - m.b + 16}" text-anchor="middle">${v}</text>`);
+  }
+  for (const v of [5, 10, 20, 50, 100, 200, 500]) {
+    s.push(`<line x1="${m.l}" y1="${y(v)}" x2="${W - m.r}" y2="${y(v)}" stroke="#eee"/>`);
+    s.push(`<text x="${m.l - 6}" y="${y(v) + 4}" text-anchor="end">${v} µs</text>`);
+  }
+  s.push(`<text x="${(m.l + W - m.r) / 2}" y="${H - 14}" text-anchor="middle">viewers (log)</text>`);
+  s.push(`<text x="16" y="${(m.t + H - m.b) / 2}" transform="rotate(-90 16 ${(m.t + H - m.b) / 2})" text-anchor="middle">µs per delivered frame (log)</text>`);
+  const lineOf = (system: SystemName, scale = 1) => {
+    const byV = new Map<number, number[]>();
+    for (const p of direct) if (p.system === system) byV.set(p.viewers, [...(byV.get(p.viewers) ?? []), p.cpuUsPerFrame * scale]);
+    return [...byV].map(([v, c]) => ({ v, c: median(c) })).sort((a, b) => a.v - b.v);
+  };
+  const path = (ps: { v: number; c: number }[]) => ps.map((p, i) => `${i ? "L" : "M"}${x(p.v).toFixed(1)},${y(p.c).toFixed(1)}`).join(" ");
+  let ly = m.t + 10;
+  const legend = (stroke: string, width: number, dash: string, label: string) => {
+    s.push(`<line x1="${W - m.r + 16}" y1="${ly}" x2="${W - m.r + 46}" y2="${ly}" stroke="${stroke}" stroke-width="${width}"${dash}/>`);
+    s.push(`<text x="${W - m.r + 52}" y="${ly + 4}">${label}</text>`);
+    ly += 20;
+  };
+  const band = lineOf("floor", 1.5);
+  if (band.length) {
+    s.push(`<path d="${path(band)}" fill="none" stroke="${COLORS.floor}" stroke-width="1.5" stroke-dasharray="4 4"/>`);
+    legend(COLORS.floor, 1.5, ` stroke-dasharray="4 4"`, "1.5 × floor (target)");
+  }
+  for (const system of SYSTEMS) {
+    const ps = lineOf(system);
+    if (!ps.length) continue;
+    const width = system === "floor" ? 4 : 2;
+    s.push(`<path d="${path(ps)}" fill="none" stroke="${COLORS[system]}" stroke-width="${width}"/>`);
+    for (const p of ps) s.push(`<circle cx="${x(p.v).toFixed(1)}" cy="${y(p.c).toFixed(1)}" r="3.5" fill="${COLORS[system]}"/>`);
+    legend(COLORS[system], width, "", system === "floor" ? "floor (send only)" : system);
+  }
+  s.push(`</svg>`);
+  return s.join("\n");
+}

@@ -5,8 +5,10 @@
  *   npm run bench                       full run (~15–20 min on 2 cores)
  *   npm run bench -- --quick            a short run (~3 min)
  *   npm run bench -- --only fanout,catchup,storage,rejoin,revoke,tier,client,chain,chat,http
- *   npm run bench -- --write            also update bench/RESULTS.md and bench/p99-vs-viewers.svg
+ *   npm run bench -- --write            also update bench/RESULTS.md, bench/p99-vs-viewers.svg and bench/cpu-per-frame.svg
  *   npm run bench -- --profile          also CPU-profile the room (V8 sampling) during key points
+ *   npm run bench -- --deflate          fan-out viewers offer permessage-deflate, as browsers do
+ *   npm run bench -- --viewers 10,100,500,1000   the fan-out series' audiences (also in --quick)
  *   npm run bench -- --grid 10,100:50,100 --seconds 3   capacity grid (viewers:rates) and stream length
  *   npm run bench -- --url https://agentroom.example.workers.dev --secret $TOKEN_SECRET
  *   npm run bench -- --url https://... --token <operator token> --agent-token <agent token>
@@ -23,7 +25,7 @@ import { newViewer, reconnectCatchup } from "./scenarios/catchup.ts";
 import { partGrowth, sessionGrowth } from "./scenarios/storage.ts";
 import { rejoinStorm, type RejoinSchedule } from "./scenarios/rejoin.ts";
 import { revokeLatency } from "./scenarios/revoke.ts";
-import { markdown, plotSvg, type Capacity, type Results } from "./report.ts";
+import { cpuPlotSvg, markdown, plotSvg, type Capacity, type Results } from "./report.ts";
 import { startProfile } from "./lib/profile.ts";
 import { agentroomRoom, AGENTROOM_CONFIG, type Agentroom, type Credentials } from "./systems/agentroom.ts";
 import { naiveRoom, NAIVE_CONFIG } from "./systems/naive.ts";
@@ -48,6 +50,8 @@ const { values: args } = parseArgs({
     runs: { type: "string" },
     write: { type: "boolean", default: false },
     profile: { type: "boolean", default: false },
+    deflate: { type: "boolean", default: false },
+    viewers: { type: "string" },
     grid: { type: "string" },
     seconds: { type: "string" },
     url: { type: "string" },
@@ -101,6 +105,11 @@ if (args.grid) {
   cfg.capacity = { viewers: v, rates: r };
 }
 if (args.seconds) cfg.seconds = Number(args.seconds);
+if (args.viewers) {
+  const v = args.viewers.split(",").map(Number);
+  if (!v.length || v.some((n) => !(n > 0))) throw new Error("--viewers wants V,V,...");
+  cfg.seriesViewers = v;
+}
 const RATE = 100;
 
 function version(pkg: string): string {
@@ -198,6 +207,7 @@ function targetsFor(system: SystemName, w: RunningWorker | undefined, ar?: (base
     system,
     path,
     pids: path === "direct" || path === "proxy" ? { inner: w?.innerPid, proxy: w?.proxyPid } : {},
+    deflate: args.deflate,
     makeRoom: () => (system === "agentroom" ? agentroomRoom(ar!(base)) : Promise.resolve(BASELINES[system].room(base))),
   }));
 }
@@ -385,6 +395,8 @@ async function main(): Promise<void> {
   writeFileSync(join(args.out!, `${name}.md`), md);
   const svg = plotSvg(results.series, RATE);
   writeFileSync(join(args.out!, `${name}.svg`), svg);
+  const cpuSvg = cpuPlotSvg(results.series, RATE);
+  writeFileSync(join(args.out!, `${name}-cpu.svg`), cpuSvg);
   console.log(`\nwrote ${join(args.out!, name)}.{json,md,svg}`);
   if (args.write) {
     const file = join(ROOT, "bench/RESULTS.md");
@@ -395,8 +407,11 @@ async function main(): Promise<void> {
     const b = doc.indexOf(end);
     const next = a >= 0 && b > a ? doc.slice(0, a + begin.length) + "\n" + md + "\n" + doc.slice(b) : doc + `\n${begin}\n${md}\n${end}\n`;
     writeFileSync(file, next);
-    if (results.series.length) writeFileSync(join(ROOT, "bench/p99-vs-viewers.svg"), svg);
-    console.log("updated bench/RESULTS.md and bench/p99-vs-viewers.svg");
+    if (results.series.length) {
+      writeFileSync(join(ROOT, "bench/p99-vs-viewers.svg"), svg);
+      writeFileSync(join(ROOT, "bench/cpu-per-frame.svg"), cpuSvg);
+    }
+    console.log("updated bench/RESULTS.md, bench/p99-vs-viewers.svg and bench/cpu-per-frame.svg");
   }
 }
 

@@ -54,6 +54,8 @@ export type FanoutOptions = {
    * profile of the room then shows the fan-out, not the joins' token checks and upgrades.
    */
   aroundStream?: () => Promise<() => Promise<void>>;
+  /** Viewers offer permessage-deflate, as browsers do (workerd accepts it). */
+  deflate?: boolean;
 };
 
 /** Live latency of deltas sent while `midStream` ran, against deltas sent outside it. */
@@ -84,6 +86,10 @@ export type FanoutResult = {
   drained: boolean;
   framesPerViewer: number;
   bytesPerViewer: number;
+  /** Bytes a viewer's TCP socket read during the stream: frames as sent, headers and compression included. */
+  wireBytesPerViewer: number;
+  /** Whether the viewers negotiated permessage-deflate. */
+  deflate: boolean;
   /** Time to open and catch up all viewers before the stream. */
   joinMs: number;
   /** Viewer upgrades that failed and were retried during the join. */
@@ -120,10 +126,16 @@ type Viewer = {
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-/** Opens a raw WebSocket (no compression, as browsers and partysocket negotiate none with workerd). */
-export function openSocket(ep: Endpoint): WebSocket {
-  return new WebSocket(ep.url, ep.protocols ?? [], { perMessageDeflate: false, skipUTF8Validation: true });
+/**
+ * Opens a raw WebSocket, by default without compression. Browsers offer permessage-deflate and
+ * workerd accepts it; `deflate` offers it too (see `FanoutOptions.deflate`).
+ */
+export function openSocket(ep: Endpoint, deflate = false): WebSocket {
+  return new WebSocket(ep.url, ep.protocols ?? [], { perMessageDeflate: deflate, skipUTF8Validation: true });
 }
+
+/** Bytes read so far by a socket's TCP connection (0 once it is gone). */
+const wireBytes = (ws: WebSocket): number => (ws as unknown as { _socket?: { bytesRead: number } })._socket?.bytesRead ?? 0;
 
 export async function runFanout(room: FanoutRoom, opts: FanoutOptions): Promise<FanoutResult> {
   const V = opts.viewers;
@@ -182,7 +194,7 @@ export async function runFanout(room: FanoutRoom, opts: FanoutOptions): Promise<
   /** One viewer; a failed upgrade is retried (as a real client would) up to 3 times. */
   const openOne = (i: number, attempt = 1): Promise<void> =>
     new Promise<void>((resolve, reject) => {
-      const ws = openSocket(room.viewer(i));
+      const ws = openSocket(room.viewer(i), opts.deflate);
       const v: Viewer = { ws, ready: false, seen: 0, frames: 0, bytes: 0, row: i * count };
       viewers[i] = v;
       let settled = false;
@@ -220,6 +232,8 @@ export async function runFanout(room: FanoutRoom, opts: FanoutOptions): Promise<
   const endAround = await opts.aroundStream?.();
 
   const cpu0 = { inner: cpuSeconds(opts.pids?.inner ?? 0), proxy: cpuSeconds(opts.pids?.proxy ?? 0), self: process.cpuUsage() };
+  let wire0 = 0;
+  for (const v of viewers) wire0 += wireBytes(v.ws);
   const eld = monitorEventLoopDelay({ resolution: 5 });
   eld.enable();
   const sendLag = new LatencyHistogram();
@@ -266,6 +280,8 @@ export async function runFanout(room: FanoutRoom, opts: FanoutOptions): Promise<
   const drainMs = opts.drainMs ?? Math.max(5_000, opts.seconds * 1000);
   const drained = await Promise.race([allDone.then(() => true), sleep(drainMs).then(() => false)]);
   eld.disable();
+  let wire = -wire0;
+  for (const v of viewers) wire += wireBytes(v.ws);
   await endAround?.();
   const self = process.cpuUsage(cpu0.self);
   const cpu = {
@@ -304,6 +320,8 @@ export async function runFanout(room: FanoutRoom, opts: FanoutOptions): Promise<
     drained,
     framesPerViewer: frames / V,
     bytesPerViewer: bytes / V,
+    wireBytesPerViewer: wire / V,
+    deflate: viewers.some((v) => v.ws.extensions.includes("permessage-deflate")),
     joinMs,
     connectRetries,
     cpu,

@@ -15,6 +15,8 @@ export type Target = {
   path: PathName;
   pids: { inner?: number; proxy?: number };
   makeRoom(): Promise<FanoutRoom>;
+  /** Viewers offer permessage-deflate (`--deflate`). */
+  deflate?: boolean;
 };
 
 export type Point = FanoutResult & {
@@ -52,6 +54,7 @@ export async function measurePoint(
   const load1 = loadavg()[0]!;
   const r = await runFanout(await t.makeRoom(), {
     aroundStream,
+    deflate: t.deflate,
     viewers,
     rate,
     seconds,
@@ -71,7 +74,7 @@ export function log(p: Point): void {
   console.log(
     `  ${p.system.padEnd(9)} ${p.path.padEnd(6)} V=${String(p.viewers).padStart(4)} R=${String(p.rate).padStart(3)}  ` +
       `p50 ${f(p.p50)} p99 ${f(p.p99)} max ${f(p.max)} ms  missing ${p.missing}${p.drained ? "" : " (not drained)"} ` +
-      `frames/v ${p.framesPerViewer.toFixed(0)} KB/v ${(p.bytesPerViewer / 1024).toFixed(1)}  ` +
+      `frames/v ${p.framesPerViewer.toFixed(0)} KB/v ${(p.bytesPerViewer / 1024).toFixed(1)} wire KB/v ${(p.wireBytesPerViewer / 1024).toFixed(1)}${p.deflate ? " (deflate)" : ""}  ` +
       `cpu room ${p.cpu.inner.toFixed(2)}s (${f(p.cpuUsPerFrame)} µs/frame, ${f(p.cpuUsPerDelta)} µs/delta) proxy ${p.cpu.proxy.toFixed(2)}s gen ${p.cpu.loadgen.toFixed(2)}s  ${p.pass ? "PASS" : "fail"}`,
   );
 }
