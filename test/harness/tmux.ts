@@ -4,7 +4,7 @@
  * everything in its panes.
  */
 import { execFileSync } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync, readFileSync, rmSync } from "node:fs";
 
 const TMUX = "/usr/bin/tmux";
 
@@ -47,12 +47,16 @@ export class Tmux {
     }
   }
 
+  /** Kills the server and everything in its panes, and removes its socket file (tmux leaves it). */
   stop(): void {
+    let socketPath = "";
     try {
+      socketPath = this.tmux("display-message", "-p", "#{socket_path}").trim();
       this.tmux("kill-server");
     } catch {
-      // already gone
+      // no server (never opened, or already gone)
     }
+    if (socketPath) rmSync(socketPath, { force: true });
   }
 }
 
