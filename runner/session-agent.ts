@@ -10,35 +10,21 @@
  * (reconcile.ts): OpenCode's messages are reread and sent as full snapshots, a turn that died is
  * shown interrupted, and the status is set from what OpenCode says now.
  *
- * Size: over 500 lines because the lease, prompt dispatch and request replies are one
- * connection's state machine; reconciling (reconcile.ts) and event mapping (event-map.ts) are apart.
+ * The room connection, lease, heartbeats and outbox are RoomLink's (acp/room-link.ts, shared with
+ * ACP agents); reconciling (reconcile.ts) and event mapping (event-map.ts) are apart.
  */
 import type { OpencodeClient } from "@opencode-ai/sdk/v2";
-import {
-  RoomToAgentFrameSchema,
-  parseFrame,
-  type AgentFrame,
-  type EventBody,
-  type QueueItem,
-  type RoomToAgentFrame,
-  type SessionMeta,
-  CLOSE_CODES,
-  UNTITLED_SESSION,
-} from "../shared/protocol.ts";
-import { Connection, FATAL_CLOSE_CODES } from "../shared/connection.ts";
+import { type AgentFrame, type EventBody, type QueueItem, type RoomToAgentFrame, UNTITLED_SESSION } from "../shared/protocol.ts";
 import type { Part } from "../shared/parts.ts";
 import { mapOpencodeEvent, PLACEHOLDER_TITLE, type MappedEvent, type OpencodeEvent } from "./event-map.ts";
-import { Outbox } from "./outbox.ts";
+import { RoomLink, errText } from "./acp/room-link.ts";
 import { reconcile, type OpencodeMessage } from "./reconcile.ts";
 import { resolveWorkspace, type WorkspaceConfig } from "./workspace.ts";
 import { cloneRepository } from "./clone.ts";
 import { isPromptFor, promptMessageId } from "./ids.ts";
 import { setTimeout as sleep } from "node:timers/promises";
 
-/** After these the room will not take this runner back: the connection ends for good. */
-const FINAL_CLOSE_CODES = { ...FATAL_CLOSE_CODES, [CLOSE_CODES.leaseHeld]: "lease_held" } as const;
-
-export type AgentState = "connecting" | "held" | "refused" | "gone" | "stopped";
+export type { AgentState } from "./acp/room-link.ts";
 
 export interface SessionAgentDeps {
   roomId: string;
@@ -63,31 +49,18 @@ export interface SessionAgentDeps {
 
 /** Tries to start one prompt before it is reported failed (OpenCode unreachable each time). */
 const PROMPT_START_ATTEMPTS = 3;
-const errText = (e: unknown): string => (e instanceof Error ? e.message : typeof e === "string" ? e : JSON.stringify(e));
 
-export class SessionAgent {
-  readonly roomId: string;
-  state: AgentState = "connecting";
-  meta: SessionMeta | null = null;
+export class SessionAgent extends RoomLink {
   ocSessionId: string | undefined;
   directory: string | undefined;
   /** Prompts started in this process (queue id → OpenCode message id). */
   readonly started = new Map<string, string>();
   /** Text seen streamed per part, until the part's final snapshot arrives. */
   readonly liveText = new Map<string, string>();
-  /** Last time a lease was granted (ms). */
-  leasedAt = 0;
   /** Counts lease grants: work started under one grant stops when a newer one (or a loss) came. */
   private grants = 0;
-  /** When refused: how long the holder's lease still runs (ms). */
-  refusedForMs = 0;
-  resyncs = 0;
 
   private readonly deps: SessionAgentDeps;
-  /** The room connection, from start() on. */
-  private socket: Connection | null = null;
-  private readonly outbox: Outbox;
-  private heartbeat: NodeJS.Timeout | null = null;
   /** Resolves once the OpenCode session exists for the current lease. */
   private ready: Promise<boolean> = Promise.resolve(false);
   /** OpenCode events that arrive while a reconcile reads the transcript. */
@@ -107,79 +80,14 @@ export class SessionAgent {
   private readonly promptStarts = new Map<string, ReturnType<SessionAgent["startPrompt"]>>();
 
   constructor(deps: SessionAgentDeps) {
-    this.deps = deps;
-    this.roomId = deps.roomId;
-    this.outbox = new Outbox({
-      send: (f) => this.sendFrame(f),
-      idPrefix: `${deps.runnerId}-${deps.roomId}`,
-      flushMs: deps.flushMs,
+    const { onStateChange } = deps;
+    super({
+      ...deps,
+      onStateChange: onStateChange && (() => onStateChange(this)),
+      onLease: (_meta, openRequests) => this.onLease(openRequests),
+      onFrame: (f) => this.onFrame(f),
     });
-  }
-
-  start(): void {
-    this.setState("connecting");
-    const deps = this.deps;
-    const previous = this.socket;
-    this.socket = null;
-    previous?.close();
-    const conn: Connection = new Connection(
-      {
-        host: deps.wsBase,
-        party: "session-room",
-        room: deps.roomId,
-        token: deps.token,
-        finalCloseCodes: FINAL_CLOSE_CODES,
-        backoff: { baseMs: 300, maxMs: 8_000, minMs: 50 },
-        // The room answers "ping" without waking; a runner notices a dead socket within ~30 s.
-        heartbeat: { intervalMs: 10_000, timeoutMs: 20_000 },
-        probe: false,
-        watchNetwork: false,
-        // A half-open socket's late close must not be taken for the new connection's (the lease).
-        newIdPerAttempt: true,
-        startDelayMs: deps.startDelayMs ?? 0,
-        log: deps.log,
-      },
-      {
-        open: () => deps.log(`room ${this.roomId}: connected`),
-        message: (d) => this.onRoomMessage(d),
-        // Only this connection's closes: not one this agent ended itself (stop, a new start).
-        close: ({ code, reason }) => {
-          if (this.socket === conn) this.onRoomClose(code, reason);
-        },
-        state: () => {},
-      },
-    );
-    this.socket = conn;
-  }
-
-  /** Leaves the room (runner stopping, session deleted or held elsewhere). */
-  async stop(flush = true): Promise<void> {
-    if (flush && this.state === "held") await this.outbox.drained(2_000);
-    this.stopHeartbeat();
-    const socket = this.socket;
-    this.socket = null;
-    socket?.close();
-    this.outbox.clear();
-    this.setState("stopped");
-  }
-
-  get unacked(): number {
-    return this.outbox.unacked;
-  }
-
-  stats(): { room: string; state: AgentState; unacked: number; acked: number; resent: number; resyncs: number } {
-    return { room: this.roomId, state: this.state, unacked: this.outbox.unacked, acked: this.outbox.acked, resent: this.outbox.resent, resyncs: this.resyncs };
-  }
-
-  private setState(s: AgentState): void {
-    if (this.state === s) return;
-    this.state = s;
-    this.deps.onStateChange?.(this);
-  }
-
-  private sendFrame(f: AgentFrame): boolean {
-    if (this.state !== "held") return false;
-    return this.socket?.send(JSON.stringify(f)) ?? false;
+    this.deps = deps;
   }
 
   private send(events: EventBody[] | MappedEvent[]): void {
@@ -187,83 +95,32 @@ export class SessionAgent {
     this.outbox.push(mapped);
   }
 
-  // ───────────────────────────── the room connection ─────────────────────────────
+  // ───────────────────────────── the room's frames ─────────────────────────────
 
-  private onRoomClose(code: number, reason: string): void {
-    this.stopHeartbeat();
-    this.outbox.disconnected();
-    this.deps.log(`room ${this.roomId}: closed ${code} ${reason}`);
-    if (code === CLOSE_CODES.leaseHeld) this.setState("refused");
-    else if (code === CLOSE_CODES.notFound || code === CLOSE_CODES.deleted || code === CLOSE_CODES.archived) this.setState("gone");
-    else if (this.state !== "stopped") this.setState("connecting");
+  /** The lease was granted (RoomLink took the connection live): get the OpenCode session ready and reconcile. */
+  private async onLease(openRequests: string[]): Promise<void> {
+    // What the room shows as open: the resync closes whatever OpenCode no longer has (after
+    // this runner restarted, its own memory of open requests is empty).
+    for (const id of openRequests) this.openRequests.add(id);
+    this.grants++;
+    // One prepare at a time: a lease granted again while the last prepare still creates the
+    // OpenCode session (a connection dropped right after its grant) must find that session,
+    // not make a second one.
+    this.ready = this.ready.catch(() => false).then(() => this.prepareWithRetries());
+    if (await this.ready) this.resync("lease granted");
   }
 
-  private onRoomMessage(data: string): void {
-    const r = parseFrame(RoomToAgentFrameSchema, data);
-    if (!r.ok) {
-      // Error frames (`{type:"error"}`) and anything else not meant for the agent are only logged.
-      if (data.includes('"error"')) this.deps.log(`room ${this.roomId}: ${data.slice(0, 300)}`);
-      return;
-    }
-    void this.onRoomFrame(r.frame).catch((e) => this.deps.log(`room ${this.roomId}: ${r.frame.type} failed: ${errText(e)}`));
-  }
-
-  private async onRoomFrame(f: RoomToAgentFrame): Promise<void> {
+  private async onFrame(f: RoomToAgentFrame): Promise<void> {
     switch (f.type) {
-      case "agent.lease":
-        if (!f.granted) {
-          this.refusedForMs = f.leaseMs;
-          this.setState("refused");
-          return;
-        }
-        this.meta = f.session;
-        this.outbox.allowRedaction(f.session.redactAllowed ?? []);
-        // What the room shows as open: the resync closes whatever OpenCode no longer has (after
-        // this runner restarted, its own memory of open requests is empty).
-        for (const id of f.openRequests ?? []) this.openRequests.add(id);
-        this.leasedAt = Date.now();
-        this.grants++;
-        // A healthy connection: the next drop starts its backoff from the first window.
-        this.socket?.markLive();
-        this.setState("held");
-        this.startHeartbeat(f.leaseMs);
-        this.outbox.resend();
-        // One prepare at a time: a lease granted again while the last prepare still creates the
-        // OpenCode session (a connection dropped right after its grant) must find that session,
-        // not make a second one.
-        this.ready = this.ready.catch(() => false).then(() => this.prepareWithRetries());
-        if (await this.ready) this.resync("lease granted");
-        return;
-      case "agent.ack":
-        this.outbox.ack(f.batchId);
-        return;
       case "agent.prompt":
         return this.runPrompt(f.item);
       case "agent.stop":
         return this.abort(f.by);
-      case "agent.mode":
-        // The mode is applied per prompt (each queue item carries it).
-        if (this.meta) this.meta = { ...this.meta, mode: f.mode };
-        return;
-      case "agent.redact.allow":
-        return this.outbox.allowRedaction(f.rules);
       case "agent.permission.reply":
         return this.replyPermission(f.requestID, f.reply, f.message);
       case "agent.question.reply":
         return this.replyQuestion(f.requestID, f.answers);
     }
-  }
-
-  private startHeartbeat(leaseMs: number): void {
-    this.stopHeartbeat();
-    const every = Math.max(1_000, Math.floor((leaseMs || 30_000) / 3));
-    this.heartbeat = setInterval(() => this.sendFrame({ type: "agent.heartbeat", runnerId: this.deps.runnerId }), every);
-    this.sendFrame({ type: "agent.heartbeat", runnerId: this.deps.runnerId });
-  }
-
-  private stopHeartbeat(): void {
-    if (this.heartbeat) clearInterval(this.heartbeat);
-    this.heartbeat = null;
   }
 
   // ───────────────────────────── the OpenCode session ─────────────────────────────

@@ -1,13 +1,19 @@
 /**
- * One room's agent connection for an ACP-driven session: the socket, the lease, heartbeats and
- * the outbox — the same room protocol SessionAgent speaks for OpenCode, without the OpenCode
- * session behind it. Subclasses get the lease (`onLease`) and every other room frame (`onFrame`).
+ * One room's agent connection: the socket, the lease, heartbeats and the outbox — the room
+ * protocol every runner session speaks, whatever agent is behind it (OpenCode: SessionAgent in
+ * runner/session-agent.ts; an ACP agent: AcpSessionAgent). Subclasses get the lease (`onLease`)
+ * and every other room frame (`onFrame`).
  */
 import { RoomToAgentFrameSchema, parseFrame, CLOSE_CODES, type AgentFrame, type RoomToAgentFrame, type SessionMeta } from "../../shared/protocol.ts";
 import { Connection, FATAL_CLOSE_CODES } from "../../shared/connection.ts";
 import { Outbox, type OutboxOptions } from "../outbox.ts";
-import type { AgentState } from "../session-agent.ts";
 
+export type AgentState = "connecting" | "held" | "refused" | "gone" | "stopped";
+
+/** An error as one line of log text. */
+export const errText = (e: unknown): string => (e instanceof Error ? e.message : typeof e === "string" ? e : JSON.stringify(e));
+
+/** After these the room will not take this runner back: the connection ends for good. */
 const FINAL_CLOSE_CODES = { ...FATAL_CLOSE_CODES, [CLOSE_CODES.leaseHeld]: "lease_held" } as const;
 
 export interface RoomLinkDeps {
@@ -29,8 +35,12 @@ export class RoomLink {
   readonly roomId: string;
   state: AgentState = "connecting";
   meta: SessionMeta | null = null;
+  /** When refused: how long the holder's lease still runs (ms). */
   refusedForMs = 0;
+  /** Last time a lease was granted (ms). */
   leasedAt = 0;
+  /** Snapshots of the agent's own transcript sent again (reconciles), for stats. */
+  resyncs = 0;
   protected readonly outbox: Outbox;
   private readonly link: RoomLinkDeps;
   private socket: Connection | null = null;
@@ -62,9 +72,11 @@ export class RoomLink {
         token: d.token,
         finalCloseCodes: FINAL_CLOSE_CODES,
         backoff: { baseMs: 300, maxMs: 8_000, minMs: 50 },
+        // The room answers "ping" without waking; a runner notices a dead socket within ~30 s.
         heartbeat: { intervalMs: 10_000, timeoutMs: 20_000 },
         probe: false,
         watchNetwork: false,
+        // A half-open socket's late close must not be taken for the new connection's (the lease).
         newIdPerAttempt: true,
         startDelayMs: d.startDelayMs ?? 0,
         log: d.log,
@@ -72,6 +84,7 @@ export class RoomLink {
       {
         open: () => d.log(`room ${this.roomId}: connected`),
         message: (data) => this.onMessage(data),
+        // Only this connection's closes: not one this link ended itself (stop, a new start).
         close: ({ code, reason }) => {
           if (this.socket === conn) this.onClose(code, reason);
         },
@@ -81,6 +94,7 @@ export class RoomLink {
     this.socket = conn;
   }
 
+  /** Leaves the room (runner stopping, session deleted or held elsewhere). */
   async stop(flush = true): Promise<void> {
     if (flush && this.state === "held") await this.outbox.drained(2_000);
     this.stopHeartbeat();
@@ -96,7 +110,7 @@ export class RoomLink {
   }
 
   stats(): { room: string; state: AgentState; unacked: number; acked: number; resent: number; resyncs: number } {
-    return { room: this.roomId, state: this.state, unacked: this.outbox.unacked, acked: this.outbox.acked, resent: this.outbox.resent, resyncs: 0 };
+    return { room: this.roomId, state: this.state, unacked: this.outbox.unacked, acked: this.outbox.acked, resent: this.outbox.resent, resyncs: this.resyncs };
   }
 
   private setState(s: AgentState): void {
@@ -122,11 +136,12 @@ export class RoomLink {
   private onMessage(data: string): void {
     const r = parseFrame(RoomToAgentFrameSchema, data);
     if (!r.ok) {
+      // Error frames (`{type:"error"}`) and anything else not meant for the agent are only logged.
       if (data.includes('"error"')) this.link.log(`room ${this.roomId}: ${data.slice(0, 300)}`);
       return;
     }
     const f = r.frame;
-    const done = (p: Promise<void>) => p.catch((e: unknown) => this.link.log(`room ${this.roomId}: ${f.type} failed: ${e instanceof Error ? e.message : String(e)}`));
+    const done = (p: Promise<void>) => p.catch((e: unknown) => this.link.log(`room ${this.roomId}: ${f.type} failed: ${errText(e)}`));
     switch (f.type) {
       case "agent.lease":
         if (!f.granted) {
@@ -138,6 +153,7 @@ export class RoomLink {
         // The owner's per-session allowances come with every lease, as on the SDK path.
         this.outbox.allowRedaction(f.session.redactAllowed ?? []);
         this.leasedAt = Date.now();
+        // A healthy connection: the next drop starts its backoff from the first window.
         this.socket?.markLive();
         this.setState("held");
         this.startHeartbeat(f.leaseMs);
@@ -148,6 +164,7 @@ export class RoomLink {
         this.outbox.ack(f.batchId);
         return;
       case "agent.mode":
+        // The mode is applied per prompt (each queue item carries it).
         if (this.meta) this.meta = { ...this.meta, mode: f.mode };
         return;
       case "agent.redact.allow":
