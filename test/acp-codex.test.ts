@@ -92,5 +92,17 @@ describe("ACP: Codex (codex-acp) in a room", () => {
     expect(stack.runner.logs()).toMatch(/session \S+ loaded/);
     expect(userTexts(driver.transcript.messages).at(-1)).toBe("one more after the restart");
     driver.close();
+
+    // With a real key (here a fake one, no provider in Codex's config), codex-acp asks to be told
+    // which auth method to use before it opens a session; the runner picks the one its variables
+    // name. Only the session's start is checked: a prompt would need the network.
+    await stack.runner.stop();
+    const keyed = await stack.startRunner({ name: "keyed", env: { OPENAI_API_KEY: "sk-agentroom-test-not-a-key" } });
+    await keyed.ready();
+    const k = await stack.worker.createSession({ title: "codex keyed", agent: "codex" });
+    await keyed.waitHolding(k.id, 60_000);
+    await until(() => /codex session \S+ \(modes/.test(keyed.logs().split(`room ${k.id}:`).slice(1).join("")) || null, 30_000, "keyed codex session started");
+    expect(keyed.logs()).toContain(`room ${k.id}: codex authenticated (openai-api-key)`);
+    await keyed.stop();
   }, 300_000);
 });

@@ -49,6 +49,8 @@ export class AcpSessionAgent extends RoomLink {
   private proc: AgentProcess | null = null;
   private conn: ClientSideConnection | null = null;
   private init: InitializeResponse | null = null;
+  /** The agent process's environment (the variables its auth methods name). */
+  private agentVars: Record<string, string> = {};
   private files: WorkspaceClient | null = null;
   private sessionId: string | undefined;
   private modes: SessionModeState | null = null;
@@ -141,7 +143,7 @@ export class AcpSessionAgent extends RoomLink {
       if (known && this.init?.agentCapabilities?.loadSession) {
         this.loading = true;
         try {
-          const r = await conn.loadSession({ sessionId: known, cwd: this.directory, mcpServers });
+          const r = await this.authed(() => conn.loadSession({ sessionId: known, cwd: this.directory!, mcpServers }));
           this.sessionId = known;
           this.modes = r?.modes ?? null;
           this.acp.log(`room ${this.roomId}: ${this.acp.spec.id} session ${known} loaded`);
@@ -152,7 +154,7 @@ export class AcpSessionAgent extends RoomLink {
           this.loading = false;
         }
       }
-      const r = await conn.newSession({ cwd: this.directory, mcpServers });
+      const r = await this.authed(() => conn.newSession({ cwd: this.directory!, mcpServers }));
       this.sessionId = r.sessionId;
       this.modes = r.modes ?? null;
       if (known) {
@@ -170,15 +172,37 @@ export class AcpSessionAgent extends RoomLink {
     }
   }
 
+  /**
+   * A session call, retried once after `authenticate` when the agent says authentication is
+   * required (-32000) and offers a method whose variables its environment holds (codex-acp with a
+   * real OPENAI_API_KEY: it lists the variable but will not read it until told to).
+   */
+  private async authed<T>(call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (e) {
+      if ((e as { code?: unknown } | null)?.code !== -32000 || !this.conn) throw e;
+      const method = (this.init?.authMethods ?? []).find((m) => {
+        const vars = (m as { vars?: { name?: unknown }[] }).vars;
+        return Array.isArray(vars) && vars.length > 0 && vars.every((v) => typeof v?.name === "string" && Boolean(this.agentVars[v.name]));
+      });
+      if (!method) throw e;
+      await this.conn.authenticate({ methodId: method.id });
+      this.acp.log(`room ${this.roomId}: ${this.acp.spec.id} authenticated (${method.id})`);
+      return call();
+    }
+  }
+
   private async startAgent(cwd: string): Promise<void> {
     await this.shutdownAgent();
     const spec = this.acp.spec;
+    this.agentVars = agentEnv(spec, this.acp.launch);
     const files = new WorkspaceClient(cwd, { missingReadsEmpty: spec.preset === "gemini" });
     const proc = new AgentProcess({
       command: spec.command,
       args: spec.args,
       cwd,
-      env: agentEnv(spec, this.acp.launch),
+      env: this.agentVars,
       log: this.acp.log,
       onExit: (code, signal) => this.onAgentExit(proc, code, signal),
     });
