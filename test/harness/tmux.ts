@@ -12,7 +12,8 @@ export class Tmux {
   readonly socket = `agentroom-test-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
 
   private tmux(...args: string[]): string {
-    return execFileSync(TMUX, ["-L", this.socket, "-f", "/dev/null", ...args], { encoding: "utf8" });
+    // stderr is kept in the thrown error, not printed ("no server running" after stop is expected).
+    return execFileSync(TMUX, ["-L", this.socket, "-f", "/dev/null", ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
   }
 
   /** A new session running a plain shell in `cwd`, with `env` added to its environment. */
