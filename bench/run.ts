@@ -9,6 +9,7 @@
  *   npm run bench -- --profile          also CPU-profile the room (V8 sampling) during key points
  *   npm run bench -- --deflate          fan-out viewers offer permessage-deflate, as browsers do
  *   npm run bench -- --viewers 10,100,500,1000   the fan-out series' audiences (also in --quick)
+ *   npm run bench -- --paths direct     fan-out on the direct path only (default direct,proxy)
  *   npm run bench -- --grid 10,100:50,100 --seconds 3   capacity grid (viewers:rates) and stream length
  *   npm run bench -- --url https://agentroom.example.workers.dev --secret $TOKEN_SECRET
  *   npm run bench -- --url https://... --token <operator token> --agent-token <agent token>
@@ -52,6 +53,7 @@ const { values: args } = parseArgs({
     profile: { type: "boolean", default: false },
     deflate: { type: "boolean", default: false },
     viewers: { type: "string" },
+    paths: { type: "string", default: "direct,proxy" },
     grid: { type: "string" },
     seconds: { type: "string" },
     url: { type: "string" },
@@ -202,7 +204,10 @@ const BASELINES: Record<Exclude<SystemName, "agentroom">, { config: string; room
 };
 
 function targetsFor(system: SystemName, w: RunningWorker | undefined, ar?: (base: string) => Agentroom): Target[] {
-  const paths: Array<[PathName, string]> = w ? [["direct", w.directUrl], ["proxy", w.proxyUrl]] : [["remote" as PathName, remote!]];
+  const wanted = new Set(args.paths!.split(","));
+  const paths: Array<[PathName, string]> = w
+    ? ([["direct", w.directUrl], ["proxy", w.proxyUrl]] as Array<[PathName, string]>).filter(([p]) => wanted.has(p))
+    : [["remote" as PathName, remote!]];
   return paths.map(([path, base]) => ({
     system,
     path,
