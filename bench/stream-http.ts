@@ -137,6 +137,7 @@ async function latency(w: WorkerHandle, path: Path, readers: number, rate: numbe
   await sleep(500);
   const sent = rate * seconds;
   const t0 = now();
+  const cpu0 = process.cpuUsage();
   for (let i = 0; i < sent; i++) {
     const due = t0 + (i * 1000) / rate;
     const wait = due - now();
@@ -146,6 +147,8 @@ async function latency(w: WorkerHandle, path: Path, readers: number, rate: numbe
   // Stragglers: up to 5 s for the last deltas to arrive.
   const want = sent * readers;
   for (let t = 0; t < 50 && samples.length < want; t++) await sleep(100);
+  const cpu = process.cpuUsage(cpu0);
+  const wall = now() - t0;
   stop.abort();
   feeder.close();
   return {
@@ -157,6 +160,8 @@ async function latency(w: WorkerHandle, path: Path, readers: number, rate: numbe
     p50Ms: round(quantile(samples, 0.5)),
     p99Ms: round(quantile(samples, 0.99)),
     maxMs: round(quantile(samples, 1)),
+    /** Cores this process (the feeder and every reader) used meanwhile: near 1, the readers' side limits the figure. */
+    loadgenCores: round((cpu.user + cpu.system) / 1000 / wall, 2),
   };
 }
 

@@ -7,7 +7,8 @@
  * the room's messages, text and tool calls. Bad requests answer a code and change nothing.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
+import { closeSync, openSync } from "node:fs";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -18,9 +19,12 @@ import { launchBrowser, openPage, screenshot } from "./harness/browser.ts";
 import { buildOpencodeConfig, opencodeDirs, opencodeEnv, prepareOpencodeDirs } from "../runner/opencode-config.ts";
 import { utc } from "../shared/export-markdown.ts";
 import type { OpencodeExport } from "../shared/export-opencode.ts";
-import type { MessageWithParts } from "../shared/parts.ts";
+import type { MessageWithParts, Part } from "../shared/parts.ts";
+import { writeContent } from "../runner/scripted-model.ts";
 
 const run = promisify(execFile);
+/** Characters the test's file is written with: above the room's inline field size (64 KiB). */
+const BIG = 100_000;
 let stack: Stack;
 let scratch: string;
 
@@ -60,8 +64,20 @@ async function roundTrip(file: string, sessionID: string): Promise<OpencodeExpor
   const bin = join(REPO_ROOT, "node_modules", ".bin", "opencode");
   const imported = await run(bin, ["import", file], { env, cwd: dirs.home, timeout: 60_000 });
   expect(imported.stdout + imported.stderr).toContain(`Imported session: ${sessionID}`);
-  const exported = await run(bin, ["export", sessionID], { env, cwd: dirs.home, timeout: 60_000, maxBuffer: 64 * 1024 * 1024 });
-  return JSON.parse(exported.stdout) as OpencodeExport;
+  // Into a file: opencode (Bun) exits before a pipe has taken a large export's last bytes.
+  const out = join(scratch, "reexported.json");
+  const fd = openSync(out, "w");
+  try {
+    const child = spawn(bin, ["export", sessionID], { env, cwd: dirs.home, stdio: ["ignore", fd, "ignore"] });
+    const code = await new Promise<number | null>((resolve, reject) => {
+      child.once("exit", resolve);
+      child.once("error", reject);
+    });
+    expect(code).toBe(0);
+  } finally {
+    closeSync(fd);
+  }
+  return JSON.parse(await readFile(out, "utf8")) as OpencodeExport;
 }
 
 describe("export", () => {
@@ -70,11 +86,15 @@ describe("export", () => {
     await stack.runner.waitHolding(s.id);
     const driver = await joinRoom(stack, s.id, "driver", "dana");
     const viewer = await stack.worker.mintToken({ sid: s.id, role: "viewer", name: "bot" });
-    await driver.prompt("please write notes.md and then run bash");
+    // A file large enough that the room keeps the write's input shortened: the export reads it back whole.
+    await driver.prompt(`please write notes.md size=${BIG} and then run bash`);
     await driver.waitFor((x) => x.transcript.permissions.length === 1, 90_000);
     await driver.replyPermission(driver.transcript.permissions[0]!.id, "once");
     await driver.waitFor((x) => turnDone(x, 4) && x.transcript.permissions.length === 0, 90_000);
     const room = driver.transcript;
+    const shortened = room.messages.flatMap((m) => m.parts).filter((p) => p.truncated?.length);
+    expect(shortened.length).toBeGreaterThan(0);
+    const content = writeContent("notes.md", BIG);
 
     // Markdown, with a viewer's token.
     const md = await get(exportUrl(s.id, "md"), viewer);
@@ -85,14 +105,14 @@ describe("export", () => {
     const user = room.messages.find((m) => m.info.role === "user")!;
     expect(text).toContain("# export me");
     expect(text).toContain(`## Prompt by dana · ${utc(user.info.time.created)}`);
-    expect(text).toContain("please write notes.md and then run bash");
+    expect(text).toContain(`please write notes.md size=${BIG} and then run bash`);
     expect(text).toContain("I'll create `notes.md`.");
     expect(text).toMatch(/### Tool `write`.*\(completed\)/);
-    expect(text).toContain("Hello from the scripted model."); // the write's input
+    expect(text).toContain(JSON.stringify(content).slice(-300, -1)); // the write's input, to its end
     expect(text).toContain("Wrote file successfully."); // its output
     expect(text).toMatch(/### Tool `bash`.*\(completed\)/);
     expect(text).toMatch(/Permission `bash` for `[^`]*cat notes\.md[^`]*`, asked [^:]+:\d\d:\d\d UTC: \*\*approved once\*\* by dana at /);
-    expect(text).toMatch(/Diff:\n\n```diff\n--- \/dev\/null\n\+\+\+ b\/\S*notes\.md[^\n]*\n@@ -0,0 \+1,2 @@\n\+Hello from the scripted model\.\n/);
+    expect(text).toMatch(/Diff:\n\n```diff\n--- \/dev\/null\n\+\+\+ b\/\S*notes\.md[^\n]*\n@@ -0,0 \+1,\d+ @@\n\+Hello from the scripted model\.\n/);
     if (room.diff.length) expect(text).toContain("## Changes");
     for (const d of room.diff) expect(text).toContain(`### \`${d.file}\``);
     console.log(`export: Markdown ${text.length} chars\n${text.slice(0, 1200)}`);
@@ -108,7 +128,11 @@ describe("export", () => {
     await writeFile(path, JSON.stringify(file));
     const back = await roundTrip(path, sessionID);
     expect(back.info.title).toBe("export me");
-    const roomEssence = essence(room.messages.map((m) => ({ info: m.info, parts: m.parts })));
+    // The room's record in full: its shortened parts as GET /parts/:id gives them.
+    const full = async (p: Part): Promise<Part> => (p.truncated?.length ? ((await (await get(`${stack.worker.url}/api/sessions/${s.id}/parts/${p.id}`, viewer)).json()) as { part: Part }).part : p);
+    const record = await Promise.all(room.messages.map(async (m) => ({ info: m.info, parts: await Promise.all(m.parts.map(full)) })));
+    const roomEssence = essence(record);
+    expect(JSON.stringify(roomEssence)).toContain(JSON.stringify(content));
     expect(essence(back.messages as unknown as MessageWithParts[])).toEqual(roomEssence);
     expect(roomEssence.flatMap((m) => m.tools.map((t) => t.tool))).toEqual(["write", "bash"]);
     console.log(`export: opencode import round trip — ${back.messages.length} messages, ${roomEssence.flatMap((m) => m.tools).length} tool calls, ${roomEssence.flatMap((m) => m.text).join("").length} chars of text, equal to the room's`);
