@@ -11,11 +11,8 @@
  *     (session/load, or a new session where Gemini CLI cannot load it) and answers.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
-import { startStack, joinRoom, turnDone, partSummary, userTexts, answerChars, until, type Stack } from "./harness/stack.ts";
-import { agentPids as runnerAgentPids, alive, withRunnerLog } from "./harness/acp.ts";
-import type { RoomClient } from "../shared/room-client.ts";
+import { startStack, joinRoom, turnDone, userTexts, answerChars, until, type Stack } from "./harness/stack.ts";
+import { agentPids as runnerAgentPids, alive, expectWriteAndBash, stopThenFollowUp, withRunnerLog } from "./harness/acp.ts";
 
 let stack: Stack;
 
@@ -29,10 +26,6 @@ afterAll(async () => {
 
 const logged = <T>(what: string, p: Promise<T>): Promise<T> => withRunnerLog(stack.runner, what, p);
 const agentPids = () => runnerAgentPids(stack.runner);
-
-type ToolPart = { tool: string; state: { status: string; title?: string; metadata?: { filediff?: { file: string; after: string } } } };
-const toolParts = (c: RoomClient) => c.transcript.messages.flatMap((m) => m.parts).filter((p) => p.type === "tool") as unknown as ToolPart[];
-const aborted = (c: RoomClient) => c.transcript.messages.some((m) => (m.info.error as { name?: string } | undefined)?.name === "MessageAbortedError");
 
 describe("ACP: Gemini CLI in a room", () => {
   it("streams an answer; a write with its diff and a shell call wait for a driver's approval; Stop ends an answer and a queued follow-up runs; the agent ends with the runner, and a restarted runner answers", async () => {
@@ -68,29 +61,11 @@ describe("ACP: Gemini CLI in a room", () => {
     await driver.replyPermission(bash.id, "once");
     await logged("tools turn", viewer.waitFor((x) => turnDone(x, 4) && x.transcript.permissions.length === 0, 60_000));
 
-    const workspace = driver.transcript.session!.workspace!;
-    expect(readFileSync(join(workspace, "notes.md"), "utf8")).toContain("Hello from the scripted model");
-    const edit = toolParts(viewer).find((t) => t.tool === "edit");
-    expect(edit?.state.status).toBe("completed");
-    expect(edit?.state.metadata?.filediff?.after).toContain("Hello from the scripted model");
-    expect(toolParts(viewer).find((t) => t.tool === "bash")?.state.status).toBe("completed");
-    // The closing text quotes the shell's output as Gemini CLI handed it back to the model.
-    const texts = viewer.transcript.messages.at(-1)!.parts.flatMap((p) => (p.type === "text" ? [String(p.text)] : []));
-    expect(texts.join("\n")).toMatch(/Done\. The last tool reported:[\s\S]*notes\.md/);
-    expect(partSummary(viewer.transcript.messages).running).toEqual([]);
-    await logged("viewer caught up", viewer.waitFor((x) => JSON.stringify(x.transcript.messages) === JSON.stringify(driver.transcript.messages), 10_000));
+    await expectWriteAndBash(driver, viewer, logged);
     viewer.close();
 
     // Stop ends a streaming answer; a follow-up queued meanwhile runs next.
-    await driver.prompt("a slow answer chunks=600 delay=40");
-    await driver.prompt("and a short follow-up");
-    await logged("streaming", driver.waitFor((x) => answerChars(x.transcript.messages) > 20, 60_000));
-    const t0 = Date.now();
-    await driver.stop();
-    await logged("aborted", driver.waitFor(aborted, 10_000));
-    const stopMs = Date.now() - t0;
-    await logged("follow-up", driver.waitFor((x) => turnDone(x, 8) && x.transcript.queue.length === 0, 60_000));
-    expect(userTexts(driver.transcript.messages).slice(-2)).toEqual(["a slow answer chunks=600 delay=40", "and a short follow-up"]);
+    const stopMs = await stopThenFollowUp(driver, 8, logged);
     console.log(`gemini stop: aborted turn shown ${stopMs} ms after Stop`);
     // The product promise is under 1 s (tens of ms here); the bound leaves room for a loaded machine.
     expect(stopMs).toBeLessThan(5_000);
