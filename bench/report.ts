@@ -106,6 +106,16 @@ export function floorTable(r: Results): string[] {
       rows.push([system, String(v), f1(c.frame), ratio(c.frame, floor?.frame), f1(c.delta), ratio(c.delta, floor?.delta)]);
     }
   }
+  // Through relays: the room's workerd and the relays' together, per frame a viewer received.
+  for (const p of r.tier?.points ?? []) {
+    const cpu = (p.cpu.inner + p.cpu.proxy) * 1e6;
+    const delivered = p.framesPerViewer * p.viewers;
+    const frame = delivered > 0 ? cpu / delivered : NaN;
+    const delta = p.deltas > 0 ? cpu / p.deltas : NaN;
+    const floor = at("floor", p.viewers);
+    const ratio = (x: number, f: number | undefined) => (f && Number.isFinite(x) ? `${(x / f).toFixed(2)}×` : "n/a");
+    rows.push([`agentroom via ${p.relays} relay${p.relays === 1 ? "" : "s"} (room + relays)`, String(p.viewers), f1(frame), ratio(frame, floor?.frame), f1(delta), ratio(delta, floor?.delta)]);
+  }
   if (!rows.length) return [];
   return table(
     "CPU per delivered frame, against the floor (the room's workerd; direct path)",

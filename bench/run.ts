@@ -221,7 +221,8 @@ async function fanout(targets: Target[], w?: RunningWorker): Promise<void> {
   for (const t of targets) {
     section(`fan-out: ${t.system} via ${t.path}`);
     await warmup(t);
-    const pts = await series(t, cfg.seriesViewers, RATE, cfg.seconds);
+    // Sizes asked for by name (--viewers) all run: the CPU ratios need every size, overloaded or not.
+    const pts = await series(t, cfg.seriesViewers, RATE, cfg.seconds, args.viewers ? Number.POSITIVE_INFINITY : undefined);
     results.series.push(...pts);
     if (t.system === "agentroom") {
       // The target point, repeated: 1,000 viewers × 100 deltas/s.

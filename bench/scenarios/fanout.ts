@@ -89,7 +89,7 @@ export async function series(t: Target, viewers: number[], rate: number, seconds
   for (const v of viewers) {
     const p = await measurePoint(t, v, rate, seconds);
     out.push(p);
-    if (!p.drained || p.p99 > giveUpMs) break;
+    if ((!p.drained && giveUpMs !== Number.POSITIVE_INFINITY) || p.p99 > giveUpMs) break;
   }
   return out;
 }
