@@ -6,13 +6,14 @@
 import { spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, existsSync } from "node:fs";
 import { delimiter, join } from "node:path";
+import { chromiumAvailable } from "../test/harness/chromium.ts";
 
-// What npm cannot bring: the browser, ripgrep and tmux come from the OS. Without them the integration
-// project runs for minutes and then fails many files, so say it in the first second instead.
+// What npm cannot bring: ripgrep and tmux come from the OS (Chromium too, where the npm build does
+// not run: it is x64 Linux only). Without them the integration project runs for minutes and then
+// fails many files, so say it in the first second instead.
 function missingSystemTools(): string[] {
   const missing: string[] = [];
-  const chromium = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-  if (!existsSync(chromium)) missing.push(`Chromium (not at ${chromium}; set CHROMIUM_PATH)`);
+  if (!chromiumAvailable()) missing.push(`Chromium (not at ${process.env.CHROMIUM_PATH ?? "/usr/bin/chromium"}, and @sparticuz/chromium's build is for x64 Linux; set CHROMIUM_PATH)`);
   const onPath = (process.env.PATH ?? "").split(delimiter).some((dir) => dir && existsSync(join(dir, "rg")));
   if (!onPath) missing.push("ripgrep (rg not on PATH; OpenCode's grep and glob tools need it)");
   if (!existsSync("/usr/bin/tmux")) missing.push("tmux (not at /usr/bin/tmux; the terminal viewer's test runs in it)");
@@ -22,7 +23,8 @@ const extra = process.argv.slice(2);
 const onlyOtherProjects = extra.includes("--project") && !extra.some((a, i) => extra[i - 1] === "--project" && a === "integration");
 const missing = onlyOtherProjects ? [] : missingSystemTools();
 if (missing.length > 0) {
-  console.error(`npm test needs ${missing.join(" and ")}: install them with \`apt-get install -y chromium ripgrep tmux\` (Debian/Ubuntu), then run npm test again.`);
+  const apt = ["chromium", "ripgrep", "tmux"].filter((p) => missing.some((m) => m.toLowerCase().startsWith(p)));
+  console.error(`npm test needs ${missing.join(" and ")}: install ${missing.length === 1 ? "it" : "them"} with \`apt-get install -y ${apt.join(" ")}\` (Debian/Ubuntu), then run npm test again.`);
   process.exit(1);
 }
 

@@ -1,6 +1,6 @@
 /**
- * Chromium for the browser tests, screenshots and the client bench: Debian's /usr/bin/chromium
- * driven by playwright-core (no browser download). Every page's console errors and uncaught
+ * Chromium for the browser tests, screenshots and the client bench, driven by playwright-core:
+ * the system's /usr/bin/chromium, or the one an npm package ships (test/harness/chromium.ts). Every page's console errors and uncaught
  * exceptions are collected so a test can assert the app ran clean.
  *
  * Also a small "room feeder": it joins a room as the agent and commits transcript events through
@@ -8,23 +8,22 @@
  * 5,000 messages, 100 deltas per second for the client bench).
  */
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
-import { existsSync, mkdirSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import WebSocket from "ws";
 import type { EventBody } from "../../shared/protocol.ts";
 import type { Message, Part } from "../../shared/parts.ts";
 import { REPO_ROOT } from "./worker.ts";
+import { chromiumBinary } from "./chromium.ts";
 
-export const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+export { chromiumAvailable } from "./chromium.ts";
 export const ARTIFACTS = join(REPO_ROOT, "test-results", "browser");
 
-export function chromiumAvailable(): boolean {
-  return existsSync(CHROMIUM);
-}
-
 export async function launchBrowser(): Promise<Browser> {
+  const bin = chromiumBinary();
   return chromium.launch({
-    executablePath: CHROMIUM,
+    executablePath: bin.executablePath,
+    ...(bin.env ? { env: { ...process.env, ...bin.env } } : {}),
     headless: true,
     args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"],
   });
