@@ -22,6 +22,18 @@ describe("mapOpencodeEvent", () => {
     expect(m.events[0]?.body).toEqual({ type: "part.delta", messageID: "msg_1", partID: "prt_1", field: "text", delta: "lo" });
   });
 
+  it("reports an assistant message's token usage and cost beside its upsert, once it has used any", () => {
+    const tokens = { input: 120, output: 30, reasoning: 5, cache: { read: 1000, write: 0 } };
+    const info = { id: "msg_2", role: "assistant", parentID: "msg_1", time: { created: 7 }, tokens, cost: 0.0125 };
+    const m = mapOpencodeEvent({ id: "e3", type: "message.updated", properties: { sessionID: sid, info } });
+    expect(m.events.map((e) => e.eid)).toEqual(["oc:e3", "oc:e3:usage"]);
+    expect(m.events[1]?.body).toEqual({ type: "usage.update", messageID: "msg_2", turn: "msg_1", created: 7, tokens, cost: 0.0125 });
+    const fresh = { ...info, tokens: { input: 0, output: 0, reasoning: 0, cache: { read: 0, write: 0 } }, cost: 0 };
+    expect(mapOpencodeEvent({ type: "message.updated", properties: { sessionID: sid, info: fresh } }).events.map((e) => e.body.type)).toEqual(["message.upsert"]);
+    const user = { id: "msg_1", role: "user", time: { created: 6 }, tokens };
+    expect(mapOpencodeEvent({ type: "message.updated", properties: { sessionID: sid, info: user } }).events.map((e) => e.body.type)).toEqual(["message.upsert"]);
+  });
+
   it("maps status busy / idle / retry and session.idle", () => {
     expect(mapOpencodeEvent({ type: "session.status", properties: { sessionID: sid, status: { type: "busy" } } }).events[0]?.body).toEqual({ type: "status", status: "busy" });
     expect(mapOpencodeEvent({ type: "session.idle", properties: { sessionID: sid } }).events[0]?.body).toEqual({ type: "status", status: "idle" });

@@ -5,7 +5,7 @@
  * `permission.v2.*`), and drops everything that is not about a session's transcript.
  */
 import { EventBodySchema, type EventBody } from "../shared/protocol.ts";
-import { MessageSchema, PartSchema, TodoSchema, FileDiffSchema, type Todo, type FileDiff } from "../shared/parts.ts";
+import { MessageSchema, PartSchema, TodoSchema, FileDiffSchema, type Message, type Todo, type FileDiff } from "../shared/parts.ts";
 
 export interface OpencodeEvent {
   id?: string;
@@ -80,6 +80,16 @@ function valid(body: EventBody): EventBody | null {
   return r.success ? r.data : null;
 }
 
+/** What an assistant message has used so far, once it has used anything (OpenCode creates it at zero). */
+function usageOf(m: Message): EventBody | null {
+  const t = m.tokens;
+  if (m.role !== "assistant" || !t) return null;
+  const cost = m.cost ?? 0;
+  const tokens = { input: t.input, output: t.output, reasoning: t.reasoning, cache: { read: t.cache.read, write: t.cache.write } };
+  if (cost === 0 && tokens.input + tokens.output + tokens.reasoning + tokens.cache.read + tokens.cache.write === 0) return null;
+  return { type: "usage.update", messageID: m.id, turn: str(m.parentID) ?? m.id, created: m.time.created, tokens, cost };
+}
+
 export function mapOpencodeEvent(ev: OpencodeEvent): Mapped {
   const p: Props = ev.properties ?? {};
   const sessionID = str(p.sessionID) ?? str(obj(p.info)?.sessionID) ?? str(obj(p.part)?.sessionID);
@@ -95,7 +105,10 @@ export function mapOpencodeEvent(ev: OpencodeEvent): Mapped {
   switch (ev.type) {
     case "message.updated": {
       const m = MessageSchema.safeParse(p.info);
-      if (m.success) push({ type: "message.upsert", message: m.data });
+      if (!m.success) break;
+      push({ type: "message.upsert", message: m.data });
+      const usage = usageOf(m.data);
+      if (usage) push(usage, eid ? `${eid}:usage` : null);
       break;
     }
     case "message.removed": {

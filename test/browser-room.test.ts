@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { Browser, Page } from "playwright-core";
 import { startStack, type Stack } from "./harness/stack.ts";
-import { freePort } from "./harness/worker.ts";
+import { freePort, REPO_ROOT } from "./harness/worker.ts";
 import { launchBrowser, openPage, screenshot, type WatchedPage } from "./harness/browser.ts";
 
 let stack: Stack;
@@ -130,6 +130,11 @@ describe("a room in the browser", () => {
     }
     expect(await viewerA.page.locator(".dock-permission").count()).toBe(0);
     expect(await driver.page.title()).toBe("Add a notes file — agentroom");
+    // The status bar shows the turn's token usage to everyone (usage.update, the `usage` slice).
+    for (const p of [driver, viewerA, viewerB]) await p.page.waitForSelector(".badge.usage", { timeout: 30_000 });
+    expect(Number(await viewerA.page.getAttribute(".badge.usage", "data-usage-tokens"))).toBeGreaterThan(0);
+    mkdirSync(join(REPO_ROOT, "docs", "screenshots"), { recursive: true });
+    await driver.page.locator(".room-head").screenshot({ path: join(REPO_ROOT, "docs", "screenshots", "usage.png") });
     // Everyone ends with the same transcript.
     const texts = await Promise.all([driver, viewerA, viewerB].map((p) => transcriptText(p.page)));
     expect(texts[0]).toContain("Done.");

@@ -152,6 +152,9 @@ describe("runner: tools and permissions", () => {
     expect(viewers[0]!.transcript.todos.map((t) => t.status)).toEqual(["completed", "in_progress", "pending"]);
     await driver.replyQuestion(q.id, [["Blue"]]);
     await driver.waitFor((x) => turnDone(x, 4) && x.transcript.questions.length === 0, 90_000);
+    // The model's usage reports add up in the room's `usage` slice (usage.update per assistant message).
+    expect(driver.transcript.usage.turn).not.toBeNull();
+    expect(driver.transcript.usage.total.tokens.output).toBeGreaterThan(0);
     const last = driver.transcript.messages.at(-1)!;
     expect(last.parts.some((p) => p.type === "text" && String(p.text).includes("Blue"))).toBe(true);
     for (const c of [driver, ...viewers]) c.close();

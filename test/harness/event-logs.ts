@@ -41,6 +41,7 @@ const eventArb: fc.Arbitrary<RoomEventBody> = fc.oneof(
   { weight: 2, arbitrary: fc.constantFrom(...REQUESTS).map((requestID): RoomEventBody => ({ type: "request.closed", requestID })) },
   { weight: 1, arbitrary: fc.array(fc.record({ content: text, status: fc.constantFrom("pending", "completed") }), { maxLength: 3 }).map((todos): RoomEventBody => ({ type: "todo.update", todos })) },
   { weight: 1, arbitrary: fc.array(fc.record({ file: text, additions: small }), { maxLength: 3 }).map((diff): RoomEventBody => ({ type: "diff.update", diff })) },
+  { weight: 1, arbitrary: fc.record({ messageID: fc.constantFrom(...MESSAGES), turn: fc.constantFrom("u1", "u2"), created: small, input: small, output: small, cost: fc.constantFrom(0, 0.25, 1.5) }).map(({ input, output, ...r }): RoomEventBody => ({ type: "usage.update", ...r, tokens: { input, output, reasoning: 0, cache: { read: input, write: 0 } } })) },
   { weight: 2, arbitrary: fc.record({ text, by }).map(({ text, by }): RoomEventBody => ({ type: "queue.add", item: { id: "fresh", text, mode: "build", by, createdAt: 1, state: "queued" } })) },
   { weight: 2, arbitrary: fc.constantFrom("queued", "dispatched").map((state): RoomEventBody => ({ type: "queue.update", item: { id: "pick", text: "", mode: "build", by: "ann", createdAt: 1, state } })) },
   { weight: 2, arbitrary: fc.record({ id: fc.constantFrom("q1", "q2", "q3"), reason: fc.constantFrom("cancelled", "started", "failed") }).map((r): RoomEventBody => ({ type: "queue.remove", ...r })) },

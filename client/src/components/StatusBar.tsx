@@ -5,6 +5,7 @@
 import { For, Match, Show, Switch, type JSX } from "solid-js";
 import { UNTITLED_SESSION, type PresenceUser, type SessionMeta } from "../../../shared/protocol.ts";
 import type { ConnectionView, RoomView } from "../lib/room-view.ts";
+import type { Usage, UsageFigure } from "../../../shared/events/session.ts";
 import { useNow } from "../lib/clock.ts";
 
 export function ConnectionBadge(props: { connection: ConnectionView }): JSX.Element {
@@ -89,7 +90,39 @@ export function RoomStatus(props: { room: RoomView }): JSX.Element {
     <>
       <AgentBadge session={props.room.session} />
       <ConnectionBadge connection={props.room.connection} />
+      <UsageBadge usage={props.room.usage} />
     </>
+  );
+}
+
+const tokenCount = (n: number): string => (n < 1_000 ? String(n) : n < 1_000_000 ? `${(n / 1_000).toFixed(n < 10_000 ? 1 : 0)}k` : `${(n / 1_000_000).toFixed(1)}M`);
+const money = (n: number): string => `$${n < 1 ? n.toFixed(4) : n.toFixed(2)}`;
+const allTokens = (f: UsageFigure): number => f.tokens.input + f.tokens.output + f.tokens.reasoning + f.tokens.cache.read + f.tokens.cache.write;
+
+/** The latest turn's tokens (and cost, when the model has a price) and the session's, live as OpenCode reports them. */
+export function UsageBadge(props: { usage: Usage }): JSX.Element {
+  const turn = () => props.usage.turn;
+  const total = () => props.usage.total;
+  const title = () => {
+    const t = turn();
+    if (!t) return "";
+    const k = t.tokens;
+    return `Last turn: ${k.input} input, ${k.output} output, ${k.reasoning} reasoning, ${k.cache.read} cache read, ${k.cache.write} cache write tokens; cost ${money(t.cost)}. Session: ${allTokens(total())} tokens, ${money(total().cost)}.`;
+  };
+  return (
+    <Show when={turn()}>
+      {(t) => (
+        <span class="badge usage" data-usage-tokens={allTokens(total())} title={title()}>
+          Turn {tokenCount(t().tokens.input)} in · {tokenCount(t().tokens.output + t().tokens.reasoning)} out
+          <Show when={t().cost > 0}> · {money(t().cost)}</Show>
+          <span class="muted">
+            {" "}
+            — session {tokenCount(allTokens(total()))} tokens
+            <Show when={total().cost > 0}> · {money(total().cost)}</Show>
+          </span>
+        </span>
+      )}
+    </Show>
   );
 }
 

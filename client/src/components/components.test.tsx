@@ -4,7 +4,7 @@ import { cleanup, fireEvent, render, screen } from "@solidjs/testing-library";
 import { Composer } from "./Composer.tsx";
 import { PermissionDock, QuestionDock } from "./Docks.tsx";
 import { QueueList } from "./QueueList.tsx";
-import { AgentBadge, ConnectionBadge, PresenceList, tabTitle } from "./StatusBar.tsx";
+import { AgentBadge, ConnectionBadge, PresenceList, tabTitle, UsageBadge } from "./StatusBar.tsx";
 import type { PermissionRequest, QuestionRequest, QueueItem, SessionMeta } from "../../../shared/protocol.ts";
 
 afterEach(cleanup);
@@ -144,6 +144,16 @@ describe("status", () => {
       expect(container.textContent).toContain(text);
       unmount();
     }
+  });
+
+  it("shows the latest turn's tokens and cost and the session's, nothing before the first report", () => {
+    const tokens = (input: number, output: number) => ({ input, output, reasoning: 0, cache: { read: 0, write: 0 } });
+    const empty = render(() => <UsageBadge usage={{ turn: null, total: { tokens: tokens(0, 0), cost: 0 }, last: null }} />);
+    expect(empty.container.textContent).toBe("");
+    empty.unmount();
+    const usage = { turn: { id: "u2", tokens: tokens(12_345, 678), cost: 0.0421 }, total: { tokens: tokens(40_000, 2_000), cost: 1.5 }, last: null };
+    const { container } = render(() => <UsageBadge usage={usage} />);
+    expect(container.textContent).toBe("Turn 12k in · 678 out · $0.0421 — session 42k tokens · $1.50");
   });
 
   it("says what the agent is doing", () => {
