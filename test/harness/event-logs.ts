@@ -50,6 +50,7 @@ const eventArb: fc.Arbitrary<RoomEventBody> = fc.oneof(
   { weight: 1, arbitrary: fc.boolean().map((online): RoomEventBody => ({ type: "agent.presence", online })) },
   { weight: 1, arbitrary: fc.boolean().map((archived): RoomEventBody => ({ type: "session.archived", archived })) },
   { weight: 1, arbitrary: fc.array(fc.constantFrom("https://a.example", "https://b.example"), { maxLength: 2 }).map((origins): RoomEventBody => ({ type: "session.allowedOrigins", origins })) },
+  { weight: 1, arbitrary: fc.record({ rule: fc.constantFrom("GitHub token", "AWS key"), by }).map(({ rule, by }): RoomEventBody => ({ type: "redact.allowed", rule, rules: [rule], by })) },
   { weight: 2, arbitrary: fc.record({ id: fc.constantFrom(...CHATS), text, name: by, at: small }).map(({ id, text, name, at }): RoomEventBody => ({ type: "chat.add", message: { id, at, text, author: { name, role: "driver", linkId: name } } })) },
   { weight: 1, arbitrary: fc.record({ id: fc.constantFrom(...CHATS), text }).map((r): RoomEventBody => ({ type: "chat.edit", ...r })) },
   { weight: 1, arbitrary: fc.record({ id: fc.constantFrom(...CHATS), by }).map((r): RoomEventBody => ({ type: "chat.delete", ...r })) },
