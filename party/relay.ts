@@ -33,6 +33,7 @@ import {
   parseFrame,
   type PresenceUser,
   type RoomEvent,
+  type ServerFrame,
 } from "../shared/protocol.ts";
 import { limitsFromEnv, type Limits } from "../shared/limits.ts";
 import { jitteredDelay } from "../shared/backoff.ts";
@@ -42,9 +43,8 @@ import { deltaTextBudget, eventFrames, mergeDeltas } from "../shared/delta.ts";
 import { RelayTail } from "./relay/tail.ts";
 import { PRESENCE_LISTED, PresenceRoster } from "./room/presence.ts";
 import { RateLimiter } from "./room/rate.ts";
-import { PROBED_TURN_SENDS, REPLAY_CACHE_ENTRIES, SEND_BURST_SECONDS, SendBucket, TurnPacer } from "./room/fanout.ts";
+import { Audience, PROBED_TURN_SENDS, REPLAY_CACHE_ENTRIES, SEND_BURST_SECONDS, SendBucket, TurnPacer, trySend } from "./room/fanout.ts";
 import { closeFinally, send, sendError } from "./room/send.ts";
-import { CLOSE } from "./session-room.ts";
 
 interface ViewerState {
   name: string;
@@ -57,7 +57,8 @@ interface ViewerState {
 /** Relay reports are debounced: one per this many ms at most. */
 const REPORT_MS = 100;
 
-type EventsFrame = { type: "events"; from: number; to: number; events: RoomEvent[]; replay?: boolean };
+/** The room's live and replay frame, as the protocol defines it. */
+type EventsFrame = Extract<ServerFrame, { type: "events" }>;
 
 export class SessionRelay extends Server<Env> {
   // Not hibernating: it holds a client socket to the room, which keeps it in memory anyway, and a
@@ -69,8 +70,8 @@ export class SessionRelay extends Server<Env> {
   #sessionId = "";
   #index = 0;
   #tail: RelayTail;
-  /** The seq each live viewer holds; only these get live frames. */
-  #held = new Map<Connection<ViewerState>, number>();
+  /** The seq each live viewer holds, as the room keeps it (room/fanout.ts); only these get live frames. */
+  #audience = new Audience<Connection<ViewerState>>();
   #roster = new PresenceRoster();
   #rate: RateLimiter;
   #upstream: WebSocket | undefined;
@@ -171,7 +172,7 @@ export class SessionRelay extends Server<Env> {
           return this.#events(text, JSON.parse(text) as EventsFrame);
         case "presence":
           this.#presence = text;
-          for (const ws of this.#held.keys()) trySend(ws, text);
+          for (const ws of this.#audience.sockets()) trySend(ws, text);
           return;
         case "snapshot":
           return this.#roomSnapshot(text);
@@ -232,7 +233,7 @@ export class SessionRelay extends Server<Env> {
   #scheduleLive(): void {
     if (this.#liveTimer !== undefined) return;
     const now = Date.now();
-    const wait = Math.max(this.#pacer.wait(now), this.#sendBudget.waitFor(this.#held.size, now));
+    const wait = Math.max(this.#pacer.wait(now), this.#sendBudget.waitFor(this.#audience.size, now));
     if (wait <= 0) return this.#liveTurn();
     this.#liveTimer = setTimeout(() => {
       this.#liveTimer = undefined;
@@ -256,55 +257,39 @@ export class SessionRelay extends Server<Env> {
    * room's own string; the others get frames built from the tail, once per distinct seq held.
    */
   #deliver(raw: { from: number; text: string } | undefined): number {
-    const last = this.#tail.seq;
-    const built = new Map<number, string[] | null>();
-    let sends = 0;
-    for (const [ws, held] of this.#held) {
-      if (held >= last) continue;
-      sends++;
-      if (raw && held === raw.from - 1) {
-        trySend(ws, raw.text);
-        this.#held.set(ws, last);
-        continue;
-      }
-      let frames = built.get(held);
-      if (frames === undefined) {
+    return this.#audience.deliver(
+      this.#tail.seq,
+      (held) => {
+        if (raw && held === raw.from - 1) return [raw.text];
         const events = this.#tail.after(held);
-        frames = events ? this.#frames(events, false) : null;
-        built.set(held, frames);
-      }
-      if (frames === null) {
-        // The tail cannot say what follows (the relay started over from a snapshot): this viewer
-        // starts over too, from the same snapshot.
-        void this.#sendSnapshot(ws).catch(() => ws.close(1011, "relay unavailable"));
-        continue;
-      }
-      for (const f of frames) trySend(ws, f);
-      this.#held.set(ws, last);
-    }
-    return sends;
+        return events ? this.#frames(events, false) : null;
+      },
+      // The tail cannot say what follows (the relay started over from a snapshot): this viewer
+      // starts over too, from the same snapshot.
+      (ws) => void this.#sendSnapshot(ws).catch(() => ws.close(1011, "relay unavailable")),
+    );
   }
 
   #roomClosed(ws: WebSocket, code: number, reason: string): void {
     if (ws !== this.#upstream) return;
     this.#upstream = undefined;
     this.#linkFailed(new Error(`the room closed the relay's link: ${code} ${reason}`));
-    if (code === CLOSE.deleted || code === CLOSE.relayRetired || code === CLOSE.notFound) {
+    if (code === CLOSE_CODES.deleted || code === CLOSE_CODES.relayRetired || code === CLOSE_CODES.notFound) {
       // The session was deleted or archived (its viewers go back to the room): close everyone.
       this.#closeAll(code, reason || "closed by the room");
       return;
     }
-    if (this.#held.size === 0 || this.#retired) return;
+    if (this.#audience.size === 0 || this.#retired) return;
     // The room restarted or the link dropped: reconnect with the relay's cursor, viewers stay.
     const delay = jitteredDelay(this.#attempt++);
     setTimeout(() => {
-      if (!this.#upstream && this.#held.size > 0) void this.#link().catch(() => {});
+      if (!this.#upstream && this.#audience.size > 0) void this.#link().catch(() => {});
     }, delay);
   }
 
   #closeAll(code: number, reason: string): void {
     for (const c of this.getConnections<ViewerState>()) closeFinally(c, code, reason);
-    this.#held.clear();
+    this.#audience.clear();
     this.#roster.clear();
     this.#roster.ensure(() => []);
     this.#retire();
@@ -406,7 +391,7 @@ export class SessionRelay extends Server<Env> {
    * room's current one, fetched once), then the tail's events after it, then `caught-up`.
    */
   async #sendSnapshot(conn: Connection<ViewerState>): Promise<void> {
-    this.#held.delete(conn);
+    this.#audience.forget(conn);
     const snap = this.#usable(this.#snapshot) ?? (await this.#fetchSnapshot());
     trySend(conn, snap.frame);
     const after = this.#tail.after(snap.seq);
@@ -442,7 +427,7 @@ export class SessionRelay extends Server<Env> {
     if (conn.readyState !== WebSocket.OPEN) return;
     send(conn, { type: "caught-up", seq });
     if (this.#presence) trySend(conn, this.#presence);
-    this.#held.set(conn, seq);
+    this.#audience.hold(conn, seq);
     // Live frames that arrived while this viewer waited on the room go out now.
     if (seq < this.#tail.seq) this.#deliver(undefined);
   }
@@ -506,14 +491,14 @@ export class SessionRelay extends Server<Env> {
   }
 
   override onClose(conn: Connection<ViewerState>): void {
-    this.#held.delete(conn);
+    this.#audience.forget(conn);
     this.#roster.remove(conn.id);
     this.#rate.forget(conn.id);
     this.#scheduleReport();
-    if (this.#held.size === 0 && this.#idleTimer === undefined && !this.#retired) {
+    if (this.#audience.size === 0 && this.#idleTimer === undefined && !this.#retired) {
       this.#idleTimer = setTimeout(() => {
         this.#idleTimer = undefined;
-        if (this.#held.size === 0 && [...this.getConnections()].length === 0) this.#retire();
+        if (this.#audience.size === 0 && [...this.getConnections()].length === 0) this.#retire();
       }, this.limits.relayIdleMs);
     }
   }
@@ -538,14 +523,6 @@ export class SessionRelay extends Server<Env> {
     if (!up) return;
     const { users, total } = this.#roster.frame(PRESENCE_LISTED);
     trySend(up, JSON.stringify({ type: "relay.report", count: total, joins: this.#joins, users } satisfies RelayReport));
-  }
-}
-
-function trySend(ws: WebSocket, text: string): void {
-  try {
-    ws.send(text);
-  } catch {
-    // closing; its close handler cleans up
   }
 }
 

@@ -124,6 +124,7 @@ export class Audience<W extends WebSocket = WebSocket> {
     if (lost.length) this.#level.clear();
     if (this.#apart.size > 0) {
       const built = new Map<number, readonly string[] | null>();
+      const behind: W[] = [];
       for (const [ws, held] of this.#apart) {
         if (held > last) continue;
         this.#apart.delete(ws);
@@ -137,8 +138,12 @@ export class Audience<W extends WebSocket = WebSocket> {
           for (const f of frames) trySend(ws, f);
           sends++;
         }
-        this.#level.add(ws);
+        // Level only if the level's seq is `last` (a relay restarted from an older snapshot may
+        // hold its level ahead of it).
+        if (this.#seq === last) this.#level.add(ws);
+        else behind.push(ws);
       }
+      for (const ws of behind) this.#apart.set(ws, last);
     }
     for (const ws of lost) missing(ws);
     return sends;
