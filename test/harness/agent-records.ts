@@ -1,0 +1,187 @@
+/**
+ * The agents' own records of a session, read back for the ACP tests: the room's transcript must
+ * say what the agent itself recorded (issue 21: "transcript equals the agent's own record").
+ *
+ * Both sides are reduced to the same shape — per turn, the user's prompt, the assistant's text
+ * concatenated, and the tool calls in order (the agent's call id, its name, its input) — and
+ * compared exactly. One small parser per agent; each knows only its agent's file format.
+ */
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import type { MessageEntry } from "../../shared/transcript.ts";
+
+export interface RecordedTool {
+  id: string;
+  /** The agent's own tool name (the room shows its own vocabulary: compared through `sameTool`). */
+  name: string;
+  input: Record<string, unknown>;
+}
+
+export interface RecordedTurn {
+  user: string;
+  text: string;
+  tools: RecordedTool[];
+  /** The room's side only: the turn was stopped (see `compareTurns`). */
+  aborted?: boolean;
+}
+
+const rec = (v: unknown): Record<string, unknown> => (v && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : {});
+const str = (v: unknown): string => (typeof v === "string" ? v : "");
+
+function jsonLines(file: string): Record<string, unknown>[] {
+  return readFileSync(file, "utf8")
+    .split("\n")
+    .filter((l) => l.trim())
+    .map((l) => rec(JSON.parse(l)));
+}
+
+function filesUnder(dir: string, match: RegExp): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir, { recursive: true, encoding: "utf8" })
+    .filter((f) => match.test(f))
+    .map((f) => join(dir, f))
+    .sort();
+}
+
+/** The room's side: one turn per user message, the assistant messages after it folded in. */
+export function roomTurns(messages: readonly MessageEntry[]): RecordedTurn[] {
+  const turns: RecordedTurn[] = [];
+  for (const m of messages) {
+    if (m.info.role === "user") {
+      turns.push({ user: m.parts.map((p) => (p.type === "text" ? str(p.text) : "")).join(""), text: "", tools: [] });
+      continue;
+    }
+    const turn = turns.at(-1);
+    if (!turn) continue;
+    if (rec(m.info.error).name === "MessageAbortedError") turn.aborted = true;
+    for (const p of m.parts) {
+      if (p.type === "text") turn.text += str(p.text);
+      else if (p.type === "tool") turn.tools.push({ id: str(p.callID), name: str(p.tool), input: rec(rec(p.state).input) });
+    }
+  }
+  return turns;
+}
+
+/**
+ * Claude Code: `$CLAUDE_CONFIG_DIR/projects/<cwd with every non-alphanumeric as "->/<sessionId>.jsonl`,
+ * one line per user message, per assistant content block (text, tool_use, thinking) and per
+ * tool result (a "user" line of tool_result blocks).
+ */
+export function claudeCodeTurns(configDir: string, sessionId: string): RecordedTurn[] {
+  const files = filesUnder(join(configDir, "projects"), new RegExp(`(^|/)${sessionId}\\.jsonl$`));
+  if (files.length !== 1) throw new Error(`Claude Code record of ${sessionId}: ${files.length} files under ${configDir}/projects`);
+  const turns: RecordedTurn[] = [];
+  for (const line of jsonLines(files[0]!)) {
+    if (line.isSidechain === true || line.isMeta === true) continue;
+    const msg = rec(line.message);
+    const content = typeof msg.content === "string" ? [{ type: "text", text: msg.content }] : Array.isArray(msg.content) ? msg.content.map(rec) : [];
+    if (line.type === "user") {
+      const text = content.filter((b) => b.type === "text").map((b) => str(b.text)).join("");
+      // Tool results and Claude Code's own "[Request interrupted by user]" notes are no prompts.
+      if (!text || text.startsWith("[Request interrupted")) continue;
+      turns.push({ user: text, text: "", tools: [] });
+    } else if (line.type === "assistant") {
+      const turn = turns.at(-1);
+      if (!turn) continue;
+      for (const b of content) {
+        if (b.type === "text") turn.text += str(b.text);
+        else if (b.type === "tool_use") turn.tools.push({ id: str(b.id), name: str(b.name), input: rec(b.input) });
+      }
+    }
+  }
+  return turns;
+}
+
+/**
+ * Codex: `$CODEX_HOME/sessions/YYYY/MM/DD/rollout-<time>-<sessionId>.jsonl`, one line per
+ * response item (messages, function and custom tool calls) and per event (`user_message` starts
+ * a turn). A loaded session goes on in the same file.
+ */
+export function codexTurns(codexHome: string, sessionId: string): RecordedTurn[] {
+  const files = filesUnder(join(codexHome, "sessions"), new RegExp(`rollout-.*${sessionId}\\.jsonl$`));
+  if (files.length !== 1) throw new Error(`Codex record of ${sessionId}: ${files.length} rollout files under ${codexHome}/sessions`);
+  const turns: RecordedTurn[] = [];
+  for (const line of jsonLines(files[0]!)) {
+    const p = rec(line.payload);
+    if (line.type === "event_msg" && p.type === "user_message") {
+      turns.push({ user: str(p.message), text: "", tools: [] });
+      continue;
+    }
+    const turn = turns.at(-1);
+    if (line.type !== "response_item" || !turn) continue;
+    if (p.type === "message" && p.role === "assistant") {
+      for (const c of Array.isArray(p.content) ? p.content.map(rec) : []) if (c.type === "output_text") turn.text += str(c.text);
+    } else if (p.type === "function_call") {
+      turn.tools.push({ id: str(p.call_id), name: str(p.name), input: rec(JSON.parse(str(p.arguments) || "{}")) });
+    } else if (p.type === "custom_tool_call") {
+      turn.tools.push({ id: str(p.call_id), name: str(p.name), input: { input: p.input } });
+    }
+  }
+  return turns;
+}
+
+/** Which room tool names an agent's tool name may show as. */
+export type SameTool = (room: RecordedTool, agent: RecordedTool) => boolean;
+
+/**
+ * The differences between the room's turns and the agent's record (empty: they agree). Texts and
+ * prompts must be equal; tool calls must be the same calls (ids) in the same order, each a tool
+ * `sameTool` accepts, with every input field the agent recorded shown with the same value (the
+ * room may add fields of its own, e.g. the file path it read from a diff). A stopped turn may
+ * show more than the agent kept (Claude Code drops the answer it was streaming when stopped): there
+ * the agent's text and calls must begin the room's.
+ */
+export function compareTurns(room: RecordedTurn[], agent: RecordedTurn[], sameTool: SameTool): string[] {
+  const diffs: string[] = [];
+  if (room.length !== agent.length) diffs.push(`turns: room ${room.length}, agent ${agent.length}`);
+  for (let i = 0; i < Math.min(room.length, agent.length); i++) {
+    const r = room[i]!;
+    const a = agent[i]!;
+    if (r.user !== a.user) diffs.push(`turn ${i} prompt: room ${JSON.stringify(r.user)}, agent ${JSON.stringify(a.user)}`);
+    const cut = r.aborted ? (x: string) => x.slice(0, a.text.length) : (x: string) => x;
+    if (cut(r.text) !== a.text) diffs.push(`turn ${i} text: room ${JSON.stringify(r.text.slice(0, 300))} (${r.text.length} chars), agent ${JSON.stringify(a.text.slice(0, 300))} (${a.text.length} chars)`);
+    const ids = (ts: RecordedTool[]) => ts.map((t) => t.id).join(",");
+    const shown = r.aborted ? r.tools.slice(0, a.tools.length) : r.tools;
+    if (ids(shown) !== ids(a.tools)) {
+      diffs.push(`turn ${i} tool calls: room [${ids(r.tools)}], agent [${ids(a.tools)}]`);
+      continue;
+    }
+    shown.forEach((rt, j) => {
+      const at = a.tools[j]!;
+      if (!sameTool(rt, at)) diffs.push(`turn ${i} tool ${at.id}: room shows ${rt.name}, agent ran ${at.name}`);
+      for (const [k, v] of Object.entries(at.input)) {
+        if (JSON.stringify(rt.input[k]) !== JSON.stringify(v)) diffs.push(`turn ${i} tool ${at.id} input.${k}: room ${JSON.stringify(rt.input[k])?.slice(0, 200)}, agent ${JSON.stringify(v).slice(0, 200)}`);
+      }
+    });
+  }
+  return diffs;
+}
+
+/** A name table as a `SameTool`: the agent's tool name → the room names it may show as. */
+export const toolNames =
+  (table: Record<string, string[]>): SameTool =>
+  (room, agent) =>
+    (table[agent.name] ?? [agent.name.toLowerCase()]).includes(room.name);
+
+/**
+ * Waits until the agent's record says what the room shows, and returns what was compared. Agents
+ * write their records behind the stream (Claude Code's last answer lands a moment after the turn
+ * ended in the room), so the record is read again until it agrees or `timeoutMs` passes; then the
+ * differences are the failure.
+ */
+export async function expectAgentRecord(room: readonly MessageEntry[], read: () => RecordedTurn[], sameTool: SameTool, timeoutMs = 20_000): Promise<{ turns: number; chars: number; tools: number }> {
+  const mine = roomTurns(room);
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    let diffs: string[];
+    try {
+      diffs = compareTurns(mine, read(), sameTool);
+    } catch (e) {
+      diffs = [e instanceof Error ? e.message : String(e)];
+    }
+    if (diffs.length === 0) break;
+    if (Date.now() > deadline) throw new Error(`the room's transcript differs from the agent's own record:\n${diffs.join("\n")}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  return { turns: mine.length, chars: mine.reduce((n, t) => n + t.text.length, 0), tools: mine.reduce((n, t) => n + t.tools.length, 0) };
+}
