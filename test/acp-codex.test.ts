@@ -16,6 +16,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startStack, joinRoom, turnDone, userTexts, answerChars, until, type Stack } from "./harness/stack.ts";
 import { agentPids as runnerAgentPids, alive, expectWriteAndBash, stopThenFollowUp, toolParts, withRunnerLog } from "./harness/acp.ts";
+import { codexTurns, expectAgentRecord, toolNames } from "./harness/agent-records.ts";
+import { join } from "node:path";
 
 let stack: Stack;
 
@@ -92,6 +94,14 @@ describe("ACP: Codex (codex-acp) in a room", () => {
     await logged("after restart", driver.waitFor((x) => turnDone(x, 10), 60_000));
     expect(stack.runner.logs()).toMatch(/session \S+ loaded/);
     expect(userTexts(driver.transcript.messages).at(-1)).toBe("one more after the restart");
+
+    // The room says what Codex recorded in its own rollout file, across the restart (session/load
+    // goes on in the same file).
+    const codexHome = join(stack.runner.stateDir, "agents", "codex", "codex");
+    const sessionId = driver.transcript.session!.opencodeSessionId!;
+    const compared = await logged("codex record", expectAgentRecord(driver.transcript.messages, () => codexTurns(codexHome, sessionId), toolNames({ apply_patch: ["edit", "write"], exec_command: ["bash"] })));
+    expect(compared).toMatchObject({ turns: 5, tools: 2 });
+    console.log(`codex record: ${compared.turns} turns, ${compared.chars} chars of text, ${compared.tools} tool calls equal to Codex's own rollout (read after ${compared.waitedMs} ms)`);
     driver.close();
 
     // With a real key (here a fake one, no provider in Codex's config), codex-acp asks to be told

@@ -14,12 +14,14 @@ import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { startStack, joinRoom, turnDone, partSummary, userTexts, answerChars, until, type Stack, type RunnerHandle } from "./harness/stack.ts";
 import { agentPids as runnerAgentPids, alive, withRunnerLog } from "./harness/acp.ts";
+import { claudeCodeTurns, expectAgentRecord, toolNames } from "./harness/agent-records.ts";
 
 const REPO = resolve(import.meta.dirname, "..");
 const NODE = join(REPO, "node_modules", ".bin", "node");
 const AGENTS = `opencode-acp,claude-code,bad=${NODE} ${join(REPO, "test", "fixtures", "bad-acp-agent.ts")}`;
 
 let stack: Stack;
+const CLAUDE_TOOLS = toolNames({ mcp__acp__Write: ["write", "edit"], mcp__acp__Edit: ["edit"], mcp__acp__Bash: ["bash"], mcp__acp__Read: ["read"] });
 
 beforeAll(async () => {
   stack = await startStack({ runnerEnv: { AGENTROOM_AGENTS: AGENTS } });
@@ -133,6 +135,13 @@ describe("ACP: Claude Code (claude-code-acp) in a room", () => {
     await logged("claude aborted", driver.waitFor((x) => x.transcript.messages.some((m) => (m.info.error as { name?: string } | undefined)?.name === "MessageAbortedError"), 30_000));
     await logged("claude follow-up", driver.waitFor((x) => turnDone(x, 6) && x.transcript.queue.length === 0, 120_000));
     expect(userTexts(driver.transcript.messages).slice(-2)).toEqual(["a slow answer chunks=600 delay=40", "and a short follow-up"]);
+
+    // The room says what Claude Code recorded in its own session file (its tools are ACP's MCP tools).
+    const claudeDir = join(stack.runner.stateDir, "agents", "claude-code", "claude");
+    const sessionId = driver.transcript.session!.opencodeSessionId!;
+    const compared = await logged("claude record", expectAgentRecord(driver.transcript.messages, () => claudeCodeTurns(claudeDir, sessionId), CLAUDE_TOOLS));
+    expect(compared.tools).toBeGreaterThanOrEqual(2);
+    console.log(`claude record: ${compared.turns} turns, ${compared.chars} chars of text, ${compared.tools} tool calls equal to Claude Code's own JSONL (read after ${compared.waitedMs} ms)`);
     driver.close();
   }, 300_000);
 });

@@ -33,9 +33,10 @@ describe("compareTurns", () => {
     expect(compareTurns(dropped, turns(), sameTool).join("\n")).toMatch(/tool calls: room \[t1\], agent \[t1,t2\]/);
   });
 
-  it("a stopped turn may show more than the agent kept, never other text", () => {
+  it("in a stopped turn one side may keep more of the answer than the other, never other text", () => {
     const agent: RecordedTurn[] = [{ user: "slow", text: "Part", tools: [] }];
     expect(compareTurns([{ user: "slow", text: "Partial answ", tools: [], aborted: true }], agent, sameTool)).toEqual([]);
+    expect(compareTurns([{ user: "slow", text: "Pa", tools: [], aborted: true }], agent, sameTool)).toEqual([]);
     expect(compareTurns([{ user: "slow", text: "Partial answ", tools: [] }], agent, sameTool)).toHaveLength(1);
     expect(compareTurns([{ user: "slow", text: "Other", tools: [], aborted: true }], agent, sameTool)).toHaveLength(1);
   });
@@ -67,7 +68,8 @@ describe("record readers", () => {
       { type: "response_item", payload: { type: "message", role: "user", content: [{ type: "input_text", text: "<environment_context/>" }] } },
       { type: "event_msg", payload: { type: "user_message", message: "write and run" } },
       { type: "response_item", payload: { type: "custom_tool_call", call_id: "c1", name: "apply_patch", input: "*** Begin Patch" } },
-      { type: "response_item", payload: { type: "function_call", call_id: "c2", name: "shell", arguments: '{"command":["bash","-lc","cat n.md"]}' } },
+      { type: "event_msg", payload: { type: "patch_apply_end", call_id: "c1", changes: { "/w/n.md": { type: "add", content: "x" } } } },
+      { type: "response_item", payload: { type: "function_call", call_id: "c2", name: "exec_command", arguments: '{"cmd":"cat n.md","justification":"?"}' } },
       { type: "response_item", payload: { type: "message", role: "assistant", content: [{ type: "output_text", text: "Done." }] } },
     ];
     writeFileSync(join(day, "rollout-2026-12-07T20-00-00-s1.jsonl"), lines.map((l) => JSON.stringify(l)).join("\n") + "\n");
@@ -76,8 +78,8 @@ describe("record readers", () => {
         user: "write and run",
         text: "Done.",
         tools: [
-          { id: "c1", name: "apply_patch", input: { input: "*** Begin Patch" } },
-          { id: "c2", name: "shell", input: { command: ["bash", "-lc", "cat n.md"] } },
+          { id: "c1", name: "apply_patch", input: { changes: { "/w/n.md": { type: "add", content: "x" } } } },
+          { id: "c2", name: "exec_command", input: { command: "cat n.md" } },
         ],
       },
     ]);

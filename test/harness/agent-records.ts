@@ -6,9 +6,12 @@
  * concatenated, and the tool calls in order (the agent's call id, its name, its input) — and
  * compared exactly. One small parser per agent; each knows only its agent's file format.
  */
+import { execFile } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
+import { promisify } from "node:util";
 import type { MessageEntry } from "../../shared/transcript.ts";
+import { opencodeDirs } from "../../runner/opencode-config.ts";
 
 export interface RecordedTool {
   id: string;
@@ -95,29 +98,53 @@ export function claudeCodeTurns(configDir: string, sessionId: string): RecordedT
 /**
  * Codex: `$CODEX_HOME/sessions/YYYY/MM/DD/rollout-<time>-<sessionId>.jsonl`, one line per
  * response item (messages, function and custom tool calls) and per event (`user_message` starts
- * a turn). A loaded session goes on in the same file.
+ * a turn). A loaded session goes on in the same file. codex-acp shows a call's input as Codex's
+ * own event, not the model's arguments: a shell call by its command line (`exec_command`'s `cmd`),
+ * a patch by the changes Codex applied (its `patch_apply_end` event), so those are what is read.
  */
 export function codexTurns(codexHome: string, sessionId: string): RecordedTurn[] {
   const files = filesUnder(join(codexHome, "sessions"), new RegExp(`rollout-.*${sessionId}\\.jsonl$`));
   if (files.length !== 1) throw new Error(`Codex record of ${sessionId}: ${files.length} rollout files under ${codexHome}/sessions`);
   const turns: RecordedTurn[] = [];
+  const calls = new Map<string, RecordedTool>();
   for (const line of jsonLines(files[0]!)) {
     const p = rec(line.payload);
     if (line.type === "event_msg" && p.type === "user_message") {
       turns.push({ user: str(p.message), text: "", tools: [] });
       continue;
     }
+    if (line.type === "event_msg" && p.type === "patch_apply_end") {
+      const call = calls.get(str(p.call_id));
+      if (call) call.input = { changes: p.changes };
+      continue;
+    }
     const turn = turns.at(-1);
     if (line.type !== "response_item" || !turn) continue;
     if (p.type === "message" && p.role === "assistant") {
       for (const c of Array.isArray(p.content) ? p.content.map(rec) : []) if (c.type === "output_text") turn.text += str(c.text);
-    } else if (p.type === "function_call") {
-      turn.tools.push({ id: str(p.call_id), name: str(p.name), input: rec(JSON.parse(str(p.arguments) || "{}")) });
-    } else if (p.type === "custom_tool_call") {
-      turn.tools.push({ id: str(p.call_id), name: str(p.name), input: { input: p.input } });
+    } else if (p.type === "function_call" || p.type === "custom_tool_call") {
+      const args = p.type === "function_call" ? rec(JSON.parse(str(p.arguments) || "{}")) : {};
+      const call: RecordedTool = { id: str(p.call_id), name: str(p.name), input: typeof args.cmd === "string" ? { command: args.cmd } : args };
+      calls.set(call.id, call);
+      turn.tools.push(call);
     }
   }
   return turns;
+}
+
+/**
+ * OpenCode (`opencode acp`): its own store (SQLite under its data dir), read with
+ * `opencode export <sessionID>` pointed at the agent's directories. The export is OpenCode's
+ * messages and parts, the shape the room's transcript has, so it folds the same way.
+ */
+export async function opencodeTurns(agentRoot: string, sessionId: string): Promise<RecordedTurn[]> {
+  const d = opencodeDirs(agentRoot);
+  const bin = resolve(import.meta.dirname, "../../node_modules/.bin/opencode");
+  const env = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: d.home, XDG_CONFIG_HOME: d.config, XDG_DATA_HOME: d.data, XDG_CACHE_HOME: d.cache, XDG_STATE_HOME: d.state, OPENCODE_DISABLE_AUTOUPDATE: "1", OPENCODE_DISABLE_MODELS_FETCH: "1", OPENCODE_DISABLE_DEFAULT_PLUGINS: "1" };
+  const { stdout } = await promisify(execFile)(bin, ["export", sessionId], { env, maxBuffer: 64 << 20, timeout: 60_000 });
+  const exported = rec(JSON.parse(stdout.slice(stdout.indexOf("{"))));
+  if (!Array.isArray(exported.messages)) throw new Error(`opencode export ${sessionId}: no messages`);
+  return roomTurns(exported.messages as MessageEntry[]).map(({ aborted: _, ...t }) => t);
 }
 
 /** Which room tool names an agent's tool name may show as. */
@@ -127,9 +154,10 @@ export type SameTool = (room: RecordedTool, agent: RecordedTool) => boolean;
  * The differences between the room's turns and the agent's record (empty: they agree). Texts and
  * prompts must be equal; tool calls must be the same calls (ids) in the same order, each a tool
  * `sameTool` accepts, with every input field the agent recorded shown with the same value (the
- * room may add fields of its own, e.g. the file path it read from a diff). A stopped turn may
- * show more than the agent kept (Claude Code drops the answer it was streaming when stopped): there
- * the agent's text and calls must begin the room's.
+ * room may add fields of its own, e.g. the file path it read from a diff). In a stopped turn the
+ * room and the agent may each keep a different length of the answer that was streaming (Claude
+ * Code and Codex drop it whole; OpenCode keeps what it had): there the shorter text must begin the
+ * longer, and the agent's calls must begin the room's.
  */
 export function compareTurns(room: RecordedTurn[], agent: RecordedTurn[], sameTool: SameTool): string[] {
   const diffs: string[] = [];
@@ -138,8 +166,8 @@ export function compareTurns(room: RecordedTurn[], agent: RecordedTurn[], sameTo
     const r = room[i]!;
     const a = agent[i]!;
     if (r.user !== a.user) diffs.push(`turn ${i} prompt: room ${JSON.stringify(r.user)}, agent ${JSON.stringify(a.user)}`);
-    const cut = r.aborted ? (x: string) => x.slice(0, a.text.length) : (x: string) => x;
-    if (cut(r.text) !== a.text) diffs.push(`turn ${i} text: room ${JSON.stringify(r.text.slice(0, 300))} (${r.text.length} chars), agent ${JSON.stringify(a.text.slice(0, 300))} (${a.text.length} chars)`);
+    const short = Math.min(r.text.length, a.text.length);
+    if (r.aborted ? r.text.slice(0, short) !== a.text.slice(0, short) : r.text !== a.text) diffs.push(`turn ${i} text: room ${JSON.stringify(r.text.slice(0, 300))} (${r.text.length} chars), agent ${JSON.stringify(a.text.slice(0, 300))} (${a.text.length} chars)`);
     const ids = (ts: RecordedTool[]) => ts.map((t) => t.id).join(",");
     const shown = r.aborted ? r.tools.slice(0, a.tools.length) : r.tools;
     if (ids(shown) !== ids(a.tools)) {
@@ -169,13 +197,14 @@ export const toolNames =
  * ended in the room), so the record is read again until it agrees or `timeoutMs` passes; then the
  * differences are the failure.
  */
-export async function expectAgentRecord(room: readonly MessageEntry[], read: () => RecordedTurn[], sameTool: SameTool, timeoutMs = 20_000): Promise<{ turns: number; chars: number; tools: number }> {
+export async function expectAgentRecord(room: readonly MessageEntry[], read: () => RecordedTurn[] | Promise<RecordedTurn[]>, sameTool: SameTool, timeoutMs = 20_000): Promise<{ turns: number; chars: number; tools: number; waitedMs: number }> {
   const mine = roomTurns(room);
+  const t0 = Date.now();
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     let diffs: string[];
     try {
-      diffs = compareTurns(mine, read(), sameTool);
+      diffs = compareTurns(mine, await read(), sameTool);
     } catch (e) {
       diffs = [e instanceof Error ? e.message : String(e)];
     }
@@ -183,5 +212,5 @@ export async function expectAgentRecord(room: readonly MessageEntry[], read: () 
     if (Date.now() > deadline) throw new Error(`the room's transcript differs from the agent's own record:\n${diffs.join("\n")}`);
     await new Promise((r) => setTimeout(r, 250));
   }
-  return { turns: mine.length, chars: mine.reduce((n, t) => n + t.text.length, 0), tools: mine.reduce((n, t) => n + t.tools.length, 0) };
+  return { turns: mine.length, chars: mine.reduce((n, t) => n + t.text.length, 0), tools: mine.reduce((n, t) => n + t.tools.length, 0), waitedMs: Date.now() - t0 };
 }
