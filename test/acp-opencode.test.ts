@@ -14,7 +14,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { startStack, joinRoom, turnDone, partSummary, userTexts, answerChars, until, type Stack, type RunnerHandle } from "./harness/stack.ts";
 import { agentPids as runnerAgentPids, alive, withRunnerLog } from "./harness/acp.ts";
-import { claudeCodeTurns, expectAgentRecord, toolNames } from "./harness/agent-records.ts";
+import { claudeCodeTurns, expectAgentRecord, opencodeTurns, toolNames } from "./harness/agent-records.ts";
 
 const REPO = resolve(import.meta.dirname, "..");
 const NODE = join(REPO, "node_modules", ".bin", "node");
@@ -99,6 +99,13 @@ describe("ACP: opencode acp in a room", () => {
     await logged("after restart", driver.waitFor((x) => turnDone(x, 8), 120_000));
     expect(stack.runner.logs()).toMatch(/session \S+ loaded/);
     expect(userTexts(driver.transcript.messages).at(-1)).toBe("one more after the restart");
+
+    // The room says what OpenCode stored of the session (its tool names are the room's own).
+    const sessionId = driver.transcript.session!.opencodeSessionId!;
+    const agentRoot = join(stack.runner.stateDir, "agents", "opencode-acp");
+    const compared = await logged("opencode record", expectAgentRecord(driver.transcript.messages, () => opencodeTurns(agentRoot, sessionId), toolNames({}), { timeoutMs: 60_000 }));
+    expect(compared).toMatchObject({ turns: 4, tools: 2 });
+    console.log(`opencode acp record: ${compared.turns} turns, ${compared.chars} chars of text, ${compared.tools} tool calls equal to opencode export (read after ${compared.waitedMs} ms)`);
     driver.close();
   }, 600_000);
 });

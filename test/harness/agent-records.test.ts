@@ -39,6 +39,12 @@ describe("compareTurns", () => {
     expect(compareTurns([{ user: "slow", text: "Pa", tools: [], aborted: true }], agent, sameTool)).toEqual([]);
     expect(compareTurns([{ user: "slow", text: "Partial answ", tools: [] }], agent, sameTool)).toHaveLength(1);
     expect(compareTurns([{ user: "slow", text: "Other", tools: [], aborted: true }], agent, sameTool)).toHaveLength(1);
+    // An agent that drops a stopped turn whole: allowed only when told so, and only a stopped turn.
+    const room: RecordedTurn[] = [{ user: "slow", text: "Part", tools: [], aborted: true }, { user: "next", text: "ok", tools: [] }];
+    const dropped: RecordedTurn[] = [{ user: "next", text: "ok", tools: [] }];
+    expect(compareTurns(room, dropped, sameTool)).not.toEqual([]);
+    expect(compareTurns(room, dropped, sameTool, { dropsStopped: true })).toEqual([]);
+    expect(compareTurns([{ ...room[0]!, aborted: false }, room[1]!], dropped, sameTool, { dropsStopped: true })).not.toEqual([]);
   });
 });
 

@@ -147,6 +147,47 @@ export async function opencodeTurns(agentRoot: string, sessionId: string): Promi
   return roomTurns(exported.messages as MessageEntry[]).map(({ aborted: _, ...t }) => t);
 }
 
+/**
+ * Gemini CLI: `$HOME/.gemini/tmp/<project>/chats/session-<time>-<id8>.jsonl`, a log of changes: a
+ * header naming the session, each message as a record (a later record with the same id replaces
+ * it), and `$set` records, whose `messages` replace the whole list (Gemini CLI rewrites its history
+ * so when a turn is stopped, dropping the stopped turn). A message's text is `content` (a string or
+ * Gemini parts); its tool calls are `toolCalls` or `functionCall` parts. Gemini CLI sends no raw
+ * input over ACP: the room knows a write by its file and a shell call by its command line (the
+ * title), so those are what is read of the arguments.
+ */
+export function geminiTurns(home: string, sessionId: string): RecordedTurn[] {
+  const files = filesUnder(join(home, ".gemini", "tmp"), /chats\/session-.*\.jsonl$/).filter((f) => rec(JSON.parse(readFileSync(f, "utf8").split("\n")[0] || "{}")).sessionId === sessionId);
+  if (files.length !== 1) throw new Error(`Gemini CLI record of ${sessionId}: ${files.length} files under ${home}/.gemini/tmp`);
+  let messages: Record<string, unknown>[] = [];
+  for (const line of jsonLines(files[0]!)) {
+    const set = rec(line.$set);
+    if (Array.isArray(set.messages)) messages = set.messages.map(rec);
+    else if (typeof line.id === "string" && typeof line.type === "string") {
+      const at = messages.findIndex((m) => m.id === line.id);
+      if (at >= 0) messages[at] = line;
+      else messages.push(line);
+    }
+  }
+  const input = (name: string, args: Record<string, unknown>): Record<string, unknown> => (name === "write_file" ? { filePath: args.file_path } : name === "run_shell_command" ? { command: args.command } : args);
+  const turns: RecordedTurn[] = [];
+  for (const m of messages) {
+    const parts = typeof m.content === "string" ? [{ text: m.content }] : Array.isArray(m.content) ? m.content.map(rec) : [];
+    const text = parts.map((p) => (p.thought === true ? "" : str(p.text))).join("");
+    if (m.type === "user") {
+      // Tool results come back as user messages of functionResponse parts; the first message is Gemini CLI's own context.
+      if (text && !text.startsWith("<session_context>")) turns.push({ user: text, text: "", tools: [] });
+      continue;
+    }
+    const turn = turns.at(-1);
+    if (m.type !== "gemini" || !turn) continue;
+    turn.text += text;
+    const calls = [...(Array.isArray(m.toolCalls) ? m.toolCalls.map(rec) : []), ...parts.map((p) => rec(p.functionCall)).filter((c) => c.name)];
+    for (const c of calls) turn.tools.push({ id: str(c.id), name: str(c.name), input: input(str(c.name), rec(c.args)) });
+  }
+  return turns;
+}
+
 /** Which room tool names an agent's tool name may show as. */
 export type SameTool = (room: RecordedTool, agent: RecordedTool) => boolean;
 
@@ -157,10 +198,13 @@ export type SameTool = (room: RecordedTool, agent: RecordedTool) => boolean;
  * room may add fields of its own, e.g. the file path it read from a diff). In a stopped turn the
  * room and the agent may each keep a different length of the answer that was streaming (Claude
  * Code and Codex drop it whole; OpenCode keeps what it had): there the shorter text must begin the
- * longer, and the agent's calls must begin the room's.
+ * longer, and the agent's calls must begin the room's; with `dropsStopped` the agent may lack a
+ * stopped turn altogether.
  */
-export function compareTurns(room: RecordedTurn[], agent: RecordedTurn[], sameTool: SameTool): string[] {
+export function compareTurns(room: RecordedTurn[], agent: RecordedTurn[], sameTool: SameTool, opts: { dropsStopped?: boolean } = {}): string[] {
   const diffs: string[] = [];
+  // An agent that forgets a stopped turn whole (Gemini CLI rewrites its history without it).
+  if (opts.dropsStopped) room = room.filter((r) => !r.aborted || agent.some((a) => a.user === r.user));
   if (room.length !== agent.length) diffs.push(`turns: room ${room.length}, agent ${agent.length}`);
   for (let i = 0; i < Math.min(room.length, agent.length); i++) {
     const r = room[i]!;
@@ -197,14 +241,14 @@ export const toolNames =
  * ended in the room), so the record is read again until it agrees or `timeoutMs` passes; then the
  * differences are the failure.
  */
-export async function expectAgentRecord(room: readonly MessageEntry[], read: () => RecordedTurn[] | Promise<RecordedTurn[]>, sameTool: SameTool, timeoutMs = 20_000): Promise<{ turns: number; chars: number; tools: number; waitedMs: number }> {
+export async function expectAgentRecord(room: readonly MessageEntry[], read: () => RecordedTurn[] | Promise<RecordedTurn[]>, sameTool: SameTool, opts: { timeoutMs?: number; dropsStopped?: boolean } = {}): Promise<{ turns: number; chars: number; tools: number; waitedMs: number }> {
   const mine = roomTurns(room);
   const t0 = Date.now();
-  const deadline = Date.now() + timeoutMs;
+  const deadline = Date.now() + (opts.timeoutMs ?? 20_000);
   for (;;) {
     let diffs: string[];
     try {
-      diffs = compareTurns(mine, await read(), sameTool);
+      diffs = compareTurns(mine, await read(), sameTool, opts);
     } catch (e) {
       diffs = [e instanceof Error ? e.message : String(e)];
     }
