@@ -265,5 +265,13 @@ describe("framing", () => {
     expect(aud.deliver(17, (held) => [`(${held},17]`], () => {})).toBe(3);
     expect(got.get("d")).toEqual(["(16,17]"]);
     expect(got.get("a")!.at(-1)).toBe("(15,16]");
+    // A turn behind the level (a relay restarted from an older snapshot): joiners stay apart.
+    aud.hold(a, 12);
+    expect(aud.deliver(14, (held) => [`(${held},14]`], () => {})).toBe(1);
+    expect(aud.lowest()).toBe(14);
+    expect(aud.deliver(17, (held) => [`(${held},17]`], () => {})).toBe(1);
+    expect(aud.deliver(18, (held) => [`(${held},18]`], () => {})).toBe(4);
+    expect(got.get("a")!.slice(-3)).toEqual(["(12,14]", "(14,17]", "(17,18]"]);
+    expect(got.get("d")!.at(-1)).toBe("(17,18]");
   });
 });
