@@ -13,6 +13,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startStack, joinRoom, turnDone, userTexts, answerChars, until, type Stack } from "./harness/stack.ts";
 import { agentPids as runnerAgentPids, alive, expectWriteAndBash, stopThenFollowUp, withRunnerLog } from "./harness/acp.ts";
+import { expectAgentRecord, geminiTurns, toolNames } from "./harness/agent-records.ts";
+import { join } from "node:path";
 
 let stack: Stack;
 
@@ -69,6 +71,14 @@ describe("ACP: Gemini CLI in a room", () => {
     console.log(`gemini stop: aborted turn shown ${stopMs} ms after Stop`);
     // The product promise is under 1 s (tens of ms here); the bound leaves room for a loaded machine.
     expect(stopMs).toBeLessThan(5_000);
+
+    // The room says what Gemini CLI recorded in its own chat file (before the restart, which may
+    // start another session). Gemini CLI drops the stopped turn from its history.
+    const home = join(stack.runner.stateDir, "agents", "gemini", "home");
+    const sessionId = driver.transcript.session!.opencodeSessionId!;
+    const compared = await logged("gemini record", expectAgentRecord(driver.transcript.messages, () => geminiTurns(home, sessionId), toolNames({ write_file: ["edit", "write"], run_shell_command: ["bash"] }), { dropsStopped: true }));
+    expect(compared).toMatchObject({ turns: 4, tools: 2 });
+    console.log(`gemini record: ${compared.turns} turns, ${compared.chars} chars of text, ${compared.tools} tool calls equal to Gemini CLI's own chat record (read after ${compared.waitedMs} ms)`);
 
     // The runner is killed outright: Gemini CLI sees its stdin close and ends.
     const pids = agentPids();
