@@ -12,8 +12,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { startStack, joinRoom, turnDone, partSummary, userTexts, answerChars, until, type Stack, type RunnerHandle } from "./harness/stack.ts";
-import { agentPids as runnerAgentPids, alive, withRunnerLog } from "./harness/acp.ts";
+import { startStack, joinRoom, turnDone, partSummary, userTexts, until, type Stack, type RunnerHandle } from "./harness/stack.ts";
+import { agentPids as runnerAgentPids, alive, streamingSlowAnswer, withRunnerLog } from "./harness/acp.ts";
 import { claudeCodeTurns, expectAgentRecord, opencodeTurns, toolNames } from "./harness/agent-records.ts";
 
 const REPO = resolve(import.meta.dirname, "..");
@@ -74,7 +74,7 @@ describe("ACP: opencode acp in a room", () => {
     // Stop ends a streaming answer; a follow-up queued meanwhile runs next.
     await driver.prompt("a slow answer chunks=600 delay=40");
     await driver.prompt("and a short follow-up");
-    await logged("streaming", driver.waitFor((x) => answerChars(x.transcript.messages) > 20, 120_000));
+    await logged("streaming", driver.waitFor(streamingSlowAnswer, 120_000));
     const t0 = Date.now();
     await driver.stop();
     // The stopped turn ends as aborted; the follow-up then runs to its end.
@@ -137,7 +137,7 @@ describe("ACP: Claude Code (claude-code-acp) in a room", () => {
 
     await driver.prompt("a slow answer chunks=600 delay=40");
     await driver.prompt("and a short follow-up");
-    await logged("claude streaming", driver.waitFor((x) => answerChars(x.transcript.messages) > 20, 120_000));
+    await logged("claude streaming", driver.waitFor(streamingSlowAnswer, 120_000));
     await driver.stop();
     await logged("claude aborted", driver.waitFor((x) => x.transcript.messages.some((m) => (m.info.error as { name?: string } | undefined)?.name === "MessageAbortedError"), 30_000));
     await logged("claude follow-up", driver.waitFor((x) => turnDone(x, 6) && x.transcript.queue.length === 0, 120_000));

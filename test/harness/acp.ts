@@ -40,6 +40,12 @@ export const aborted = (c: RoomClient): boolean => c.transcript.messages.some((m
 type Logged = <T>(what: string, p: Promise<T>) => Promise<T>;
 
 /**
+ * The slow answer is streaming: its own text, not the previous turn's (the last message is the
+ * previous answer until the slow prompt's turn begins; a Stop then would end nothing).
+ */
+export const streamingSlowAnswer = (c: RoomClient): boolean => userTexts(c.transcript.messages).at(-1) === "a slow answer chunks=600 delay=40" && answerChars(c.transcript.messages) > 20;
+
+/**
  * After "please write notes.md and then run bash": the file is written, the edit shows its diff,
  * the shell call completed, the closing text quotes its output, and the viewer sees what the
  * driver sees.
@@ -64,7 +70,7 @@ export async function expectWriteAndBash(driver: RoomClient, viewer: RoomClient,
 export async function stopThenFollowUp(driver: RoomClient, turns: number, logged: Logged): Promise<number> {
   await driver.prompt("a slow answer chunks=600 delay=40");
   await driver.prompt("and a short follow-up");
-  await logged("streaming", driver.waitFor((x) => answerChars(x.transcript.messages) > 20, 60_000));
+  await logged("streaming", driver.waitFor(streamingSlowAnswer, 60_000));
   const t0 = Date.now();
   await driver.stop();
   await logged("aborted", driver.waitFor(aborted, 10_000));
