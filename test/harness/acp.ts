@@ -60,7 +60,7 @@ export async function expectWriteAndBash(driver: RoomClient, viewer: RoomClient,
   const texts = viewer.transcript.messages.at(-1)!.parts.flatMap((p) => (p.type === "text" ? [String(p.text)] : []));
   expect(texts.join("\n")).toMatch(/Done\. The last tool reported:[\s\S]*notes\.md/);
   expect(partSummary(viewer.transcript.messages).running).toEqual([]);
-  await logged("viewer caught up", viewer.waitFor((x) => JSON.stringify(x.transcript.messages) === JSON.stringify(driver.transcript.messages), 10_000));
+  await logged("viewer caught up", viewer.waitFor((x) => JSON.stringify(x.transcript.messages) === JSON.stringify(driver.transcript.messages), 30_000));
 }
 
 /**
