@@ -2,8 +2,8 @@
  * Every frame a socket sends, before it reaches a handler: the size cap, the rate limits (people,
  * runners, and chat's own bucket), parsing against the shared schemas, and routing to the
  * runner's handler (room/agent-frames.ts), people's (room/commands.ts) or a relay's report. An
- * error answers a bad frame with its `ref` and changes nothing. Moved out of
- * party/session-room.ts, whose `onMessage` calls `handle` and then runs a live turn if one is due.
+ * error answers a bad frame with its `ref` and changes nothing. The room's `onMessage` calls
+ * `handle` and then runs a live turn if one is due.
  */
 import type { Connection, WSMessage } from "partyserver";
 import { AgentFrameSchema, ClientFrameSchema, parseFrame } from "../../shared/protocol.ts";

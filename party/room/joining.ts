@@ -2,8 +2,8 @@
  * Who a new connection is, read from the upgrade request the Worker forwarded: role and name
  * (`x-agentroom-*` headers, set only by the Worker after it checked the token), link, chat
  * permission, a relay's index, the cursor to catch up from, a runner's id. And the bound on open
- * connections that decides "room full" without counting every socket on every join. Moved out
- * of party/session-room.ts, whose `onConnect` acts on the result.
+ * connections that decides "room full" without counting every socket on every join. The room's
+ * `onConnect` acts on the result.
  */
 import { RoleSchema } from "../../shared/protocol.ts";
 import { RELAY_HEADER } from "../../shared/relay.ts";

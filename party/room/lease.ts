@@ -1,7 +1,7 @@
 /**
  * The runner lease and prompt dispatch: which agent connection holds the session, granting and
- * releasing it, and handing the queue's head to that runner when it is free. Moved out of
- * party/session-room.ts so the room class only wires; the room is reached through `LeaseHost`.
+ * releasing it, and handing the queue's head to that runner when it is free. Its own module so the
+ * room class only wires; the room is reached through `LeaseHost`.
  *
  * The lease record lives in `meta` and is written here only (grant, heartbeat, release); what
  * people see of it (the agent online, a prompt back in the queue) goes through the room's commit,

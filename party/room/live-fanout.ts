@@ -1,9 +1,8 @@
 /**
  * The room's live fan-out: who holds which seq, the buffer of committed-but-unsent events, the
  * send budget, live turns (when the buffer goes out), catch-up of a joiner (replay or snapshot),
- * and the caches of serialized replay and snapshot frames. Moved out of party/session-room.ts so
- * the room class only wires; the room calls the methods below and nothing else touches this
- * state. The primitives (buffer, bucket) are in room/fanout.ts; merging and framing in
+ * and the caches of serialized replay and snapshot frames. Its own module so the room class only
+ * wires; the room calls the methods below and nothing else touches this state. The primitives (buffer, bucket) are in room/fanout.ts; merging and framing in
  * shared/delta.ts.
  *
  * All of it is memory: a room evicted at any moment loses nothing a client cannot get back by
@@ -37,7 +36,7 @@ export class LiveFanout {
    * turn, seeded when the instance opens (a room only hibernates with nothing left to send, so
    * every socket it wakes with holds the room's seq), forgotten on close. Live delivery goes only
    * to sockets listed here: one that is closing may still be in `getWebSockets` after its close
-   * handler ran, and treating it as new once made every turn of a rejoin storm re-read the log.
+   * handler ran, and treating it as new would make every turn of a rejoin storm re-read the log.
    */
   #audience = new Audience();
   #flushTimer: ReturnType<typeof setTimeout> | undefined;

@@ -1,6 +1,5 @@
 /**
- * Keeps the session's row in the index (the Lobby) current. Moved out of party/session-room.ts;
- * the room calls `sync` after every commit.
+ * Keeps the session's row in the index (the Lobby) current. The room calls `sync` after every commit.
  */
 import type { SessionMeta, SessionSummary } from "../../shared/protocol.ts";
 import { summaryOf } from "./summary.ts";

@@ -1,7 +1,6 @@
 /**
  * The room's presence: the roster (room/presence.ts) kept on connect, close and typing, and one
- * debounced presence frame to everyone after a change. Moved out of party/session-room.ts; the
- * room reaches it through `joined`, `left`, `setTyping`, `schedule` and `frame`.
+ * debounced presence frame to everyone after a change. The room reaches it through `joined`, `left`, `setTyping`, `schedule` and `frame`.
  */
 import type { Connection } from "partyserver";
 import type { PresenceUser, ServerFrame } from "../../shared/protocol.ts";
