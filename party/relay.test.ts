@@ -201,6 +201,35 @@ describe("relay tier", () => {
     late.close();
   });
 
+  it("a malformed frame from the room is skipped: the relay keeps its viewers and serves what follows", async () => {
+    const { id, ownerToken } = await createSession();
+    await smallTier(id, 0, 10);
+    const agent = await connectAgent(id);
+    await batch(agent, [msg("m1"), textPart("m1", "p1")]);
+    const vs = await viewers(id, 2);
+    expect(await relayViewers(id, 0)).toBe(2);
+    await stream(agent, 0, 10);
+    // Frames the room never sends: bad JSON, events and a snapshot that fail the schema.
+    const sent = await runInDurableObject(ns().SessionRoom.getByName(id), (room: SessionRoom) => {
+      let n = 0;
+      for (const c of room.getConnections<{ relay?: unknown }>()) {
+        if (!c.state?.relay) continue;
+        c.send('{"type":"events",');
+        c.send(JSON.stringify({ type: "events", from: "x", to: 3, events: [{ nope: true }] }));
+        c.send(JSON.stringify({ type: "snapshot", snapshot: { seq: -1 } }));
+        c.send(JSON.stringify({ type: "presence", users: "everyone" }));
+        n++;
+      }
+      return n;
+    });
+    expect(sent).toBe(1);
+    await stream(agent, 10, 20);
+    await converged(vs, id, ownerToken);
+    for (const v of vs) expect({ gaps: v.gaps, duplicates: v.duplicates, closes: v.closes }).toEqual({ gaps: 0, duplicates: 0, closes: [] });
+    expect(await relayViewers(id, 0)).toBe(2);
+    for (const v of vs) v.stop();
+  });
+
   it("history, resync and typing work through a relay; driving frames are refused", async () => {
     const { id } = await createSession();
     await smallTier(id, 0, 10);

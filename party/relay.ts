@@ -20,8 +20,8 @@
  * Viewers only: a relay answers `history`, `resync` and `typing`; every other frame is refused
  * with the error the room gives a viewer.
  *
- * Size: over 500 lines because partyserver's hooks and the room's RPC calls must be methods of
- * this one Durable Object class; its pure part, the tail, is relay/tail.ts.
+ * The link to the room (socket, reconnects, parsing its frames) is relay/upstream.ts; the tail is
+ * relay/tail.ts.
  */
 import { Server, type Connection, type ConnectionContext, type WSMessage } from "partyserver";
 import {
@@ -29,18 +29,17 @@ import {
   ClientFrameSchema,
   PROTOCOL_VERSION,
   VIEWER_FRAME_TYPES,
-  parseClosingFrame,
   parseFrame,
   type PresenceUser,
   type RoomEvent,
-  type ServerFrame,
 } from "../shared/protocol.ts";
 import { limitsFromEnv, type Limits } from "../shared/limits.ts";
-import { jitteredDelay } from "../shared/backoff.ts";
-import { LINK_HEADER, RELAY_HEADER, RelayRevokeSchema, parseRelayName, type RelayReport } from "../shared/relay.ts";
+import { LINK_HEADER, RELAY_HEADER, parseRelayName, type RelayReport } from "../shared/relay.ts";
 import type { Env } from "./env.ts";
 import { deltaTextBudget, eventFrames, mergeDeltas } from "../shared/delta.ts";
 import { RelayTail } from "./relay/tail.ts";
+import { RoomLink, type EventsFrame } from "./relay/upstream.ts";
+import { connectionName } from "./room/joining.ts";
 import { PRESENCE_LISTED, PresenceRoster } from "./room/presence.ts";
 import { RateLimiter } from "./room/rate.ts";
 import { Audience, PROBED_TURN_SENDS, REPLAY_CACHE_ENTRIES, SEND_BURST_SECONDS, SendBucket, TurnPacer, trySend } from "./room/fanout.ts";
@@ -57,9 +56,6 @@ interface ViewerState {
 /** Relay reports are debounced: one per this many ms at most. */
 const REPORT_MS = 100;
 
-/** The room's live and replay frame, as the protocol defines it. */
-type EventsFrame = Extract<ServerFrame, { type: "events" }>;
-
 export class SessionRelay extends Server<Env> {
   // Not hibernating: it holds a client socket to the room, which keeps it in memory anyway, and a
   // relay that is evicted should drop its viewers (they reconnect with their cursors) rather
@@ -74,12 +70,7 @@ export class SessionRelay extends Server<Env> {
   #audience = new Audience<Connection<ViewerState>>();
   #roster = new PresenceRoster();
   #rate: RateLimiter;
-  #upstream: WebSocket | undefined;
-  /** Resolves once the link to the room is caught up; shared by every joiner meanwhile. */
-  #ready: Promise<void> | undefined;
-  #caughtUp: (() => void) | undefined;
-  #failed: ((e: Error) => void) | undefined;
-  #attempt = 0;
+  #room: RoomLink;
   #retired = false;
   /** The room's last snapshot: served to every joiner while the tail covers what followed it. */
   #snapshot: { seq: number; frame: string } | undefined;
@@ -114,98 +105,46 @@ export class SessionRelay extends Server<Env> {
     // up); only a turn's cost spaces the next, with the send budget.
     this.#pacer = new TurnPacer(() => 0, PROBED_TURN_SENDS);
     this.#roster.ensure(() => []);
+    this.#room = new RoomLink(() => this.name, {
+      connect: () => this.#connect(),
+      opened: () => this.#report(),
+      events: (text, frame) => this.#events(text, frame),
+      snapshot: (text, seq) => this.#roomSnapshot(text, seq),
+      presence: (text) => this.#roomPresence(text),
+      revoke: (links) => this.#revoke(links),
+      ended: (code, reason) => this.#closeAll(code, reason),
+      wanted: () => this.#audience.size > 0 && !this.#retired,
+    });
   }
 
   // ───────────────────────────── the link to the room ─────────────────────────────
 
   /** Connects to the room (once; joiners meanwhile wait for the same catch-up). */
   #link(): Promise<void> {
-    if (this.#ready) return this.#ready;
     this.#retired = false;
-    this.#ready = new Promise<void>((resolve, reject) => {
-      this.#caughtUp = resolve;
-      this.#failed = reject;
-    });
-    // A failure is reported to the joiners waiting on it; nobody else awaits this promise.
-    this.#ready.catch(() => {});
-    void this.#open();
-    return this.#ready;
+    return this.#room.link();
   }
 
-  async #open(): Promise<void> {
+  /** The upgrade to the room, with the relay's own cursor: after a dropped link the room replays what it missed. */
+  #connect(): Promise<Response> {
     const parsed = parseRelayName(this.name);
-    try {
-      if (!parsed) throw new Error(`bad relay name ${this.name}`);
-      this.#sessionId = parsed.sessionId;
-      this.#index = parsed.index;
-      // The cursor is the relay's own: after a dropped link the room replays what it missed.
-      const cursor = this.#tail.seq > 0 || this.#snapshot ? `&cursor=${this.#tail.seq}` : "";
-      const url = `https://relay.internal/parties/session-room/${this.#sessionId}?_pk=relay-${this.#index}-${crypto.randomUUID()}${cursor}`;
-      const headers = new Headers({ Upgrade: "websocket", "x-agentroom-role": "viewer", "x-agentroom-name": "relay", [RELAY_HEADER]: String(this.#index) });
-      const res = await this.env.SessionRoom.getByName(this.#sessionId).fetch(new Request(url, { headers }));
-      const ws = res.webSocket;
-      if (res.status !== 101 || !ws) throw new Error(`the room refused the relay: ${res.status}`);
-      ws.accept();
-      this.#upstream = ws;
-      ws.addEventListener("message", (e) => this.#fromRoom(typeof e.data === "string" ? e.data : ""));
-      ws.addEventListener("close", (e) => this.#roomClosed(ws, e.code, e.reason));
-      ws.addEventListener("error", () => this.#roomClosed(ws, 1006, "error"));
-      this.#report();
-    } catch (e) {
-      this.#linkFailed(e instanceof Error ? e : new Error(String(e)));
-    }
+    if (!parsed) throw new Error(`bad relay name ${this.name}`);
+    this.#sessionId = parsed.sessionId;
+    this.#index = parsed.index;
+    const cursor = this.#tail.seq > 0 || this.#snapshot ? `&cursor=${this.#tail.seq}` : "";
+    const url = `https://relay.internal/parties/session-room/${this.#sessionId}?_pk=relay-${this.#index}-${crypto.randomUUID()}${cursor}`;
+    const headers = new Headers({ Upgrade: "websocket", "x-agentroom-role": "viewer", "x-agentroom-name": "relay", [RELAY_HEADER]: String(this.#index) });
+    return this.env.SessionRoom.getByName(this.#sessionId).fetch(new Request(url, { headers }));
   }
 
-  #linkFailed(e: Error): void {
-    this.#upstream = undefined;
-    this.#ready = undefined;
-    this.#failed?.(e);
-    this.#failed = this.#caughtUp = undefined;
-  }
-
-  /** Frames from the room: live events and presence go on to the viewers; catch-up is the relay's. */
-  #fromRoom(text: string): void {
-    try {
-      const type = /^\{"type":"([a-z.-]+)"/.exec(text)?.[1];
-      switch (type) {
-        case "events":
-          return this.#events(text, JSON.parse(text) as EventsFrame);
-        case "presence":
-          this.#presence = text;
-          for (const ws of this.#audience.sockets()) trySend(ws, text);
-          return;
-        case "snapshot":
-          return this.#roomSnapshot(text);
-        case "caught-up": {
-          this.#attempt = 0;
-          const done = this.#caughtUp;
-          this.#caughtUp = this.#failed = undefined;
-          done?.();
-          return;
-        }
-        case "relay.revoke": {
-          const r = RelayRevokeSchema.safeParse(JSON.parse(text));
-          if (r.success) this.#revoke(new Set(r.data.links));
-          return;
-        }
-        case "closing": {
-          // The room is closing the link for good (the session deleted): act now, not on the close.
-          const f = parseClosingFrame(text);
-          if (f && this.#upstream) this.#roomClosed(this.#upstream, f.code, f.reason);
-          return;
-        }
-        case "error":
-          console.warn(`relay ${this.name}: the room says`, text.slice(0, 300));
-          return;
-      }
-    } catch (e) {
-      console.error(`relay ${this.name}: bad frame from the room`, e);
-    }
+  /** The room's presence frame goes on to every live viewer and to each joiner. */
+  #roomPresence(text: string): void {
+    this.#presence = text;
+    for (const ws of this.#audience.sockets()) trySend(ws, text);
   }
 
   /** A snapshot from the room (the relay's catch-up, or a resync): the tail starts over at its seq. */
-  #roomSnapshot(text: string): void {
-    const seq = (JSON.parse(text) as { snapshot: { seq: number } }).snapshot.seq;
+  #roomSnapshot(text: string, seq: number): void {
     this.#snapshot = { seq, frame: text };
     this.#tail.reset(seq);
     this.#replayCache.clear();
@@ -218,7 +157,7 @@ export class SessionRelay extends Server<Env> {
     if (!this.#tail.append(frame.events)) {
       // Never expected (the room sends contiguous ranges); start over from the room's snapshot.
       console.warn(`relay ${this.name}: gap after ${before}; reconnecting`);
-      this.#upstream?.close(1000, "gap");
+      this.#room.drop("gap");
       return;
     }
     this.#pendingFrames++;
@@ -270,23 +209,6 @@ export class SessionRelay extends Server<Env> {
     );
   }
 
-  #roomClosed(ws: WebSocket, code: number, reason: string): void {
-    if (ws !== this.#upstream) return;
-    this.#upstream = undefined;
-    this.#linkFailed(new Error(`the room closed the relay's link: ${code} ${reason}`));
-    if (code === CLOSE_CODES.deleted || code === CLOSE_CODES.relayRetired || code === CLOSE_CODES.notFound) {
-      // The session was deleted or archived (its viewers go back to the room): close everyone.
-      this.#closeAll(code, reason || "closed by the room");
-      return;
-    }
-    if (this.#audience.size === 0 || this.#retired) return;
-    // The room restarted or the link dropped: reconnect with the relay's cursor, viewers stay.
-    const delay = jitteredDelay(this.#attempt++);
-    setTimeout(() => {
-      if (!this.#upstream && this.#audience.size > 0) void this.#link().catch(() => {});
-    }, delay);
-  }
-
   #closeAll(code: number, reason: string): void {
     for (const c of this.getConnections<ViewerState>()) closeFinally(c, code, reason);
     this.#audience.clear();
@@ -300,14 +222,7 @@ export class SessionRelay extends Server<Env> {
     this.#retired = true;
     if (this.#idleTimer !== undefined) clearTimeout(this.#idleTimer);
     this.#idleTimer = undefined;
-    const up = this.#upstream;
-    this.#upstream = undefined;
-    this.#ready = undefined;
-    try {
-      up?.close(1000, "relay retired");
-    } catch {
-      // closed
-    }
+    this.#room.close("relay retired");
     if (this.#liveTimer !== undefined) clearTimeout(this.#liveTimer);
     this.#liveTimer = undefined;
     this.#pendingRaw = undefined;
@@ -335,8 +250,7 @@ export class SessionRelay extends Server<Env> {
       conn.close(1008, "relays hold viewers only");
       return;
     }
-    const rawName = ctx.request.headers.get("x-agentroom-name") ?? "";
-    const name = (rawName.startsWith("~") ? safeDecode(rawName.slice(1)) : rawName).slice(0, 100) || "viewer";
+    const name = connectionName(ctx.request.headers.get("x-agentroom-name") ?? "", "viewer");
     const link = ctx.request.headers.get(LINK_HEADER) ?? undefined;
     conn.setState({ name, ...(link ? { link } : {}) });
     this.#joins++;
@@ -350,7 +264,7 @@ export class SessionRelay extends Server<Env> {
       // A relay starting afresh (new, retired, or restarted after a crash) asks the room for what
       // follows its first joiner's cursor: after a crash every viewer rejoins from about the same
       // seq, so the others are served from this tail instead of each asking the room.
-      if (cursor !== undefined && !this.#ready && this.#tail.seq === 0 && !this.#snapshot) this.#tail.reset(cursor);
+      if (cursor !== undefined && !this.#room.linking && this.#tail.seq === 0 && !this.#snapshot) this.#tail.reset(cursor);
       await this.#link();
       await this.#catchUp(conn, cursor);
     } catch (e) {
@@ -519,18 +433,8 @@ export class SessionRelay extends Server<Env> {
 
   /** Tells the room how many viewers this relay holds and lists a few (typists first). */
   #report(): void {
-    const up = this.#upstream;
-    if (!up) return;
     const { users, total } = this.#roster.frame(PRESENCE_LISTED);
-    trySend(up, JSON.stringify({ type: "relay.report", count: total, joins: this.#joins, users } satisfies RelayReport));
-  }
-}
-
-function safeDecode(s: string): string {
-  try {
-    return decodeURIComponent(s);
-  } catch {
-    return s;
+    this.#room.send(JSON.stringify({ type: "relay.report", count: total, joins: this.#joins, users } satisfies RelayReport));
   }
 }
 

@@ -31,7 +31,7 @@ export function joining(connId: string, req: Request): Joining | null {
     return { kind: "relay", state: { role: "viewer", name: "relay", relay: { index: Number(relayIndex) || 0, count: 0, users: [] } }, cursor };
   }
   const rawName = req.headers.get("x-agentroom-name") ?? "";
-  const name = (rawName.startsWith("~") ? safeDecode(rawName.slice(1)) : rawName).slice(0, 100) || role.data;
+  const name = connectionName(rawName, role.data);
   const linkId = (req.headers.get("x-agentroom-link") ?? "").slice(0, 64) || `conn-${connId}`;
   const state: ConnState = { role: role.data, name, linkId, ...(req.headers.get("x-agentroom-chat") === "1" ? { chat: true } : {}) };
   // A replay page (`replay=1`) hears who leads the replay (party/room/replay-lead.ts).
@@ -66,6 +66,11 @@ export class ConnectionBound {
     this.#bound = { count: n, at: now };
     return n > max;
   }
+}
+
+/** The name a connection shows: the Worker's header, percent-encoded after `~` when not plain ASCII. */
+export function connectionName(raw: string, fallback: string): string {
+  return (raw.startsWith("~") ? safeDecode(raw.slice(1)) : raw).slice(0, 100) || fallback;
 }
 
 function safeDecode(s: string): string {
