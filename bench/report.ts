@@ -260,22 +260,29 @@ export function markdown(r: Results): string {
 const COLORS: Record<SystemName, string> = { agentroom: "#1f6feb", naive: "#d1242f", "ai-chat": "#9a6700", floor: "#57606a" };
 const SYSTEMS: SystemName[] = ["floor", "agentroom", "naive", "ai-chat"];
 
-/** p99 latency against viewers (both log scales) for each system and path, at one rate. */
-export function plotSvg(points: Point[], rate: number): string {
+/** A log–log plot's frame: scales from value to pixel and the SVG's opening lines with its title. */
+function logPlot(xs: readonly [number, number], ys: readonly [number, number], title: string) {
   const W = 800;
   const H = 440;
   const m = { l: 70, r: 225, t: 40, b: 55 };
-  const xs = [10, 1000];
-  const ys = [1, 10_000];
-  const x = (v: number) => m.l + ((Math.log10(v) - Math.log10(xs[0]!)) / (Math.log10(xs[1]!) - Math.log10(xs[0]!))) * (W - m.l - m.r);
+  const x = (v: number) => m.l + ((Math.log10(v) - Math.log10(xs[0])) / (Math.log10(xs[1]) - Math.log10(xs[0]))) * (W - m.l - m.r);
   const y = (v: number) => {
-    const c = Math.min(ys[1]!, Math.max(ys[0]!, v));
-    return H - m.b - ((Math.log10(c) - Math.log10(ys[0]!)) / (Math.log10(ys[1]!) - Math.log10(ys[0]!))) * (H - m.t - m.b);
+    const c = Math.min(ys[1], Math.max(ys[0], v));
+    return H - m.b - ((Math.log10(c) - Math.log10(ys[0])) / (Math.log10(ys[1]) - Math.log10(ys[0]))) * (H - m.t - m.b);
   };
-  const s: string[] = [];
-  s.push(`<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" font-family="system-ui, sans-serif" font-size="12">`);
-  s.push(`<rect width="${W}" height="${H}" fill="white"/>`);
-  s.push(`<text x="${m.l}" y="22" font-size="14" font-weight="600">p99 agent → viewer latency vs viewers, ${rate} deltas/s, local workerd (median of repeats)</text>`);
+  const s: string[] = [
+    `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" font-family="system-ui, sans-serif" font-size="12">`,
+    `<rect width="${W}" height="${H}" fill="white"/>`,
+    `<text x="${m.l}" y="22" font-size="14" font-weight="600">${title}</text>`,
+  ];
+  return { W, H, m, x, y, s };
+}
+
+/** p99 latency against viewers (both log scales) for each system and path, at one rate. */
+export function plotSvg(points: Point[], rate: number): string {
+  const xs = [10, 1000] as const;
+  const ys = [1, 10_000] as const;
+  const { W, H, m, x, y, s } = logPlot(xs, ys, `p99 agent → viewer latency vs viewers, ${rate} deltas/s, local workerd (median of repeats)`);
   for (const v of [10, 20, 50, 100, 200, 500, 1000]) {
     s.push(`<line x1="${x(v)}" y1="${m.t}" x2="${x(v)}" y2="${H - m.b}" stroke="#eee"/>`);
     s.push(`<text x="${x(v)}" y="${H - m.b + 16}" text-anchor="middle">${v}</text>`);
@@ -321,22 +328,11 @@ export function plotSvg(points: Point[], rate: number): string {
  * and 1.5× the floor (the target from 100 viewers up) dashed: the figure that holds across machines.
  */
 export function cpuPlotSvg(points: Point[], rate: number): string {
-  const W = 800;
-  const H = 440;
-  const m = { l: 70, r: 225, t: 40, b: 55 };
   const direct = points.filter((p) => p.path === "direct" && p.rate === rate && Number.isFinite(p.cpuUsPerFrame) && p.cpuUsPerFrame > 0);
   const vs = direct.map((p) => p.viewers);
-  const xs = [Math.min(10, ...vs), Math.max(1000, ...vs)];
-  const ys = [5, 500];
-  const x = (v: number) => m.l + ((Math.log10(v) - Math.log10(xs[0]!)) / (Math.log10(xs[1]!) - Math.log10(xs[0]!))) * (W - m.l - m.r);
-  const y = (v: number) => {
-    const c = Math.min(ys[1]!, Math.max(ys[0]!, v));
-    return H - m.b - ((Math.log10(c) - Math.log10(ys[0]!)) / (Math.log10(ys[1]!) - Math.log10(ys[0]!))) * (H - m.t - m.b);
-  };
-  const s: string[] = [];
-  s.push(`<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" font-family="system-ui, sans-serif" font-size="12">`);
-  s.push(`<rect width="${W}" height="${H}" fill="white"/>`);
-  s.push(`<text x="${m.l}" y="22" font-size="14" font-weight="600">room CPU per delivered frame vs viewers, ${rate} deltas/s, local workerd (direct)</text>`);
+  const xs = [Math.min(10, ...vs), Math.max(1000, ...vs)] as const;
+  const ys = [5, 500] as const;
+  const { W, H, m, x, y, s } = logPlot(xs, ys, `room CPU per delivered frame vs viewers, ${rate} deltas/s, local workerd (direct)`);
   for (const v of [10, 20, 50, 100, 200, 500, 1000, 2000, 5000].filter((v) => v >= xs[0]! && v <= xs[1]!)) {
     s.push(`<line x1="${x(v)}" y1="${m.t}" x2="${x(v)}" y2="${H - m.b}" stroke="#eee"/>`);
     s.push(`<text x="${x(v)}" y="${H - m.b + 16}" text-anchor="middle">${v}</text>`);
