@@ -4,78 +4,139 @@ import type { AgentFrame } from "../shared/protocol.ts";
 
 type Batch = Extract<AgentFrame, { type: "agent.batch" }>;
 
-function setup() {
+function setup({ flushMs }: { flushMs: number | undefined } = { flushMs: 5 }) {
   const sent: AgentFrame[] = [];
   let connected = true;
-  const box = new Outbox({ send: (f) => (connected ? (sent.push(f), true) : false), idPrefix: "t", flushMs: 5, redactor: null });
+  const box = new Outbox({ send: (f) => (connected ? (sent.push(f), true) : false), idPrefix: "t", flushMs, redactor: null });
   return { box, sent, setConnected: (c: boolean) => (connected = c) };
 }
 
 const delta = (partID: string, d: string) => ({ body: { type: "part.delta" as const, messageID: "m", partID, field: "text", delta: d } });
+const texts = (f: AgentFrame | undefined): string[] => (f as Batch).events.map((e) => (e.body as { delta: string }).delta);
+const idOf = (f: AgentFrame | undefined): string => (f as Batch).batchId;
+/** With a batch awaiting its ack, the next event waits exactly `windowMs` (fake timers). */
+function expectWindow(box: Outbox, sent: AgentFrame[], windowMs: number): void {
+  box.push([delta("p", "1")]);
+  box.flush();
+  box.push([delta("p", "2")]);
+  vi.advanceTimersByTime(windowMs - 1);
+  expect(sent).toHaveLength(1);
+  vi.advanceTimersByTime(1);
+  expect(sent).toHaveLength(2);
+}
+
+/** The end of the current task: what was queued for it (the outbox's flush) has run. */
+const tick = (): Promise<void> => new Promise((resolve) => queueMicrotask(resolve));
 
 describe("Outbox", () => {
   afterEach(() => void vi.useRealTimers());
 
-  // Fake timers: "quiet for a window" is a statement about the clock, and on a loaded machine a
-  // real 5 ms timer can fire 15 ms late, leaving no quiet gap before the next push.
-  it("sends the first event after a quiet window at once, then batches while batches go out", () => {
-    vi.useFakeTimers();
+  // Pure logic: the room's acks are explicit calls, the end of a task is an awaited microtask, and
+  // the window is a fake clock, so nothing here depends on how fast the machine is.
+  it("sends at the end of the task when nothing awaits an ack, and gathers behind a batch until its ack", async () => {
     const { box, sent } = setup();
-    // Quiet outbox: the lone event is sent synchronously, with no window to wait for.
     box.push([delta("p0", "first")]);
+    box.push([delta("p0", " second")]);
+    expect(sent).toHaveLength(0);
+    await tick();
+    // Pushed in one task (one read of OpenCode's stream): one batch, the deltas merged.
     expect(sent).toHaveLength(1);
-    // A batch just went out, so what follows within the window is gathered and merged.
+    expect(texts(sent[0])).toEqual(["first second"]);
+    // That batch awaits its ack: what follows gathers, however long the ack takes within the window.
     box.push([delta("p1", "a"), delta("p1", "b")]);
+    await tick();
     box.push([delta("p2", "c"), delta("p1", "d")]);
+    await tick();
     expect(sent).toHaveLength(1);
-    vi.advanceTimersByTime(5);
+    // The ack releases it at once, as one batch.
+    box.ack(idOf(sent[0]));
     expect(sent).toHaveLength(2);
-    const b = sent[1] as Batch;
-    expect(b.events.map((e) => (e.body as { delta: string }).delta)).toEqual(["ab", "c", "d"]);
-    // Quiet again for a window: the next event goes at once again.
-    vi.advanceTimersByTime(5);
+    expect(texts(sent[1])).toEqual(["ab", "c", "d"]);
+    // Acknowledged and nothing buffered: the next event goes at the end of its task again.
+    box.ack(idOf(sent[1]));
     box.push([delta("p3", "late")]);
+    await tick();
     expect(sent).toHaveLength(3);
   });
 
-  it("gathers for the whole window while a batch awaits its ack, and for a quarter window once acked", () => {
+  it("gathers for the window at most when the ack is late", () => {
     vi.useFakeTimers();
-    try {
-      const sent: AgentFrame[] = [];
-      const box = new Outbox({ send: (f) => (sent.push(f), true), idPrefix: "t", flushMs: 40, redactor: null });
-      box.push([delta("p", "1")]);
-      expect(sent).toHaveLength(1);
-      // In flight, not acknowledged: the next event waits the whole window.
-      box.push([delta("p", "2")]);
-      vi.advanceTimersByTime(20);
-      expect(sent).toHaveLength(1);
-      vi.advanceTimersByTime(20);
-      expect(sent).toHaveLength(2);
-      // Acknowledged before the next event: it waits only a quarter window after the last batch.
-      box.ack((sent[1] as Batch).batchId);
-      box.ack((sent[0] as Batch).batchId);
-      box.push([delta("p", "3")]);
-      vi.advanceTimersByTime(9);
-      expect(sent).toHaveLength(2);
-      vi.advanceTimersByTime(1);
-      expect(sent).toHaveLength(3);
-      // An ack arriving while events gather releases them at the quarter window, not the whole.
-      box.push([delta("p", "4")]);
-      vi.advanceTimersByTime(10);
-      expect(sent).toHaveLength(3);
-      box.ack((sent[2] as Batch).batchId);
-      expect(sent).toHaveLength(4);
-    } finally {
-      vi.useRealTimers();
-    }
+    const { box, sent } = setup({ flushMs: 40 });
+    expectWindow(box, sent, 40);
+    // Two batches await acks: the first one's ack releases nothing while the second still waits.
+    box.push([delta("p", "3")]);
+    box.ack(idOf(sent[0]));
+    expect(sent).toHaveLength(2);
+    box.ack(idOf(sent[1]));
+    expect(sent).toHaveLength(3);
+    expect(texts(sent[2])).toEqual(["3"]);
   });
 
-  it("merges consecutive deltas within one push even when it goes at once", () => {
+  it("a room that keeps up gets every push at once; one that is behind gets about one batch per window", async () => {
+    vi.useFakeTimers();
+    const run = async (ackAfterMs: number): Promise<number> => {
+      const sent: AgentFrame[] = [];
+      const box = new Outbox({
+        send: (f) => {
+          sent.push(f);
+          if (f.type === "agent.batch") setTimeout(() => box.ack(f.batchId), ackAfterMs);
+          return true;
+        },
+        idPrefix: "t",
+        flushMs: 16,
+        redactor: null,
+      });
+      // 160 ms of one token every 2 ms (80 tokens).
+      for (let i = 0; i < 80; i++) {
+        box.push([delta("p", `${i} `)]);
+        await vi.advanceTimersByTimeAsync(2);
+      }
+      await vi.advanceTimersByTimeAsync(200);
+      expect(sent.flatMap((f) => texts(f)).join("")).toBe(Array.from({ length: 80 }, (_, i) => `${i} `).join(""));
+      expect(box.unacked).toBe(0);
+      return sent.length;
+    };
+    // Acked within a token's gap: no token waits for another.
+    expect(await run(1)).toBe(80);
+    // Acked after 50 ms: the window (16 ms) bounds the wait, so about 160 / 16 batches, not 80.
+    const behind = await run(50);
+    expect(behind).toBeGreaterThanOrEqual(9);
+    expect(behind).toBeLessThanOrEqual(12);
+    // Acked after 5 ms: batches follow the acks (one per ack's round trip, about 160 / 6).
+    const clocked = await run(5);
+    expect(clocked).toBeGreaterThan(behind);
+    expect(clocked).toBeLessThan(40);
+  });
+
+  it("keeps an unset flush window at its default (16 ms)", () => {
+    vi.useFakeTimers();
+    const { box, sent } = setup({ flushMs: undefined });
+    expectWindow(box, sent, 16);
+  });
+
+  it("while it cannot send, gathers what is pushed and sends it after the pending batches, in one batch", async () => {
+    const { box, sent, setConnected } = setup();
+    box.push([delta("p", "1")]);
+    await tick();
+    setConnected(false);
+    box.disconnected();
+    for (const d of ["2", "3", "4"]) {
+      box.push([delta("p", d)]);
+      await tick();
+    }
+    expect(sent).toHaveLength(1);
+    setConnected(true);
+    box.resend();
+    expect(sent.map((f) => texts(f))).toEqual([["1"], ["1"], ["234"]]);
+    expect(idOf(sent[1])).toBe(idOf(sent[0]));
+  });
+
+  it("merges consecutive deltas within one push", async () => {
     const { box, sent } = setup();
     box.push([delta("p1", "a"), delta("p1", "b"), delta("p2", "c"), delta("p1", "d")]);
+    await tick();
     expect(sent).toHaveLength(1);
-    const b = sent[0] as Batch;
-    expect(b.events.map((e) => (e.body as { delta: string }).delta)).toEqual(["ab", "c", "d"]);
+    expect(texts(sent[0])).toEqual(["ab", "c", "d"]);
   });
 
   it("keeps batches until acked and resends them with the same ids after a reconnect", () => {

@@ -1,7 +1,11 @@
 /**
- * The runner's outbox to one room: an event after a quiet flush window is sent at once; while
- * batches are going out, events are buffered for the rest of the window (consecutive deltas to one
- * part merged) and cut into `agent.batch` frames, and kept until the room acknowledges them
+ * The runner's outbox to one room, ack-clocked (like Nagle's algorithm): with no batch awaiting
+ * the room's ack, what was pushed goes at once (what arrived in the same task — one read of
+ * OpenCode's event stream — goes together); while a batch awaits its ack, events gather
+ * (consecutive deltas to one part merged) and go the moment that ack comes, or after the flush
+ * window at the latest. So a room that keeps up gets each event without a wait, and one that is
+ * behind (its per-batch cost is a SQLite transaction) gets fewer, larger batches, at most about
+ * one per window. Batches (`agent.batch` frames) are kept until the room acknowledges them
  * (`agent.ack`, sent after its commit). After a reconnect every unacknowledged batch is sent again
  * with the same id, and the room drops what it already applied — so nothing is lost or doubled.
  *
@@ -25,7 +29,7 @@ export interface OutboxOptions {
    * at 1 again never reuses an id the room remembers.
    */
   idPrefix: string;
-  /** Flush window, ms (16 ms: one frame at display rate). */
+  /** The longest events gather while a batch awaits its ack, ms (16 ms: one frame at display rate). */
   flushMs?: number;
   /** Flush early once this many events are buffered. */
   maxEvents?: number;
@@ -45,14 +49,11 @@ export class Outbox {
   private readonly opts: Required<OutboxOptions>;
   private buffer: MappedEvent[] = [];
   private pending: Pending[] = [];
+  /** The window's end while events gather behind a batch awaiting its ack. */
   private timer: NodeJS.Timeout | null = null;
-  /**
-   * When the last batch was cut (ms). The window batches only while batches are already going
-   * out: an event after a quiet window goes at once, so the first token of a turn does not wait.
-   * "Going out" means the room has not acknowledged the last batch yet: once it has, the next
-   * events leave after a quarter window (the room keeps up, so they need not wait for more), and
-   * while it has not, they gather for the whole window (ack-clocked, like Nagle's algorithm).
-   */
+  /** A flush is queued for the end of this task (nothing awaits an ack). */
+  private flushQueued = false;
+  /** When the last batch was cut (ms): the window counts from it. */
   private lastFlushAt = Number.NEGATIVE_INFINITY;
   private counter = 0;
   /** `<idPrefix>-<8 random hex digits>`: see `idPrefix`. */
@@ -73,7 +74,9 @@ export class Outbox {
 
   constructor(opts: OutboxOptions) {
     const { redactor, ...rest } = opts;
-    this.opts = { flushMs: 16, maxEvents: 500, maxBatchBytes: 1_000_000, ...rest } as Required<OutboxOptions>;
+    // An option passed as undefined (the runner's unset AGENTROOM_FLUSH_MS) keeps its default.
+    const given = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)) as Partial<OutboxOptions>;
+    this.opts = { flushMs: 16, maxEvents: 500, maxBatchBytes: 1_000_000, ...given } as Required<OutboxOptions>;
     this.redactor = redactor === undefined ? new Redactor() : redactor;
     this.batchPrefix = `${opts.idPrefix}-${crypto.randomUUID().slice(0, 8)}`;
     const widest: BatchFrame = { type: "agent.batch", batchId: `${this.batchPrefix}-${Number.MAX_SAFE_INTEGER}`, events: [] };
@@ -107,17 +110,32 @@ export class Outbox {
       for (const piece of fitEvent(body === b ? e : { ...e, body }, this.opts.maxBatchBytes - this.envelopeBytes)) this.buffer.push({ ...piece });
     }
     this.#tellRedacted();
-    if (this.buffer.length >= this.opts.maxEvents) return this.flush();
-    if (!this.timer) this.#schedule();
+    this.#schedule();
   }
 
-  /** Flushes now or sets the timer: a whole window after the last batch while one is in flight. */
+  /** A batch was sent and the room has not acknowledged it yet. */
+  #awaitingAck(): boolean {
+    return this.pending.some((p) => p.kind === "batch" && p.sentAt > 0);
+  }
+
+  /**
+   * When the buffer goes: at the end of this task when nothing awaits an ack; at the ack or the
+   * window's end when something does; at the next (re)connect when something could not be sent.
+   */
   #schedule(): void {
     if (!this.buffer.length) return;
-    const inFlight = this.pending.some((p) => p.kind === "batch" && p.sentAt > 0);
-    const wait = this.lastFlushAt + (inFlight ? this.opts.flushMs : this.opts.flushMs / 4) - Date.now();
-    if (wait <= 0) this.flush();
-    else this.timer = setTimeout(() => this.flush(), wait);
+    if (this.buffer.length >= this.opts.maxEvents) return this.flush();
+    // Not connected (or not leased yet): `resend` sends what waits, then this buffer, after it.
+    if (this.pending.some((p) => p.kind === "control" || p.sentAt === 0)) return;
+    if (this.#awaitingAck()) {
+      this.timer ??= setTimeout(() => this.flush(), Math.max(0, this.lastFlushAt + this.opts.flushMs - Date.now()));
+      return;
+    }
+    if (this.flushQueued) return;
+    this.flushQueued = true;
+    queueMicrotask(() => {
+      if (this.flushQueued) this.flush();
+    });
   }
 
   /** Appends a delta, merged into the previous one when it extends the same field and still fits a batch. */
@@ -157,8 +175,7 @@ export class Outbox {
 
   /** Cuts the buffer into batches now and sends them if connected. */
   flush(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
+    this.#cancelFlush();
     if (!this.buffer.length) return;
     this.lastFlushAt = Date.now();
     const events = this.buffer;
@@ -198,18 +215,19 @@ export class Outbox {
     this.pending.push({ kind: "control", frame });
   }
 
-  /** The room applied a batch. Control frames queued right behind it are sent now. */
+  #cancelFlush(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.flushQueued = false;
+  }
+
+  /** The room applied a batch: what gathered behind it goes now, unless another batch still awaits its ack. */
   ack(batchId: string): void {
     const i = this.pending.findIndex((p) => p.kind === "batch" && p.frame.batchId === batchId);
     if (i < 0) return;
     this.pending.splice(i, 1);
     this.acked++;
-    // The room kept up: what gathered meanwhile need not wait out the whole window.
-    if (this.timer && !this.pending.some((p) => p.kind === "batch" && p.sentAt > 0)) {
-      clearTimeout(this.timer);
-      this.timer = null;
-      this.#schedule();
-    }
+    if (this.buffer.length && !this.#awaitingAck()) this.flush();
     if (this.pending.length === 0 && this.buffer.length === 0) {
       const waiters = this.drainWaiters;
       this.drainWaiters = [];
@@ -220,6 +238,8 @@ export class Outbox {
   /** The connection dropped: nothing pending counts as sent any more. */
   disconnected(): void {
     for (const p of this.pending) if (p.kind === "batch") p.sentAt = 0;
+    // What gathers now goes with `resend`, after what is pending.
+    this.#cancelFlush();
   }
 
   /** After a (re)connect: sends every unacknowledged batch again, in order, same ids. */
@@ -256,8 +276,7 @@ export class Outbox {
 
   /** Drops everything (the session was deleted or taken over). */
   clear(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
+    this.#cancelFlush();
     this.buffer = [];
     this.pending = [];
     this.held.clear();
