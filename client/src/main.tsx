@@ -2,6 +2,8 @@
  * The app's entry: picks the view from the path. `/` is the session list, `/s/:id` a session,
  * `/s/:id/replay` its replay, `/embed/:id` the chromeless embed (`#replay=1`: the replay). Tokens come from the URL fragment (see lib/auth.ts).
  */
+// First, so its socket opens before the other modules are evaluated (see boot.ts).
+import "./boot.ts";
 import { render } from "solid-js/web";
 import { Match, Switch, lazy, type JSX } from "solid-js";
 import "./styles.css";

@@ -92,11 +92,14 @@ export function ChatPanel(props: {
   createEffect(
     on(
       () => visible().length,
-      () => {
-        if (!list) return;
-        const nearBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 120;
-        if (nearBottom) queueMicrotask(() => list && (list.scrollTop = list.scrollHeight));
-      },
+      () =>
+        // Read once the whole update is in the DOM: a read here, mid-render, forced a layout of
+        // the half-built page (on the first render, before the transcript existed).
+        queueMicrotask(() => {
+          if (!list) return;
+          const nearBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 120;
+          if (nearBottom) list.scrollTop = list.scrollHeight;
+        }),
     ),
   );
   createEffect(on(() => props.focusKey, () => queueMicrotask(() => input?.focus()), { defer: true }));

@@ -6,12 +6,13 @@
  * session view's own live region, not here: rows that virtualization mounts while scrolling
  * must not be read out as news.
  */
-import { For, Show, createEffect, createSignal, on, onCleanup, onMount, type JSX } from "solid-js";
+import { For, Show, batch, createEffect, createSignal, on, onCleanup, onMount, type JSX } from "solid-js";
 import { createVirtualizer } from "@tanstack/solid-virtual";
 import type { RoomView } from "../lib/room-view.ts";
 import { MessageItem } from "./MessageItem.tsx";
 
 const LOAD_OLDER_PX = 400;
+const ESTIMATED_ROW_PX = 120;
 
 export function Transcript(props: {
   room: RoomView;
@@ -30,13 +31,24 @@ export function Transcript(props: {
       return count();
     },
     getScrollElement: () => scroller,
-    estimateSize: () => 120,
+    estimateSize: () => ESTIMATED_ROW_PX,
+    // Start at the end, where the reader starts: the first range is the latest rows, not the
+    // oldest ones built for one frame and thrown away when the list scrolls to the bottom.
+    initialOffset: () => Math.max(0, count() * ESTIMATED_ROW_PX - window.innerHeight),
     overscan: 6,
     getItemKey: (i) => props.room.order[i] ?? i,
     anchorTo: "end",
     followOnAppend: true,
     scrollEndThreshold: 48,
   });
+
+  // Rows are measured together once they are in the DOM: one layout for all of them, and the
+  // offsets they move take effect in one update (a microtask per row forced a layout per row).
+  const unmeasured: HTMLElement[] = [];
+  const measureSoon = (el: HTMLElement) => {
+    if (unmeasured.push(el) > 1) return;
+    queueMicrotask(() => batch(() => unmeasured.splice(0).forEach((row) => virtualizer.measureElement(row))));
+  };
 
   const checkPosition = () => {
     const end = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 48;
@@ -114,7 +126,7 @@ export function Transcript(props: {
                     <div
                       class="vrow"
                       data-index={item.index}
-                      ref={(el) => queueMicrotask(() => virtualizer.measureElement(el))}
+                      ref={measureSoon}
                       style={{ transform: `translateY(${item.start}px)` }}
                     >
                       <MessageItem message={m()} continued={props.room.messages[props.room.order[item.index - 1] ?? ""]?.info.role === "assistant" && m().info.role === "assistant"} />

@@ -14,6 +14,7 @@ import { emptyRoomView, type ConnectionView, type RoomActions, type RoomView } f
 import { syncAll, syncChanges } from "./transcript-sync.ts";
 import { chatSeen, setChatSeen } from "./chat-seen.ts";
 import type { PartEnv } from "../parts/context.ts";
+import { adoptingWebSocket, earlySocketFor } from "./early-socket.ts";
 
 export function connectionView(s: ConnectionState): ConnectionView {
   switch (s.status) {
@@ -62,7 +63,15 @@ export function createRoomStore(sessionId: string, token: string, opts: { host?:
   const host = opts.host ?? location.origin;
   const persist = opts.persist !== false;
   const promptStore = persist ? browserPromptStore(sessionId) : undefined;
-  const client = new RoomClient({ host, sessionId, token, promptStore });
+  // The full app's socket may be open already (lib/early-socket.ts); embeds open their own.
+  const early = opts.host === undefined && persist ? earlySocketFor(sessionId, token) : null;
+  const client = new RoomClient({
+    host,
+    sessionId,
+    token,
+    promptStore,
+    ...(early ? { connectionId: early.id, WebSocket: adoptingWebSocket() } : {}),
+  });
   // Acks carry no event of their own; the queue change they cause (or a state change) does.
   const refreshUnsent = () => set("unsent", reconcile(client.unsentPromptList(), { key: "id" }));
 
