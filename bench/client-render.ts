@@ -5,6 +5,7 @@
  *  - first paint of a session of N messages (1k, 5k): ms from navigation start to the frame in
  *    which the transcript was first on screen (the app's `agentroom:transcript-painted` mark, two
  *    animation frames after the first snapshot reached the store), and first-contentful-paint;
+ *    with the median time of each step on the way (STEPS) and the initial scripts' sizes;
  *  - streaming: text deltas at 100 per second into the last message of a 5k-message session:
  *    the longest task (PerformanceObserver "longtask", ≥ 50 ms by definition, so "none" means all
  *    tasks were shorter), the longest frame (rAF interval), and script time per frame (Chrome's
@@ -13,7 +14,9 @@
  *   node bench/client-render.ts [--quick]     (or `npm run bench -- --only client`)
  */
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { loadavg } from "node:os";
+import { gzipSync } from "node:zlib";
 import { join } from "node:path";
 import type { Browser } from "playwright-core";
 import { startWorker, REPO_ROOT, type WorkerHandle } from "../test/harness/worker.ts";
@@ -36,9 +39,23 @@ async function seededSession(w: WorkerHandle, messages: number): Promise<{ id: s
   return { id: s.id, url: `${w.url}${s.url}`, feeder };
 }
 
+/** The steps of a first paint, ms from navigation start (NaN: the step did not happen). */
+const STEPS = {
+  htmlLoaded: "the document's response complete",
+  scriptsLoaded: "the app's script and stylesheet loaded (the later of the two)",
+  socketOpened: "the room socket created (lib/early-socket.ts, before the app's modules run)",
+  firstFrame: "the room's first frame handed to the page (welcome; the snapshot follows in the same burst)",
+  appStarted: "the app's modules evaluated, its first render begins (agentroom:app-start)",
+  roomOpen: "the room client open on that socket (agentroom:socket-open)",
+  snapshotRendered: "the snapshot in the store and its rows built (agentroom:transcript-synced)",
+  painted: "the frame after the transcript's first frame (agentroom:transcript-painted)",
+} as const;
+type Step = keyof typeof STEPS;
+
 interface PaintRun {
   painted: number;
   fcp: number;
+  steps: Record<Step, number>;
 }
 
 async function firstPaint(browser: Browser, url: string): Promise<PaintRun> {
@@ -46,14 +63,53 @@ async function firstPaint(browser: Browser, url: string): Promise<PaintRun> {
   const page = await context.newPage();
   await page.goto(url);
   await page.waitForFunction(() => performance.getEntriesByName("agentroom:transcript-painted").length > 0, null, { timeout: 60_000 });
-  const r = await page.evaluate(() => ({
-    painted: performance.getEntriesByName("agentroom:transcript-painted")[0]!.startTime,
-    fcp: performance.getEntriesByName("first-contentful-paint")[0]?.startTime ?? NaN,
-    rows: document.querySelectorAll(".msg").length,
-  }));
+  const r = await page.evaluate(() => {
+    const mark = (n: string) => performance.getEntriesByName(n)[0]?.startTime ?? NaN;
+    const nav = performance.getEntriesByType("navigation")[0] as PerformanceNavigationTiming;
+    const initial = (performance.getEntriesByType("resource") as PerformanceResourceTiming[]).filter(
+      (e) => /\/assets\/[^/]+\.(js|css)$/.test(e.name) && e.startTime < nav.domInteractive,
+    );
+    return {
+      painted: mark("agentroom:transcript-painted"),
+      fcp: mark("first-contentful-paint"),
+      rows: document.querySelectorAll(".msg").length,
+      steps: {
+        htmlLoaded: nav.responseEnd,
+        scriptsLoaded: initial.length ? Math.max(...initial.map((e) => e.responseEnd)) : NaN,
+        socketOpened: mark("agentroom:early-socket"),
+        firstFrame: mark("agentroom:early-socket-first-frame"),
+        appStarted: mark("agentroom:app-start"),
+        roomOpen: mark("agentroom:socket-open"),
+        snapshotRendered: mark("agentroom:transcript-synced"),
+        painted: mark("agentroom:transcript-painted"),
+      },
+    };
+  });
   if (r.rows === 0) throw new Error("transcript painted with no rows");
   await context.close();
-  return { painted: r.painted, fcp: r.fcp };
+  return { painted: r.painted, fcp: r.fcp, steps: r.steps };
+}
+
+/** The app's build is missing or older than its sources (a stale build would be measured silently). */
+function distStale(): boolean {
+  const built = join(REPO_ROOT, "dist/client/index.html");
+  if (!existsSync(built)) return true;
+  const at = statSync(built).mtimeMs;
+  const newer = (path: string): boolean =>
+    statSync(path).isDirectory() ? readdirSync(path).some((f) => newer(join(path, f))) : statSync(path).mtimeMs > at;
+  return ["client", "shared", "vite.config.ts"].some((p) => newer(join(REPO_ROOT, p)));
+}
+
+/** The scripts and stylesheets the app's page loads before it runs (dist/client/index.html), bytes and gzip bytes. */
+function initialAssets(): Record<string, { bytes: number; gzip: number }> {
+  const dist = join(REPO_ROOT, "dist/client");
+  const html = readFileSync(join(dist, "index.html"), "utf8");
+  const out: Record<string, { bytes: number; gzip: number }> = {};
+  for (const m of html.matchAll(/(?:src|href)="\/(assets\/[^"]+\.(?:js|css))"/g)) {
+    const body = readFileSync(join(dist, m[1]!));
+    out[m[1]!] = { bytes: body.length, gzip: gzipSync(body).length };
+  }
+  return out;
 }
 
 interface StreamRun {
@@ -165,7 +221,7 @@ async function streaming(browser: Browser, w: WorkerHandle, seconds: number, rat
 
 export async function clientRender(opts: { quick?: boolean; streamOnly?: boolean } = {}): Promise<Record<string, unknown>> {
   if (!chromiumAvailable()) return { skipped: "Chromium not found at /usr/bin/chromium (apt-get install -y chromium)" };
-  if (!existsSync(join(REPO_ROOT, "dist/client/assets"))) {
+  if (distStale()) {
     execFileSync(process.execPath, [join(REPO_ROOT, "node_modules/vite/bin/vite.js"), "build", "--logLevel", "error"], { cwd: REPO_ROOT, stdio: "inherit" });
   }
   const runs = opts.quick ? 3 : 7;
@@ -180,10 +236,15 @@ export async function clientRender(opts: { quick?: boolean; streamOnly?: boolean
       const xs: PaintRun[] = [];
       for (let i = 0; i < runs; i++) xs.push(await firstPaint(browser, s.url));
       const painted = xs.map((x) => x.painted);
+      const steps = Object.fromEntries(
+        (Object.keys(STEPS) as Step[]).map((k) => [k, round(median(xs.map((x) => x.steps[k]).filter(Number.isFinite)))]),
+      );
       paint[`${n}`] = {
         runs,
         transcriptPaintedMs: { median: round(median(painted)), min: round(Math.min(...painted)), max: round(Math.max(...painted)) },
         firstContentfulPaintMs: { median: round(median(xs.map((x) => x.fcp))) },
+        stepsMs: steps,
+        loadAverage: loadavg().map((x) => round(x, 2)),
       };
       console.log(`first paint, ${n} messages:`, JSON.stringify(paint[`${n}`]));
     }
@@ -195,6 +256,8 @@ export async function clientRender(opts: { quick?: boolean; streamOnly?: boolean
     }
     const result = {
       chromium: browser.version(),
+      initialAssets: initialAssets(),
+      firstPaintSteps: STEPS,
       firstPaint: paint,
       streaming100PerSecond: {
         runs: streams.length,

@@ -68,6 +68,8 @@ describe("a long transcript", () => {
     const { page, errors } = await openPage(browser, `${worker.url}${s.url}`, { waitFor: '[data-message-id="msg_004999"]' });
     const loaded = () => page.evaluate(() => (window as unknown as Handle).__agentroom.room.order.length);
     expect(await loaded()).toBe(50); // one snapshot page, not 5,000
+    // Its socket was opened by the boot module, before the app ran, and adopted (lib/early-socket.ts).
+    expect(await page.evaluate(() => performance.getEntriesByName("agentroom:early-socket-adopted").length)).toBe(1);
     expect(await page.locator(".msg").count()).toBeLessThan(30); // only what is near the viewport
 
     // Scroll to the top twice: two older pages arrive, and the reader stays where they were.
