@@ -103,7 +103,9 @@ export class SessionRelay extends Server<Env> {
     this.#sendBudget = new SendBucket(this.limits.liveSendsPerSecond, SEND_BURST_SECONDS, Date.now());
     // No gather window of its own: the room's frames come gathered already (two windows would add
     // up); only a turn's cost spaces the next, with the send budget.
-    this.#pacer = new TurnPacer(() => 0, PROBED_TURN_SENDS);
+    this.#pacer = new TurnPacer(PROBED_TURN_SENDS, () => {
+      if (this.#pendingFrames) this.#scheduleLive();
+    });
     this.#roster.ensure(() => []);
     this.#room = new RoomLink(() => this.name, {
       connect: () => this.#connect(),
@@ -172,8 +174,10 @@ export class SessionRelay extends Server<Env> {
   #scheduleLive(): void {
     if (this.#liveTimer !== undefined) return;
     const now = Date.now();
-    const wait = Math.max(this.#pacer.wait(now), this.#sendBudget.waitFor(this.#audience.size, now));
+    const wait = this.#pacer.mayRun(this.#audience.size) ? this.#sendBudget.waitFor(this.#audience.size, now) : Number.POSITIVE_INFINITY;
     if (wait <= 0) return this.#liveTurn();
+    // The writes in flight fill the window: a probe calls back.
+    if (wait === Number.POSITIVE_INFINITY) return;
     this.#liveTimer = setTimeout(() => {
       this.#liveTimer = undefined;
       this.#scheduleLive();
@@ -188,7 +192,7 @@ export class SessionRelay extends Server<Env> {
     const sends = this.#deliver(raw);
     if (!sends) return;
     this.#sendBudget.spend(sends, start);
-    this.#pacer.ran(start, Date.now(), sends);
+    this.#pacer.ran(start, sends);
   }
 
   /**

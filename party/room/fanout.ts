@@ -215,85 +215,86 @@ export const SEND_BURST_SECONDS = 0.05;
 export const REPLAY_CACHE_ENTRIES = 4;
 
 /**
- * Sends in a live turn from which the next turn waits for the turn's probe (its real cost, writes
- * included): frames to a few people cost the thread little (a turn to 100 sockets is ~3 ms), so a
- * small room forwards events as they come, and a big one gathers what arrives while it writes.
+ * Sends in a live turn from which the turn is probed (its real cost, writes included, is tracked):
+ * frames to a few people cost the thread little, so a small room sets no timer per turn.
  */
 export const PROBED_TURN_SENDS = 100;
 
 /**
- * Of a live turn's measured cost, the share the next turn waits on top of it: 0.5 keeps live turns
- * to at most two thirds of a thread that does nothing else, leaving the rest to the agent's frames
- * and to joiners. Under a backlog the turns then get rarer and each carries more merged events, so
- * the cost per event falls as the load rises instead of staying at one fan-out per frame.
+ * Sends whose writes may be outstanding at once (turns sent whose probe has not fired): ~90 ms of
+ * writes at the ~35 µs a send costs workerd here. Enough that a 100-viewer room whose probes come
+ * late for reasons other than its own writes (a storage commit on a slow disk held them 50–180 ms
+ * on a busy machine) still forwards every event at once; small enough that a thread starved of CPU
+ * builds no hidden queue longer than that.
  */
-const TURN_COST_SHARE = 0.5;
+export const SENDS_IN_FLIGHT = 2_500;
 
 /**
- * When the next live turn may start: the gather window after the last turn's loop of sends (after
- * its writes too, for a turn to many sockets), and no sooner than 1.5 × that turn's real cost
- * after it began.
+ * When the next live turn may start: once the sends whose writes are still outstanding, with the
+ * next turn's, fit `SENDS_IN_FLIGHT`. One turn may always go.
  *
  * A turn's real cost is more than its loop of `send` calls: workerd writes the frames to the
  * sockets after the call returns, on the same thread, and tells nothing of it (no
- * `bufferedAmount`). Paced from the end of the loop alone, turns kept coming at a rate the thread
- * could not write: on a busy machine a rejoin storm left viewers 9–27 s behind while every call
- * returned at once (10 of 16 storms). So each turn sets a 0 ms timer, the probe, that fires once
- * the thread has done what was queued before it, the writes included; its delay is the turn's real
- * cost. After a turn to `fullWindowSends` sockets or more, the next waits for the probe and the
- * window counts from it; after a smaller one (cheap to write) it does not, so a small room
- * forwards tokens as they come. A quiet
- * thread runs the probe at once, so an idle room still sends its next event without waiting. (In
- * production Date.now() also stands still during an event, so the loop's end reads as its start:
- * there the probe is the only measure of a turn's cost.)
+ * `bufferedAmount`). Paced by the loop alone, turns came faster than the thread could write: on a
+ * busy machine a rejoin storm left viewers 9–27 s behind while every call returned at once (10 of
+ * 16 storms). So a turn to `probedSends` sockets or more sets a 0 ms timer, the probe, that fires
+ * once the thread has done what was queued before it, the writes included; until it fires, its
+ * sends count as in flight, a window like TCP's with the probe as the ack. Events that arrive while
+ * the window is full gather into the next turn, so under load turns carry more events each and the
+ * cost per event falls, and on a thread with time to spare every event goes at once. (Waiting for
+ * every turn's probe, or spacing turns by a share of its measured cost, cost a 100-viewer room 4–30×
+ * its p50 on a machine whose probes came late; not waiting at all let a starved room fall seconds
+ * behind: bench/RESULTS.md.) `onIdle` is called when a probe frees room in the window.
  */
 export class TurnPacer {
-  #start = Number.NEGATIVE_INFINITY;
-  #loopEnd = Number.NEGATIVE_INFINITY;
-  #gap = 0;
-  /** Earliest next start by the last turn's real cost; unknown (−∞) until the probe fires. */
-  #costNext = Number.NEGATIVE_INFINITY;
-  #awaitProbe = false;
-  readonly #windowMs: () => number;
-  readonly #fullWindowSends: number;
-  readonly #probe: (fire: () => void) => void;
+  /** Sends of each probed turn whose probe has not fired, by turn number. */
+  readonly #inFlight = new Map<number, number>();
+  #inFlightSends = 0;
+  #turns = 0;
+  /** The last probe's delay after its turn began, ms (for figures and tests). */
+  lastCostMs = 0;
+  readonly #probedSends: number;
+  readonly #window: number;
+  readonly #onIdle: () => void;
+  readonly #probe: (fire: (now?: number) => void) => void;
 
   /**
-   * `windowMs`: the gather window (read per turn: tests and operators change the limit live; 0 for
-   * none, only the cost). `fullWindowSends`: sends from which a turn waits the whole window and
-   * its probe; after a smaller turn the window is in proportion (a turn to a few sockets costs the
-   * thread little). `probe` schedules the probe (a 0 ms timer; tests fire it by hand).
+   * `probedSends`: sends from which a turn is probed. `window`: sends that may be in flight.
+   * `onIdle`: called when a probe fires (the owner runs a turn if events are waiting). `probe`
+   * schedules the probe (a 0 ms timer; tests fire it by hand, with the time).
    */
-  constructor(windowMs: () => number, fullWindowSends: number, probe: (fire: () => void) => void = (fire) => setTimeout(fire, 0)) {
-    this.#windowMs = windowMs;
-    this.#fullWindowSends = fullWindowSends;
+  constructor(probedSends: number, onIdle: () => void, probe: (fire: (now?: number) => void) => void = (fire) => setTimeout(fire, 0), window = SENDS_IN_FLIGHT) {
+    this.#probedSends = probedSends;
+    this.#window = window;
+    this.#onIdle = onIdle;
     this.#probe = probe;
   }
 
-  /** A turn of `sends` sends began at `start` and its loop ended at `loopEnd` (equal in production). */
-  ran(start: number, loopEnd: number, sends: number): void {
-    this.#start = start;
-    this.#loopEnd = loopEnd;
-    this.#gap = this.#windowMs() * Math.min(1, sends / this.#fullWindowSends);
-    this.#costNext = Number.NEGATIVE_INFINITY;
-    this.#awaitProbe = sends >= this.#fullWindowSends;
-    this.#probe(() => this.ended(Date.now()));
+  /** Sends whose writes may still be outstanding. */
+  get inFlight(): number {
+    return this.#inFlightSends;
   }
 
-  /**
-   * The probe fired at `now`: the thread is done with the last turn. After a big turn the window
-   * counts from here (the writes' end); after any turn the next waits half its real cost more.
-   */
-  ended(now: number): void {
-    if (this.#costNext !== Number.NEGATIVE_INFINITY) return;
-    const cost = Math.max(0, now - this.#start);
-    this.#costNext = Math.max(now, this.#start) + Math.max(this.#awaitProbe ? this.#gap : 0, cost * TURN_COST_SHARE);
-    this.#awaitProbe = false;
+  /** A turn of `sends` sends began at `start`. */
+  ran(start: number, sends: number): void {
+    if (sends < this.#probedSends) return;
+    const turn = ++this.#turns;
+    this.#inFlight.set(turn, sends);
+    this.#inFlightSends += sends;
+    this.#probe((now = Date.now()) => this.#ended(turn, start, now));
   }
 
-  /** Milliseconds until the next turn may start (0 or less: now; at least 1 while awaiting the probe). */
-  wait(now: number): number {
-    const wait = Math.max(this.#loopEnd + this.#gap, this.#costNext) - now;
-    return this.#awaitProbe ? Math.max(1, wait) : wait;
+  #ended(turn: number, start: number, now: number): void {
+    const sends = this.#inFlight.get(turn);
+    if (sends === undefined) return;
+    this.#inFlight.delete(turn);
+    this.#inFlightSends -= sends;
+    this.lastCostMs = Math.max(0, now - start);
+    this.#onIdle();
+  }
+
+  /** Whether a turn of `sends` sends may start now; if not, `onIdle` is called when it may. */
+  mayRun(sends: number): boolean {
+    return this.#inFlightSends === 0 || this.#inFlightSends + sends <= this.#window;
   }
 }

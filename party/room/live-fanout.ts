@@ -53,7 +53,7 @@ export class LiveFanout {
     this.#room = room;
     this.#sendBudget = new SendBucket(() => room.limits.liveSendsPerSecond, SEND_BURST_SECONDS, Date.now());
     // No fixed window: a turn gathers what arrived while the thread was busy with the last one.
-    this.#pacer = new TurnPacer(() => 0, PROBED_TURN_SENDS);
+    this.#pacer = new TurnPacer(PROBED_TURN_SENDS, () => this.turnIfDue());
   }
 
   /** How many sockets get live events (people and relays). */
@@ -104,14 +104,14 @@ export class LiveFanout {
 
   /**
    * How long the live buffer still waits; 0 means it goes now. Nothing gathers while the thread
-   * is free: the next turn may start once the last one's measured cost allows (TurnPacer, fed by
-   * its probe), so a quiet or small room forwards each event as it comes, and a big room under
-   * load gathers what arrived meanwhile into one frame per person. `flushMaxEvents` waiting go at
-   * once. The send budget must cover one frame per person.
+   * keeps up: a turn goes unless the writes still outstanding fill the pacer's window (TurnPacer,
+   * fed by its probes), so a quiet or small room forwards each event as it comes, and a big room
+   * under load gathers what arrived meanwhile into one frame per person. `flushMaxEvents` waiting
+   * go at once. The send budget must cover one frame per person.
    */
   #flushWait(now: number): number {
     if (this.#buffer.length === 0) return Number.POSITIVE_INFINITY;
-    const gather = this.#buffer.length >= this.#room.limits.flushMaxEvents ? 0 : this.#pacer.wait(now);
+    const gather = this.#buffer.length >= this.#room.limits.flushMaxEvents || this.#pacer.mayRun(this.#audience.size) ? 0 : Number.POSITIVE_INFINITY;
     const budget = this.#sendBudget.waitFor(this.#audience.size, now);
     return Math.max(0, gather, budget);
   }
@@ -127,6 +127,7 @@ export class LiveFanout {
    */
   turnIfDue(): void {
     const wait = this.#flushWait(Date.now());
+    // Nothing buffered, or the writes in flight fill the window: a probe calls back.
     if (wait === Number.POSITIVE_INFINITY) return;
     if (wait > 0) return this.#scheduleFlush(wait);
     this.stop();
@@ -164,7 +165,7 @@ export class LiveFanout {
     );
     if (sends) {
       this.#sendBudget.spend(sends, start);
-      this.#pacer.ran(start, Date.now(), sends);
+      this.#pacer.ran(start, sends);
     }
     this.#trimBuffer();
   }

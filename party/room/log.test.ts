@@ -149,64 +149,57 @@ describe("framing", () => {
     expect(sent).toBeLessThanOrEqual(10_000 + 500 + 250);
   });
 
-  it("the turn pacer waits the window after a turn (after its writes, for a big one), and half its real cost more", () => {
-    const byHand = () => {}; // the probe is fired by hand below (`ended`)
-    // A turn to 600 sockets: its loop took 10 ms; until the probe fires, the next one waits.
-    const p = new TurnPacer(() => 16, 100, byHand);
-    p.ran(1_000, 1_010, 600);
-    expect(p.wait(1_010)).toBe(16);
-    expect(p.wait(5_000)).toBe(1); // the probe has not fired: never "now"
-    // The probe fires 12 ms after the start (the writes took 2 ms more): the window from there.
-    p.ended(1_012);
-    expect(p.wait(1_012)).toBe(16);
-    expect(p.wait(1_028)).toBe(0);
-    // The probe fires 100 ms after the start (a thread behind on its writes): half of that more.
-    p.ran(2_000, 2_010, 600);
-    p.ended(2_100);
-    expect(p.wait(2_100)).toBe(50);
-    p.ended(9_000); // a second reading changes nothing
-    expect(p.wait(2_150)).toBe(0);
+  it("the turn pacer lets turns go while the sends in flight fit its window, and calls back when a probe frees room", () => {
+    const probes: Array<(now?: number) => void> = []; // fired by hand below, with the time
+    let idle = 0;
+    const p = new TurnPacer(100, () => idle++, (fire) => probes.push(fire), 1_000);
+    expect(p.mayRun(600)).toBe(true); // a new room sends at once
+    // A turn to 600 sockets: its writes are in flight until its probe fires.
+    p.ran(1_000, 600);
+    expect(p.inFlight).toBe(600);
+    expect(p.mayRun(300)).toBe(true); // 900 fits the window
+    expect(p.mayRun(600)).toBe(false); // 1,200 does not, however long it has been
+    // A turn to 10 sockets sets no probe and counts for nothing.
+    p.ran(1_001, 10);
+    expect(probes).toHaveLength(1);
+    expect(p.inFlight).toBe(600);
+    // The probe fires 12 ms after the turn began: the owner is told, and the window is free.
+    probes.shift()!(1_012);
+    expect(idle).toBe(1);
+    expect(p.lastCostMs).toBe(12);
+    expect(p.inFlight).toBe(0);
+    expect(p.mayRun(600)).toBe(true);
+    // One turn may always go, even one bigger than the window (a room of 5,000).
+    expect(p.mayRun(5_000)).toBe(true);
+    p.ran(2_000, 5_000);
+    expect(p.mayRun(100)).toBe(false);
+    probes.shift()!(2_050);
+    expect(p.mayRun(5_000)).toBe(true);
+    // A probe that fires twice counts once.
+    p.ran(3_000, 600);
+    const fire = probes.shift()!;
+    fire(3_010);
+    fire(3_020);
+    expect(p.inFlight).toBe(0);
+    expect(idle).toBe(3);
+  });
 
-    // A turn to 10 sockets does not wait for its probe: the next token goes after 1.6 ms, and a
-    // quiet room's, later, at once.
-    p.ran(3_000, 3_000, 10);
-    expect(p.wait(3_000)).toBeCloseTo(1.6);
-    expect(p.wait(3_010)).toBeLessThan(0);
-
-    // In production the loop's end reads as its start: the probe alone measures the cost.
-    const q = new TurnPacer(() => 16, 100, byHand);
-    q.ran(1_000, 1_000, 600);
-    q.ended(1_080);
-    expect(q.wait(1_080)).toBe(40);
-
-    // No window (a relay: the room's frames come gathered): only the cost spaces turns.
-    const r = new TurnPacer(() => 0, 100, byHand);
-    r.ran(0, 1, 400);
-    expect(r.wait(1)).toBe(1);
-    r.ended(2);
-    expect(r.wait(2)).toBe(1);
-    expect(r.wait(3)).toBe(0);
-    // A small turn whose probe fires late (a busy thread) still leaves half its cost.
-    const t = new TurnPacer(() => 16, 100, byHand);
-    t.ran(0, 0, 10);
-    t.ended(40);
-    expect(t.wait(40)).toBe(20);
-
-    // Under a backlog (turns whose writes take 80 ms, frames queued 1 ms apart behind them), turns
-    // come every ~120 ms, not one per frame.
-    const b = new TurnPacer(() => 16, 100, byHand);
+  // Under a backlog (each turn's writes take 80 ms, a frame every 1 ms), turns come as probes free
+  // the window, each carrying what gathered: a handful, not one per frame.
+  it("the turn pacer gathers under a backlog", () => {
+    const probes: Array<{ at: number; fire: (now?: number) => void }> = [];
     let now = 0;
+    const b = new TurnPacer(100, () => {}, (fire) => probes.push({ at: now + 80, fire }), 2_500);
     let turns = 0;
-    for (let frame = 0; frame < 100; frame++) {
-      now += 1;
-      if (b.wait(now) <= 0) {
+    for (; now < 400; now++) {
+      while (probes[0] && probes[0].at <= now) probes.shift()!.fire(now);
+      if (b.mayRun(1_000)) {
         turns++;
-        b.ran(now, now, 600);
-        now += 80; // the thread writes; the probe fires after
-        b.ended(now);
+        b.ran(now, 1_000);
       }
     }
-    expect(turns).toBeLessThan(10);
+    expect(turns).toBeGreaterThan(4);
+    expect(turns).toBeLessThan(15);
   });
 
   it("the live buffer hands out what a person lacks and keeps what someone still lacks", () => {
