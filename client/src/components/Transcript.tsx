@@ -12,7 +12,8 @@ import type { RoomView } from "../lib/room-view.ts";
 import { MessageItem } from "./MessageItem.tsx";
 
 const LOAD_OLDER_PX = 400;
-const ESTIMATED_ROW_PX = 120;
+// Near a real row (a prompt ~90 px, an answer with code ~250 px), so the first frame builds few rows beyond the screen.
+const ESTIMATED_ROW_PX = 170;
 
 export function Transcript(props: {
   room: RoomView;
