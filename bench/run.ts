@@ -66,6 +66,8 @@ const { values: args } = parseArgs({
 
 const quick = args.quick;
 const only = new Set((args.only ?? SECTIONS.join(",")).split(","));
+/** `LIMIT_*` variables in the bench's environment reach agentroom's Workers (docs/limits.md), and are recorded. */
+const limitOverrides = Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[0].startsWith("LIMIT_") && e[1] !== undefined));
 const isSystem = (name: string): name is SystemName => (SYSTEM_NAMES as readonly string[]).includes(name);
 const systems = args.systems!.split(",").map((name) => {
   // An unknown name used to fall through to a baseline and be measured under the wrong label.
@@ -136,6 +138,7 @@ function environment(): Record<string, string> {
     versions: `node ${process.version}, wrangler ${version("wrangler")}, workerd ${version("workerd")}, partyserver ${version("partyserver")}, agents ${version("agents")}, @cloudflare/ai-chat ${version("@cloudflare/ai-chat")}, ai ${version("ai")}, agentroom ${commit}`,
     loadStart: loadavg().map((l) => l.toFixed(2)).join(" "),
     loadEnd: "",
+    ...(Object.keys(limitOverrides).length ? { limits: JSON.stringify(limitOverrides) } : {}),
   };
 }
 
@@ -301,7 +304,7 @@ async function tierSection(): Promise<void> {
   const secret = randomBytes(24).toString("base64url");
   const persistDir = mkdtempSync(join(tmpdir(), "agentroom-bench-tier-"));
   mkdirSync(args.out!, { recursive: true });
-  const vars = { TOKEN_SECRET: secret, LIMIT_RELAY_AFTER_VIEWERS: String(TIER.relayAfterViewers), LIMIT_RELAY_CAPACITY: String(TIER.relayCapacity) };
+  const vars = { TOKEN_SECRET: secret, LIMIT_RELAY_AFTER_VIEWERS: String(TIER.relayAfterViewers), LIMIT_RELAY_CAPACITY: String(TIER.relayCapacity), ...limitOverrides };
   const tier = await startTier({ persistDir, vars, logDir: args.out! });
   try {
     const ar = { base: tier.room.directUrl, viewerBase: tier.relays.directUrl, creds: { secret } };
@@ -370,7 +373,7 @@ async function external(): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  console.log(`agentroom bench (${results.mode}) — ${results.env.machine}; load ${results.env.loadStart}`);
+  console.log(`agentroom bench (${results.mode}) — ${results.env.machine}; load ${results.env.loadStart}${Object.keys(limitOverrides).length ? `; limits ${JSON.stringify(limitOverrides)}` : ""}`);
   if (remote) {
     const creds: Credentials | undefined = args.secret
       ? { secret: args.secret }
@@ -384,7 +387,7 @@ async function main(): Promise<void> {
     for (const system of systems) {
       if (system === "agentroom") {
         const secret = randomBytes(24).toString("base64url");
-        await withWorker(AGENTROOM_CONFIG, { TOKEN_SECRET: secret }, (w) => agentroomSections((base) => ({ base, creds: { secret } }), w));
+        await withWorker(AGENTROOM_CONFIG, { TOKEN_SECRET: secret, ...limitOverrides }, (w) => agentroomSections((base) => ({ base, creds: { secret } }), w));
       } else if (only.has("fanout")) {
         await withWorker(BASELINES[system].config, {}, (w) => fanout(targetsFor(system, w)));
       }
