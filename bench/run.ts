@@ -9,6 +9,8 @@
  *   npm run bench -- --profile          also CPU-profile the room (V8 sampling) during key points
  *   npm run bench -- --deflate          fan-out viewers offer permessage-deflate, as browsers do
  *   npm run bench -- --viewers 10,100,500,1000   the fan-out series' audiences (also in --quick)
+ *   npm run bench -- --tier-viewers 1000,5000    the relay tier's audiences (none: only its storm)
+ *   npm run bench -- --quick --storm full        the full run's rejoin storm (500 rejoiners beside 100 live)
  *   npm run bench -- --paths direct     fan-out on the direct path only (default direct,proxy)
  *   npm run bench -- --grid 10,100:50,100 --seconds 3   capacity grid (viewers:rates) and stream length
  *   npm run bench -- --url https://agentroom.example.workers.dev --secret $TOKEN_SECRET
@@ -53,6 +55,8 @@ const { values: args } = parseArgs({
     profile: { type: "boolean", default: false },
     deflate: { type: "boolean", default: false },
     viewers: { type: "string" },
+    "tier-viewers": { type: "string" },
+    storm: { type: "string" },
     paths: { type: "string", default: "direct,proxy" },
     grid: { type: "string" },
     seconds: { type: "string" },
@@ -114,6 +118,15 @@ if (args.viewers) {
   if (!v.length || v.some((n) => !(n > 0))) throw new Error("--viewers wants V,V,...");
   cfg.seriesViewers = v;
 }
+// --tier-viewers 1000,5000 sets the relay tier's audiences (none: only its storm).
+if (args["tier-viewers"] !== undefined) {
+  const v = args["tier-viewers"] === "none" ? [] : args["tier-viewers"].split(",").map(Number);
+  if (v.some((n) => !(n > 0))) throw new Error("--tier-viewers wants V,V,... or none");
+  cfg.tierViewers = v;
+}
+// --storm full: the full run's rejoin storm (100 live viewers, 500 rejoiners) in a quick run.
+if (args.storm === "full") cfg.rejoin = { live: 100, rejoiners: 500, history: 200 };
+else if (args.storm !== undefined) throw new Error("--storm wants full");
 const RATE = 100;
 
 function version(pkg: string): string {
