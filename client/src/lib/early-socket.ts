@@ -64,13 +64,9 @@ export function openEarlySocket(): void {
   } catch {
     return;
   }
-  // For the bench (bench/client-render.ts): when it opened and when its first frame was handed to the page.
-  performance.mark("agentroom:early-socket");
+  performance.mark("agentroom:early-socket"); // for the bench (bench/client-render.ts)
   const events: Event[] = [];
-  const keep = (e: Event) => {
-    if (e.type === "message" && !events.some((x) => x.type === "message")) performance.mark("agentroom:early-socket-first-frame");
-    events.push(e);
-  };
+  const keep = (e: Event) => void events.push(e);
   for (const type of ["open", "message", "error", "close"]) ws.addEventListener(type, keep);
   pending = { sessionId, token, id, ws, url, events, keep };
 }
