@@ -113,6 +113,11 @@ export class Outbox {
     this.#schedule();
   }
 
+  /** Something waits for `resend` (it could not be sent): nothing may overtake it. */
+  #unsent(): boolean {
+    return this.pending.some((p) => p.kind === "control" || p.sentAt === 0);
+  }
+
   /** A batch was sent and the room has not acknowledged it yet. */
   #awaitingAck(): boolean {
     return this.pending.some((p) => p.kind === "batch" && p.sentAt > 0);
@@ -126,7 +131,7 @@ export class Outbox {
     if (!this.buffer.length) return;
     if (this.buffer.length >= this.opts.maxEvents) return this.flush();
     // Not connected (or not leased yet): `resend` sends what waits, then this buffer, after it.
-    if (this.pending.some((p) => p.kind === "control" || p.sentAt === 0)) return;
+    if (this.#unsent()) return;
     if (this.#awaitingAck()) {
       this.timer ??= setTimeout(() => this.flush(), Math.max(0, this.lastFlushAt + this.opts.flushMs - Date.now()));
       return;
@@ -227,7 +232,7 @@ export class Outbox {
     if (i < 0) return;
     this.pending.splice(i, 1);
     this.acked++;
-    if (this.buffer.length && !this.#awaitingAck()) this.flush();
+    if (this.buffer.length && !this.#awaitingAck() && !this.#unsent()) this.flush();
     if (this.pending.length === 0 && this.buffer.length === 0) {
       const waiters = this.drainWaiters;
       this.drainWaiters = [];
