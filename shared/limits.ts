@@ -36,11 +36,14 @@ export const DEFAULT_LIMITS = {
   logCompactSlack: 5_000,
   /**
    * Socket sends per second the live fan-out aims to stay under. Each send costs the room's
-   * thread ~40–50 µs in workerd (measured on a 2-core machine: its pump, its promise, a syscall),
-   * so a flush to 1,000 viewers takes ~45 ms; flushes are spaced so that sends × cost leaves the
-   * thread about half free for the agent's frames and joiners. Raise it on faster machines.
+   * thread ~30–40 µs in workerd (measured on a 2-core machine: its pump, its promise, a syscall),
+   * so a turn to 1,000 viewers takes ~35 ms and 20,000 sends/s about 0.7 of the thread, the rest
+   * left to the agent's frames and joiners. A thread slower than that builds no hidden queue: the
+   * pacer's window of sends in flight holds turns back (room/fanout.ts). At 12,500 a 100-viewer
+   * room streaming 100 deltas/s emptied the bucket in bursts and gathered (p50 13–28 ms against
+   * 4–5 ms at 20,000, bench/RESULTS.md). Raise it on faster machines.
    */
-  liveSendsPerSecond: 12_500,
+  liveSendsPerSecond: 20_000,
   /** Flush early once this many events are buffered. */
   flushMaxEvents: 100,
   /** A part field longer than this is stored in chunks and sent truncated, with a marker. */
